@@ -1,0 +1,1 @@
+//! SQS (work in progress).
