@@ -1,1 +1,3 @@
-//! S3 stub (work in progress).
+//! The S3 stub (work in progress).
+
+pub mod notify;
