@@ -1,1 +1,150 @@
-fn main() {}
+//! The `localbridge` binary: command line, wiring of the services into the delivery registry,
+//! and the server's lifecycle (start, graceful shutdown on SIGINT/SIGTERM).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use lb_core::deliver::{Dispatcher, Registry};
+use lb_core::{Clock, SystemClock};
+use tracing::info;
+
+#[derive(Parser)]
+#[command(name = "localbridge", version, about = "Local, offline emulator of the AWS event plumbing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every emulated service on one port (in memory).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one; the chosen port is logged).
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+    /// Base domains for S3 virtual-hosted-style requests (`bucket.<domain>`).
+    #[arg(long = "s3-domain", default_values_t = ["localhost".to_owned(), "s3.localhost".to_owned(), "localhost.localstack.cloud".to_owned(), "s3.localhost.localstack.cloud".to_owned()])]
+    s3_domains: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args, started)),
+    }
+}
+
+async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or(())
+        })
+        .map_err(|()| anyhow::anyhow!("cannot resolve listen address {}:{}", args.host, args.port))?;
+    let listener = bind(addr).with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry = Arc::new(Registry::new());
+    let dispatcher = Dispatcher::spawn(Arc::clone(&registry));
+
+    let sqs = Arc::new(lb_sqs::Sqs::new(Arc::clone(&clock)));
+    registry.register("sqs", sqs.clone());
+
+    let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
+        registry: Arc::clone(&registry),
+        dispatcher: dispatcher.clone(),
+        clock: Arc::clone(&clock),
+    }));
+    let s3 = lb_s3::service(lb_s3::S3Stub::new(notifier, Arc::clone(&clock)), &args.s3_domains);
+
+    let gateway = Arc::new(lb_gateway::Gateway {
+        s3,
+        sqs,
+        dispatcher,
+        started,
+    });
+    info!(
+        address = %local,
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "localbridge ready"
+    );
+    lb_gateway::serve(listener, gateway, shutdown_signal()).await;
+    info!("localbridge stopped");
+    Ok(())
+}
+
+/// Binds with TCP_NODELAY on the listening socket: Linux copies it to every accepted socket, so
+/// small responses are not held back by Nagle's algorithm.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    info!("shutdown signal received, draining");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listener's TCP_NODELAY must reach accepted sockets (the gateway never sees them).
+    #[tokio::test]
+    async fn accepted_sockets_inherit_nodelay() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+}

@@ -1,0 +1,162 @@
+"""End-to-end harness: every test gets its own localbridge process (the real binary, on a free
+loopback port, in memory), and real clients pointed at it: boto3 and the AWS CLI.
+
+Fixtures: `endpoint`, `s3`, `s3_vhost`, `sqs`, `aws(*args)` (AWS CLI, parsed JSON stdout),
+`aws_raw(*args)` (AWS CLI, CompletedProcess), `server` (the process, its port and its log).
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("LOCALBRIDGE_BIN", ROOT / "target" / "debug" / "localbridge"))
+READY = re.compile(r"localbridge ready.*address=(\S+)")
+
+CLIENT_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # Never read the developer's own AWS configuration.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_PAGER": "",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class Server:
+    def __init__(self, proc, port, log_path):
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+
+def start_server(tmp_path, extra_args=()):
+    if not BIN.exists():
+        pytest.fail(f"{BIN} not found: build it with `cargo build -p localbridge`")
+    log_path = tmp_path / "localbridge.log"
+    log = open(log_path, "w")
+    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"), NO_COLOR="1", RUST_LOG_STYLE="never")
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", "0", *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        m = READY.search(re.sub(r"\x1b\[[0-9;]*m", "", text))
+        if m:
+            port = int(m.group(1).rsplit(":", 1)[1])
+            return Server(proc, port, log_path)
+        if proc.poll() is not None:
+            pytest.fail(f"localbridge exited with {proc.returncode}:\n{text}")
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail("localbridge did not become ready in 10 s")
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    srv = start_server(tmp_path)
+    yield srv
+    srv.proc.terminate()
+    try:
+        srv.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        srv.proc.kill()
+        pytest.fail("localbridge did not stop within 5 s of SIGTERM")
+    log = srv.log()
+    if "panicked" in log:
+        pytest.fail(f"localbridge panicked:\n{log}")
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        sys.stderr.write(f"\n--- localbridge log ---\n{log[-20000:]}\n")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def endpoint(server):
+    return server.endpoint
+
+
+def _client(service, endpoint, **config):
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, **config))
+
+
+@pytest.fixture
+def s3(endpoint):
+    return _client("s3", endpoint, s3={"addressing_style": "path"})
+
+
+@pytest.fixture
+def s3_vhost(server):
+    try:
+        socket.getaddrinfo("probe.localhost", server.port)
+    except socket.gaierror:
+        pytest.skip("*.localhost does not resolve on this machine")
+    return _client("s3", f"http://localhost:{server.port}", s3={"addressing_style": "virtual"})
+
+
+@pytest.fixture
+def sqs(endpoint):
+    return _client("sqs", endpoint)
+
+
+def _cli_env(endpoint):
+    return dict(os.environ, AWS_ENDPOINT_URL=endpoint, **CLIENT_ENV)
+
+
+@pytest.fixture
+def aws_raw(endpoint, tmp_path):
+    """Runs the AWS CLI against the server; returns the CompletedProcess (text)."""
+
+    def run(*args, input=None, check=False):
+        exe = Path(sys.executable).with_name("aws")
+        proc = subprocess.run(
+            [str(exe), *args],
+            env=_cli_env(endpoint),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def aws(aws_raw):
+    """Runs the AWS CLI against the server; returns its JSON output (None if empty)."""
+
+    def run(*args, input=None):
+        proc = aws_raw(*args, input=input, check=True)
+        out = proc.stdout.strip()
+        return json.loads(out) if out else None
+
+    return run

@@ -1,0 +1,73 @@
+"""The one port: health, routing by protocol, error envelopes for what is not served."""
+
+import json
+import signal
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import start_server
+
+
+def http(method, url, body=None, headers=None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_health(endpoint):
+    status, headers, body = http("GET", f"{endpoint}/_localbridge/health")
+    assert status == 200
+    doc = json.loads(body)
+    assert doc["status"] == "running"
+    assert doc["services"] == {"s3": "running", "sqs": "running"}
+    assert set(doc["delivery"]) == {"submitted", "delivered", "retried", "dropped"}
+
+
+def test_unknown_internal_path(endpoint):
+    status, _, body = http("GET", f"{endpoint}/_localbridge/nope")
+    assert status == 404
+
+
+def test_unsupported_json_service_gets_a_json_error(endpoint):
+    status, headers, body = http(
+        "POST",
+        endpoint + "/",
+        b"{}",
+        {"X-Amz-Target": "Kinesis_20131202.ListStreams", "Content-Type": "application/x-amz-json-1.1"},
+    )
+    assert status == 501
+    assert json.loads(body) == {
+        "__type": "NotImplemented",
+        "message": "localbridge does not implement the kinesis service yet",
+    }
+
+
+def test_unsupported_query_service_gets_a_query_error(endpoint):
+    auth = "AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00"
+    status, _, body = http(
+        "POST",
+        endpoint + "/",
+        b"Action=ListTopics&Version=2010-03-31",
+        {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 501
+    assert b"<Code>NotImplemented</Code>" in body and b"<Type>Receiver</Type>" in body
+
+
+def test_graceful_shutdown_on_sigterm(tmp_path):
+    srv = start_server(tmp_path)
+    assert http("GET", f"{srv.endpoint}/_localbridge/health")[0] == 200
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=5) == 0
+    assert "localbridge stopped" in srv.log()
+
+
+def test_graceful_shutdown_on_sigint(tmp_path):
+    srv = start_server(tmp_path)
+    srv.proc.send_signal(signal.SIGINT)
+    assert srv.proc.wait(timeout=5) == 0
