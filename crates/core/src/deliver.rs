@@ -277,8 +277,14 @@ mod tests {
         let q: Arn = "arn:aws:sqs:us-east-1:000000000000:q".parse().unwrap();
         d.submit(q.clone(), Message::new("1"));
         d.submit(q.clone(), Message::new("2"));
-        d.submit("arn:aws:sqs:us-east-1:000000000000:gone".parse().unwrap(), Message::new("x"));
-        d.submit("arn:aws:sns:us-east-1:000000000000:t".parse().unwrap(), Message::new("y"));
+        d.submit(
+            "arn:aws:sqs:us-east-1:000000000000:gone".parse().unwrap(),
+            Message::new("x"),
+        );
+        d.submit(
+            "arn:aws:sns:us-east-1:000000000000:t".parse().unwrap(),
+            Message::new("y"),
+        );
         settle(&d).await;
         let got = rec.got.lock().unwrap().clone();
         assert_eq!(got.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>(), ["1", "2"]);

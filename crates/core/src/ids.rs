@@ -46,7 +46,10 @@ impl Monotonic {
         let mut prev = self.0.load(Ordering::Relaxed);
         loop {
             let next = now.max(prev + 1);
-            match self.0.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return next,
                 Err(p) => prev = p,
             }

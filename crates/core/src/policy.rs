@@ -98,7 +98,9 @@ fn conditions_hold(cond: Option<&Value>, req: &PolicyRequest<'_>) -> bool {
     let Some(cond) = cond else { return true };
     let Some(ops) = cond.as_object() else { return false };
     ops.iter().all(|(op, clauses)| {
-        let Some(clauses) = clauses.as_object() else { return false };
+        let Some(clauses) = clauses.as_object() else {
+            return false;
+        };
         let (op, if_exists) = match op.strip_suffix("IfExists") {
             Some(base) => (base, true),
             None => (op.as_str(), false),
@@ -199,12 +201,24 @@ mod tests {
             {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
             {"Effect": "Deny", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}
         ]});
-        assert_eq!(evaluate(&with_deny, &req("arn:aws:s3:::photos")), Decision::ExplicitDeny);
+        assert_eq!(
+            evaluate(&with_deny, &req("arn:aws:s3:::photos")),
+            Decision::ExplicitDeny
+        );
         let other_principal = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}});
-        assert_eq!(evaluate(&other_principal, &req("arn:aws:s3:::photos")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&other_principal, &req("arn:aws:s3:::photos")),
+            Decision::ImplicitDeny
+        );
         let other_action = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage", "Resource": "*"}});
-        assert_eq!(evaluate(&other_action, &req("arn:aws:s3:::photos")), Decision::ImplicitDeny);
-        assert_eq!(evaluate(&json!("nonsense"), &req("arn:aws:s3:::photos")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&other_action, &req("arn:aws:s3:::photos")),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(&json!("nonsense"), &req("arn:aws:s3:::photos")),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]

@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn decodes_signed_chunks() {
-        let input = b"5;chunk-signature=aaaa\r\nhello\r\n6;chunk-signature=bbbb\r\n world\r\n0;chunk-signature=cccc\r\n\r\n";
+        let input =
+            b"5;chunk-signature=aaaa\r\nhello\r\n6;chunk-signature=bbbb\r\n world\r\n0;chunk-signature=cccc\r\n\r\n";
         let d = decode(input).unwrap();
         assert_eq!(&d.body[..], b"hello world");
         assert!(d.trailers.is_empty());

@@ -24,7 +24,10 @@ pub enum Service {
     S3,
     Sqs,
     /// A service localbridge does not serve (yet): answered with an error in its protocol.
-    Unsupported { service: String, protocol: Protocol },
+    Unsupported {
+        service: String,
+        protocol: Protocol,
+    },
 }
 
 /// The prefix under which localbridge serves its own endpoints.
@@ -54,7 +57,10 @@ pub fn classify(
         let service = TARGET_PREFIXES
             .iter()
             .find(|(prefix, _)| target.starts_with(prefix))
-            .map_or_else(|| target.split('.').next().unwrap_or(target).to_owned(), |(_, s)| (*s).to_owned());
+            .map_or_else(
+                || target.split('.').next().unwrap_or(target).to_owned(),
+                |(_, s)| (*s).to_owned(),
+            );
         return by_name(&service, Protocol::Json);
     }
     let scope = credential.map(|c| c.service.as_str()).filter(|s| !s.is_empty());

@@ -51,21 +51,23 @@ where
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method, path: warp::path::FullPath, query, headers, remote, body| {
-            let gateway = Arc::clone(&gateway);
-            async move {
-                let req = Incoming {
-                    method,
-                    path: path.as_str().to_owned(),
-                    query,
-                    headers,
-                    remote,
-                };
-                let resp = handle(&gateway, req, body).await;
-                let (parts, body) = resp.into_parts();
-                warp::reply::Response::from_parts(parts, body.into())
-            }
-        });
+        .then(
+            move |method, path: warp::path::FullPath, query, headers, remote, body| {
+                let gateway = Arc::clone(&gateway);
+                async move {
+                    let req = Incoming {
+                        method,
+                        path: path.as_str().to_owned(),
+                        query,
+                        headers,
+                        remote,
+                    };
+                    let resp = handle(&gateway, req, body).await;
+                    let (parts, body) = resp.into_parts();
+                    warp::reply::Response::from_parts(parts, body.into())
+                }
+            },
+        );
     warp::serve(route).incoming(listener).graceful(shutdown).run().await;
 }
 
@@ -101,7 +103,9 @@ where
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let query_action = needs_action.then(|| query_param(req.query.as_bytes(), "Action")).flatten();
+    let query_action = needs_action
+        .then(|| query_param(req.query.as_bytes(), "Action"))
+        .flatten();
 
     // Bodies are read before classification only when an unsigned form might carry `Action`.
     let mut body = Some(body);
@@ -116,7 +120,11 @@ where
     let service = classify::classify(&req.path, &req.headers, credential.as_ref(), action.as_deref());
     debug!(method = %req.method, path = %req.path, ?service, region = %ctx.region, "request");
 
-    let limit = if service == Service::S3 { MAX_S3_BODY } else { MAX_API_BODY };
+    let limit = if service == Service::S3 {
+        MAX_S3_BODY
+    } else {
+        MAX_API_BODY
+    };
     let bytes = match early_body {
         Some(b) => b,
         None => match collect(body.take(), &req.headers, limit).await {
@@ -187,7 +195,13 @@ async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Re
                     warn!(error = %e, "S3 response body failed");
                     xml_response(
                         500,
-                        render::s3_error_xml("InternalError", "We encountered an internal error. Please try again.", &[], &request_id, &host_id),
+                        render::s3_error_xml(
+                            "InternalError",
+                            "We encountered an internal error. Please try again.",
+                            &[],
+                            &request_id,
+                            &host_id,
+                        ),
                     )
                 }
             }
@@ -196,7 +210,13 @@ async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Re
             warn!(error = ?e, "S3 request failed");
             xml_response(
                 500,
-                render::s3_error_xml("InternalError", "We encountered an internal error. Please try again.", &[], &request_id, &host_id),
+                render::s3_error_xml(
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    &[],
+                    &request_id,
+                    &host_id,
+                ),
             )
         }
     }
@@ -215,7 +235,10 @@ fn internal(gw: &Gateway, req: &Incoming) -> Response {
             });
             json_response(200, body.to_string())
         }
-        _ => json_response(404, serde_json::json!({"message": "no such localbridge endpoint"}).to_string()),
+        _ => json_response(
+            404,
+            serde_json::json!({"message": "no such localbridge endpoint"}).to_string(),
+        ),
     }
 }
 
@@ -252,7 +275,16 @@ where
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| {
             debug!(error = %e, "request body read failed");
-            xml_response(400, render::s3_error_xml("IncompleteBody", "The request body terminated unexpectedly", &[], "", ""))
+            xml_response(
+                400,
+                render::s3_error_xml(
+                    "IncompleteBody",
+                    "The request body terminated unexpectedly",
+                    &[],
+                    "",
+                    "",
+                ),
+            )
         })?;
         let chunk = chunk.copy_to_bytes(chunk.remaining());
         let len = first.as_ref().map_or(0, Bytes::len) + buf.as_ref().map_or(0, BytesMut::len) + chunk.len();
@@ -294,7 +326,9 @@ fn build_request<B>(req: &Incoming, query: &str, body: B) -> Result<http::Reques
 }
 
 fn query_param(raw: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(raw).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(raw)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn json_error_response(err: &AwsError) -> Response {

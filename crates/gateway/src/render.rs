@@ -59,7 +59,13 @@ mod tests {
     #[test]
     fn renders_envelopes() {
         assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
-        let x = s3_error_xml("NoSuchKey", "The specified key does not exist.", &[("Key", "a&b".into())], "R", "H");
+        let x = s3_error_xml(
+            "NoSuchKey",
+            "The specified key does not exist.",
+            &[("Key", "a&b".into())],
+            "R",
+            "H",
+        );
         assert!(x.ends_with("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>R</RequestId><HostId>H</HostId></Error>"));
         let e = AwsError::new("NotImplemented", 501, "x");
         assert_eq!(json_error(&e), r#"{"__type":"NotImplemented","message":"x"}"#);

@@ -45,7 +45,9 @@ pub fn strip_presigned(query: &str, now_secs: u64, request_id: &str, host_id: &s
         body: render::s3_error_xml(code, message, extra, request_id, host_id),
     };
     if v4 {
-        let expires: u64 = get("X-Amz-Expires").and_then(|v| v.parse().ok()).unwrap_or(MAX_PRESIGN_EXPIRES);
+        let expires: u64 = get("X-Amz-Expires")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MAX_PRESIGN_EXPIRES);
         if expires > MAX_PRESIGN_EXPIRES {
             return Err(reject(
                 400,
@@ -103,7 +105,13 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
     }
     let decoded = chunked::decode(&body).map_err(|e| Rejection {
         status: 400,
-        body: render::s3_error_xml("IncompleteBody", &format!("The request body is malformed: {e}"), &[], request_id, host_id),
+        body: render::s3_error_xml(
+            "IncompleteBody",
+            &format!("The request body is malformed: {e}"),
+            &[],
+            request_id,
+            host_id,
+        ),
     })?;
     if let Some(expected) = headers
         .get("x-amz-decoded-content-length")
@@ -138,7 +146,10 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
 
 /// `Content-Encoding: aws-chunked` (possibly among others) describes the transfer, not the object.
 fn strip_aws_chunked_encoding(headers: &mut HeaderMap) {
-    let Some(value) = headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
         return;
     };
     let rest: Vec<&str> = value
@@ -184,7 +195,12 @@ mod tests {
         let signed_at = parse_amz_date("20261118T080000Z").unwrap();
         let err = strip_presigned(q, signed_at + 61, "r", "h").unwrap_err();
         assert_eq!(err.status, 403);
-        assert!(err.body.contains("<Code>AccessDenied</Code><Message>Request has expired</Message>"), "{}", err.body);
+        assert!(
+            err.body
+                .contains("<Code>AccessDenied</Code><Message>Request has expired</Message>"),
+            "{}",
+            err.body
+        );
         assert!(err.body.contains("<X-Amz-Expires>60</X-Amz-Expires>"));
         let q = "AWSAccessKeyId=test&Expires=100&Signature=x";
         assert_eq!(strip_presigned(q, NOW, "r", "h").unwrap_err().status, 403);
@@ -194,14 +210,23 @@ mod tests {
 
     #[test]
     fn leaves_unsigned_queries_alone() {
-        assert_eq!(strip_presigned("list-type=2&prefix=a%2Fb", NOW, "r", "h").unwrap(), "list-type=2&prefix=a%2Fb");
+        assert_eq!(
+            strip_presigned("list-type=2&prefix=a%2Fb", NOW, "r", "h").unwrap(),
+            "list-type=2&prefix=a%2Fb"
+        );
     }
 
     #[test]
     fn decodes_aws_chunked_uploads() {
         let mut h = HeaderMap::new();
-        h.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=x"));
-        h.insert("x-amz-content-sha256", HeaderValue::from_static("STREAMING-UNSIGNED-PAYLOAD-TRAILER"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=x"),
+        );
+        h.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        );
         h.insert("content-encoding", HeaderValue::from_static("aws-chunked"));
         h.insert("x-amz-decoded-content-length", HeaderValue::from_static("11"));
         h.insert("x-amz-trailer", HeaderValue::from_static("x-amz-checksum-crc32"));
@@ -216,7 +241,10 @@ mod tests {
     #[test]
     fn rejects_a_short_chunked_body() {
         let mut h = HeaderMap::new();
-        h.insert("x-amz-content-sha256", HeaderValue::from_static("STREAMING-UNSIGNED-PAYLOAD-TRAILER"));
+        h.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        );
         h.insert("x-amz-decoded-content-length", HeaderValue::from_static("12"));
         let body = Bytes::from_static(b"b\r\nhello world\r\n0\r\n\r\n");
         assert_eq!(normalize(&mut h, body, "r", "h").unwrap_err().status, 400);

@@ -91,7 +91,10 @@ mod tests {
         );
         assert_eq!(from_authorization("AWS AK:sig").unwrap().access_key, "AK");
         assert_eq!(from_authorization("Bearer x"), None);
-        assert_eq!(from_authorization("AWS4-HMAC-SHA256 Credential=AK/2026/us-east-1"), None);
+        assert_eq!(
+            from_authorization("AWS4-HMAC-SHA256 Credential=AK/2026/us-east-1"),
+            None
+        );
     }
 
     #[test]

@@ -12,7 +12,11 @@ use lb_core::{Clock, SystemClock};
 use tracing::info;
 
 #[derive(Parser)]
-#[command(name = "localbridge", version, about = "Local, offline emulator of the AWS event plumbing")]
+#[command(
+    name = "localbridge",
+    version,
+    about = "Local, offline emulator of the AWS event plumbing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

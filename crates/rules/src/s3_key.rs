@@ -45,7 +45,11 @@ impl KeyFilter {
                 return Err(KeyFilterError::InvalidName(name.to_owned()));
             };
             if slot.is_some() {
-                let which = if name.eq_ignore_ascii_case("prefix") { "prefix" } else { "suffix" };
+                let which = if name.eq_ignore_ascii_case("prefix") {
+                    "prefix"
+                } else {
+                    "suffix"
+                };
                 return Err(KeyFilterError::Duplicate(which.to_owned()));
             }
             *slot = Some(value.to_owned());
