@@ -1,0 +1,339 @@
+//! `loadgen`: the benchmark driver behind `scripts/bench-gateway`.
+//!
+//! It starts the server binary itself (so it can time start-up and read the process's RSS and
+//! CPU time from /proc), then runs each scenario over keep-alive connections and prints a
+//! Markdown table. Figures are measured on the machine it runs on; compare ratios, not absolutes.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// The localbridge binary to benchmark (a release build).
+    #[arg(long, default_value = "target/release/localbridge")]
+    bin: PathBuf,
+    /// Port for the server under test.
+    #[arg(long, default_value_t = 45660)]
+    port: u16,
+    /// Concurrent keep-alive connections for the throughput scenarios.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per throughput scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// S3 PutObject → SQS ReceiveMessage round trips for the latency scenario.
+    #[arg(long, default_value_t = 2000)]
+    events: usize,
+    /// Start-up measurements (the median is reported).
+    #[arg(long, default_value_t = 20)]
+    starts: usize,
+}
+
+struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// (utime + stime) in seconds, from /proc/PID/stat.
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        let after = stat.rsplit_once(')').map(|(_, r)| r).context("malformed stat")?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let utime: f64 = fields.get(11).context("utime")?.parse()?;
+        let stime: f64 = fields.get(12).context("stime")?.parse()?;
+        // SAFETY-free: the clock tick is 100 Hz on every Linux this runs on.
+        Ok((utime + stime) / 100.0)
+    }
+
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
+        Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(bin: &PathBuf, port: u16) -> anyhow::Result<Proc> {
+    let child = Command::new(bin)
+        .args(["serve", "--port", &port.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok(Proc { child })
+}
+
+/// Spawns the server and polls the health endpoint over a raw socket until it answers 200.
+fn start_to_healthy(bin: &PathBuf, port: u16) -> anyhow::Result<(Proc, Duration)> {
+    use std::io::{Read, Write};
+    let t0 = Instant::now();
+    let proc = spawn(bin, port)?;
+    loop {
+        if t0.elapsed() > Duration::from_secs(10) {
+            bail!("server not healthy after 10 s");
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let req = "GET /_localbridge/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut buf = [0u8; 12];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"HTTP/1.1 200" {
+                    return Ok((proc, t0.elapsed()));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(port: u16) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1024)
+                .tcp_nodelay(true)
+                .build()?,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    async fn sqs(&self, op: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let resp = self
+            .http
+            .post(&self.base)
+            .header("X-Amz-Target", format!("AmazonSQS.{op}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            bail!("{op}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    async fn s3_put(&self, path: &str, body: Vec<u8>) -> anyhow::Result<()> {
+        let resp = self.http.put(format!("{}{}", self.base, path)).body(body).send().await?;
+        if !resp.status().is_success() {
+            bail!("PUT {path}: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    async fn create_queue(&self, name: &str) -> anyhow::Result<String> {
+        let v = self.sqs("CreateQueue", serde_json::json!({"QueueName": name})).await?;
+        Ok(v["QueueUrl"].as_str().context("QueueUrl")?.to_owned())
+    }
+}
+
+/// Runs `op` on `connections` tasks for `secs` seconds; returns ops/s and sorted latencies.
+async fn throughput<F, Fut>(connections: usize, secs: u64, op: F) -> anyhow::Result<(f64, Vec<Duration>)>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (op, stop, errors) = (Arc::clone(&op), Arc::clone(&stop), Arc::clone(&errors));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(1 << 16);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if op().await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let errs = errors.load(Ordering::Relaxed);
+    if errs > 0 {
+        bail!("{errs} operations failed");
+    }
+    all.sort_unstable();
+    Ok((all.len() as f64 / elapsed, all))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The client runs on one thread so the server keeps the other core (2-core machines).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+
+    // Start-up: median of several cold starts.
+    let mut starts = Vec::new();
+    for _ in 0..args.starts {
+        let (p, d) = start_to_healthy(&args.bin, args.port)?;
+        starts.push(d);
+        drop(p);
+    }
+    starts.sort_unstable();
+    let (server, _) = start_to_healthy(&args.bin, args.port)?;
+    std::thread::sleep(Duration::from_millis(200));
+    let idle_rss = server.rss_kib()?;
+
+    println!("| figure | value |");
+    println!("| --- | --- |");
+    println!(
+        "| start to healthy (median of {}, min–max) | {} ms ({}–{}) |",
+        starts.len(),
+        ms(percentile(&starts, 0.5)),
+        ms(starts[0]),
+        ms(starts[starts.len() - 1])
+    );
+    println!("| idle RSS | {:.1} MiB |", idle_rss as f64 / 1024.0);
+
+    rt.block_on(async {
+        let client = Arc::new(Client::new(args.port)?);
+
+        // SendMessage throughput.
+        let url = client.create_queue("bench-send").await?;
+        let cpu0 = server.cpu_seconds()?;
+        let c = Arc::clone(&client);
+        let body = serde_json::json!({"QueueUrl": url, "MessageBody": "hello from loadgen"});
+        let (rate, lat) = throughput(args.connections, args.seconds, move || {
+            let (c, body) = (Arc::clone(&c), body.clone());
+            async move { c.sqs("SendMessage", body).await.map(drop) }
+        })
+        .await?;
+        let cpu = server.cpu_seconds()? - cpu0;
+        let n = lat.len() as f64;
+        println!(
+            "| SQS SendMessage, {} connections | {:.0} ops/s; client-observed p50 {} ms, p99 {} ms; server CPU {:.1} µs/op |",
+            args.connections,
+            rate,
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            cpu / n * 1e6
+        );
+
+        // Send + receive + delete cycles on one queue.
+        let url = client.create_queue("bench-cycle").await?;
+        let cpu0 = server.cpu_seconds()?;
+        let c = Arc::clone(&client);
+        let (rate, lat) = throughput(args.connections, args.seconds, move || {
+            let (c, url) = (Arc::clone(&c), url.clone());
+            async move {
+                c.sqs("SendMessage", serde_json::json!({"QueueUrl": url, "MessageBody": "cycle"})).await?;
+                let r = c.sqs("ReceiveMessage", serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 1})).await?;
+                if let Some(h) = r["Messages"][0]["ReceiptHandle"].as_str() {
+                    c.sqs("DeleteMessage", serde_json::json!({"QueueUrl": url, "ReceiptHandle": h})).await?;
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        let cpu = server.cpu_seconds()? - cpu0;
+        println!(
+            "| SQS send+receive+delete cycles, {} connections | {:.0} cycles/s ({:.0} requests/s); p50 {} ms, p99 {} ms per cycle; server CPU {:.1} µs/request |",
+            args.connections,
+            rate,
+            rate * 3.0,
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            cpu / (lat.len() as f64 * 3.0) * 1e6
+        );
+
+        // S3 PutObject → SQS ReceiveMessage latency (one event in flight at a time).
+        let url = client.create_queue("bench-events").await?;
+        let arn = "arn:aws:sqs:us-east-1:000000000000:bench-events";
+        client.s3_put("/bench-bucket", Vec::new()).await?;
+        let config = format!(
+            "<NotificationConfiguration><QueueConfiguration><Id>bench</Id><Queue>{arn}</Queue>\
+             <Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>"
+        );
+        let resp = client
+            .http
+            .put(format!("{}/bench-bucket?notification", client.base))
+            .header("x-amz-skip-destination-validation", "true")
+            .body(config)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("PutBucketNotificationConfiguration: {}", resp.text().await?);
+        }
+        // Drain the s3:TestEvent.
+        client.sqs("PurgeQueue", serde_json::json!({"QueueUrl": url})).await?;
+        let mut lat = Vec::with_capacity(args.events);
+        let cpu0 = server.cpu_seconds()?;
+        for i in 0..args.events {
+            let key = format!("k/{i}");
+            let t = Instant::now();
+            client.s3_put(&format!("/bench-bucket/{key}"), b"x".to_vec()).await?;
+            loop {
+                let r = client
+                    .sqs("ReceiveMessage", serde_json::json!({"QueueUrl": url, "WaitTimeSeconds": 5, "MaxNumberOfMessages": 1}))
+                    .await?;
+                let Some(m) = r["Messages"].get(0) else { continue };
+                let body: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap_or("{}"))?;
+                let got = body["Records"][0]["s3"]["object"]["key"].as_str().unwrap_or("").replace("%2F", "/");
+                let h = m["ReceiptHandle"].as_str().unwrap_or_default().to_owned();
+                client.sqs("DeleteMessage", serde_json::json!({"QueueUrl": url, "ReceiptHandle": h})).await?;
+                if got == key {
+                    break;
+                }
+            }
+            lat.push(t.elapsed());
+        }
+        let cpu = server.cpu_seconds()? - cpu0;
+        lat.sort_unstable();
+        println!(
+            "| S3 PutObject → SQS ReceiveMessage (long poll), {} events | p50 {} ms, p99 {} ms, max {} ms; server CPU {:.1} µs/event (put+receive+delete) |",
+            args.events,
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            ms(lat[lat.len() - 1]),
+            cpu / args.events as f64 * 1e6
+        );
+        anyhow::Ok(())
+    })?;
+
+    println!("| RSS after load | {:.1} MiB |", server.rss_kib()? as f64 / 1024.0);
+    Ok(())
+}
