@@ -1,8 +1,14 @@
 //! S3 notification key filters: `{"Key": {"FilterRules": [{"Name": "prefix", "Value": ...},
 //! {"Name": "suffix", "Value": ...}]}}`. Both rules must hold; matching is on the object key as
 //! stored (not URL-encoded) and case-sensitive, as on AWS.
+//!
+//! Rule names are case-insensitive on input (`prefix`, `Prefix`); S3 stores and returns them as
+//! `Prefix` and `Suffix` (see [`RuleName::canonical`]).
 
 use std::fmt;
+
+/// The longest filter rule value S3 accepts, in bytes of UTF-8.
+pub const MAX_VALUE_BYTES: usize = 1024;
 
 /// A validated key filter: at most one prefix and at most one suffix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,20 +17,56 @@ pub struct KeyFilter {
     pub suffix: Option<String>,
 }
 
-/// Why a list of filter rules was rejected. The `Display` text is AWS's message.
+/// The two rule names S3 knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleName {
+    Prefix,
+    Suffix,
+}
+
+impl RuleName {
+    /// Case-insensitive parse of a rule name (`prefix`, `Prefix`, `PREFIX`).
+    pub fn parse(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("prefix") {
+            Some(Self::Prefix)
+        } else if name.eq_ignore_ascii_case("suffix") {
+            Some(Self::Suffix)
+        } else {
+            None
+        }
+    }
+
+    /// The spelling S3 returns from GetBucketNotificationConfiguration.
+    pub fn canonical(self) -> &'static str {
+        match self {
+            Self::Prefix => "Prefix",
+            Self::Suffix => "Suffix",
+        }
+    }
+}
+
+/// Why a list of filter rules was rejected. The `Display` text is AWS's message (S3 answers
+/// `InvalidArgument` with it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyFilterError {
-    /// A rule name other than prefix/suffix.
+    /// A rule name other than prefix/suffix (the name as given). AWS also returns
+    /// `ArgumentName: FilterRule.Name`, `ArgumentValue: <the name>`.
     InvalidName(String),
     /// The same rule name given twice.
-    Duplicate(String),
+    Duplicate(RuleName),
+    /// A value longer than [`MAX_VALUE_BYTES`].
+    ValueTooLong(RuleName),
 }
 
 impl fmt::Display for KeyFilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidName(name) => write!(f, "filter rule name must be either prefix or suffix: {name}"),
-            Self::Duplicate(_) => f.write_str("Cannot specify more than one prefix rule in a filter."),
+            Self::InvalidName(_) => f.write_str("filter rule name must be either prefix or suffix"),
+            Self::Duplicate(RuleName::Prefix) => f.write_str("Cannot specify more than one prefix rule in a filter."),
+            Self::Duplicate(RuleName::Suffix) => f.write_str("Cannot specify more than one suffix rule in a filter."),
+            Self::ValueTooLong(_) => {
+                f.write_str("Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation")
+            }
         }
     }
 }
@@ -37,20 +79,18 @@ impl KeyFilter {
     pub fn from_rules<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, KeyFilterError> {
         let mut filter = Self::default();
         for (name, value) in rules {
-            let slot = if name.eq_ignore_ascii_case("prefix") {
-                &mut filter.prefix
-            } else if name.eq_ignore_ascii_case("suffix") {
-                &mut filter.suffix
-            } else {
+            let Some(rule) = RuleName::parse(name) else {
                 return Err(KeyFilterError::InvalidName(name.to_owned()));
             };
+            let slot = match rule {
+                RuleName::Prefix => &mut filter.prefix,
+                RuleName::Suffix => &mut filter.suffix,
+            };
             if slot.is_some() {
-                let which = if name.eq_ignore_ascii_case("prefix") {
-                    "prefix"
-                } else {
-                    "suffix"
-                };
-                return Err(KeyFilterError::Duplicate(which.to_owned()));
+                return Err(KeyFilterError::Duplicate(rule));
+            }
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(KeyFilterError::ValueTooLong(rule));
             }
             *slot = Some(value.to_owned());
         }
@@ -99,12 +139,36 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_rules() {
+    fn rejects_bad_rules_with_aws_messages() {
+        let err = KeyFilter::from_rules([("middle", "x")]).unwrap_err();
+        assert_eq!(err, KeyFilterError::InvalidName("middle".into()));
+        assert_eq!(err.to_string(), "filter rule name must be either prefix or suffix");
+
+        let err = KeyFilter::from_rules([("prefix", "a"), ("Prefix", "b")]).unwrap_err();
+        assert_eq!(err, KeyFilterError::Duplicate(RuleName::Prefix));
+        assert_eq!(err.to_string(), "Cannot specify more than one prefix rule in a filter.");
+
+        let err = KeyFilter::from_rules([("suffix", "a"), ("SUFFIX", "b")]).unwrap_err();
+        assert_eq!(err.to_string(), "Cannot specify more than one suffix rule in a filter.");
+
+        let long = "x".repeat(MAX_VALUE_BYTES + 1);
+        let err = KeyFilter::from_rules([("prefix", long.as_str())]).unwrap_err();
+        assert_eq!(err, KeyFilterError::ValueTooLong(RuleName::Prefix));
         assert_eq!(
-            KeyFilter::from_rules([("middle", "x")]),
-            Err(KeyFilterError::InvalidName("middle".into()))
+            err.to_string(),
+            "Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation"
         );
-        assert!(KeyFilter::from_rules([("prefix", "a"), ("prefix", "b")]).is_err());
+        let exact = "é".repeat(MAX_VALUE_BYTES / 2);
+        assert!(KeyFilter::from_rules([("prefix", exact.as_str())]).is_ok());
+    }
+
+    #[test]
+    fn rule_names_are_case_insensitive_and_canonical() {
+        assert_eq!(RuleName::parse("PREFIX"), Some(RuleName::Prefix));
+        assert_eq!(RuleName::parse("suffix"), Some(RuleName::Suffix));
+        assert_eq!(RuleName::parse("infix"), None);
+        assert_eq!(RuleName::Prefix.canonical(), "Prefix");
+        assert_eq!(RuleName::Suffix.canonical(), "Suffix");
     }
 
     #[test]
@@ -114,5 +178,11 @@ mod tests {
         assert!(!f(None, Some(".jpg")).overlaps(&f(None, Some(".png"))));
         assert!(f(None, Some(".jpg")).overlaps(&f(Some("a/"), None)));
         assert!(f(None, None).overlaps(&f(Some("x"), Some("y"))));
+        // The User Guide's examples: jpg/pg overlap; a shared prefix with distinct suffixes does not.
+        assert!(f(None, Some("jpg")).overlaps(&f(None, Some("pg"))));
+        assert!(!f(Some("images"), Some(".jpg")).overlaps(&f(Some("images"), Some(".png"))));
+        assert!(f(Some("images"), Some("jpg")).overlaps(&f(None, Some("jpg"))));
+        // An empty value constrains nothing.
+        assert!(f(Some(""), None).overlaps(&f(Some("a"), None)));
     }
 }
