@@ -154,13 +154,19 @@ impl Notifier {
                 self.submit(arn.clone(), body.clone(), bucket);
             }
         }
-        debug!(bucket, configurations = compiled.rules().len(), "notification configuration stored");
+        debug!(
+            bucket,
+            configurations = compiled.rules().len(),
+            "notification configuration stored"
+        );
         Ok(())
     }
 
     /// GetBucketNotificationConfiguration: the stored configuration (empty if none).
     pub fn get_configuration(&self, bucket: &str) -> NotificationConfiguration {
-        self.bucket(bucket).map(|b| b.configuration().clone()).unwrap_or_default()
+        self.bucket(bucket)
+            .map(|b| b.configuration().clone())
+            .unwrap_or_default()
     }
 
     /// Forget a deleted bucket's configuration.

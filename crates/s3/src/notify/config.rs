@@ -62,7 +62,8 @@ pub const SUPPORTED_EVENTS: &[&str] = &[
 
 const DESTINATIONS_FAILED: &str = "Unable to validate the following destination configurations";
 const ARN_NOT_PARSED: &str = "The ARN could not be parsed";
-const WRONG_REGION: &str = "The notification destination service region is not valid for the bucket location constraint";
+const WRONG_REGION: &str =
+    "The notification destination service region is not valid for the bucket location constraint";
 const EVENT_NOT_SUPPORTED: &str = "The event is not supported for notifications";
 const OVERLAP: &str = "Configurations overlap. Configurations on the same bucket cannot share a common event type.";
 
@@ -105,17 +106,24 @@ impl DestinationKind {
     /// them. Lambda cannot tell a missing function from a denied one: both read "Not authorized".
     fn failure(self, arn: &str, err: &DestinationError) -> (String, String) {
         match (self, err) {
-            (Self::Queue, DestinationError::NotFound) => (arn.to_owned(), "The destination queue does not exist".into()),
+            (Self::Queue, DestinationError::NotFound) => {
+                (arn.to_owned(), "The destination queue does not exist".into())
+            }
             (Self::Queue, DestinationError::AccessDenied) => (
                 arn.to_owned(),
                 "Permissions on the destination queue do not allow S3 to publish notifications from this bucket".into(),
             ),
-            (Self::Topic, DestinationError::NotFound) => (arn.to_owned(), "The destination topic does not exist".into()),
+            (Self::Topic, DestinationError::NotFound) => {
+                (arn.to_owned(), "The destination topic does not exist".into())
+            }
             (Self::Topic, DestinationError::AccessDenied) => (
                 arn.to_owned(),
                 "Permissions on the destination topic do not allow S3 to publish notifications from this bucket".into(),
             ),
-            (Self::Lambda, _) => (format!("{arn}, null"), format!("Not authorized to invoke function [{arn}]")),
+            (Self::Lambda, _) => (
+                format!("{arn}, null"),
+                format!("Not authorized to invoke function [{arn}]"),
+            ),
         }
     }
 }
@@ -186,7 +194,14 @@ impl BucketNotifications {
         if let Some(list) = config.topic_configurations.filter(|l| !l.is_empty()) {
             let mut out = Vec::with_capacity(list.len());
             for mut c in list {
-                let rule = compile_one(DestinationKind::Topic, &c.topic_arn, &c.events, c.filter.as_ref(), c.id.take(), bucket_region)?;
+                let rule = compile_one(
+                    DestinationKind::Topic,
+                    &c.topic_arn,
+                    &c.events,
+                    c.filter.as_ref(),
+                    c.id.take(),
+                    bucket_region,
+                )?;
                 c.id = Some(rule.id.clone());
                 normalize_filter(&mut c.filter);
                 rules.push(rule);
@@ -197,7 +212,14 @@ impl BucketNotifications {
         if let Some(list) = config.queue_configurations.filter(|l| !l.is_empty()) {
             let mut out = Vec::with_capacity(list.len());
             for mut c in list {
-                let rule = compile_one(DestinationKind::Queue, &c.queue_arn, &c.events, c.filter.as_ref(), c.id.take(), bucket_region)?;
+                let rule = compile_one(
+                    DestinationKind::Queue,
+                    &c.queue_arn,
+                    &c.events,
+                    c.filter.as_ref(),
+                    c.id.take(),
+                    bucket_region,
+                )?;
                 c.id = Some(rule.id.clone());
                 normalize_filter(&mut c.filter);
                 rules.push(rule);

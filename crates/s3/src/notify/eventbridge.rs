@@ -107,7 +107,11 @@ fn kind(name: &str) -> Option<Kind> {
         etag: marker.then_some(EtagFrom::DeleteMarker),
         sequencer: true,
         reason: Some(reason),
-        deletion_type: Some(if marker { "Delete Marker Created" } else { "Permanently Deleted" }),
+        deletion_type: Some(if marker {
+            "Delete Marker Created"
+        } else {
+            "Permanently Deleted"
+        }),
         by_s3,
     };
     let plain = |detail_type| Kind {
@@ -143,7 +147,12 @@ fn time_seconds(millis: u64) -> String {
 
 /// The EventBridge event for `event` (named `name`, without `s3:`), or `None` for event types
 /// localbridge does not send to EventBridge.
-pub fn event(event: &ObjectEvent, name: &str, bucket: &BucketNotifications, sequencer: Option<Sequencer>) -> Option<String> {
+pub fn event(
+    event: &ObjectEvent,
+    name: &str,
+    bucket: &BucketNotifications,
+    sequencer: Option<Sequencer>,
+) -> Option<String> {
     let kind = kind(name)?;
     let etag = match kind.etag {
         Some(EtagFrom::Object) => event.etag.as_deref(),
@@ -170,7 +179,11 @@ pub fn event(event: &ObjectEvent, name: &str, bucket: &BucketNotifications, sequ
                 sequencer: sequencer.filter(|_| kind.sequencer).map(Sequencer::eventbridge),
             },
             request_id: &event.ctx.request_id,
-            requester: if kind.by_s3 { "s3.amazonaws.com" } else { &event.ctx.account },
+            requester: if kind.by_s3 {
+                "s3.amazonaws.com"
+            } else {
+                &event.ctx.account
+            },
             source_ip_address: (!kind.by_s3).then(|| event.ctx.source_ip.to_string()),
             reason: kind.reason,
             deletion_type: kind.deletion_type,

@@ -70,14 +70,17 @@ impl EventShape {
             })
         };
         match name {
-            "ObjectCreated:Put" | "ObjectCreated:Post" | "ObjectCreated:Copy" | "ObjectCreated:CompleteMultipartUpload" => {
-                shape("2.1", true, EtagRule::Object, true)
-            }
+            "ObjectCreated:Put"
+            | "ObjectCreated:Post"
+            | "ObjectCreated:Copy"
+            | "ObjectCreated:CompleteMultipartUpload" => shape("2.1", true, EtagRule::Object, true),
             "ObjectRemoved:Delete" => shape("2.1", false, EtagRule::Omitted, true),
             "ObjectRemoved:DeleteMarkerCreated" => shape("2.1", false, EtagRule::DeleteMarker, true),
             "ObjectRestore:Post" | "ObjectRestore:Completed" => shape("2.1", true, EtagRule::Object, true),
             "ReducedRedundancyLostObject" => shape("2.1", true, EtagRule::Object, false),
-            "ObjectTagging:Put" | "ObjectTagging:Delete" | "ObjectAcl:Put" => shape("2.3", false, EtagRule::Object, false),
+            "ObjectTagging:Put" | "ObjectTagging:Delete" | "ObjectAcl:Put" => {
+                shape("2.3", false, EtagRule::Object, false)
+            }
             "ObjectAnnotation:Put" | "ObjectAnnotation:Delete" | "ObjectRetention:Put" => {
                 shape("2.3", false, EtagRule::Object, false)
             }
