@@ -1,0 +1,726 @@
+"""S3 event notifications end to end: the User Guide's walkthrough with the AWS CLI, every write
+path with boto3, and every validation error, against the real binary.
+
+Records are compared field for field with the exact JSON AWS delivers. Volatile fields are
+checked for form and consistency (ids equal to the response's and unique per request,
+sequencers increasing, eventTime inside the test's time window), then compared too.
+
+Values localbridge derives (see crates/s3/src/notify/record.rs and fixtures/s3-events/README.md):
+userIdentity.principalId = "AWS:AIDA" + base32(md5("localbridge:user:" + access key))[:17],
+ownerIdentity.principalId = "A" + base32(md5("localbridge:owner:" + account))[:13].
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+ACCESS_KEY = "test"
+EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"
+
+REQUEST_ID = re.compile(r"^[0-9A-Z]{16}$")
+HOST_ID = re.compile(r"^[A-Za-z0-9+/=]{24,}$")
+SEQUENCER = re.compile(r"^[0-9A-F]{18}$")
+TIME_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def user_principal(access_key=ACCESS_KEY):
+    digest = hashlib.md5(f"localbridge:user:{access_key}".encode()).digest()
+    return "AWS:AIDA" + base64.b32encode(digest).decode()[:17]
+
+
+def owner_principal(account=ACCOUNT):
+    digest = hashlib.md5(f"localbridge:owner:{account}".encode()).digest()
+    return "A" + base64.b32encode(digest).decode()[:13]
+
+
+def md5_hex(data):
+    return hashlib.md5(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Queues and messages
+
+
+def queue_policy(queue_arn, bucket):
+    """The walkthrough's access policy: S3 may send for this bucket, from this account."""
+    return {
+        "Version": "2012-10-17",
+        "Id": "example-ID",
+        "Statement": [
+            {
+                "Sid": "example-statement-ID",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": ["SQS:SendMessage"],
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:*:*:{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                },
+            }
+        ],
+    }
+
+
+def make_queue(sqs, name, bucket=None):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert arn == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+    if bucket is not None:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(queue_policy(arn, bucket))})
+    return url, arn
+
+
+def receive(sqs, url, count, timeout=10.0):
+    """Receives exactly `count` messages (fails if fewer arrive within `timeout`), deletes them,
+    and returns their bodies parsed."""
+    bodies = []
+    deadline = time.monotonic() + timeout
+    while len(bodies) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"received {len(bodies)} of {count} messages: {bodies}")
+        resp = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=max(1, min(5, int(left)))
+        )
+        for m in resp.get("Messages", []):
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(bodies) == count, f"expected {count} messages, got {len(bodies)}: {bodies}"
+    return bodies
+
+
+def assert_no_message(sqs, url, wait=2):
+    resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
+    assert resp.get("Messages", []) == [], [m["Body"] for m in resp["Messages"]]
+
+
+def records(bodies):
+    out = []
+    for b in bodies:
+        assert list(b) == ["Records"], b
+        assert len(b["Records"]) == 1, b
+        out.append(b["Records"][0])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Expected JSON
+
+
+class Window:
+    """The wall-clock interval a test's requests ran in (eventTime must fall inside it)."""
+
+    def __init__(self):
+        self.start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+
+    def close(self):
+        self.end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
+        return self
+
+    def check(self, stamp):
+        assert TIME_MS.match(stamp), stamp
+        t = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        assert self.start <= t <= self.end, (stamp, self.start, self.end)
+
+
+def expected_record(event_name, bucket, key, obj, config_id, version="2.1"):
+    return {
+        "eventVersion": version,
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": "<time>",
+        "eventName": event_name,
+        "userIdentity": {"principalId": user_principal()},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "<request-id>", "x-amz-id-2": "<host-id>"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": config_id,
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": owner_principal()},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            "object": {"key": key, **obj},
+        },
+    }
+
+
+def check_record(actual, expected, window, response=None):
+    """Checks the volatile fields of `actual`, then compares it with `expected` exactly.
+    `response` (boto3's ResponseMetadata of the request that caused the event) pins the ids."""
+    actual = json.loads(json.dumps(actual))
+    window.check(actual["eventTime"])
+    rid = actual["responseElements"]["x-amz-request-id"]
+    hid = actual["responseElements"]["x-amz-id-2"]
+    assert REQUEST_ID.match(rid), rid
+    assert HOST_ID.match(hid), hid
+    if response is not None:
+        assert rid == response["RequestId"], "x-amz-request-id is the response's"
+        assert hid == response["HostId"], "x-amz-id-2 is the response's"
+    actual["eventTime"] = "<time>"
+    actual["responseElements"] = {"x-amz-request-id": "<request-id>", "x-amz-id-2": "<host-id>"}
+    obj = actual["s3"]["object"]
+    if "sequencer" in obj:
+        assert SEQUENCER.match(obj["sequencer"]), obj["sequencer"]
+    assert actual == expected, json.dumps(actual, indent=2)
+    return rid
+
+
+def seq_key(s):
+    """AWS: compare sequencers after padding the shorter with zeros."""
+    return s.ljust(32, "0")
+
+
+# --------------------------------------------------------------------------------------------
+# The walkthrough, with the AWS CLI
+
+
+def test_walkthrough_queue_gets_test_event_and_records(aws, aws_raw, sqs, s3, tmp_path):
+    url, arn = make_queue(sqs, "photos-events", bucket="photos")
+    aws_raw("s3", "mb", "s3://photos", check=True)
+    config = {
+        "QueueConfigurations": [
+            {
+                "Id": "thumbs",
+                "QueueArn": arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {
+                    "Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"}, {"Name": "suffix", "Value": ".jpg"}]}
+                },
+            }
+        ]
+    }
+    (tmp_path / "n.json").write_text(json.dumps(config))
+    window = Window()
+    aws_raw(
+        "s3api", "put-bucket-notification-configuration", "--bucket", "photos",
+        "--notification-configuration", "file://n.json", check=True,
+    )
+
+    [test_event] = receive(sqs, url, 1)
+    window.close().check(test_event["Time"])
+    assert REQUEST_ID.match(test_event["RequestId"]), test_event
+    assert HOST_ID.match(test_event["HostId"]), test_event
+    assert test_event == {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": test_event["Time"],
+        "Bucket": "photos",
+        "RequestId": test_event["RequestId"],
+        "HostId": test_event["HostId"],
+    }
+    assert list(test_event) == ["Service", "Event", "Time", "Bucket", "RequestId", "HostId"]
+
+    stored = aws("s3api", "get-bucket-notification-configuration", "--bucket", "photos")
+    config["QueueConfigurations"][0]["Filter"]["Key"]["FilterRules"] = [
+        {"Name": "Prefix", "Value": "images/"},
+        {"Name": "Suffix", "Value": ".jpg"},
+    ]
+    assert stored == config
+
+    photo = b"\xff\xd8\xff\xe0 not really a jpeg " * 100
+    (tmp_path / "beach photo.jpg").write_bytes(photo)
+    window = Window()
+    aws_raw("s3", "cp", "beach photo.jpg", "s3://photos/images/beach photo.jpg", check=True)
+    [first] = records(receive(sqs, url, 1))
+    # A second write of the same key, with boto3 to see the response's ids.
+    resp = s3.put_object(Bucket="photos", Key="images/beach photo.jpg", Body=photo + b"!")
+    [second] = records(receive(sqs, url, 1))
+    window.close()
+
+    key = "images/beach+photo.jpg"
+    rid1 = check_record(
+        first,
+        expected_record(
+            "ObjectCreated:Put", "photos", key,
+            {"size": len(photo), "eTag": md5_hex(photo), "sequencer": first["s3"]["object"].get("sequencer")},
+            "thumbs",
+        ),
+        window,
+    )
+    rid2 = check_record(
+        second,
+        expected_record(
+            "ObjectCreated:Put", "photos", key,
+            {"size": len(photo) + 1, "eTag": md5_hex(photo + b"!"), "sequencer": second["s3"]["object"].get("sequencer")},
+            "thumbs",
+        ),
+        window,
+        response=resp["ResponseMetadata"],
+    )
+    assert rid1 != rid2, "request ids are unique per request"
+    assert first["responseElements"]["x-amz-id-2"] != second["responseElements"]["x-amz-id-2"]
+    assert seq_key(first["s3"]["object"]["sequencer"]) < seq_key(second["s3"]["object"]["sequencer"])
+    # Field order as AWS writes it.
+    assert list(first) == [
+        "eventVersion", "eventSource", "awsRegion", "eventTime", "eventName", "userIdentity",
+        "requestParameters", "responseElements", "s3",
+    ]
+    assert list(first["s3"]["object"]) == ["key", "size", "eTag", "sequencer"]
+
+
+# --------------------------------------------------------------------------------------------
+# Every write path, with boto3
+
+
+@pytest.fixture
+def everything(s3, sqs):
+    """Bucket `events` whose every create, remove and tagging event goes to one queue."""
+    s3.create_bucket(Bucket="events")
+    url, arn = make_queue(sqs, "all-events", bucket="events")
+    s3.put_bucket_notification_configuration(
+        Bucket="events",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "all",
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectTagging:*"],
+                }
+            ]
+        },
+    )
+    [test_event] = receive(sqs, url, 1)
+    assert test_event["Event"] == "s3:TestEvent"
+    return url
+
+
+def one_record(sqs, url):
+    return records(receive(sqs, url, 1))[0]
+
+
+def created(name, key, body, seq, version_id=None):
+    obj = {"size": len(body), "eTag": md5_hex(body)}
+    if version_id is not None:
+        obj["versionId"] = version_id
+    obj["sequencer"] = seq
+    return expected_record(name, "events", key, obj, "all")
+
+
+def test_put_copy_and_delete(s3, sqs, everything):
+    url = everything
+    window = Window()
+    body = b"hello world\n"
+    put = s3.put_object(Bucket="events", Key="docs/a b.txt", Body=body)
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(rec, created("ObjectCreated:Put", "docs/a+b.txt", body, rec["s3"]["object"].get("sequencer")), window,
+                 put["ResponseMetadata"])
+
+    window = Window()
+    copy = s3.copy_object(Bucket="events", Key="docs/copy@1.txt", CopySource={"Bucket": "events", "Key": "docs/a b.txt"})
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(rec, created("ObjectCreated:Copy", "docs/copy%401.txt", body, rec["s3"]["object"].get("sequencer")),
+                 window, copy["ResponseMetadata"])
+
+    window = Window()
+    delete = s3.delete_object(Bucket="events", Key="docs/a b.txt")
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(
+        rec,
+        expected_record("ObjectRemoved:Delete", "events", "docs/a+b.txt",
+                        {"sequencer": rec["s3"]["object"].get("sequencer")}, "all"),
+        window,
+        delete["ResponseMetadata"],
+    )
+    assert_no_message(sqs, url, wait=1)
+
+
+def test_post_object(s3, sqs, everything, endpoint):
+    url = everything
+    body = b"posted by a browser form\n"
+    post = s3.generate_presigned_post(Bucket="events", Key="uploads/form.txt")
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in post["fields"].items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="form.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\n".encode() + body + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    req = urllib.request.Request(
+        post["url"], data=b"".join(parts), method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    window = Window()
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status in (200, 201, 204)
+    except urllib.error.HTTPError as e:
+        pytest.fail(f"POST Object failed: {e.code} {e.read()[:500]!r}")
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(rec, created("ObjectCreated:Post", "uploads/form.txt", body, rec["s3"]["object"].get("sequencer")),
+                 window)
+
+
+def test_multipart_upload_emits_only_its_completion(s3, sqs, everything):
+    url = everything
+    part1 = b"a" * (5 * 1024 * 1024)
+    part2 = b"b" * 1024
+    window = Window()
+    mpu = s3.create_multipart_upload(Bucket="events", Key="big/file.bin")
+    etags = []
+    for n, data in enumerate([part1, part2], start=1):
+        r = s3.upload_part(Bucket="events", Key="big/file.bin", UploadId=mpu["UploadId"], PartNumber=n, Body=data)
+        etags.append(r["ETag"])
+    assert_no_message(sqs, url, wait=1)
+    done = s3.complete_multipart_upload(
+        Bucket="events", Key="big/file.bin", UploadId=mpu["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, start=1)]},
+    )
+    rec = one_record(sqs, url)
+    window.close()
+    multipart_etag = hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest() + "-2"
+    assert done["ETag"].strip('"') == multipart_etag
+    check_record(
+        rec,
+        expected_record(
+            "ObjectCreated:CompleteMultipartUpload", "events", "big/file.bin",
+            {"size": len(part1) + len(part2), "eTag": multipart_etag, "sequencer": rec["s3"]["object"].get("sequencer")},
+            "all",
+        ),
+        window,
+        done["ResponseMetadata"],
+    )
+    assert_no_message(sqs, url, wait=1)
+
+
+def test_delete_objects_emits_one_event_per_key(s3, sqs, everything):
+    url = everything
+    keys = ["batch/1.txt", "batch/2 two.txt", "batch/3.txt"]
+    for k in keys:
+        s3.put_object(Bucket="events", Key=k, Body=b"x")
+    receive(sqs, url, 3)
+    window = Window()
+    resp = s3.delete_objects(Bucket="events", Delete={"Objects": [{"Key": k} for k in keys]})
+    recs = records(receive(sqs, url, 3))
+    window.close()
+    assert sorted(d["Key"] for d in resp["Deleted"]) == sorted(keys)
+    by_key = {r["s3"]["object"]["key"]: r for r in recs}
+    assert sorted(by_key) == ["batch/1.txt", "batch/2+two.txt", "batch/3.txt"]
+    rids = set()
+    for key, rec in by_key.items():
+        rids.add(
+            check_record(
+                rec,
+                expected_record("ObjectRemoved:Delete", "events", key,
+                                {"sequencer": rec["s3"]["object"].get("sequencer")}, "all"),
+                window,
+                resp["ResponseMetadata"],
+            )
+        )
+    assert len(rids) == 1, "one request"
+    assert_no_message(sqs, url, wait=1)
+
+
+def test_tagging_put_and_delete(s3, sqs, everything):
+    url = everything
+    body = b"tag me"
+    s3.put_object(Bucket="events", Key="t/obj.txt", Body=body)
+    one_record(sqs, url)
+    window = Window()
+    put = s3.put_object_tagging(Bucket="events", Key="t/obj.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(
+        rec,
+        expected_record("ObjectTagging:Put", "events", "t/obj.txt", {"eTag": md5_hex(body)}, "all", version="2.3"),
+        window,
+        put["ResponseMetadata"],
+    )
+    window = Window()
+    delete = s3.delete_object_tagging(Bucket="events", Key="t/obj.txt")
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(
+        rec,
+        expected_record("ObjectTagging:Delete", "events", "t/obj.txt", {"eTag": md5_hex(body)}, "all", version="2.3"),
+        window,
+        delete["ResponseMetadata"],
+    )
+
+
+def test_versioned_bucket_put_and_delete_marker(s3, sqs, everything):
+    url = everything
+    s3.put_bucket_versioning(Bucket="events", VersioningConfiguration={"Status": "Enabled"})
+    body = b"version one"
+    window = Window()
+    put = s3.put_object(Bucket="events", Key="v/obj.txt", Body=body)
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(
+        rec,
+        created("ObjectCreated:Put", "v/obj.txt", body, rec["s3"]["object"].get("sequencer"), version_id=put["VersionId"]),
+        window,
+        put["ResponseMetadata"],
+    )
+    window = Window()
+    delete = s3.delete_object(Bucket="events", Key="v/obj.txt")
+    rec = one_record(sqs, url)
+    window.close()
+    assert delete["DeleteMarker"] is True
+    check_record(
+        rec,
+        expected_record(
+            "ObjectRemoved:DeleteMarkerCreated", "events", "v/obj.txt",
+            {"eTag": EMPTY_ETAG, "versionId": delete["VersionId"], "sequencer": rec["s3"]["object"].get("sequencer")},
+            "all",
+        ),
+        window,
+        delete["ResponseMetadata"],
+    )
+    # Permanently deleting a version is ObjectRemoved:Delete, with the version's id.
+    window = Window()
+    gone = s3.delete_object(Bucket="events", Key="v/obj.txt", VersionId=put["VersionId"])
+    rec = one_record(sqs, url)
+    window.close()
+    check_record(
+        rec,
+        expected_record(
+            "ObjectRemoved:Delete", "events", "v/obj.txt",
+            {"versionId": put["VersionId"], "sequencer": rec["s3"]["object"].get("sequencer")},
+            "all",
+        ),
+        window,
+        gone["ResponseMetadata"],
+    )
+
+
+def test_non_matching_keys_produce_nothing(s3, sqs):
+    s3.create_bucket(Bucket="photos")
+    url, arn = make_queue(sqs, "jpgs", bucket="photos")
+    s3.put_bucket_notification_configuration(
+        Bucket="photos",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "jpgs",
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:Put"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "images/"}, {"Name": "Suffix", "Value": ".jpg"}]}},
+                }
+            ]
+        },
+    )
+    receive(sqs, url, 1)  # s3:TestEvent
+    for key in ["docs/a.jpg", "images/a.png", "images/a.JPG", "Images/a.jpg", "a.jpg"]:
+        s3.put_object(Bucket="photos", Key=key, Body=b"x")
+    s3.copy_object(Bucket="photos", Key="images/copied.jpg", CopySource={"Bucket": "photos", "Key": "docs/a.jpg"})
+    s3.delete_object(Bucket="photos", Key="docs/a.jpg")
+    assert_no_message(sqs, url, wait=2)
+    s3.put_object(Bucket="photos", Key="images/yes.jpg", Body=b"x")
+    [rec] = records(receive(sqs, url, 1))
+    assert rec["s3"]["object"]["key"] == "images/yes.jpg"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def put_error(s3, bucket, config, skip=None):
+    kwargs = {"Bucket": bucket, "NotificationConfiguration": config}
+    if skip is not None:
+        kwargs["SkipDestinationValidation"] = skip
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(**kwargs)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    err = dict(e.value.response["Error"])
+    return err
+
+
+def queue_config(arn, events=("s3:ObjectCreated:*",), rules=None, id=None):
+    c = {"QueueArn": arn, "Events": list(events)}
+    if rules is not None:
+        c["Filter"] = {"Key": {"FilterRules": [{"Name": n, "Value": v} for n, v in rules]}}
+    if id is not None:
+        c["Id"] = id
+    return c
+
+
+def test_validation_errors(s3, sqs):
+    s3.create_bucket(Bucket="strict")
+    url, arn = make_queue(sqs, "strict-q", bucket="strict")
+    _, unpermitted = make_queue(sqs, "no-policy")
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:my-queue"
+    missing2 = f"arn:aws:sqs:{REGION}:{ACCOUNT}:my-queue-2"
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:my-topic"
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:my-lambda"
+    bad = "InvalidArgument"
+
+    cases = [
+        (
+            {"QueueConfigurations": [queue_config(arn, rules=[("INVALID", "x")])]},
+            {"Code": bad, "Message": "filter rule name must be either prefix or suffix",
+             "ArgumentName": "FilterRule.Name", "ArgumentValue": "INVALID"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(arn, rules=[("prefix", "a"), ("Prefix", "b")])]},
+            {"Code": bad, "Message": "Cannot specify more than one prefix rule in a filter."},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(arn, rules=[("suffix", "a"), ("suffix", "b")])]},
+            {"Code": bad, "Message": "Cannot specify more than one suffix rule in a filter."},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(arn, rules=[("prefix", "x" * 1025)])]},
+            {"Code": bad, "Message": "Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(arn, events=["s3:ObjectCreated:Get"])]},
+            {"Code": bad, "Message": "The event is not supported for notifications",
+             "ArgumentName": "Event", "ArgumentValue": "s3:ObjectCreated:Get"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config("invalid-queue")]},
+            {"Code": bad, "Message": "The ARN could not be parsed", "ArgumentName": "Queue", "ArgumentValue": "invalid-queue"},
+        ),
+        (
+            {"TopicConfigurations": [{"TopicArn": "invalid-topic", "Events": ["s3:ObjectCreated:*"]}]},
+            {"Code": bad, "Message": "The ARN could not be parsed", "ArgumentName": "Topic", "ArgumentValue": "invalid-topic"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(arn, rules=[("prefix", "images/")]),
+                                     queue_config(arn, events=["s3:ObjectCreated:Put"], rules=[("prefix", "images/2024/")])]},
+            {"Code": bad, "Message": "Configurations overlap. Configurations on the same bucket cannot share a common event type."},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(missing)]},
+            {"Code": bad, "Message": "Unable to validate the following destination configurations",
+             "ArgumentName1": missing, "ArgumentValue1": "The destination queue does not exist"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(missing), queue_config(missing2, events=["s3:ObjectRemoved:*"])]},
+            {"Code": bad, "Message": "Unable to validate the following destination configurations",
+             "ArgumentName1": missing, "ArgumentValue1": "The destination queue does not exist",
+             "ArgumentName2": missing2, "ArgumentValue2": "The destination queue does not exist"},
+        ),
+        (
+            {"QueueConfigurations": [queue_config(unpermitted)]},
+            {"Code": bad, "Message": "Unable to validate the following destination configurations",
+             "ArgumentName1": unpermitted,
+             "ArgumentValue1": "Permissions on the destination queue do not allow S3 to publish notifications from this bucket"},
+        ),
+        (
+            {"TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]},
+            {"Code": bad, "Message": "Unable to validate the following destination configurations",
+             "ArgumentName1": topic, "ArgumentValue1": "The destination topic does not exist"},
+        ),
+        (
+            {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": function, "Events": ["s3:ObjectCreated:*"]}]},
+            {"Code": bad, "Message": "Unable to validate the following destination configurations",
+             "ArgumentName1": f"{function}, null", "ArgumentValue1": f"Not authorized to invoke function [{function}]"},
+        ),
+    ]
+    failures = []
+    for config, expected in cases:
+        err = put_error(s3, "strict", config)
+        got = {k: v for k, v in err.items() if k not in ("RequestId", "HostId")}
+        if got != expected:
+            failures.append((expected["Message"], got, expected))
+    assert not failures, "\n".join(f"{m}:\n  got      {g}\n  expected {e}" for m, g, e in failures)
+    # Nothing was stored and no test event was sent.
+    assert s3.get_bucket_notification_configuration(Bucket="strict").get("QueueConfigurations") is None
+    assert_no_message(sqs, url, wait=1)
+
+    # The ARN check holds even when destination validation is skipped.
+    err = put_error(s3, "strict", {"QueueConfigurations": [queue_config("invalid-queue")]}, skip=True)
+    assert (err["Code"], err["Message"]) == (bad, "The ARN could not be parsed")
+
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(
+            Bucket="no-such-bucket", NotificationConfiguration={"QueueConfigurations": [queue_config(arn)]}
+        )
+    assert e.value.response["Error"]["Code"] == "NoSuchBucket"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_skip_destination_validation(aws, aws_raw, s3, sqs, tmp_path):
+    s3.create_bucket(Bucket="skipper")
+    url, arn = make_queue(sqs, "real-q", bucket="skipper")
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:my-queue"
+    config = {
+        "QueueConfigurations": [
+            {"Id": "id123", "QueueArn": missing, "Events": ["s3:ObjectCreated:*"]},
+            {"Id": "real", "QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]},
+        ]
+    }
+    (tmp_path / "n.json").write_text(json.dumps(config))
+    failed = aws_raw(
+        "s3api", "put-bucket-notification-configuration", "--bucket", "skipper",
+        "--notification-configuration", "file://n.json",
+    )
+    assert failed.returncode != 0
+    assert "InvalidArgument" in failed.stderr and "Unable to validate the following destination configurations" in failed.stderr
+    aws_raw(
+        "s3api", "put-bucket-notification-configuration", "--bucket", "skipper",
+        "--notification-configuration", "file://n.json", "--skip-destination-validation", check=True,
+    )
+    assert aws("s3api", "get-bucket-notification-configuration", "--bucket", "skipper") == config
+    assert_no_message(sqs, url, wait=1)  # no s3:TestEvent when validation is skipped
+    s3.put_object(Bucket="skipper", Key="k", Body=b"x")  # goes to the missing queue: dropped
+    s3.delete_object(Bucket="skipper", Key="k")
+    [rec] = records(receive(sqs, url, 1))
+    assert rec["eventName"] == "ObjectRemoved:Delete"
+    assert rec["s3"]["configurationId"] == "real"
+
+
+def test_rejected_configuration_leaves_the_old_one(s3, sqs):
+    s3.create_bucket(Bucket="keep")
+    url, arn = make_queue(sqs, "keep-q", bucket="keep")
+    good = {"QueueConfigurations": [queue_config(arn, rules=[("prefix", "in/")], id="good")]}
+    s3.put_bucket_notification_configuration(Bucket="keep", NotificationConfiguration=good)
+    receive(sqs, url, 1)  # s3:TestEvent
+    before = s3.get_bucket_notification_configuration(Bucket="keep")
+    before.pop("ResponseMetadata")
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:nope"
+    for bad in [
+        {"QueueConfigurations": [queue_config(arn, events=["s3:ObjectRemoved:*"], id="new"), queue_config(missing, id="x")]},
+        {"QueueConfigurations": [queue_config(arn, events=["s3:ObjectRemoved:*"], rules=[("middle", "x")])]},
+    ]:
+        put_error(s3, "keep", bad)
+        after = s3.get_bucket_notification_configuration(Bucket="keep")
+        after.pop("ResponseMetadata")
+        assert after == before
+    assert_no_message(sqs, url, wait=1)
+    s3.put_object(Bucket="keep", Key="in/a.txt", Body=b"x")
+    s3.delete_object(Bucket="keep", Key="in/a.txt")
+    [rec] = records(receive(sqs, url, 1))
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["configurationId"] == "good"
+    assert_no_message(sqs, url, wait=1)
+
+
+def test_generated_ids_and_empty_configuration(s3, sqs):
+    s3.create_bucket(Bucket="ids")
+    url, arn = make_queue(sqs, "ids-q", bucket="ids")
+    s3.put_bucket_notification_configuration(Bucket="ids", NotificationConfiguration={"QueueConfigurations": [queue_config(arn)]})
+    receive(sqs, url, 1)
+    [stored] = s3.get_bucket_notification_configuration(Bucket="ids")["QueueConfigurations"]
+    # AWS: the base64 of a random UUID.
+    assert str(uuid.UUID(base64.b64decode(stored["Id"]).decode())) == base64.b64decode(stored["Id"]).decode()
+    s3.put_object(Bucket="ids", Key="a", Body=b"x")
+    [rec] = records(receive(sqs, url, 1))
+    assert rec["s3"]["configurationId"] == stored["Id"]
+
+    s3.put_bucket_notification_configuration(Bucket="ids", NotificationConfiguration={})
+    got = s3.get_bucket_notification_configuration(Bucket="ids")
+    got.pop("ResponseMetadata")
+    assert got == {}
+    s3.put_object(Bucket="ids", Key="b", Body=b"x")
+    assert_no_message(sqs, url, wait=2)
