@@ -362,7 +362,8 @@ fn compile_one(
     for event in events {
         let name: &str = event.as_ref();
         if !SUPPORTED_EVENTS.contains(&name) {
-            return Err(NotificationError::invalid_argument(EVENT_NOT_SUPPORTED).argument("Event", name));
+            // No ArgumentName/ArgumentValue: no recorded AWS response shows any for this error.
+            return Err(NotificationError::invalid_argument(EVENT_NOT_SUPPORTED));
         }
         patterns.push(name.trim_start_matches("s3:").to_owned());
     }

@@ -977,14 +977,14 @@ async fn unknown_event_names_and_unparsable_arns_are_rejected_even_when_skipping
                 .unwrap_err(),
             "InvalidArgument",
             "The event is not supported for notifications",
-            &[("ArgumentName", "Event"), ("ArgumentValue", "s3:ObjectCreated:Get")],
+            &[],
         );
         assert_error(
             h.put(queues(vec![queue(None, QUEUE, &["ObjectCreated:Put"], &[])]), skip)
                 .unwrap_err(),
             "InvalidArgument",
             "The event is not supported for notifications",
-            &[("ArgumentName", "Event"), ("ArgumentValue", "ObjectCreated:Put")],
+            &[],
         );
         assert_error(
             h.put(
