@@ -1,3 +1,87 @@
-//! The S3 stub (work in progress).
+//! The S3 stub: buckets, objects, versions, multipart uploads, tagging, checksums, and the
+//! object events every write emits through [`notify::Notifier`].
+//!
+//! Code map:
+//! - [`store`]: the in-memory store in plain Rust (no HTTP, no `s3s` types), unit-tested alone.
+//! - `api`: the `s3s::S3` implementation, translating `s3s` DTOs to store calls and back,
+//!   validating requests (checksums, Content-MD5, tags, preconditions) and emitting events.
+//! - [`checksum`]: S3's checksum algorithms, ETags, composite and full-object checksums.
+//! - [`host`]: virtual-hosted-style addressing for the configured base domains.
+//! - [`error`]: AWS error codes, messages, XML fields and headers, and [`finish_response`].
+//!
+//! The gateway removes SigV4 signatures and decodes aws-chunked bodies before `s3s` sees a
+//! request, and puts an `lb_core::RequestContext` in the request extensions.
+//!
+//! **Invariant:** a request that fails validation changes nothing; events are emitted only after
+//! the write they describe is committed, and before the response is returned.
 
+mod api;
+pub mod checksum;
+pub mod error;
+pub mod host;
 pub mod notify;
+pub mod store;
+
+use std::sync::Arc;
+
+use lb_core::Clock;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::S3Result;
+
+pub use error::finish_response;
+
+/// The in-memory S3 implementation behind [`service`].
+pub struct S3Stub {
+    store: store::Store,
+    notifier: Arc<notify::Notifier>,
+    clock: Arc<dyn Clock>,
+}
+
+impl S3Stub {
+    pub fn new(notifier: Arc<notify::Notifier>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: store::Store::new(),
+            notifier,
+            clock,
+        }
+    }
+
+    /// The store, for tests and diagnostics.
+    pub fn store(&self) -> &store::Store {
+        &self.store
+    }
+}
+
+/// Builds the `s3s` service: virtual-hosted-style addressing for `domains` (path-style for
+/// every other host), an authenticator that knows the secret `test` for any access key (used only
+/// to check browser POST upload policy signatures: the gateway strips all other signatures), and
+/// an access policy that allows everything.
+pub fn service(stub: S3Stub, domains: &[String]) -> S3Service {
+    let mut builder = S3ServiceBuilder::new(stub);
+    builder.set_host(host::Domains::new(domains));
+    builder.set_auth(AnyAccessKey);
+    builder.set_access(AllowAll);
+    builder.build()
+}
+
+/// Every access key has the secret `test` (what local tooling configures).
+struct AnyAccessKey;
+
+#[async_trait::async_trait]
+impl S3Auth for AnyAccessKey {
+    async fn get_secret_key(&self, _access_key: &str) -> S3Result<SecretKey> {
+        Ok(SecretKey::from("test"))
+    }
+}
+
+/// Authorization is not emulated: every (anonymous, after the gateway) request is allowed.
+struct AllowAll;
+
+#[async_trait::async_trait]
+impl S3Access for AllowAll {
+    async fn check(&self, _cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        Ok(())
+    }
+}

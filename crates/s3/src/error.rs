@@ -1,0 +1,249 @@
+//! S3 errors as AWS sends them: code, HTTP status, message, the extra elements of the XML error
+//! document (`Key`, `BucketName`, `Condition`, ...) and extra headers (`x-amz-delete-marker`, ...).
+//!
+//! `s3s` renders an `S3Error` as `<Code>`, `<Message>` and `<RequestId>` only. The extra elements
+//! travel to the edge in the internal [`FIELDS_HEADER`], and [`finish_response`] (called by the
+//! gateway on the collected response) turns them into XML elements and adds `<HostId>`.
+
+use std::borrow::Cow;
+use std::str::FromStr as _;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+
+/// Internal header carrying extra error-document elements from the S3 layer to the edge.
+pub const FIELDS_HEADER: &str = "x-localbridge-error-fields";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: Cow<'static, str>,
+    pub status: u16,
+    pub message: String,
+    /// Extra elements of the XML error document, in order.
+    pub fields: Vec<(&'static str, String)>,
+    /// Extra response headers.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Fault {
+    pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            status,
+            message: message.into(),
+            fields: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.fields.push((name, value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn no_such_bucket(bucket: &str) -> Self {
+        Self::new("NoSuchBucket", 404, "The specified bucket does not exist").field("BucketName", bucket)
+    }
+
+    pub fn no_such_key(key: &str) -> Self {
+        Self::new("NoSuchKey", 404, "The specified key does not exist.").field("Key", key)
+    }
+
+    pub fn no_such_version(key: &str, version_id: &str) -> Self {
+        Self::new("NoSuchVersion", 404, "The specified version does not exist.")
+            .field("Key", key)
+            .field("VersionId", version_id)
+    }
+
+    pub fn no_such_upload(upload_id: &str) -> Self {
+        Self::new(
+            "NoSuchUpload",
+            404,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        )
+        .field("UploadId", upload_id)
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new("InvalidRequest", 400, message)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>, name: &str, value: &str) -> Self {
+        Self::new("InvalidArgument", 400, message)
+            .field("ArgumentName", name)
+            .field("ArgumentValue", value)
+    }
+
+    pub fn invalid_version_id(version_id: &str) -> Self {
+        Self::invalid_argument("Invalid version id specified", "versionId", version_id)
+    }
+
+    pub fn bad_digest(message: impl Into<String>) -> Self {
+        Self::new("BadDigest", 400, message)
+    }
+
+    pub fn malformed_xml() -> Self {
+        Self::new(
+            "MalformedXML",
+            400,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    }
+
+    pub fn invalid_bucket_name(bucket: &str) -> Self {
+        Self::new("InvalidBucketName", 400, "The specified bucket is not valid.").field("BucketName", bucket)
+    }
+
+    pub fn precondition_failed(condition: &str) -> Self {
+        Self::new(
+            "PreconditionFailed",
+            412,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .field("Condition", condition)
+    }
+
+    pub fn not_modified() -> Self {
+        Self::new("NotModified", 304, "Not Modified")
+    }
+
+    pub fn invalid_range(size: u64, range: &str) -> Self {
+        Self::new("InvalidRange", 416, "The requested range is not satisfiable")
+            .field("RangeRequested", range)
+            .field("ActualObjectSize", size.to_string())
+            .header("content-range", format!("bytes */{size}"))
+    }
+
+    pub fn method_not_allowed(method: &str, resource_type: &str) -> Self {
+        Self::new(
+            "MethodNotAllowed",
+            405,
+            "The specified method is not allowed against this resource.",
+        )
+        .field("Method", method)
+        .field("ResourceType", resource_type)
+    }
+
+    pub fn entity_too_large(size: u64, max: u64) -> Self {
+        Self::new(
+            "EntityTooLarge",
+            400,
+            "Your proposed upload exceeds the maximum allowed size",
+        )
+        .field("ProposedSize", size.to_string())
+        .field("MaxSizeAllowed", max.to_string())
+    }
+
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new("NotImplemented", 501, message)
+    }
+
+    /// Builds the `s3s` error: code, message, status, request id, and every response header
+    /// (`s3s` replaces the error response's headers with these, Content-Type included).
+    pub fn into_s3_error(self, request_id: &str, host_id: &str) -> S3Error {
+        let code = S3ErrorCode::from_str(&self.code).unwrap_or(S3ErrorCode::InternalError);
+        let mut err = S3Error::with_message(code, self.message);
+        if let Ok(status) = StatusCode::from_u16(self.status) {
+            err.set_status_code(status);
+        }
+        err.set_request_id(request_id);
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        insert(&mut headers, "x-amz-request-id", request_id);
+        insert(&mut headers, "x-amz-id-2", host_id);
+        for (name, value) in &self.headers {
+            insert(&mut headers, name, value);
+        }
+        if !self.fields.is_empty() {
+            let encoded = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(self.fields.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            insert(&mut headers, FIELDS_HEADER, &encoded);
+        }
+        err.set_headers(headers);
+        err
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        headers.insert(n, v);
+    }
+}
+
+/// Completes an S3 response at the edge: moves the extra error elements carried in
+/// [`FIELDS_HEADER`] into the XML error document (before `<RequestId>`), adds `<HostId>` from
+/// `x-amz-id-2`, and removes the internal header. Any other response is returned unchanged.
+pub fn finish_response(headers: &mut HeaderMap, body: Bytes) -> Bytes {
+    let fields = headers.remove(FIELDS_HEADER);
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return body;
+    };
+    if !text.ends_with("</Error>") {
+        return body;
+    }
+    let mut extra = String::new();
+    if let Some(fields) = fields {
+        for (k, v) in form_urlencoded::parse(fields.as_bytes()) {
+            extra.push_str(&format!("<{k}>{}</{k}>", xml_escape(&v)));
+        }
+    }
+    let host_id = headers
+        .get("x-amz-id-2")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let body_end = text.len() - "</Error>".len();
+    let (head, tail) = match text.find("<RequestId>") {
+        Some(i) => text.split_at(i),
+        None => text[..body_end].split_at(body_end),
+    };
+    let tail = tail.strip_suffix("</Error>").unwrap_or(tail);
+    let out = format!("{head}{extra}{tail}<HostId>{}</HostId></Error>", xml_escape(host_id));
+    Bytes::from(out)
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_response_adds_fields_and_host_id() {
+        let mut h = HeaderMap::new();
+        h.insert(FIELDS_HEADER, HeaderValue::from_static("Key=a+%26+b"));
+        h.insert("x-amz-id-2", HeaderValue::from_static("HOST"));
+        let body = Bytes::from_static(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>R</RequestId></Error>",
+        );
+        let out = finish_response(&mut h, body);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><Key>a &amp; b</Key><RequestId>R</RequestId><HostId>HOST</HostId></Error>"
+        );
+        assert!(h.get(FIELDS_HEADER).is_none());
+        let ok = Bytes::from_static(b"<ListBucketResult/>");
+        assert_eq!(finish_response(&mut h, ok.clone()), ok);
+    }
+}
