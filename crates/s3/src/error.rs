@@ -21,7 +21,7 @@ pub struct Fault {
     pub status: u16,
     pub message: String,
     /// Extra elements of the XML error document, in order.
-    pub fields: Vec<(&'static str, String)>,
+    pub fields: Vec<(Cow<'static, str>, String)>,
     /// Extra response headers.
     pub headers: Vec<(&'static str, String)>,
 }
@@ -38,8 +38,8 @@ impl Fault {
     }
 
     #[must_use]
-    pub fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.fields.push((name, value.into()));
+    pub fn field(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.fields.push((name.into(), value.into()));
         self
     }
 
@@ -164,7 +164,7 @@ impl Fault {
         }
         if !self.fields.is_empty() {
             let encoded = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(self.fields.iter().map(|(k, v)| (*k, v.as_str())))
+                .extend_pairs(self.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
                 .finish();
             insert(&mut headers, FIELDS_HEADER, &encoded);
         }
@@ -180,34 +180,105 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 }
 
 /// Completes an S3 response at the edge: moves the extra error elements carried in
-/// [`FIELDS_HEADER`] into the XML error document (before `<RequestId>`), adds `<HostId>` from
-/// `x-amz-id-2`, and removes the internal header. Any other response is returned unchanged.
+/// [`FIELDS_HEADER`] into the XML error document (before `<RequestId>`), adds `<HostId>`, and
+/// removes the internal header. Errors that `s3s` raised before the request reached the stub
+/// (malformed XML, an invalid URI, a missing body, ...) carry no ids and sometimes no message:
+/// they get fresh `x-amz-request-id`/`x-amz-id-2` headers, the matching elements, and AWS's
+/// message for the code. Any other response is returned unchanged.
 pub fn finish_response(headers: &mut HeaderMap, body: Bytes) -> Bytes {
     let fields = headers.remove(FIELDS_HEADER);
     let Ok(text) = std::str::from_utf8(&body) else {
         return body;
     };
+    let Some(open) = text.find("<Error><Code>") else {
+        return body;
+    };
     if !text.ends_with("</Error>") {
         return body;
     }
-    let mut extra = String::new();
+    let in_body = text
+        .find("<RequestId>")
+        .and_then(|i| text[i + "<RequestId>".len()..].split("</RequestId>").next())
+        .filter(|id| !id.is_empty());
+    let request_id = match headers.get("x-amz-request-id").and_then(|v| v.to_str().ok()) {
+        Some(id) => id.to_owned(),
+        None => {
+            let id = in_body.map_or_else(lb_core::ids::s3_request_id, str::to_owned);
+            insert(headers, "x-amz-request-id", &id);
+            id
+        }
+    };
+    let host_id = match headers.get("x-amz-id-2").and_then(|v| v.to_str().ok()) {
+        Some(id) => id.to_owned(),
+        None => {
+            let id = crate::notify::host_id(&request_id);
+            insert(headers, "x-amz-id-2", &id);
+            id
+        }
+    };
+    // <Error><Code>X</Code>[<Message>..</Message>][<RequestId>..</RequestId>]</Error>
+    let inner = &text[open + "<Error>".len()..text.len() - "</Error>".len()];
+    let code_end = inner.find("</Code>").map_or(inner.len(), |i| i + "</Code>".len());
+    let (code_el, rest) = inner.split_at(code_end);
+    let rest = match rest.find("<RequestId>") {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    let mut out = String::with_capacity(text.len() + 256);
+    out.push_str(&text[..open]);
+    out.push_str("<Error>");
+    out.push_str(code_el);
+    if rest.is_empty() {
+        let code = code_el
+            .strip_prefix("<Code>")
+            .and_then(|c| c.strip_suffix("</Code>"))
+            .unwrap_or_default();
+        if let Some(m) = default_message(code) {
+            out.push_str(&format!("<Message>{}</Message>", xml_escape(m)));
+        }
+    } else {
+        out.push_str(rest);
+    }
     if let Some(fields) = fields {
         for (k, v) in form_urlencoded::parse(fields.as_bytes()) {
-            extra.push_str(&format!("<{k}>{}</{k}>", xml_escape(&v)));
+            out.push_str(&format!("<{k}>{}</{k}>", xml_escape(&v)));
         }
     }
-    let host_id = headers
-        .get("x-amz-id-2")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let body_end = text.len() - "</Error>".len();
-    let (head, tail) = match text.find("<RequestId>") {
-        Some(i) => text.split_at(i),
-        None => text[..body_end].split_at(body_end),
-    };
-    let tail = tail.strip_suffix("</Error>").unwrap_or(tail);
-    let out = format!("{head}{extra}{tail}<HostId>{}</HostId></Error>", xml_escape(host_id));
+    out.push_str(&format!(
+        "<RequestId>{}</RequestId><HostId>{}</HostId></Error>",
+        xml_escape(&request_id),
+        xml_escape(&host_id)
+    ));
     Bytes::from(out)
+}
+
+/// AWS's messages for the codes `s3s` raises without one.
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "MissingRequestBodyError" => "Request Body is empty",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "KeyTooLongError" => "Your key is too long",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidRequest" => "Invalid Request",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header",
+        "MalformedPOSTRequest" => "The body of your POST request is not well-formed multipart/form-data.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        "InvalidPolicyDocument" => "Invalid Policy: Invalid JSON.",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "AccessDenied" => "Access Denied",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "MaxMessageLengthExceeded" => "Your request was too big.",
+        _ => return None,
+    })
 }
 
 fn xml_escape(s: &str) -> String {
@@ -245,5 +316,19 @@ mod tests {
         assert!(h.get(FIELDS_HEADER).is_none());
         let ok = Bytes::from_static(b"<ListBucketResult/>");
         assert_eq!(finish_response(&mut h, ok.clone()), ok);
+
+        // An error s3s raised itself: ids and the message are filled in.
+        let mut h = HeaderMap::new();
+        let body =
+            Bytes::from_static(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>MalformedXML</Code></Error>");
+        let out = finish_response(&mut h, body);
+        let rid = h.get("x-amz-request-id").unwrap().to_str().unwrap().to_owned();
+        let hid = h.get("x-amz-id-2").unwrap().to_str().unwrap().to_owned();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>MalformedXML</Code><Message>The XML you provided was not well-formed or did not validate against our published schema</Message><RequestId>{rid}</RequestId><HostId>{hid}</HostId></Error>"
+            )
+        );
     }
 }

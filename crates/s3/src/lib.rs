@@ -37,6 +37,9 @@ pub struct S3Stub {
     store: store::Store,
     notifier: Arc<notify::Notifier>,
     clock: Arc<dyn Clock>,
+    /// Every event emitted, for the in-process tests.
+    #[cfg(test)]
+    tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>>,
 }
 
 impl S3Stub {
@@ -45,6 +48,8 @@ impl S3Stub {
             store: store::Store::new(),
             notifier,
             clock,
+            #[cfg(test)]
+            tap: Arc::default(),
         }
     }
 

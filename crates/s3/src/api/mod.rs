@@ -39,9 +39,11 @@ impl Call {
         // The event record carries the id the client saw in `x-amz-request-id`.
         ctx.request_id.clone_from(&request_id);
         Self {
+            // The notifier derives the event's `x-amz-id-2` from the request id the same way.
+            host_id: crate::notify::host_id(&request_id),
             ctx,
             request_id,
-            host_id: lb_core::ids::s3_host_id(),
+
             host: req
                 .headers
                 .get(http::header::HOST)
@@ -63,17 +65,6 @@ impl Call {
             }
             Err(f) => Err(f.into_s3_error(&self.request_id, &self.host_id)),
         }
-    }
-
-    /// Re-labels an error from the notifier (an `S3Error` already) with this request's ids.
-    fn s3_error(&self, mut e: s3s::S3Error) -> s3s::S3Error {
-        e.set_request_id(&self.request_id);
-        let mut headers = e.headers().cloned().unwrap_or_default();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-        insert(&mut headers, "x-amz-request-id", &self.request_id);
-        insert(&mut headers, "x-amz-id-2", &self.host_id);
-        e.set_headers(headers);
-        e
     }
 }
 
@@ -121,7 +112,7 @@ impl S3Stub {
         let mut ctx = call.ctx.clone();
         // The record's awsRegion is the bucket's region.
         ctx.region.clone_from(&bucket.region);
-        self.notifier.emit(ObjectEvent {
+        let event = ObjectEvent {
             event_name,
             bucket: bucket.name.clone(),
             key: key.to_owned(),
@@ -130,7 +121,13 @@ impl S3Stub {
             version_id,
             time_millis,
             ctx,
-        });
+        };
+        #[cfg(test)]
+        self.tap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event.clone());
+        self.notifier.emit(event);
     }
 }
 
@@ -156,15 +153,20 @@ macro_rules! operations {
                     Ok(b) => b,
                     Err(f) => return call.finish(Err(f)),
                 };
-                self.notifier
-                    .put_configuration(
-                        &bucket.name,
-                        &bucket.region,
-                        input.notification_configuration,
-                        input.skip_destination_validation.unwrap_or(false),
-                        &call.ctx,
-                    )
-                    .map_err(|e| call.s3_error(e))?;
+                let result = self.notifier.put_configuration_detailed(
+                    &bucket.name,
+                    &bucket.region,
+                    input.notification_configuration,
+                    input.skip_destination_validation.unwrap_or(false),
+                    &call.ctx,
+                );
+                if let Err(e) = result {
+                    let mut f = Fault::new(e.code, e.status, e.message);
+                    for (name, value) in e.details {
+                        f = f.field(name, value);
+                    }
+                    return call.finish(Err(f));
+                }
                 call.finish(Ok(PutBucketNotificationConfigurationOutput::default().into()))
             }
 

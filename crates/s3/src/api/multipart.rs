@@ -5,7 +5,7 @@ use s3s::dto::*;
 use s3s::S3Request;
 
 use super::list::{enc, encoding, max_keys};
-use super::object::{object_url, write_condition};
+use super::object::{object_url, sdk_algorithm, write_condition};
 use super::{
     check_copy_conditions, check_declared_length, copy_source, etag, initiator, object_meta, owner, parse_algorithm,
     parse_tagging_header, provided, read_body, set_checksum, set_checksum_value, sse, ts, Call, Res,
@@ -130,6 +130,10 @@ impl S3Stub {
             i.checksum_sha256.as_ref(),
             i.content_md5.as_ref(),
         );
+        let mut given = given;
+        if let Some(alg) = sdk_algorithm(&req.headers) {
+            given.sdk_algorithm = Some(alg);
+        }
         if let (Some(expected), Some((actual, _))) = (upload.algorithm, given.values.first()) {
             if expected != *actual {
                 return Err(Fault::invalid_request(format!(

@@ -69,6 +69,22 @@ macro_rules! put_args {
     }};
 }
 
+/// `x-amz-sdk-checksum-algorithm` is where SDKs name the algorithm of a PutObject or UploadPart
+/// (`s3s` 0.14 reads only `x-amz-checksum-algorithm` and `x-amz-trailer` into the input).
+pub fn sdk_algorithm(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-amz-sdk-checksum-algorithm")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn with_sdk_algorithm(mut a: PutArgs, headers: &http::HeaderMap) -> PutArgs {
+    if let Some(alg) = sdk_algorithm(headers) {
+        a.provided.sdk_algorithm = Some(alg);
+    }
+    a
+}
+
 /// `If-None-Match: *` and `If-Match: "etag"` on writes (S3 supports no other forms).
 pub fn write_condition(
     if_match: Option<&ETagCondition>,
@@ -295,7 +311,11 @@ impl S3Stub {
 
     pub(super) async fn put_object(&self, call: &Call, req: S3Request<PutObjectInput>) -> Res<PutObjectOutput> {
         let (_, w) = self
-            .store_object(call, put_args!(req.input), "ObjectCreated:Put")
+            .store_object(
+                call,
+                with_sdk_algorithm(put_args!(req.input), &req.headers),
+                "ObjectCreated:Put",
+            )
             .await?;
         let mut out = PutObjectOutput {
             version_id: w.shown_version_id.clone(),

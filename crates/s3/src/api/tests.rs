@@ -1,1 +1,503 @@
-//! In-process tests of the `s3s` layer: hand-built HTTP requests through `S3Service::call`.
+//! In-process tests of the `s3s` layer: hand-built HTTP requests through `S3Service::call`, with
+//! the `RequestContext` the gateway would insert, checking status, headers, bodies and the
+//! events emitted.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use lb_core::deliver::{Dispatcher, Registry};
+use lb_core::{ManualClock, RequestContext};
+use s3s::service::S3Service;
+
+use crate::checksum::Algorithm;
+use crate::notify::{Notifier, NotifierDeps, ObjectEvent};
+use crate::{finish_response, service, S3Stub};
+
+struct Harness {
+    svc: S3Service,
+    events: Arc<Mutex<Vec<ObjectEvent>>>,
+    region: String,
+}
+
+struct Resp {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Resp {
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("<binary>")
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn harness() -> Harness {
+    let registry = Arc::new(Registry::new());
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let notifier = Arc::new(Notifier::new(NotifierDeps {
+        registry: Arc::clone(&registry),
+        dispatcher: Dispatcher::spawn(registry),
+        clock: clock.clone(),
+    }));
+    let stub = S3Stub::new(notifier, clock);
+    let events = Arc::clone(&stub.tap);
+    let domains = ["localhost".to_owned(), "s3.localhost".to_owned()];
+    Harness {
+        svc: service(stub, &domains),
+        events,
+        region: "us-east-1".to_owned(),
+    }
+}
+
+impl Harness {
+    async fn call(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        let mut has_host = false;
+        for (k, v) in headers {
+            has_host |= k.eq_ignore_ascii_case("host");
+            req = req.header(*k, *v);
+        }
+        if !has_host {
+            req = req.header("host", "127.0.0.1:4566");
+        }
+        let body: Bytes = body.into();
+        req = req.header("content-length", body.len().to_string());
+        let mut req = req.body(s3s::Body::from(body)).unwrap();
+        req.extensions_mut().insert(RequestContext::new(self.region.as_str()));
+        let resp = self.svc.call(req).await.unwrap();
+        let (mut parts, mut body) = resp.into_parts();
+        let bytes = body.store_all_limited(usize::MAX).await.unwrap();
+        let bytes = finish_response(&mut parts.headers, bytes);
+        Resp {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: bytes,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Resp {
+        self.call(Method::GET, uri, &[], Bytes::new()).await
+    }
+
+    async fn put(&self, uri: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Resp {
+        self.call(Method::PUT, uri, headers, Bytes::from_static(body)).await
+    }
+
+    fn events(&self) -> Vec<ObjectEvent> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn put_get_through_path_and_virtual_hosts_with_request_ids_in_events() {
+    let h = harness();
+    assert_eq!(h.put("/photos", &[], b"").await.status, 200);
+    let r = h
+        .put(
+            "/photos/images/beach%20photo.jpg",
+            &[("content-type", "image/jpeg"), ("x-amz-meta-camera", "x100")],
+            b"jpeg bytes",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let md5 = crate::checksum::etag(b"jpeg bytes");
+    assert_eq!(r.header("etag"), Some(format!("\"{md5}\"").as_str()));
+    let request_id = r.header("x-amz-request-id").unwrap().to_owned();
+    assert_eq!(request_id.len(), 16);
+    assert_eq!(r.header("x-amz-id-2").unwrap(), crate::notify::host_id(&request_id));
+    let ev = h.events();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].event_name, "ObjectCreated:Put");
+    assert_eq!(ev[0].key, "images/beach photo.jpg");
+    assert_eq!(ev[0].size, Some(10));
+    assert_eq!(ev[0].etag.as_deref(), Some(md5.as_str()));
+    assert_eq!(ev[0].version_id, None);
+    assert_eq!(ev[0].ctx.request_id, request_id);
+
+    for host in ["photos.localhost:4566", "photos.s3.localhost", "photos.localhost"] {
+        let r = h
+            .call(
+                Method::GET,
+                "/images/beach%20photo.jpg",
+                &[("host", host)],
+                Bytes::new(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+        assert_eq!(&r.body[..], b"jpeg bytes");
+        assert_eq!(r.header("content-type"), Some("image/jpeg"));
+        assert_eq!(r.header("x-amz-meta-camera"), Some("x100"));
+    }
+    // Path-style through a base domain with a port still works.
+    let r = h
+        .call(
+            Method::GET,
+            "/photos/images/beach%20photo.jpg",
+            &[("host", "localhost:4566")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn errors_carry_aws_fields_request_ids_and_host_id() {
+    let h = harness();
+    let r = h.get("/nobucket/k").await;
+    assert_eq!(r.status, 404);
+    let rid = r.header("x-amz-request-id").unwrap().to_owned();
+    assert!(
+        r.text().ends_with(&format!(
+            "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>nobucket</BucketName><RequestId>{rid}</RequestId><HostId>{}</HostId></Error>",
+            crate::notify::host_id(&rid)
+        )),
+        "{}",
+        r.text()
+    );
+    assert!(r.header(crate::error::FIELDS_HEADER).is_none());
+    h.put("/bkt", &[], b"").await;
+    let r = h.get("/bkt/missing%20key").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("<Code>NoSuchKey</Code>"));
+    assert!(r.text().contains("<Key>missing key</Key>"));
+    let r = h.call(Method::DELETE, "/bkt", &[], Bytes::new()).await;
+    assert_eq!(r.status, 204);
+    let r = h.call(Method::DELETE, "/bkt", &[], Bytes::new()).await;
+    assert!(r.text().contains("<Code>NoSuchBucket</Code>"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn content_md5_and_checksums_are_validated_before_anything_changes() {
+    let h = harness();
+    h.put("/cks", &[], b"").await;
+    assert_eq!(h.put("/cks/k", &[], b"original").await.status, 200);
+    h.events();
+    let bad_md5 = h
+        .put("/cks/k", &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")], b"new")
+        .await;
+    assert_eq!(bad_md5.status, 400);
+    assert!(bad_md5.text().contains("<Code>BadDigest</Code>"));
+    let invalid_md5 = h.put("/cks/k", &[("content-md5", "zzz")], b"new").await;
+    assert!(
+        invalid_md5.text().contains("<Code>InvalidDigest</Code>"),
+        "{}",
+        invalid_md5.text()
+    );
+    let bad_crc = h.put("/cks/k", &[("x-amz-checksum-crc32", "AAAAAA==")], b"new").await;
+    assert_eq!(bad_crc.status, 400);
+    assert!(bad_crc
+        .text()
+        .contains("<Message>The CRC32 you specified did not match the calculated checksum.</Message>"));
+    assert!(h.events().is_empty());
+    let r = h.get("/cks/k").await;
+    assert_eq!(&r.body[..], b"original");
+
+    let sha = Algorithm::Sha256.digest_b64(b"new");
+    let ok = h
+        .put(
+            "/cks/k",
+            &[
+                ("x-amz-checksum-sha256", &sha),
+                ("x-amz-sdk-checksum-algorithm", "SHA256"),
+            ],
+            b"new",
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.header("x-amz-checksum-sha256"), Some(sha.as_str()));
+    let r = h
+        .call(
+            Method::GET,
+            "/cks/k",
+            &[("x-amz-checksum-mode", "ENABLED")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(r.header("x-amz-checksum-sha256"), Some(sha.as_str()));
+    assert_eq!(r.header("x-amz-checksum-type"), Some("FULL_OBJECT"));
+    // Without checksum mode, no checksum headers; without a client checksum, CRC64NVME.
+    assert!(h.get("/cks/k").await.header("x-amz-checksum-sha256").is_none());
+    h.put("/cks/plain", &[], b"abc").await;
+    let r = h
+        .call(
+            Method::HEAD,
+            "/cks/plain",
+            &[("x-amz-checksum-mode", "ENABLED")],
+            Bytes::new(),
+        )
+        .await;
+    let crc64 = Algorithm::Crc64Nvme.digest_b64(b"abc");
+    assert_eq!(r.header("x-amz-checksum-crc64nvme"), Some(crc64.as_str()));
+}
+
+#[tokio::test]
+async fn ranges_and_conditional_reads() {
+    let h = harness();
+    h.put("/rng", &[], b"").await;
+    let put = h.put("/rng/k", &[], b"0123456789").await;
+    let etag = put.header("etag").unwrap().to_owned();
+    let ranged = |range: &'static str| {
+        let h = &h;
+        async move { h.call(Method::GET, "/rng/k", &[("range", range)], Bytes::new()).await }
+    };
+    let r = ranged("bytes=2-4").await;
+    assert_eq!(
+        (r.status, &r.body[..], r.header("content-range")),
+        (206, &b"234"[..], Some("bytes 2-4/10"))
+    );
+    let r = ranged("bytes=-3").await;
+    assert_eq!(
+        (&r.body[..], r.header("content-range")),
+        (&b"789"[..], Some("bytes 7-9/10"))
+    );
+    let r = ranged("bytes=8-").await;
+    assert_eq!(
+        (&r.body[..], r.header("content-range")),
+        (&b"89"[..], Some("bytes 8-9/10"))
+    );
+    let r = ranged("bytes=5-100").await;
+    assert_eq!(r.header("content-range"), Some("bytes 5-9/10"));
+    let r = ranged("bytes=10-20").await;
+    assert_eq!(r.status, 416);
+    assert!(r.text().contains("<Code>InvalidRange</Code>"));
+    assert!(r.text().contains("<ActualObjectSize>10</ActualObjectSize>"));
+    assert_eq!(r.header("content-range"), Some("bytes */10"));
+
+    let cond = |name: &'static str, value: String| {
+        let h = &h;
+        async move {
+            h.call(Method::GET, "/rng/k", &[(name, value.as_str())], Bytes::new())
+                .await
+                .status
+        }
+    };
+    assert_eq!(cond("if-match", etag.clone()).await, 200);
+    assert_eq!(cond("if-match", "\"nope\"".into()).await, 412);
+    assert_eq!(cond("if-none-match", etag.clone()).await, 304);
+    assert_eq!(cond("if-none-match", "\"nope\"".into()).await, 200);
+    assert_eq!(
+        cond("if-modified-since", "Sat, 01 Jan 2000 00:00:00 GMT".into()).await,
+        200
+    );
+    assert_eq!(
+        cond("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT".into()).await,
+        304
+    );
+    assert_eq!(
+        cond("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT".into()).await,
+        412
+    );
+    assert_eq!(
+        cond("if-unmodified-since", "Fri, 01 Jan 2100 00:00:00 GMT".into()).await,
+        200
+    );
+    // If-Match true wins over a failing If-Unmodified-Since.
+    let r = h
+        .call(
+            Method::GET,
+            "/rng/k",
+            &[
+                ("if-match", &etag),
+                ("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn create_bucket_location_rules_follow_the_request_region() {
+    let mut h = harness();
+    h.region = "eu-west-1".to_owned();
+    let r = h.put("/eu-bucket", &[], b"").await;
+    assert!(
+        r.text().contains("<Code>IllegalLocationConstraintException</Code>"),
+        "{}",
+        r.text()
+    );
+    let conf =
+        b"<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+    let r = h.put("/eu-bucket", &[], conf).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("location"), Some("http://eu-bucket.s3.amazonaws.com/"));
+    let r = h.get("/eu-bucket?location").await;
+    assert!(r.text().contains(">eu-west-1</LocationConstraint>"), "{}", r.text());
+    let r = h.put("/eu-bucket", &[], conf).await;
+    assert_eq!(r.status, 409);
+    assert!(r.text().contains("<Code>BucketAlreadyOwnedByYou</Code>"));
+    h.region = "us-east-1".to_owned();
+    assert_eq!(h.put("/use1", &[], b"").await.status, 200);
+    assert_eq!(h.put("/use1", &[], b"").await.status, 200);
+    let r = h.get("/use1?location").await;
+    assert!(
+        r.text()
+            .contains("<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></LocationConstraint>")
+            || r.text().contains("/>"),
+        "{}",
+        r.text()
+    );
+    let r = h.put("/Bad_Name", &[], b"").await;
+    assert!(r.text().contains("<Code>InvalidBucketName</Code>"), "{}", r.text());
+    let r = h.call(Method::HEAD, "/eu-bucket", &[], Bytes::new()).await;
+    assert_eq!(r.header("x-amz-bucket-region"), Some("eu-west-1"));
+}
+
+#[tokio::test]
+async fn versioning_copy_multipart_and_tagging_emit_one_event_each() {
+    let h = harness();
+    h.put("/ver", &[], b"").await;
+    let r = h
+        .put(
+            "/ver?versioning",
+            &[],
+            b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v1 = h.put("/ver/k", &[], b"one").await;
+    let id1 = v1.header("x-amz-version-id").unwrap().to_owned();
+    let copy = h.put("/ver/copy", &[("x-amz-copy-source", "/ver/k")], b"").await;
+    assert_eq!(copy.status, 200, "{}", copy.text());
+    let md5 = crate::checksum::etag(b"one");
+    assert!(
+        copy.text().contains(&format!("<ETag>\"{md5}\"</ETag>")),
+        "{}",
+        copy.text()
+    );
+    assert_eq!(copy.header("x-amz-copy-source-version-id"), Some(id1.as_str()));
+    let self_copy = h.put("/ver/k", &[("x-amz-copy-source", "/ver/k")], b"").await;
+    assert!(
+        self_copy.text().contains("<Code>InvalidRequest</Code>"),
+        "{}",
+        self_copy.text()
+    );
+    let tag = h
+        .put(
+            "/ver/k?tagging",
+            &[],
+            b"<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag></TagSet></Tagging>",
+        )
+        .await;
+    assert_eq!(tag.status, 200, "{}", tag.text());
+    let del = h.call(Method::DELETE, "/ver/k", &[], Bytes::new()).await;
+    assert_eq!(del.header("x-amz-delete-marker"), Some("true"));
+    let marker = del.header("x-amz-version-id").unwrap().to_owned();
+    let gone = h.get("/ver/k").await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.header("x-amz-delete-marker"), Some("true"));
+    let old = h.get(&format!("/ver/k?versionId={id1}")).await;
+    assert_eq!(&old.body[..], b"one");
+    let on_marker = h.get(&format!("/ver/k?versionId={marker}")).await;
+    assert_eq!(on_marker.status, 405);
+
+    let create = h.call(Method::POST, "/ver/big?uploads", &[], Bytes::new()).await;
+    let upload_id = between(create.text(), "<UploadId>", "</UploadId>");
+    let part = h
+        .call(
+            Method::PUT,
+            &format!("/ver/big?partNumber=1&uploadId={upload_id}"),
+            &[],
+            Bytes::from_static(b"part"),
+        )
+        .await;
+    let part_etag = part.header("etag").unwrap().to_owned();
+    let complete = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done = h
+        .call(
+            Method::POST,
+            &format!("/ver/big?uploadId={upload_id}"),
+            &[],
+            Bytes::from(complete),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(
+        done.text().contains("-1&quot;</ETag>") || done.text().contains("-1\"</ETag>"),
+        "{}",
+        done.text()
+    );
+
+    let names: Vec<_> = h.events().iter().map(|e| e.event_name).collect();
+    assert_eq!(
+        names,
+        [
+            "ObjectCreated:Put",
+            "ObjectCreated:Copy",
+            "ObjectTagging:Put",
+            "ObjectRemoved:DeleteMarkerCreated",
+            "ObjectCreated:CompleteMultipartUpload"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn delete_objects_reports_per_key_and_quiet() {
+    let h = harness();
+    h.put("/multi", &[], b"").await;
+    h.put("/multi/a", &[], b"a").await;
+    h.put("/multi/b", &[], b"b").await;
+    h.events();
+    let body = "<Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object><Object><Key>c</Key><VersionId>bogus!</VersionId></Object></Delete>";
+    let r = h.call(Method::POST, "/multi?delete", &[], Bytes::from(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("<Deleted><Key>a</Key></Deleted>"), "{}", r.text());
+    assert!(r.text().contains("<Error><Code>InvalidArgument</Code>"), "{}", r.text());
+    assert_eq!(h.events().len(), 2);
+    let quiet = "<Delete><Quiet>true</Quiet><Object><Key>x</Key></Object></Delete>";
+    let r = h.call(Method::POST, "/multi?delete", &[], Bytes::from(quiet)).await;
+    assert!(!r.text().contains("<Deleted>"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn hostile_inputs_never_panic() {
+    let h = harness();
+    h.put("/fuzz", &[], b"").await;
+    h.put("/fuzz/k", &[], b"body").await;
+    let cases: &[(Method, &str, &[(&str, &str)])] = &[
+        (Method::GET, "/fuzz/k?partNumber=0", &[]),
+        (Method::GET, "/fuzz/k?partNumber=2", &[]),
+        (Method::GET, "/fuzz/k?partNumber=99999", &[]),
+        (Method::GET, "/fuzz/k", &[("range", "bytes=-0")]),
+        (Method::GET, "/fuzz/k?versionId=", &[]),
+        (Method::GET, "/fuzz?list-type=2&continuation-token=%%%", &[]),
+        (Method::GET, "/fuzz?list-type=2&max-keys=-1", &[]),
+        (Method::GET, "/fuzz?versions&version-id-marker=x", &[]),
+        (Method::GET, "/fuzz?uploads&key-marker=k&upload-id-marker=zz", &[]),
+        (Method::PUT, "/fuzz/k", &[("x-amz-tagging", "a=1&a=2")]),
+        (Method::PUT, "/fuzz/k", &[("x-amz-checksum-crc32", "!!")]),
+        (Method::PUT, "/fuzz/k", &[("x-amz-sdk-checksum-algorithm", "MD5")]),
+        (
+            Method::PUT,
+            "/fuzz/k",
+            &[
+                ("x-amz-copy-source", "/fuzz/k"),
+                ("x-amz-copy-source-range", "bytes=9-1"),
+            ],
+        ),
+        (Method::PUT, "/fuzz/k?partNumber=1&uploadId=nope", &[]),
+        (Method::POST, "/fuzz/k?uploadId=nope", &[]),
+        (Method::DELETE, "/fuzz/k?uploadId=nope", &[]),
+        (Method::GET, "/fuzz/k?uploadId=nope", &[]),
+        (Method::PUT, "/fuzz?versioning", &[]),
+        (Method::POST, "/fuzz?delete", &[]),
+    ];
+    for (m, uri, headers) in cases {
+        let r = h.call(m.clone(), uri, headers, Bytes::new()).await;
+        assert!(r.status >= 200 && r.status < 600, "{m} {uri}");
+    }
+    assert_eq!(&h.get("/fuzz/k").await.body[..], b"body");
+}
+
+fn between<'a>(s: &'a str, a: &str, b: &str) -> &'a str {
+    let start = s.find(a).map_or(0, |i| i + a.len());
+    let end = s[start..].find(b).map_or(s.len(), |i| start + i);
+    &s[start..end]
+}
