@@ -461,7 +461,8 @@ async fn hostile_inputs_never_panic() {
     let h = harness();
     h.put("/fuzz", &[], b"").await;
     h.put("/fuzz/k", &[], b"body").await;
-    let cases: &[(Method, &str, &[(&str, &str)])] = &[
+    type Case<'a> = (Method, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
         (Method::GET, "/fuzz/k?partNumber=0", &[]),
         (Method::GET, "/fuzz/k?partNumber=2", &[]),
         (Method::GET, "/fuzz/k?partNumber=99999", &[]),
