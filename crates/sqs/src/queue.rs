@@ -1,0 +1,873 @@
+//! One queue: its configuration and its messages.
+//!
+//! The message store keeps every operation cheap on big queues:
+//! - `msgs`, a map ordered by (sent time, id), so retention expiry pops from the front;
+//! - `visible` (standard queues), a deque of messages ready to receive, so a receive pops instead
+//!   of scanning;
+//! - `timers`, a min-heap of the moments delayed and in-flight messages become visible, so the
+//!   store and a long-polling waiter know the next wake-up without scanning;
+//! - FIFO queues replace `visible` with message groups and `ready`, the receivable groups ordered
+//!   by their oldest message (a group with a message in flight is locked).
+//!
+//! Deque and heap entries are hints, validated against the message when used (a deleted or
+//! re-scheduled message leaves a stale entry behind); `compact` drops stale entries once they
+//! outnumber live ones, so memory stays proportional to the queue.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+
+use crate::attributes::QueueConfig;
+use crate::model::MessageAttributes;
+
+/// The immutable part of a message, shared between the store and the responses that return it.
+#[derive(Debug)]
+pub struct MessageData {
+    pub message_id: String,
+    pub body: String,
+    pub md5_of_body: String,
+    pub attributes: MessageAttributes,
+    pub md5_of_attributes: Option<String>,
+    pub system_attributes: MessageAttributes,
+    pub md5_of_system_attributes: Option<String>,
+    pub sender_id: String,
+    pub group_id: Option<String>,
+    /// FIFO queues: the explicit or content-based (SHA-256) deduplication id.
+    pub deduplication_id: Option<String>,
+}
+
+/// Orders messages by the time they were sent, then by a process-wide id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MsgKey {
+    pub sent: u64,
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    Delayed,
+    Visible,
+    InFlight,
+}
+
+/// A stored message: the shared data and its mutable receive state.
+#[derive(Debug)]
+pub struct Slot {
+    pub data: Arc<MessageData>,
+    pub state: SlotState,
+    /// When a delayed or in-flight message becomes visible (epoch ms).
+    pub until: u64,
+    /// Bumped on every reschedule; a timer entry is valid only for the generation it was made for.
+    pub gen: u32,
+    /// Whether an entry for this message is in the `visible` deque.
+    pub queued: bool,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<u64>,
+    /// When the current receive happened (the 12-hour visibility limit counts from it).
+    pub received_ms: u64,
+    /// Entropy of the current receipt handle.
+    pub nonce: u64,
+    pub sequence_number: Option<u128>,
+    /// Set when the message was moved here from a source queue's redrive.
+    pub dead_letter_source: Option<Arc<str>>,
+}
+
+impl Slot {
+    pub fn new(data: Arc<MessageData>, until: u64, sequence_number: Option<u128>) -> Self {
+        Self {
+            data,
+            state: SlotState::Delayed,
+            until,
+            gen: 0,
+            queued: false,
+            receive_count: 0,
+            first_receive_ms: None,
+            received_ms: 0,
+            nonce: 0,
+            sequence_number,
+            dead_letter_source: None,
+        }
+    }
+}
+
+/// A message as a receive hands it out (copied out of the store, so no lock is needed to render it).
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub data: Arc<MessageData>,
+    pub key: MsgKey,
+    pub receive_count: u32,
+    pub first_receive_ms: u64,
+    pub sequence_number: Option<u128>,
+    pub dead_letter_source: Option<Arc<str>>,
+    pub nonce: u64,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    /// Undeleted messages in send order, in-flight ones included.
+    keys: VecDeque<MsgKey>,
+    in_flight: u32,
+    /// The key under which this group sits in `ready`, if it does.
+    ready_key: Option<MsgKey>,
+}
+
+fn group_of(data: &MessageData) -> &str {
+    data.group_id.as_deref().unwrap_or_default()
+}
+
+fn dec(n: &mut usize) {
+    *n = n.saturating_sub(1);
+}
+
+#[derive(Debug)]
+pub struct Store {
+    fifo: bool,
+    msgs: BTreeMap<MsgKey, Slot>,
+    visible: VecDeque<MsgKey>,
+    timers: BinaryHeap<Reverse<(u64, MsgKey, u32)>>,
+    groups: HashMap<Arc<str>, Group>,
+    ready: BTreeMap<MsgKey, Arc<str>>,
+    visible_count: usize,
+    in_flight_count: usize,
+    delayed_count: usize,
+}
+
+impl Store {
+    pub fn new(fifo: bool) -> Self {
+        Self {
+            fifo,
+            msgs: BTreeMap::new(),
+            visible: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            groups: HashMap::new(),
+            ready: BTreeMap::new(),
+            visible_count: 0,
+            in_flight_count: 0,
+            delayed_count: 0,
+        }
+    }
+
+    /// (visible, in flight, delayed)
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.visible_count, self.in_flight_count, self.delayed_count)
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    pub fn get(&self, key: &MsgKey) -> Option<&Slot> {
+        self.msgs.get(key)
+    }
+
+    /// When the next delayed or in-flight message becomes visible (may be a stale entry's time,
+    /// which only costs a spurious wake-up).
+    pub fn next_timer(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    fn uncount(&mut self, state: SlotState) {
+        match state {
+            SlotState::Delayed => dec(&mut self.delayed_count),
+            SlotState::Visible => dec(&mut self.visible_count),
+            SlotState::InFlight => dec(&mut self.in_flight_count),
+        }
+    }
+
+    /// Stores a message; it is delayed if `slot.until` is in the future, visible otherwise.
+    pub fn insert(&mut self, key: MsgKey, mut slot: Slot, now: u64) {
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.queued = false;
+        if slot.until > now {
+            slot.state = SlotState::Delayed;
+            self.delayed_count += 1;
+            self.timers.push(Reverse((slot.until, key, slot.gen)));
+        } else {
+            slot.state = SlotState::Visible;
+            self.visible_count += 1;
+            if !self.fifo {
+                slot.queued = true;
+                self.visible.push_back(key);
+            }
+        }
+        let group = self.fifo.then(|| Arc::clone(&slot.data));
+        self.msgs.insert(key, slot);
+        if let Some(data) = group {
+            let gid = group_of(&data);
+            let name = match self.groups.get_key_value(gid) {
+                Some((name, _)) => Arc::clone(name),
+                None => Arc::from(gid),
+            };
+            self.groups.entry(Arc::clone(&name)).or_default().keys.push_back(key);
+            self.refresh_group(&name);
+        }
+    }
+
+    /// Puts a FIFO group in `ready` (keyed by its head) iff nothing of it is in flight and its
+    /// head is visible.
+    fn refresh_group(&mut self, name: &Arc<str>) {
+        let Some(group) = self.groups.get(name.as_ref()) else {
+            return;
+        };
+        let head = if group.in_flight == 0 {
+            group
+                .keys
+                .front()
+                .copied()
+                .filter(|k| self.msgs.get(k).is_some_and(|s| s.state == SlotState::Visible))
+        } else {
+            None
+        };
+        if head == group.ready_key {
+            return;
+        }
+        if let Some(old) = group.ready_key {
+            self.ready.remove(&old);
+        }
+        if let Some(h) = head {
+            self.ready.insert(h, Arc::clone(name));
+        }
+        if let Some(g) = self.groups.get_mut(name.as_ref()) {
+            g.ready_key = head;
+        }
+    }
+
+    fn group_name(&self, gid: &str) -> Option<Arc<str>> {
+        self.groups.get_key_value(gid).map(|(k, _)| Arc::clone(k))
+    }
+
+    /// Makes every delayed or in-flight message whose time has come visible.
+    pub fn promote(&mut self, now: u64) {
+        while let Some(&Reverse((at, key, gen))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.msgs.get_mut(&key) else {
+                continue;
+            };
+            if slot.gen != gen || slot.state == SlotState::Visible {
+                continue;
+            }
+            let was = slot.state;
+            slot.state = SlotState::Visible;
+            let data = Arc::clone(&slot.data);
+            let needs_queue = !self.fifo && !slot.queued;
+            if needs_queue {
+                slot.queued = true;
+            }
+            self.uncount(was);
+            self.visible_count += 1;
+            if self.fifo {
+                let gid = group_of(&data);
+                if was == SlotState::InFlight {
+                    if let Some(g) = self.groups.get_mut(gid) {
+                        g.in_flight = g.in_flight.saturating_sub(1);
+                    }
+                }
+                if let Some(name) = self.group_name(gid) {
+                    self.refresh_group(&name);
+                }
+            } else if needs_queue {
+                self.visible.push_back(key);
+            }
+        }
+    }
+
+    /// Deletes every message older than the retention period, whatever its state. Returns how many.
+    pub fn expire(&mut self, now: u64, retention_ms: u64) -> usize {
+        let mut n = 0;
+        while let Some((&key, _)) = self.msgs.first_key_value() {
+            if key.sent.saturating_add(retention_ms) > now {
+                break;
+            }
+            self.remove(key);
+            n += 1;
+        }
+        n
+    }
+
+    /// Removes a message (delete, expiry, redrive). Its deque and heap entries go stale.
+    pub fn remove(&mut self, key: MsgKey) -> Option<Slot> {
+        let slot = self.msgs.remove(&key)?;
+        self.uncount(slot.state);
+        if self.fifo {
+            let gid = group_of(&slot.data);
+            if let Some(g) = self.groups.get_mut(gid) {
+                if let Some(pos) = g.keys.iter().position(|k| *k == key) {
+                    g.keys.remove(pos);
+                }
+                if slot.state == SlotState::InFlight {
+                    g.in_flight = g.in_flight.saturating_sub(1);
+                }
+                if g.keys.is_empty() {
+                    if let Some(rk) = g.ready_key.take() {
+                        self.ready.remove(&rk);
+                    }
+                    self.groups.remove(gid);
+                } else if let Some(name) = self.group_name(gid) {
+                    self.refresh_group(&name);
+                }
+            }
+        }
+        Some(slot)
+    }
+
+    /// Marks a visible message in flight and hands it out.
+    fn take(&mut self, key: MsgKey, now: u64, visibility_ms: u64, nonce: u64) -> Option<Taken> {
+        let slot = self.msgs.get_mut(&key)?;
+        if slot.state != SlotState::Visible {
+            return None;
+        }
+        slot.state = SlotState::InFlight;
+        slot.until = now.saturating_add(visibility_ms);
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.receive_count = slot.receive_count.saturating_add(1);
+        let first = *slot.first_receive_ms.get_or_insert(now);
+        slot.received_ms = now;
+        slot.nonce = nonce;
+        let taken = Taken {
+            data: Arc::clone(&slot.data),
+            key,
+            receive_count: slot.receive_count,
+            first_receive_ms: first,
+            sequence_number: slot.sequence_number,
+            dead_letter_source: slot.dead_letter_source.clone(),
+            nonce,
+        };
+        self.timers.push(Reverse((slot.until, key, slot.gen)));
+        dec(&mut self.visible_count);
+        self.in_flight_count += 1;
+        Some(taken)
+    }
+
+    /// Receives up to `max` messages into `out`. With `max_receive_count`, a message already
+    /// received that many times is not returned but moved into `dead` (for the dead-letter queue).
+    pub fn receive(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_ms: u64,
+        max_receive_count: Option<u32>,
+        nonce: &mut dyn FnMut() -> u64,
+        out: &mut Vec<Taken>,
+        dead: &mut Vec<(MsgKey, Slot)>,
+    ) {
+        if self.fifo {
+            self.receive_fifo(now, max, visibility_ms, max_receive_count, nonce, out, dead);
+        } else {
+            self.receive_standard(now, max, visibility_ms, max_receive_count, nonce, out, dead);
+        }
+        self.compact();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn receive_standard(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_ms: u64,
+        max_receive_count: Option<u32>,
+        nonce: &mut dyn FnMut() -> u64,
+        out: &mut Vec<Taken>,
+        dead: &mut Vec<(MsgKey, Slot)>,
+    ) {
+        while out.len() < max {
+            let Some(key) = self.visible.pop_front() else {
+                break;
+            };
+            let count = match self.msgs.get_mut(&key) {
+                Some(slot) => {
+                    slot.queued = false;
+                    if slot.state != SlotState::Visible {
+                        continue;
+                    }
+                    slot.receive_count
+                }
+                None => continue,
+            };
+            if max_receive_count.is_some_and(|m| count >= m) {
+                if let Some(slot) = self.remove(key) {
+                    dead.push((key, slot));
+                }
+                continue;
+            }
+            if let Some(t) = self.take(key, now, visibility_ms, nonce()) {
+                out.push(t);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn receive_fifo(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_ms: u64,
+        max_receive_count: Option<u32>,
+        nonce: &mut dyn FnMut() -> u64,
+        out: &mut Vec<Taken>,
+        dead: &mut Vec<(MsgKey, Slot)>,
+    ) {
+        while out.len() < max {
+            let Some((_, name)) = self.ready.pop_first() else {
+                break;
+            };
+            match self.groups.get_mut(name.as_ref()) {
+                Some(g) => g.ready_key = None,
+                None => continue,
+            }
+            // As many messages of this group as possible, in order, then the next group.
+            let mut i = 0;
+            while out.len() < max {
+                let Some(key) = self.groups.get(name.as_ref()).and_then(|g| g.keys.get(i).copied()) else {
+                    break;
+                };
+                let Some(slot) = self.msgs.get(&key) else {
+                    i += 1;
+                    continue;
+                };
+                if slot.state != SlotState::Visible {
+                    break;
+                }
+                if max_receive_count.is_some_and(|m| slot.receive_count >= m) {
+                    // The next message of the group moves up to index `i`.
+                    if let Some(slot) = self.remove(key) {
+                        dead.push((key, slot));
+                    }
+                    continue;
+                }
+                if let Some(t) = self.take(key, now, visibility_ms, nonce()) {
+                    out.push(t);
+                    if let Some(g) = self.groups.get_mut(name.as_ref()) {
+                        g.in_flight += 1;
+                    }
+                }
+                i += 1;
+            }
+            self.refresh_group(&name);
+        }
+    }
+
+    /// Hands out again a message still in flight from the receive that issued `receive_count`
+    /// (FIFO `ReceiveRequestAttemptId` retries), restarting its visibility timeout.
+    pub fn retake(&mut self, key: MsgKey, receive_count: u32, now: u64, visibility_ms: u64) -> Option<Taken> {
+        let slot = self.msgs.get_mut(&key)?;
+        if slot.state != SlotState::InFlight || slot.receive_count != receive_count {
+            return None;
+        }
+        slot.until = now.saturating_add(visibility_ms);
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.received_ms = now;
+        self.timers.push(Reverse((slot.until, key, slot.gen)));
+        Some(Taken {
+            data: Arc::clone(&slot.data),
+            key,
+            receive_count: slot.receive_count,
+            first_receive_ms: slot.first_receive_ms.unwrap_or(now),
+            sequence_number: slot.sequence_number,
+            dead_letter_source: slot.dead_letter_source.clone(),
+            nonce: slot.nonce,
+        })
+    }
+
+    /// Sets when a message becomes visible again: `timeout_ms` from `now` (0: at once). A visible
+    /// message of a standard queue becomes invisible. Returns false for a message that cannot
+    /// change (delayed, or visible in a FIFO queue, where that would bypass group locking).
+    pub fn change_visibility(&mut self, key: MsgKey, now: u64, timeout_ms: u64) -> bool {
+        let fifo = self.fifo;
+        let Some(slot) = self.msgs.get_mut(&key) else {
+            return false;
+        };
+        match slot.state {
+            SlotState::Delayed => return false,
+            SlotState::Visible if fifo => return false,
+            SlotState::Visible => {
+                slot.state = SlotState::InFlight;
+                slot.received_ms = now;
+                dec(&mut self.visible_count);
+                self.in_flight_count += 1;
+            }
+            SlotState::InFlight => {}
+        }
+        slot.until = now.saturating_add(timeout_ms);
+        slot.gen = slot.gen.wrapping_add(1);
+        self.timers.push(Reverse((slot.until, key, slot.gen)));
+        if timeout_ms == 0 {
+            self.promote(now);
+        }
+        true
+    }
+
+    /// Removes up to `n` visible messages, oldest first (message move tasks).
+    pub fn take_visible(&mut self, n: usize) -> Vec<(MsgKey, Slot)> {
+        let keys: Vec<MsgKey> = if self.fifo {
+            self.msgs
+                .iter()
+                .filter(|(_, s)| s.state == SlotState::Visible)
+                .take(n)
+                .map(|(k, _)| *k)
+                .collect()
+        } else {
+            let mut keys = Vec::with_capacity(n.min(self.visible_count));
+            while keys.len() < n {
+                let Some(key) = self.visible.pop_front() else {
+                    break;
+                };
+                if let Some(slot) = self.msgs.get_mut(&key) {
+                    slot.queued = false;
+                    if slot.state == SlotState::Visible {
+                        keys.push(key);
+                    }
+                }
+            }
+            keys
+        };
+        keys.into_iter().filter_map(|k| self.remove(k).map(|s| (k, s))).collect()
+    }
+
+    /// Deletes every message.
+    pub fn purge(&mut self) {
+        *self = Self::new(self.fifo);
+    }
+
+    /// Drops stale deque and heap entries once they outnumber the live ones.
+    pub fn compact(&mut self) {
+        if self.visible.len() > 2 * self.visible_count + 64 {
+            let msgs = &mut self.msgs;
+            self.visible.retain(|k| match msgs.get_mut(k) {
+                Some(s) if s.state == SlotState::Visible => true,
+                Some(s) => {
+                    s.queued = false;
+                    false
+                }
+                None => false,
+            });
+        }
+        if self.timers.len() > 2 * (self.in_flight_count + self.delayed_count) + 64 {
+            let msgs = &self.msgs;
+            self.timers
+                .retain(|Reverse((_, k, g))| msgs.get(k).is_some_and(|s| s.gen == *g && s.state != SlotState::Visible));
+        }
+    }
+
+    #[cfg(test)]
+    pub fn internal_sizes(&self) -> (usize, usize) {
+        (self.visible.len(), self.timers.len())
+    }
+}
+
+/// FIFO deduplication: ids seen in the last five minutes, with the message they produced.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    map: HashMap<String, DedupHit>,
+    order: VecDeque<(u64, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DedupHit {
+    pub message_id: String,
+    pub sequence_number: Option<u128>,
+}
+
+/// The deduplication interval.
+pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+impl Dedup {
+    pub fn sweep(&mut self, now: u64) {
+        while let Some((expires, _)) = self.order.front() {
+            if *expires > now {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&DedupHit> {
+        self.map.get(key)
+    }
+
+    pub fn insert(&mut self, key: String, hit: DedupHit, now: u64) {
+        self.order.push_back((now.saturating_add(DEDUP_WINDOW_MS), key.clone()));
+        self.map.insert(key, hit);
+    }
+}
+
+/// FIFO `ReceiveRequestAttemptId`s of the last five minutes and what they received.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    map: HashMap<String, Vec<(MsgKey, u32)>>,
+    order: VecDeque<(u64, String)>,
+}
+
+impl Attempts {
+    pub fn sweep(&mut self, now: u64) {
+        while let Some((expires, _)) = self.order.front() {
+            if *expires > now {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.map.remove(&id);
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Vec<(MsgKey, u32)>> {
+        self.map.get(id)
+    }
+
+    pub fn insert(&mut self, id: &str, taken: Vec<(MsgKey, u32)>, now: u64) {
+        if self.map.insert(id.to_owned(), taken).is_none() {
+            self.order.push_back((now.saturating_add(DEDUP_WINDOW_MS), id.to_owned()));
+        }
+    }
+}
+
+/// Everything about a queue that changes, behind one short-held lock.
+#[derive(Debug)]
+pub struct QueueState {
+    pub config: QueueConfig,
+    pub last_modified_ms: u64,
+    pub tags: BTreeMap<String, String>,
+    pub last_purge_ms: Option<u64>,
+    /// The resolved dead-letter queue of `config.redrive_policy` (re-resolved when it is gone).
+    pub dlq_target: Weak<Queue>,
+    pub store: Store,
+    pub dedup: Dedup,
+    pub attempts: Attempts,
+}
+
+/// A queue. Identity fields are immutable; the rest is in `state`.
+#[derive(Debug)]
+pub struct Queue {
+    /// Unique per queue incarnation: receipt handles of a deleted queue do not work on its successor.
+    pub uid: u64,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+    pub arn: Arc<str>,
+    pub fifo: bool,
+    pub created_ms: u64,
+    /// A copy of `ReceiveMessageWaitTimeSeconds`, readable without the lock.
+    pub default_wait: AtomicU32,
+    // A std Mutex: every critical section is a few map operations and never awaits.
+    state: Mutex<QueueState>,
+    notify: Notify,
+    waiters: AtomicUsize,
+    deleted: AtomicBool,
+}
+
+impl Queue {
+    pub fn new(uid: u64, region: &str, account: &str, name: &str, config: QueueConfig, now: u64) -> Self {
+        let fifo = config.fifo;
+        let arn = format!("arn:aws:sqs:{region}:{account}:{name}");
+        Self {
+            uid,
+            region: region.to_owned(),
+            account: account.to_owned(),
+            name: name.to_owned(),
+            arn: Arc::from(arn),
+            fifo,
+            created_ms: now,
+            default_wait: AtomicU32::new(config.receive_message_wait_time_seconds),
+            state: Mutex::new(QueueState {
+                config,
+                last_modified_ms: now,
+                tags: BTreeMap::new(),
+                last_purge_ms: None,
+                dlq_target: Weak::new(),
+                store: Store::new(fifo),
+                dedup: Dedup::default(),
+                attempts: Attempts::default(),
+            }),
+            notify: Notify::new(),
+            waiters: AtomicUsize::new(0),
+            deleted: AtomicBool::new(false),
+        }
+    }
+
+    /// The queue's state. A panic while it was held (a bug) does not take the queue down with it.
+    pub fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Wakes long-polling receivers (a message arrived or became receivable). Free when nobody waits.
+    pub fn wake(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// A future that completes at the next `wake`. Enable it before looking at the queue, so a
+    /// message sent between the look and the wait still wakes the waiter.
+    pub fn notified(&self) -> Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Registers a long-polling receiver for as long as the guard lives.
+    pub fn waiter(&self) -> WaiterGuard<'_> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        WaiterGuard(self)
+    }
+}
+
+pub struct WaiterGuard<'a>(&'a Queue);
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.0.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(body: &str, group: Option<&str>) -> Arc<MessageData> {
+        Arc::new(MessageData {
+            message_id: body.to_owned(),
+            body: body.to_owned(),
+            md5_of_body: String::new(),
+            attributes: MessageAttributes::new(),
+            md5_of_attributes: None,
+            system_attributes: MessageAttributes::new(),
+            md5_of_system_attributes: None,
+            sender_id: String::new(),
+            group_id: group.map(str::to_owned),
+            deduplication_id: None,
+        })
+    }
+
+    fn receive(s: &mut Store, now: u64, max: usize, vis: u64, mrc: Option<u32>) -> (Vec<Taken>, Vec<(MsgKey, Slot)>) {
+        let (mut out, mut dead) = (Vec::new(), Vec::new());
+        let mut n = 0;
+        s.promote(now);
+        s.receive(now, max, vis, mrc, &mut || {
+            n += 1;
+            n
+        }, &mut out, &mut dead);
+        (out, dead)
+    }
+
+    fn bodies(t: &[Taken]) -> Vec<&str> {
+        t.iter().map(|t| t.data.body.as_str()).collect()
+    }
+
+    #[test]
+    fn standard_visibility_delay_and_counts() {
+        let mut s = Store::new(false);
+        for (i, b) in ["a", "b", "c"].iter().enumerate() {
+            s.insert(MsgKey { sent: 0, id: i as u64 }, Slot::new(data(b, None), 0, None), 0);
+        }
+        s.insert(MsgKey { sent: 0, id: 9 }, Slot::new(data("late", None), 5_000, None), 0);
+        assert_eq!(s.counts(), (3, 0, 1));
+        let (got, _) = receive(&mut s, 0, 2, 1_000, None);
+        assert_eq!(bodies(&got), ["a", "b"]);
+        assert_eq!(s.counts(), (1, 2, 1));
+        assert_eq!(s.next_timer(), Some(1_000));
+        let (got, _) = receive(&mut s, 999, 10, 1_000, None);
+        assert_eq!(bodies(&got), ["c"]);
+        let (got, _) = receive(&mut s, 1_000, 10, 1_000, None);
+        assert_eq!(bodies(&got), ["a", "b"], "visible again after the timeout");
+        assert_eq!(got[0].receive_count, 2);
+        // By 5 s everything not deleted is visible again, in the order it became visible.
+        let (got, _) = receive(&mut s, 5_000, 10, 1_000, None);
+        assert_eq!(bodies(&got), ["c", "a", "b", "late"]);
+        assert!(s.remove(got[0].key).is_some());
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn redrive_moves_after_max_receive_count() {
+        let mut s = Store::new(false);
+        s.insert(MsgKey { sent: 0, id: 1 }, Slot::new(data("m", None), 0, None), 0);
+        for now in [0, 10, 20] {
+            let (got, dead) = receive(&mut s, now, 1, 10, Some(3));
+            assert_eq!(got.len(), 1);
+            assert!(dead.is_empty());
+        }
+        let (got, dead) = receive(&mut s, 30, 1, 10, Some(3));
+        assert!(got.is_empty());
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].1.receive_count, 3);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.counts(), (0, 0, 0));
+    }
+
+    #[test]
+    fn fifo_groups_lock_while_in_flight() {
+        let mut s = Store::new(true);
+        let mut id = 0;
+        let mut put = |s: &mut Store, body: &str, g: &str| {
+            id += 1;
+            s.insert(MsgKey { sent: 0, id }, Slot::new(data(body, Some(g)), 0, None), 0);
+        };
+        put(&mut s, "a1", "a");
+        put(&mut s, "b1", "b");
+        put(&mut s, "a2", "a");
+        put(&mut s, "a3", "a");
+        let (got, _) = receive(&mut s, 0, 2, 1_000, None);
+        assert_eq!(bodies(&got), ["a1", "a2"], "as many of one group as possible, in order");
+        let (got2, _) = receive(&mut s, 0, 10, 1_000, None);
+        assert_eq!(bodies(&got2), ["b1"], "group a is locked while a1/a2 are in flight");
+        s.remove(got[0].key);
+        let (none, _) = receive(&mut s, 0, 10, 1_000, None);
+        assert!(none.is_empty(), "a2 still in flight keeps the group locked");
+        s.remove(got[1].key);
+        let (got3, _) = receive(&mut s, 0, 10, 1_000, None);
+        assert_eq!(bodies(&got3), ["a3"]);
+        // b1 and a3 were never deleted: both come back, groups ordered by their oldest message.
+        let (again, _) = receive(&mut s, 1_000, 10, 1_000, None);
+        assert_eq!(bodies(&again), ["b1", "a3"]);
+    }
+
+    #[test]
+    fn fifo_change_visibility_zero_unlocks_the_group() {
+        let mut s = Store::new(true);
+        s.insert(MsgKey { sent: 0, id: 1 }, Slot::new(data("x", Some("g")), 0, None), 0);
+        s.insert(MsgKey { sent: 0, id: 2 }, Slot::new(data("y", Some("g")), 0, None), 0);
+        let (got, _) = receive(&mut s, 0, 1, 60_000, None);
+        assert_eq!(bodies(&got), ["x"]);
+        assert!(s.change_visibility(got[0].key, 5, 0));
+        let (got, _) = receive(&mut s, 5, 10, 60_000, None);
+        assert_eq!(bodies(&got), ["x", "y"]);
+    }
+
+    #[test]
+    fn expiry_and_compaction_keep_memory_bounded() {
+        let mut s = Store::new(false);
+        for i in 0..1000 {
+            s.insert(MsgKey { sent: i, id: i }, Slot::new(data("m", None), 0, None), i);
+        }
+        for _ in 0..10 {
+            let (got, _) = receive(&mut s, 2_000, 10, 30_000, None);
+            for t in got {
+                s.remove(t.key);
+            }
+        }
+        s.compact();
+        let (_, timers) = s.internal_sizes();
+        assert!(timers <= 64 + 2 * s.counts().1, "stale timers dropped: {timers}");
+        // Messages 0..100 were deleted; 100..=500 are older than 1 s at t = 1.5 s.
+        assert_eq!(s.expire(1_500, 1_000), 401);
+        assert_eq!(s.len(), 499);
+        let (visible, _) = s.internal_sizes();
+        assert!(visible <= 2 * s.counts().0 + 64);
+    }
+}
