@@ -185,7 +185,8 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 /// (malformed XML, an invalid URI, a missing body, ...) carry no ids and sometimes no message:
 /// they get fresh `x-amz-request-id`/`x-amz-id-2` headers, the matching elements, and AWS's
 /// message for the code. Any other response is returned unchanged.
-pub fn finish_response(headers: &mut HeaderMap, body: Bytes) -> Bytes {
+pub fn finish_response(parts: &mut http::response::Parts, body: Bytes) -> Bytes {
+    let headers = &mut parts.headers;
     let fields = headers.remove(FIELDS_HEADER);
     let Ok(text) = std::str::from_utf8(&body) else {
         return body;
@@ -227,17 +228,28 @@ pub fn finish_response(headers: &mut HeaderMap, body: Bytes) -> Bytes {
     let mut out = String::with_capacity(text.len() + 256);
     out.push_str(&text[..open]);
     out.push_str("<Error>");
-    out.push_str(code_el);
-    if rest.is_empty() {
-        let code = code_el
-            .strip_prefix("<Code>")
-            .and_then(|c| c.strip_suffix("</Code>"))
-            .unwrap_or_default();
-        if let Some(m) = default_message(code) {
-            out.push_str(&format!("<Message>{}</Message>", xml_escape(m)));
-        }
+    let rewritten = post_policy_failure(code_el, rest);
+    if let Some((code, message)) = &rewritten {
+        parts.status = StatusCode::FORBIDDEN;
+        out.push_str(&format!(
+            "<Code>{code}</Code><Message>{}</Message>",
+            xml_escape(message)
+        ));
     } else {
-        out.push_str(rest);
+        out.push_str(code_el);
+    }
+    match (&rewritten, rest.is_empty()) {
+        (Some(_), _) => {}
+        (None, true) => {
+            let code = code_el
+                .strip_prefix("<Code>")
+                .and_then(|c| c.strip_suffix("</Code>"))
+                .unwrap_or_default();
+            if let Some(m) = default_message(code) {
+                out.push_str(&format!("<Message>{}</Message>", xml_escape(m)));
+            }
+        }
+        (None, false) => out.push_str(rest),
     }
     if let Some(fields) = fields {
         for (k, v) in form_urlencoded::parse(fields.as_bytes()) {
@@ -250,6 +262,42 @@ pub fn finish_response(headers: &mut HeaderMap, body: Bytes) -> Bytes {
         xml_escape(&host_id)
     ));
     Bytes::from(out)
+}
+
+/// `s3s` checks browser POST policies before the stub sees the upload; S3 answers a failed
+/// condition with 403 AccessDenied "Invalid according to Policy: ...".
+fn post_policy_failure(code_el: &str, rest: &str) -> Option<(&'static str, String)> {
+    let message = rest.strip_prefix("<Message>")?.split("</Message>").next()?;
+    let message = message
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let quoted = |s: &str| -> Vec<String> { s.split('\'').skip(1).step_by(2).map(str::to_owned).collect() };
+    if code_el == "<Code>InvalidPolicyDocument</Code>" && message.starts_with("Policy condition '") {
+        let q = quoted(&message);
+        let (op, field, value) = (q.first()?, q.get(1)?, q.get(2)?);
+        return Some((
+            "AccessDenied",
+            format!("Invalid according to Policy: Policy Condition failed: [\"{op}\", \"${field}\", \"{value}\"]"),
+        ));
+    }
+    if code_el == "<Code>AccessDenied</Code>" {
+        if message.starts_with("Each form field") {
+            let name = message.split('"').nth(1)?;
+            return Some((
+                "AccessDenied",
+                format!("Invalid according to Policy: Extra input fields: {name}"),
+            ));
+        }
+        // The only expiry s3s checks (presigned URLs are checked at the edge) is a POST policy's.
+        if message == "Request has expired" {
+            return Some((
+                "AccessDenied",
+                "Invalid according to Policy: Policy expired.".to_owned(),
+            ));
+        }
+    }
+    None
 }
 
 /// AWS's messages for the codes `s3s` raises without one.
@@ -302,33 +350,46 @@ mod tests {
 
     #[test]
     fn finish_response_adds_fields_and_host_id() {
-        let mut h = HeaderMap::new();
-        h.insert(FIELDS_HEADER, HeaderValue::from_static("Key=a+%26+b"));
-        h.insert("x-amz-id-2", HeaderValue::from_static("HOST"));
+        let (mut p, ()) = http::Response::new(()).into_parts();
+        p.headers.insert(FIELDS_HEADER, HeaderValue::from_static("Key=a+%26+b"));
+        p.headers.insert("x-amz-id-2", HeaderValue::from_static("HOST"));
         let body = Bytes::from_static(
             b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>R</RequestId></Error>",
         );
-        let out = finish_response(&mut h, body);
+        let out = finish_response(&mut p, body);
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><Key>a &amp; b</Key><RequestId>R</RequestId><HostId>HOST</HostId></Error>"
         );
-        assert!(h.get(FIELDS_HEADER).is_none());
+        assert!(p.headers.get(FIELDS_HEADER).is_none());
         let ok = Bytes::from_static(b"<ListBucketResult/>");
-        assert_eq!(finish_response(&mut h, ok.clone()), ok);
+        assert_eq!(finish_response(&mut p, ok.clone()), ok);
 
         // An error s3s raised itself: ids and the message are filled in.
-        let mut h = HeaderMap::new();
+        let (mut p, ()) = http::Response::new(()).into_parts();
         let body =
             Bytes::from_static(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>MalformedXML</Code></Error>");
-        let out = finish_response(&mut h, body);
-        let rid = h.get("x-amz-request-id").unwrap().to_str().unwrap().to_owned();
-        let hid = h.get("x-amz-id-2").unwrap().to_str().unwrap().to_owned();
+        let out = finish_response(&mut p, body);
+        let rid = p.headers.get("x-amz-request-id").unwrap().to_str().unwrap().to_owned();
+        let hid = p.headers.get("x-amz-id-2").unwrap().to_str().unwrap().to_owned();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>MalformedXML</Code><Message>The XML you provided was not well-formed or did not validate against our published schema</Message><RequestId>{rid}</RequestId><HostId>{hid}</HostId></Error>"
             )
+        );
+
+        // A failed POST policy condition, as S3 reports it.
+        let (mut p, ()) = http::Response::new(()).into_parts();
+        p.status = StatusCode::BAD_REQUEST;
+        let body = Bytes::from_static(
+            b"<Error><Code>InvalidPolicyDocument</Code><Message>Policy condition &apos;eq&apos; for field &apos;key&apos; failed: expected &apos;a/b&apos;, got &apos;c&apos;</Message></Error>",
+        );
+        let out = String::from_utf8(finish_response(&mut p, body).to_vec()).unwrap();
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(
+            out.starts_with("<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed: [&quot;eq&quot;, &quot;$key&quot;, &quot;a/b&quot;]</Message><RequestId>"),
+            "{out}"
         );
     }
 }

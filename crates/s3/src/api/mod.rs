@@ -561,9 +561,18 @@ pub fn copy_source(stub: &S3Stub, source: &CopySource) -> Result<(Arc<Bucket>, A
     Ok((b, v))
 }
 
-/// Percent-encoding for `encoding-type=url` listings (space as `+`, as S3 does).
+/// What S3 leaves unencoded in URLs it builds and in `encoding-type=url` listings: RFC 3986
+/// unreserved characters and `/` (a key `quux ab/x+y` lists as `quux%20ab/x%2By`).
+pub const KEY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encoding for `encoding-type=url` listings.
 pub fn url_encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    percent_encoding::utf8_percent_encode(s, KEY_SET).to_string()
 }
 
 #[cfg(test)]

@@ -113,20 +113,13 @@ pub fn write_condition(
 /// The URL of an object as S3 reports it in `Location`.
 pub(super) fn object_url(call: &Call, bucket: &str, key: &str) -> String {
     let host = call.host.as_deref().unwrap_or("localhost");
-    let key = percent_encoding::utf8_percent_encode(key, KEY_SET);
+    let key = percent_encoding::utf8_percent_encode(key, super::KEY_SET);
     if host.starts_with(&format!("{bucket}.")) {
         format!("http://{host}/{key}")
     } else {
         format!("http://{host}/{bucket}/{key}")
     }
 }
-
-const KEY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// Which bytes of an object a read returns.
 struct Selection {
@@ -333,6 +326,7 @@ impl S3Stub {
     pub(super) async fn post_object(&self, call: &Call, req: S3Request<PostObjectInput>) -> Res<PostObjectOutput> {
         let input = req.input;
         let (bucket_name, key) = (input.bucket.clone(), input.key.clone());
+        let input_redirect = input.success_action_redirect.clone();
         let (_, w) = self.store_object(call, put_args!(input), "ObjectCreated:Post").await?;
         let mut out = PostObjectOutput {
             version_id: w.shown_version_id.clone(),
@@ -340,7 +334,11 @@ impl S3Stub {
         };
         // s3s renders POST responses from the status/redirect fields only: the headers S3 sends
         // (ETag, Location, version id) go in the reply headers.
-        let mut headers = vec![("location", object_url(call, &bucket_name, &key))];
+        // With success_action_redirect, s3s answers 303 with its own Location.
+        let mut headers = Vec::new();
+        if input_redirect.is_none() {
+            headers.push(("location", object_url(call, &bucket_name, &key)));
+        }
         if let Some(obj) = &w.version.object {
             out.e_tag = Some(etag(&obj.etag));
             headers.push(("etag", format!("\"{}\"", obj.etag)));

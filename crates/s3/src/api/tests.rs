@@ -72,7 +72,7 @@ impl Harness {
         let resp = self.svc.call(req).await.unwrap();
         let (mut parts, mut body) = resp.into_parts();
         let bytes = body.store_all_limited(usize::MAX).await.unwrap();
-        let bytes = finish_response(&mut parts.headers, bytes);
+        let bytes = finish_response(&mut parts, bytes);
         Resp {
             status: parts.status.as_u16(),
             headers: parts.headers,
