@@ -27,6 +27,8 @@ mod queue;
 mod receipt;
 mod service;
 mod target;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
