@@ -135,7 +135,9 @@ def aws_raw(endpoint, tmp_path):
     def run(*args, input=None, check=False):
         exe = Path(sys.executable).with_name("aws")
         proc = subprocess.run(
-            [str(exe), *args],
+            # --endpoint-url as well as AWS_ENDPOINT_URL: AWS CLI v1 replaces the endpoint of
+            # `aws sqs` in us-east-1 with queue.amazonaws.com unless it is given on the command line.
+            [str(exe), "--endpoint-url", endpoint, *args],
             env=_cli_env(endpoint),
             cwd=tmp_path,
             capture_output=True,
