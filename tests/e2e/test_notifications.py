@@ -700,11 +700,15 @@ def test_skip_destination_validation(aws, aws_raw, s3, sqs, tmp_path):
     s3.create_bucket(Bucket="skipper")
     url, arn = make_queue(sqs, "real-q", bucket="skipper")
     missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:my-queue"
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:not-yet"
     config = {
         "QueueConfigurations": [
             {"Id": "id123", "QueueArn": missing, "Events": ["s3:ObjectCreated:*"]},
             {"Id": "real", "QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]},
-        ]
+        ],
+        "LambdaFunctionConfigurations": [
+            {"Id": "fn", "LambdaFunctionArn": function, "Events": ["s3:ObjectTagging:*"]},
+        ],
     }
     (tmp_path / "n.json").write_text(json.dumps(config))
     failed = aws_raw(
@@ -769,3 +773,24 @@ def test_generated_ids_and_empty_configuration(s3, sqs):
     assert got == {}
     s3.put_object(Bucket="ids", Key="b", Body=b"x")
     assert_no_message(sqs, url, wait=2)
+
+
+def health(endpoint):
+    with urllib.request.urlopen(f"{endpoint}/_localbridge/health", timeout=10) as resp:
+        return json.loads(resp.read())["delivery"]
+
+
+def test_eventbridge_configuration_is_stored_and_its_events_dropped_until_events_exists(aws, s3, endpoint):
+    """No events service yet: S3 builds the aws.s3 event and the dispatcher drops it, counted."""
+    s3.create_bucket(Bucket="bus")
+    aws("s3api", "put-bucket-notification-configuration", "--bucket", "bus",
+        "--notification-configuration", '{"EventBridgeConfiguration": {}}')
+    assert aws("s3api", "get-bucket-notification-configuration", "--bucket", "bus") == {"EventBridgeConfiguration": {}}
+    before = health(endpoint)
+    s3.put_object(Bucket="bus", Key="a", Body=b"x")
+    deadline = time.monotonic() + 5
+    while health(endpoint)["dropped"] < before["dropped"] + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = health(endpoint)
+    assert after["submitted"] == before["submitted"] + 1
+    assert after["dropped"] == before["dropped"] + 1
