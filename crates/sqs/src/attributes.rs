@@ -244,37 +244,36 @@ impl RedriveAllowPolicy {
             _ => return Err(invalid("Invalid value for redrivePermission.")),
         };
         let arns = map.get("sourceQueueArns");
-        let source_queue_arns = match (permission, arns) {
-            (RedrivePermission::ByQueue, Some(Value::Array(list))) => {
-                let arns: Option<Vec<String>> = list
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .filter(|s| s.parse::<Arn>().is_ok_and(|a| a.service == "sqs"))
-                            .map(str::to_owned)
-                    })
-                    .collect();
-                match arns {
-                    Some(a) if (1..=10).contains(&a.len()) => a,
-                    _ => {
-                        return Err(invalid(
+        let source_queue_arns =
+            match (permission, arns) {
+                (RedrivePermission::ByQueue, Some(Value::Array(list))) => {
+                    let arns: Option<Vec<String>> = list
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .filter(|s| s.parse::<Arn>().is_ok_and(|a| a.service == "sqs"))
+                                .map(str::to_owned)
+                        })
+                        .collect();
+                    match arns {
+                        Some(a) if (1..=10).contains(&a.len()) => a,
+                        _ => return Err(invalid(
                             "sourceQueueArns must contain 1 to 10 source queue ARNs when redrivePermission is byQueue.",
-                        ))
+                        )),
                     }
                 }
-            }
-            (RedrivePermission::ByQueue, _) => {
-                return Err(invalid(
-                    "sourceQueueArns must contain 1 to 10 source queue ARNs when redrivePermission is byQueue.",
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(invalid(
-                    "sourceQueueArns can be specified only when redrivePermission is byQueue.",
-                ))
-            }
-            (_, None) => Vec::new(),
-        };
+                (RedrivePermission::ByQueue, _) => {
+                    return Err(invalid(
+                        "sourceQueueArns must contain 1 to 10 source queue ARNs when redrivePermission is byQueue.",
+                    ))
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        "sourceQueueArns can be specified only when redrivePermission is byQueue.",
+                    ))
+                }
+                (_, None) => Vec::new(),
+            };
         Ok(Self {
             permission,
             source_queue_arns,
@@ -502,7 +501,10 @@ impl QueueConfig {
     pub fn first_difference<'a>(&self, attrs: &'a [(String, String)]) -> Option<&'a str> {
         let mut wanted = self.clone();
         for (name, value) in attrs {
-            if wanted.apply(std::slice::from_ref(&(name.clone(), value.clone()))).is_err() {
+            if wanted
+                .apply(std::slice::from_ref(&(name.clone(), value.clone())))
+                .is_err()
+            {
                 return Some(name);
             }
             let attr = QueueAttr::parse(name)?;
@@ -575,7 +577,13 @@ mod tests {
     #[test]
     fn unknown_and_read_only_names() {
         let mut c = QueueConfig::new(false);
-        for name in ["Foo", "QueueArn", "ApproximateNumberOfMessages", "FifoQueue", "ContentBasedDeduplication"] {
+        for name in [
+            "Foo",
+            "QueueArn",
+            "ApproximateNumberOfMessages",
+            "FifoQueue",
+            "ContentBasedDeduplication",
+        ] {
             let err = c.apply(&attrs(&[(name, "1")])).unwrap_err();
             assert_eq!(err.code, errors::INVALID_ATTRIBUTE_NAME);
             assert_eq!(err.message, format!("Unknown Attribute {name}."));
@@ -598,10 +606,16 @@ mod tests {
     fn sse_kinds_are_exclusive() {
         let mut c = QueueConfig::new(false);
         assert!(c.sqs_managed_sse_enabled);
-        c.apply(&attrs(&[("KmsMasterKeyId", "testKeyId"), ("KmsDataKeyReusePeriodSeconds", "6000")]))
-            .unwrap();
+        c.apply(&attrs(&[
+            ("KmsMasterKeyId", "testKeyId"),
+            ("KmsDataKeyReusePeriodSeconds", "6000"),
+        ]))
+        .unwrap();
         assert!(!c.sqs_managed_sse_enabled);
-        assert_eq!(c.value(QueueAttr::KmsDataKeyReusePeriodSeconds).as_deref(), Some("6000"));
+        assert_eq!(
+            c.value(QueueAttr::KmsDataKeyReusePeriodSeconds).as_deref(),
+            Some("6000")
+        );
         let err = c
             .apply(&attrs(&[("KmsMasterKeyId", "k"), ("SqsManagedSseEnabled", "true")]))
             .unwrap_err();
@@ -614,8 +628,10 @@ mod tests {
 
     #[test]
     fn redrive_policy_parsing_and_messages() {
-        let p = RedrivePolicy::parse(r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#)
-            .unwrap();
+        let p = RedrivePolicy::parse(
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#,
+        )
+        .unwrap();
         assert_eq!(p.max_receive_count, 3);
         assert_eq!(
             p.to_json(),
@@ -624,15 +640,17 @@ mod tests {
         let raw = r#"{"deadLetterTargetArn": "dummy", "maxReceiveCount": 42}"#;
         assert_eq!(
             RedrivePolicy::parse(raw).unwrap_err().message,
-            format!("Value {raw} for parameter RedrivePolicy is invalid. Reason: Invalid value for deadLetterTargetArn.")
+            format!(
+                "Value {raw} for parameter RedrivePolicy is invalid. Reason: Invalid value for deadLetterTargetArn."
+            )
         );
         let raw = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":0}"#;
-        assert!(RedrivePolicy::parse(raw)
-            .unwrap_err()
-            .message
-            .ends_with("Reason: Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive."));
+        assert!(RedrivePolicy::parse(raw).unwrap_err().message.ends_with(
+            "Reason: Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive."
+        ));
         let mut c = QueueConfig::new(false);
-        c.apply(&attrs(&[("RedrivePolicy", raw.replace(":0}", ":5}").as_str())])).unwrap();
+        c.apply(&attrs(&[("RedrivePolicy", raw.replace(":0}", ":5}").as_str())]))
+            .unwrap();
         assert!(c.redrive_policy.is_some());
         c.apply(&attrs(&[("RedrivePolicy", "")])).unwrap();
         assert!(c.redrive_policy.is_none());
@@ -673,12 +691,17 @@ mod tests {
     #[test]
     fn throughput_limit_needs_message_group_scope() {
         let mut f = QueueConfig::new(true);
-        assert!(f.apply(&attrs(&[("FifoThroughputLimit", "perMessageGroupId")])).is_err());
+        assert!(f
+            .apply(&attrs(&[("FifoThroughputLimit", "perMessageGroupId")]))
+            .is_err());
         f.apply(&attrs(&[
             ("DeduplicationScope", "messageGroup"),
             ("FifoThroughputLimit", "perMessageGroupId"),
         ]))
         .unwrap();
-        assert_eq!(f.value(QueueAttr::FifoThroughputLimit).as_deref(), Some("perMessageGroupId"));
+        assert_eq!(
+            f.value(QueueAttr::FifoThroughputLimit).as_deref(),
+            Some("perMessageGroupId")
+        );
     }
 }

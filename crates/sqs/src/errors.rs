@@ -67,7 +67,11 @@ pub fn invalid_value(value: impl Display, param: &str, reason: &str) -> AwsError
 }
 
 pub fn missing_parameter(param: &str) -> AwsError {
-    aws_error!(400, MISSING_PARAMETER, "The request must contain the parameter {param}.")
+    aws_error!(
+        400,
+        MISSING_PARAMETER,
+        "The request must contain the parameter {param}."
+    )
 }
 
 pub fn unknown_attribute(name: &str) -> AwsError {
@@ -171,11 +175,19 @@ pub fn resource_not_found(message: impl Into<String>) -> AwsError {
 }
 
 pub fn invalid_address(address: &str) -> AwsError {
-    aws_error!(404, INVALID_ADDRESS, "The address {address} is not valid for this endpoint.")
+    aws_error!(
+        404,
+        INVALID_ADDRESS,
+        "The address {address} is not valid for this endpoint."
+    )
 }
 
 pub fn invalid_action(action: &str) -> AwsError {
-    aws_error!(400, INVALID_ACTION, "The action {action} is not valid for this endpoint.")
+    aws_error!(
+        400,
+        INVALID_ACTION,
+        "The action {action} is not valid for this endpoint."
+    )
 }
 
 pub fn missing_action() -> AwsError {
@@ -231,8 +243,14 @@ mod tests {
 
     #[test]
     fn json_types_follow_the_model() {
-        assert_eq!(json_full_type(NON_EXISTENT_QUEUE), "com.amazonaws.sqs#QueueDoesNotExist");
-        assert_eq!(json_full_type(QUEUE_ALREADY_EXISTS), "com.amazonaws.sqs#QueueNameExists");
+        assert_eq!(
+            json_full_type(NON_EXISTENT_QUEUE),
+            "com.amazonaws.sqs#QueueDoesNotExist"
+        );
+        assert_eq!(
+            json_full_type(QUEUE_ALREADY_EXISTS),
+            "com.amazonaws.sqs#QueueNameExists"
+        );
         assert_eq!(
             json_full_type(TOO_MANY_ENTRIES),
             "com.amazonaws.sqs#TooManyEntriesInBatchRequest"
@@ -241,7 +259,10 @@ mod tests {
             json_full_type(INVALID_PARAMETER_VALUE),
             "com.amazonaws.sqs#InvalidParameterValueException"
         );
-        assert_eq!(json_full_type(RECEIPT_HANDLE_IS_INVALID), "com.amazonaws.sqs#ReceiptHandleIsInvalid");
+        assert_eq!(
+            json_full_type(RECEIPT_HANDLE_IS_INVALID),
+            "com.amazonaws.sqs#ReceiptHandleIsInvalid"
+        );
         assert_eq!(
             json_full_type(UNKNOWN_OPERATION),
             "com.amazon.coral.service#UnknownOperationException"
@@ -254,6 +275,9 @@ mod tests {
     #[test]
     fn query_wording_of_a_missing_queue() {
         assert_eq!(query_message(&queue_does_not_exist()), NON_EXISTENT_QUEUE_QUERY);
-        assert_eq!(query_message(&missing_parameter("QueueUrl")), "The request must contain the parameter QueueUrl.");
+        assert_eq!(
+            query_message(&missing_parameter("QueueUrl")),
+            "The request must contain the parameter QueueUrl."
+        );
     }
 }

@@ -94,6 +94,23 @@ impl Slot {
     }
 }
 
+/// What a receive asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveParams {
+    pub now: u64,
+    pub max: usize,
+    pub visibility_ms: u64,
+    /// The source queue's `maxReceiveCount`, when it has a dead-letter queue.
+    pub max_receive_count: Option<u32>,
+}
+
+/// What a receive got: messages to return, and messages due for the dead-letter queue.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub taken: Vec<Taken>,
+    pub dead: Vec<(MsgKey, Slot)>,
+}
+
 /// A message as a receive hands it out (copied out of the store, so no lock is needed to render it).
 #[derive(Debug, Clone)]
 pub struct Taken {
@@ -346,38 +363,21 @@ impl Store {
         Some(taken)
     }
 
-    /// Receives up to `max` messages into `out`. With `max_receive_count`, a message already
-    /// received that many times is not returned but moved into `dead` (for the dead-letter queue).
-    pub fn receive(
-        &mut self,
-        now: u64,
-        max: usize,
-        visibility_ms: u64,
-        max_receive_count: Option<u32>,
-        nonce: &mut dyn FnMut() -> u64,
-        out: &mut Vec<Taken>,
-        dead: &mut Vec<(MsgKey, Slot)>,
-    ) {
+    /// Receives up to `p.max` messages. With `p.max_receive_count`, a message already received
+    /// that many times is not returned but handed back in `dead` (for the dead-letter queue).
+    pub fn receive(&mut self, p: &ReceiveParams, nonce: &mut dyn FnMut() -> u64) -> Received {
+        let mut out = Received::default();
         if self.fifo {
-            self.receive_fifo(now, max, visibility_ms, max_receive_count, nonce, out, dead);
+            self.receive_fifo(p, nonce, &mut out);
         } else {
-            self.receive_standard(now, max, visibility_ms, max_receive_count, nonce, out, dead);
+            self.receive_standard(p, nonce, &mut out);
         }
         self.compact();
+        out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn receive_standard(
-        &mut self,
-        now: u64,
-        max: usize,
-        visibility_ms: u64,
-        max_receive_count: Option<u32>,
-        nonce: &mut dyn FnMut() -> u64,
-        out: &mut Vec<Taken>,
-        dead: &mut Vec<(MsgKey, Slot)>,
-    ) {
-        while out.len() < max {
+    fn receive_standard(&mut self, p: &ReceiveParams, nonce: &mut dyn FnMut() -> u64, out: &mut Received) {
+        while out.taken.len() < p.max {
             let Some(key) = self.visible.pop_front() else {
                 break;
             };
@@ -391,30 +391,20 @@ impl Store {
                 }
                 None => continue,
             };
-            if max_receive_count.is_some_and(|m| count >= m) {
+            if p.max_receive_count.is_some_and(|m| count >= m) {
                 if let Some(slot) = self.remove(key) {
-                    dead.push((key, slot));
+                    out.dead.push((key, slot));
                 }
                 continue;
             }
-            if let Some(t) = self.take(key, now, visibility_ms, nonce()) {
-                out.push(t);
+            if let Some(t) = self.take(key, p.now, p.visibility_ms, nonce()) {
+                out.taken.push(t);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn receive_fifo(
-        &mut self,
-        now: u64,
-        max: usize,
-        visibility_ms: u64,
-        max_receive_count: Option<u32>,
-        nonce: &mut dyn FnMut() -> u64,
-        out: &mut Vec<Taken>,
-        dead: &mut Vec<(MsgKey, Slot)>,
-    ) {
-        while out.len() < max {
+    fn receive_fifo(&mut self, p: &ReceiveParams, nonce: &mut dyn FnMut() -> u64, out: &mut Received) {
+        while out.taken.len() < p.max {
             let Some((_, name)) = self.ready.pop_first() else {
                 break;
             };
@@ -424,7 +414,7 @@ impl Store {
             }
             // As many messages of this group as possible, in order, then the next group.
             let mut i = 0;
-            while out.len() < max {
+            while out.taken.len() < p.max {
                 let Some(key) = self.groups.get(name.as_ref()).and_then(|g| g.keys.get(i).copied()) else {
                     break;
                 };
@@ -435,15 +425,15 @@ impl Store {
                 if slot.state != SlotState::Visible {
                     break;
                 }
-                if max_receive_count.is_some_and(|m| slot.receive_count >= m) {
+                if p.max_receive_count.is_some_and(|m| slot.receive_count >= m) {
                     // The next message of the group moves up to index `i`.
                     if let Some(slot) = self.remove(key) {
-                        dead.push((key, slot));
+                        out.dead.push((key, slot));
                     }
                     continue;
                 }
-                if let Some(t) = self.take(key, now, visibility_ms, nonce()) {
-                    out.push(t);
+                if let Some(t) = self.take(key, p.now, p.visibility_ms, nonce()) {
+                    out.taken.push(t);
                     if let Some(g) = self.groups.get_mut(name.as_ref()) {
                         g.in_flight += 1;
                     }
@@ -528,7 +518,9 @@ impl Store {
             }
             keys
         };
-        keys.into_iter().filter_map(|k| self.remove(k).map(|s| (k, s))).collect()
+        keys.into_iter()
+            .filter_map(|k| self.remove(k).map(|s| (k, s)))
+            .collect()
     }
 
     /// Deletes every message.
@@ -551,8 +543,10 @@ impl Store {
         }
         if self.timers.len() > 2 * (self.in_flight_count + self.delayed_count) + 64 {
             let msgs = &self.msgs;
-            self.timers
-                .retain(|Reverse((_, k, g))| msgs.get(k).is_some_and(|s| s.gen == *g && s.state != SlotState::Visible));
+            self.timers.retain(|Reverse((_, k, g))| {
+                msgs.get(k)
+                    .is_some_and(|s| s.gen == *g && s.state != SlotState::Visible)
+            });
         }
     }
 
@@ -625,7 +619,8 @@ impl Attempts {
 
     pub fn insert(&mut self, id: &str, taken: Vec<(MsgKey, u32)>, now: u64) {
         if self.map.insert(id.to_owned(), taken).is_none() {
-            self.order.push_back((now.saturating_add(DEDUP_WINDOW_MS), id.to_owned()));
+            self.order
+                .push_back((now.saturating_add(DEDUP_WINDOW_MS), id.to_owned()));
         }
     }
 }
@@ -755,14 +750,19 @@ mod tests {
     }
 
     fn receive(s: &mut Store, now: u64, max: usize, vis: u64, mrc: Option<u32>) -> (Vec<Taken>, Vec<(MsgKey, Slot)>) {
-        let (mut out, mut dead) = (Vec::new(), Vec::new());
         let mut n = 0;
         s.promote(now);
-        s.receive(now, max, vis, mrc, &mut || {
+        let p = ReceiveParams {
+            now,
+            max,
+            visibility_ms: vis,
+            max_receive_count: mrc,
+        };
+        let got = s.receive(&p, &mut || {
             n += 1;
             n
-        }, &mut out, &mut dead);
-        (out, dead)
+        });
+        (got.taken, got.dead)
     }
 
     fn bodies(t: &[Taken]) -> Vec<&str> {

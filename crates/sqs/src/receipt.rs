@@ -44,8 +44,15 @@ impl Receipt {
         if b.len() != LEN || b[0] != VERSION {
             return None;
         }
-        let u64_at = |i: usize| b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_be_bytes);
-        let count = b.get(25..29).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes)?;
+        let u64_at = |i: usize| {
+            b.get(i..i + 8)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes)
+        };
+        let count = b
+            .get(25..29)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map(u32::from_be_bytes)?;
         Some(Self {
             queue_uid: u64_at(1)?,
             key: MsgKey {
@@ -66,7 +73,10 @@ mod tests {
     fn round_trips_and_rejects_garbage() {
         let r = Receipt {
             queue_uid: 7,
-            key: MsgKey { sent: 1_700_000_000_000, id: 42 },
+            key: MsgKey {
+                sent: 1_700_000_000_000,
+                id: 42,
+            },
             receive_count: 3,
             nonce: u64::MAX - 1,
         };

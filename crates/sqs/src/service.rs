@@ -18,11 +18,11 @@ use crate::attributes::{
 use crate::digest;
 use crate::errors;
 use crate::model::{
-    queue_url, AddPermissionInput, BatchEntry, BatchOutput, BatchResultError, ChangeVisibilityEntry,
-    CreateQueueInput, GetQueueUrlInput, ListQueuesInput, ListQueuesOutput, MessageAttributeValue, QueueRef,
-    ReceiveMessageInput, ReceivedMessage, SendMessageEntry, SendMessageOutput,
+    queue_url, AddPermissionInput, BatchEntry, BatchOutput, BatchResultError, ChangeVisibilityEntry, CreateQueueInput,
+    GetQueueUrlInput, ListQueuesInput, ListQueuesOutput, MessageAttributeValue, QueueRef, ReceiveMessageInput,
+    ReceivedMessage, SendMessageEntry, SendMessageOutput,
 };
-use crate::queue::{DedupHit, MessageData, MsgKey, Queue, QueueState, Slot, SlotState, Taken};
+use crate::queue::{DedupHit, MessageData, MsgKey, Queue, QueueState, ReceiveParams, Received, Slot, SlotState, Taken};
 use crate::receipt::Receipt;
 use crate::validate;
 use crate::Sqs;
@@ -327,7 +327,9 @@ impl Sqs {
         config.apply(&input.attributes)?;
         check_tags(&input.tags)?;
         if input.tags.len() > MAX_TAGS {
-            return Err(errors::invalid_parameter(format!("Too many tags added for queue {name}.")));
+            return Err(errors::invalid_parameter(format!(
+                "Too many tags added for queue {name}."
+            )));
         }
         let (region, account) = (ctx.region.as_str(), ctx.account.as_str());
         let url = queue_url(endpoint, account, name);
@@ -393,7 +395,12 @@ impl Sqs {
         Ok(())
     }
 
-    pub fn get_queue_url(&self, ctx: &RequestContext, endpoint: &str, input: GetQueueUrlInput) -> Result<String, AwsError> {
+    pub fn get_queue_url(
+        &self,
+        ctx: &RequestContext,
+        endpoint: &str,
+        input: GetQueueUrlInput,
+    ) -> Result<String, AwsError> {
         if input.queue_name.is_empty() {
             return Err(errors::missing_parameter("QueueName"));
         }
@@ -407,7 +414,12 @@ impl Sqs {
             .ok_or_else(errors::queue_does_not_exist)
     }
 
-    pub fn list_queues(&self, ctx: &RequestContext, endpoint: &str, input: ListQueuesInput) -> Result<ListQueuesOutput, AwsError> {
+    pub fn list_queues(
+        &self,
+        ctx: &RequestContext,
+        endpoint: &str,
+        input: ListQueuesInput,
+    ) -> Result<ListQueuesOutput, AwsError> {
         let max = page_size(input.max_results)?;
         let after = decode_token(input.next_token.as_deref())?;
         let prefix = input.queue_name_prefix.unwrap_or_default();
@@ -507,14 +519,22 @@ impl Sqs {
         Ok(())
     }
 
-    pub fn tag_queue(&self, ctx: &RequestContext, queue: &QueueRef, tags: Vec<(String, String)>) -> Result<(), AwsError> {
+    pub fn tag_queue(
+        &self,
+        ctx: &RequestContext,
+        queue: &QueueRef,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), AwsError> {
         check_tags(&tags)?;
         let q = self.queue(&ctx.region, queue)?;
         let mut st = q.lock();
         let mut merged = st.tags.clone();
         merged.extend(tags);
         if merged.len() > MAX_TAGS {
-            return Err(errors::invalid_parameter(format!("Too many tags added for queue {}.", q.name)));
+            return Err(errors::invalid_parameter(format!(
+                "Too many tags added for queue {}.",
+                q.name
+            )));
         }
         st.tags = merged;
         Ok(())
@@ -592,7 +612,12 @@ impl Sqs {
         })
     }
 
-    pub fn add_permission(&self, ctx: &RequestContext, queue: &QueueRef, input: AddPermissionInput) -> Result<(), AwsError> {
+    pub fn add_permission(
+        &self,
+        ctx: &RequestContext,
+        queue: &QueueRef,
+        input: AddPermissionInput,
+    ) -> Result<(), AwsError> {
         check_label(&input.label)?;
         if input.account_ids.is_empty() {
             return Err(errors::missing_parameter("AWSAccountIds"));
@@ -626,7 +651,9 @@ impl Sqs {
             .as_deref()
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .filter(Value::is_object)
-            .unwrap_or_else(|| json!({"Version": "2008-10-17", "Id": format!("{}/SQSDefaultPolicy", q.arn), "Statement": []}));
+            .unwrap_or_else(
+                || json!({"Version": "2008-10-17", "Id": format!("{}/SQSDefaultPolicy", q.arn), "Statement": []}),
+            );
         let Some(statements) = statements_mut(&mut policy) else {
             return Err(AwsError::internal("the queue policy is not a JSON object"));
         };
@@ -681,7 +708,12 @@ impl Sqs {
         self.send_to(&q, sender_id(ctx), entry)
     }
 
-    pub(crate) fn send_to(&self, q: &Queue, sender_id: String, entry: SendMessageEntry) -> Result<SendMessageOutput, AwsError> {
+    pub(crate) fn send_to(
+        &self,
+        q: &Queue,
+        sender_id: String,
+        entry: SendMessageEntry,
+    ) -> Result<SendMessageOutput, AwsError> {
         let prepared = prepare(q.fifo, sender_id, entry)?;
         self.enqueue(q, vec![Ok(prepared)], false)?
             .pop()
@@ -795,8 +827,11 @@ impl Sqs {
                 id: self.next_message_id(),
             };
             out.push(Ok(send_output(&p.data, &p.data.message_id, sequence_number)));
-            st.store
-                .insert(key, Slot::new(p.data, now.saturating_add(delay * 1000), sequence_number), now);
+            st.store.insert(
+                key,
+                Slot::new(p.data, now.saturating_add(delay * 1000), sequence_number),
+                now,
+            );
             stored = true;
         }
         drop(guard);
@@ -846,10 +881,7 @@ impl Sqs {
             }
         };
         let q = self.queue(&ctx.region, queue)?;
-        let attempt_id = input
-            .receive_request_attempt_id
-            .as_deref()
-            .filter(|_| q.fifo);
+        let attempt_id = input.receive_request_attempt_id.as_deref().filter(|_| q.fifo);
         if let Some(id) = attempt_id {
             validate::check_token(id, "ReceiveRequestAttemptId")?;
         }
@@ -920,17 +952,13 @@ impl Sqs {
                 }
             }
         }
-        let mut taken = Vec::new();
-        let mut dead = Vec::new();
-        st.store.receive(
+        let params = ReceiveParams {
             now,
             max,
             visibility_ms,
-            dlq.as_ref().map(|(_, max_receive)| *max_receive),
-            &mut || self.nonce(),
-            &mut taken,
-            &mut dead,
-        );
+            max_receive_count: dlq.as_ref().map(|(_, max_receive)| *max_receive),
+        };
+        let Received { taken, dead } = st.store.receive(&params, &mut || self.nonce());
         if let Some(id) = attempt_id {
             if !taken.is_empty() {
                 let keys = taken.iter().map(|t| (t.key, t.receive_count)).collect();
@@ -1196,7 +1224,11 @@ fn check_label(label: &str) -> Result<(), AwsError> {
     if label.is_empty() {
         return Err(errors::missing_parameter("Label"));
     }
-    if label.len() > 80 || !label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+    if label.len() > 80
+        || !label
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
         return Err(errors::invalid_value(
             label,
             "Label",

@@ -44,7 +44,14 @@ fn send(sqs: &Sqs, ctx: &RequestContext, q: &QueueRef, body: &str) -> SendMessag
     sqs.send_message(ctx, q, SendMessageEntry::new(body)).unwrap()
 }
 
-fn send_fifo(sqs: &Sqs, ctx: &RequestContext, q: &QueueRef, body: &str, group: &str, dedup: Option<&str>) -> Result<SendMessageOutput, AwsError> {
+fn send_fifo(
+    sqs: &Sqs,
+    ctx: &RequestContext,
+    q: &QueueRef,
+    body: &str,
+    group: &str,
+    dedup: Option<&str>,
+) -> Result<SendMessageOutput, AwsError> {
     let entry = SendMessageEntry {
         group_id: Some(group.to_owned()),
         deduplication_id: dedup.map(str::to_owned),
@@ -138,10 +145,16 @@ fn queue_names_and_types() {
         .message
         .contains("must end with .fifo suffix"));
     let e = bad("q", &[("FifoQueue", "false")]);
-    assert_eq!((e.code.as_ref(), e.message.as_str()), (errors::INVALID_ATTRIBUTE_NAME, "Unknown Attribute FifoQueue."));
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        (errors::INVALID_ATTRIBUTE_NAME, "Unknown Attribute FifoQueue.")
+    );
     let e = bad("q", &[("ContentBasedDeduplication", "true")]);
     assert_eq!(e.message, "Unknown Attribute ContentBasedDeduplication.");
-    assert_eq!(bad("q", &[("VisibilityTimeout", "43201")]).code, errors::INVALID_ATTRIBUTE_VALUE);
+    assert_eq!(
+        bad("q", &[("VisibilityTimeout", "43201")]).code,
+        errors::INVALID_ATTRIBUTE_VALUE
+    );
     assert_eq!(bad("", &[]).code, errors::MISSING_PARAMETER);
     create(&sqs, &ctx, "q.fifo", &[("FifoQueue", "true")]);
 }
@@ -157,12 +170,26 @@ fn get_url_list_pagination_and_delete() {
     create(&sqs, &other_region, "a-9", &[]);
 
     assert_eq!(
-        sqs.get_queue_url(&ctx, EP, GetQueueUrlInput { queue_name: "b".into(), queue_owner_account: None })
-            .unwrap(),
+        sqs.get_queue_url(
+            &ctx,
+            EP,
+            GetQueueUrlInput {
+                queue_name: "b".into(),
+                queue_owner_account: None
+            }
+        )
+        .unwrap(),
         format!("{EP}/000000000000/b")
     );
     let missing = sqs
-        .get_queue_url(&ctx, EP, GetQueueUrlInput { queue_name: "a-9".into(), queue_owner_account: None })
+        .get_queue_url(
+            &ctx,
+            EP,
+            GetQueueUrlInput {
+                queue_name: "a-9".into(),
+                queue_owner_account: None,
+            },
+        )
         .unwrap_err();
     assert_eq!(missing.code, errors::NON_EXISTENT_QUEUE);
 
@@ -194,18 +221,33 @@ fn get_url_list_pagination_and_delete() {
     let names: Vec<_> = seen.iter().map(|u| QueueRef::from_url(u).unwrap().name).collect();
     assert_eq!(names, ["a-0", "a-1", "a-2", "a-3", "a-4"]);
     assert_eq!(
-        sqs.list_queues(&ctx, EP, ListQueuesInput { max_results: Some(0), ..Default::default() })
-            .unwrap_err()
-            .code,
+        sqs.list_queues(
+            &ctx,
+            EP,
+            ListQueuesInput {
+                max_results: Some(0),
+                ..Default::default()
+            }
+        )
+        .unwrap_err()
+        .code,
         errors::INVALID_PARAMETER_VALUE
     );
 
     sqs.delete_queue(&ctx, &QueueRef::new("000000000000", "b")).unwrap();
     assert_eq!(
-        sqs.delete_queue(&ctx, &QueueRef::new("000000000000", "b")).unwrap_err().code,
+        sqs.delete_queue(&ctx, &QueueRef::new("000000000000", "b"))
+            .unwrap_err()
+            .code,
         errors::NON_EXISTENT_QUEUE
     );
-    assert_eq!(sqs.list_queues(&ctx, EP, ListQueuesInput::default()).unwrap().queue_urls.len(), 5);
+    assert_eq!(
+        sqs.list_queues(&ctx, EP, ListQueuesInput::default())
+            .unwrap()
+            .queue_urls
+            .len(),
+        5
+    );
 }
 
 #[test]
@@ -238,8 +280,12 @@ fn attributes_all_defaults_and_updates() {
     assert_eq!(a["CreatedTimestamp"], (T0 / 1000).to_string());
 
     clock.advance(5_000);
-    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("VisibilityTimeout", "69"), ("DelaySeconds", "420")]))
-        .unwrap();
+    sqs.set_queue_attributes(
+        &ctx,
+        &q,
+        &attrs(&[("VisibilityTimeout", "69"), ("DelaySeconds", "420")]),
+    )
+    .unwrap();
     let a = attr_map(&sqs, &ctx, &q);
     assert_eq!(a["VisibilityTimeout"], "69");
     assert_eq!(a["LastModifiedTimestamp"], (T0 / 1000 + 5).to_string());
@@ -248,15 +294,25 @@ fn attributes_all_defaults_and_updates() {
         .unwrap();
     assert_eq!(
         only,
-        attrs(&[("QueueArn", "arn:aws:sqs:us-east-1:000000000000:q"), ("DelaySeconds", "420")])
+        attrs(&[
+            ("QueueArn", "arn:aws:sqs:us-east-1:000000000000:q"),
+            ("DelaySeconds", "420")
+        ])
     );
     assert_eq!(
-        sqs.get_queue_attributes(&ctx, &q, &["Nope".to_owned()]).unwrap_err().message,
+        sqs.get_queue_attributes(&ctx, &q, &["Nope".to_owned()])
+            .unwrap_err()
+            .message,
         "Unknown Attribute Nope."
     );
     assert!(sqs.get_queue_attributes(&ctx, &q, &[]).unwrap().is_empty());
 
-    let f = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let f = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
     let a = attr_map(&sqs, &ctx, &f);
     assert_eq!(a["FifoQueue"], "true");
     assert_eq!(a["ContentBasedDeduplication"], "true");
@@ -270,11 +326,16 @@ async fn send_receive_delete_with_exact_md5s() {
     let q = create(&sqs, &ctx, "q", &[]);
     let mut entry = SendMessageEntry::new("msg");
     for (k, v) in [("General", "Kenobi"), ("Hello", "There"), ("Help.Me", "Me")] {
-        entry.attributes.insert(k.to_owned(), MessageAttributeValue::string("String", v));
+        entry
+            .attributes
+            .insert(k.to_owned(), MessageAttributeValue::string("String", v));
     }
     let sent = sqs.send_message(&ctx, &q, entry).unwrap();
     assert_eq!(sent.md5_of_message_body, "6e2baaf3b97dbeef01c0043275f9a0e7");
-    assert_eq!(sent.md5_of_message_attributes.as_deref(), Some("4c360f3fdafd970e05fae2f149d997f5"));
+    assert_eq!(
+        sent.md5_of_message_attributes.as_deref(),
+        Some("4c360f3fdafd970e05fae2f149d997f5")
+    );
     assert_eq!(sent.sequence_number, None);
 
     // The values AWS returned for the same message and filters.
@@ -306,7 +367,15 @@ async fn send_receive_delete_with_exact_md5s() {
     let m = &got[0];
     assert_eq!(m.message_id(), sent.message_id);
     let names: Vec<&str> = m.attributes.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"]);
+    assert_eq!(
+        names,
+        [
+            "SenderId",
+            "SentTimestamp",
+            "ApproximateReceiveCount",
+            "ApproximateFirstReceiveTimestamp"
+        ]
+    );
     assert_eq!(m.attribute("SentTimestamp"), Some(T0.to_string().as_str()));
     assert_eq!(m.attribute("ApproximateReceiveCount"), Some("9"));
     assert_eq!(m.attribute("SenderId"), Some("000000000000"));
@@ -315,8 +384,14 @@ async fn send_receive_delete_with_exact_md5s() {
     sqs.delete_message(&ctx, &q, &m.receipt_handle).unwrap();
     counts_are(&sqs, &ctx, &q, (0, 0, 0));
     let err = sqs.delete_message(&ctx, &q, "not-a-handle").unwrap_err();
-    assert_eq!((err.code.as_ref(), err.status), (errors::RECEIPT_HANDLE_IS_INVALID, 404));
-    assert_eq!(err.message, "The input receipt handle \"not-a-handle\" is not a valid receipt handle.");
+    assert_eq!(
+        (err.code.as_ref(), err.status),
+        (errors::RECEIPT_HANDLE_IS_INVALID, 404)
+    );
+    assert_eq!(
+        err.message,
+        "The input receipt handle \"not-a-handle\" is not a valid receipt handle."
+    );
     // A handle of another queue is not valid here.
     let other = create(&sqs, &ctx, "other", &[]);
     assert_eq!(
@@ -338,7 +413,10 @@ async fn trace_header_system_attribute() {
         ),
     );
     let sent = sqs.send_message(&ctx, &q, entry).unwrap();
-    assert_eq!(sent.md5_of_message_system_attributes.as_deref(), Some("5ae4d5d7636402d80f4eb6d213245a88"));
+    assert_eq!(
+        sent.md5_of_message_system_attributes.as_deref(),
+        Some("5ae4d5d7636402d80f4eb6d213245a88")
+    );
     assert_eq!(sent.md5_of_message_attributes, None);
     let input = ReceiveMessageInput {
         attribute_names: vec!["AWSTraceHeader".into(), "SentTimestamp".into()],
@@ -356,7 +434,8 @@ async fn trace_header_system_attribute() {
         ]
     );
     let mut bad = SendMessageEntry::new("x");
-    bad.system_attributes.insert("Other".into(), MessageAttributeValue::string("String", "x"));
+    bad.system_attributes
+        .insert("Other".into(), MessageAttributeValue::string("String", "x"));
     assert!(sqs.send_message(&ctx, &q, bad).is_err());
 }
 
@@ -365,38 +444,84 @@ async fn message_validation() {
     let (sqs, _, ctx) = setup();
     let q = create(&sqs, &ctx, "q", &[("MaximumMessageSize", "1024")]);
     let e = sqs.send_message(&ctx, &q, SendMessageEntry::new("")).unwrap_err();
-    assert_eq!((e.code.as_ref(), e.message.as_str()), (errors::MISSING_PARAMETER, "The request must contain the parameter MessageBody."));
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        (
+            errors::MISSING_PARAMETER,
+            "The request must contain the parameter MessageBody."
+        )
+    );
     let e = sqs.send_message(&ctx, &q, SendMessageEntry::default()).unwrap_err();
     assert_eq!(e.code, errors::MISSING_PARAMETER);
-    let e = sqs.send_message(&ctx, &q, SendMessageEntry::new("a".repeat(1025))).unwrap_err();
+    let e = sqs
+        .send_message(&ctx, &q, SendMessageEntry::new("a".repeat(1025)))
+        .unwrap_err();
     assert_eq!(
         e.message,
         "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
     );
     send(&sqs, &ctx, &q, &"a".repeat(1024));
-    let e = sqs.send_message(&ctx, &q, SendMessageEntry::new("bad\u{0}char")).unwrap_err();
+    let e = sqs
+        .send_message(&ctx, &q, SendMessageEntry::new("bad\u{0}char"))
+        .unwrap_err();
     assert_eq!(e.code, errors::INVALID_MESSAGE_CONTENTS);
     let e = sqs
-        .send_message(&ctx, &q, SendMessageEntry { delay_seconds: Some(901), ..SendMessageEntry::new("x") })
+        .send_message(
+            &ctx,
+            &q,
+            SendMessageEntry {
+                delay_seconds: Some(901),
+                ..SendMessageEntry::new("x")
+            },
+        )
         .unwrap_err();
     assert_eq!(e.code, errors::INVALID_PARAMETER_VALUE);
     let e = sqs
-        .send_message(&ctx, &q, SendMessageEntry { deduplication_id: Some("d".into()), ..SendMessageEntry::new("x") })
+        .send_message(
+            &ctx,
+            &q,
+            SendMessageEntry {
+                deduplication_id: Some("d".into()),
+                ..SendMessageEntry::new("x")
+            },
+        )
         .unwrap_err();
     assert_eq!(e.code, errors::INVALID_PARAMETER_VALUE);
     // Standard queues accept a MessageGroupId (fair queues) and return it.
-    sqs.send_message(&ctx, &q, SendMessageEntry { group_id: Some("g".into()), ..SendMessageEntry::new("x") })
-        .unwrap();
+    sqs.send_message(
+        &ctx,
+        &q,
+        SendMessageEntry {
+            group_id: Some("g".into()),
+            ..SendMessageEntry::new("x")
+        },
+    )
+    .unwrap();
     let e = sqs
-        .send_message(&ctx, &q, SendMessageEntry { group_id: Some("group 1".into()), ..SendMessageEntry::new("x") })
+        .send_message(
+            &ctx,
+            &q,
+            SendMessageEntry {
+                group_id: Some("group 1".into()),
+                ..SendMessageEntry::new("x")
+            },
+        )
         .unwrap_err();
-    assert!(e.message.contains("MessageGroupId can only include alphanumeric and punctuation characters"));
+    assert!(e
+        .message
+        .contains("MessageGroupId can only include alphanumeric and punctuation characters"));
     let e = sqs
         .send_message(&ctx, &QueueRef::new("000000000000", "nope"), SendMessageEntry::new("x"))
         .unwrap_err();
     assert_eq!(e.code, errors::NON_EXISTENT_QUEUE);
 
-    for (max, wait, vis) in [(Some(0), None, None), (Some(11), None, None), (None, Some(21), None), (None, Some(-1), None), (None, None, Some(43_201))] {
+    for (max, wait, vis) in [
+        (Some(0), None, None),
+        (Some(11), None, None),
+        (None, Some(21), None),
+        (None, Some(-1), None),
+        (None, None, Some(43_201)),
+    ] {
         let input = ReceiveMessageInput {
             max_number_of_messages: max,
             wait_time_seconds: wait,
@@ -407,7 +532,14 @@ async fn message_validation() {
         assert_eq!(e.code, errors::INVALID_PARAMETER_VALUE);
     }
     let e = sqs
-        .receive_message(&ctx, &q, ReceiveMessageInput { max_number_of_messages: Some(11), ..Default::default() })
+        .receive_message(
+            &ctx,
+            &q,
+            ReceiveMessageInput {
+                max_number_of_messages: Some(11),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -430,26 +562,40 @@ async fn visibility_timeout_and_change_visibility() {
     clock.advance(1);
     let second = recv(&sqs, &ctx, &q, 1).await;
     assert_eq!(second[0].attribute("ApproximateReceiveCount"), Some("2"));
-    assert_eq!(second[0].attribute("ApproximateFirstReceiveTimestamp"), Some(T0.to_string().as_str()));
+    assert_eq!(
+        second[0].attribute("ApproximateFirstReceiveTimestamp"),
+        Some(T0.to_string().as_str())
+    );
     assert_ne!(second[0].receipt_handle, first[0].receipt_handle);
 
     // Extend, then release at once.
-    sqs.change_message_visibility(&ctx, &q, &second[0].receipt_handle, Some(100)).unwrap();
+    sqs.change_message_visibility(&ctx, &q, &second[0].receipt_handle, Some(100))
+        .unwrap();
     clock.advance(50_000);
     assert!(recv(&sqs, &ctx, &q, 1).await.is_empty());
-    sqs.change_message_visibility(&ctx, &q, &second[0].receipt_handle, Some(0)).unwrap();
+    sqs.change_message_visibility(&ctx, &q, &second[0].receipt_handle, Some(0))
+        .unwrap();
     let third = recv(&sqs, &ctx, &q, 1).await;
     assert_eq!(third.len(), 1);
     // The 12-hour limit counts from the receive.
-    sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(43_000)).unwrap();
+    sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(43_000))
+        .unwrap();
     clock.advance(42_999_000);
     let e = sqs
         .change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(300))
         .unwrap_err();
-    assert!(e.message.contains("Total VisibilityTimeout for the message is beyond the limit"), "{}", e.message);
-    sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(200)).unwrap();
+    assert!(
+        e.message
+            .contains("Total VisibilityTimeout for the message is beyond the limit"),
+        "{}",
+        e.message
+    );
+    sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(200))
+        .unwrap();
     assert_eq!(
-        sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, None).unwrap_err().code,
+        sqs.change_message_visibility(&ctx, &q, &third[0].receipt_handle, None)
+            .unwrap_err()
+            .code,
         errors::MISSING_PARAMETER
     );
     // A deleted message cannot change.
@@ -457,10 +603,15 @@ async fn visibility_timeout_and_change_visibility() {
     let e = sqs
         .change_message_visibility(&ctx, &q, &third[0].receipt_handle, Some(5))
         .unwrap_err();
-    assert!(e.message.ends_with("Message does not exist or is not available for visibility timeout change."));
+    assert!(e
+        .message
+        .ends_with("Message does not exist or is not available for visibility timeout change."));
     // Per-receive visibility timeout.
     send(&sqs, &ctx, &q, "n");
-    let input = ReceiveMessageInput { visibility_timeout: Some(1), ..Default::default() };
+    let input = ReceiveMessageInput {
+        visibility_timeout: Some(1),
+        ..Default::default()
+    };
     assert_eq!(recv_with(&sqs, &ctx, &q, input).await.len(), 1);
     clock.advance(1_000);
     assert_eq!(recv(&sqs, &ctx, &q, 1).await.len(), 1);
@@ -474,7 +625,8 @@ async fn standard_change_visibility_after_expiry_succeeds() {
     let got = recv(&sqs, &ctx, &q, 1).await;
     clock.advance(2_000);
     // Visible again, but a standard queue still honours the old handle (as AWS does).
-    sqs.change_message_visibility(&ctx, &q, &got[0].receipt_handle, Some(30)).unwrap();
+    sqs.change_message_visibility(&ctx, &q, &got[0].receipt_handle, Some(30))
+        .unwrap();
     assert!(recv(&sqs, &ctx, &q, 1).await.is_empty());
     counts_are(&sqs, &ctx, &q, (0, 1, 0));
 }
@@ -482,12 +634,31 @@ async fn standard_change_visibility_after_expiry_succeeds() {
 #[tokio::test]
 async fn delays_and_retention() {
     let (sqs, clock, ctx) = setup();
-    let q = create(&sqs, &ctx, "q", &[("DelaySeconds", "5"), ("MessageRetentionPeriod", "60")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "q",
+        &[("DelaySeconds", "5"), ("MessageRetentionPeriod", "60")],
+    );
     send(&sqs, &ctx, &q, "queue-delay");
-    sqs.send_message(&ctx, &q, SendMessageEntry { delay_seconds: Some(0), ..SendMessageEntry::new("now") })
-        .unwrap();
-    sqs.send_message(&ctx, &q, SendMessageEntry { delay_seconds: Some(20), ..SendMessageEntry::new("later") })
-        .unwrap();
+    sqs.send_message(
+        &ctx,
+        &q,
+        SendMessageEntry {
+            delay_seconds: Some(0),
+            ..SendMessageEntry::new("now")
+        },
+    )
+    .unwrap();
+    sqs.send_message(
+        &ctx,
+        &q,
+        SendMessageEntry {
+            delay_seconds: Some(20),
+            ..SendMessageEntry::new("later")
+        },
+    )
+    .unwrap();
     counts_are(&sqs, &ctx, &q, (1, 0, 2));
     assert_eq!(bodies(&recv(&sqs, &ctx, &q, 10).await), ["now"]);
     clock.advance(5_000);
@@ -512,18 +683,28 @@ async fn redrive_to_the_dead_letter_queue() {
     let dlq = create(&sqs, &ctx, "dlq", &[]);
     let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
     let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
-    let q = create(&sqs, &ctx, "src", &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "src",
+        &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")],
+    );
     assert_eq!(
         attr_map(&sqs, &ctx, &q)["RedrivePolicy"],
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":2}}"#)
     );
     let mut entry = SendMessageEntry::new("poison");
-    entry.attributes.insert("MyAttribute".into(), MessageAttributeValue::string("String", "foobar"));
+    entry
+        .attributes
+        .insert("MyAttribute".into(), MessageAttributeValue::string("String", "foobar"));
     let sent = sqs.send_message(&ctx, &q, entry).unwrap();
 
     for n in 1..=2 {
         let got = recv(&sqs, &ctx, &q, 1).await;
-        assert_eq!(got[0].attribute("ApproximateReceiveCount"), Some(n.to_string().as_str()));
+        assert_eq!(
+            got[0].attribute("ApproximateReceiveCount"),
+            Some(n.to_string().as_str())
+        );
         clock.advance(1_000);
     }
     // The third receive attempt moves it instead of returning it.
@@ -534,7 +715,10 @@ async fn redrive_to_the_dead_letter_queue() {
     let m = &moved[0];
     assert_eq!(m.message_id(), sent.message_id);
     assert_eq!(m.body(), "poison");
-    assert_eq!(m.md5_of_message_attributes.as_deref(), Some("adb59cd4678ea5a855436b949cd07ab6"));
+    assert_eq!(
+        m.md5_of_message_attributes.as_deref(),
+        Some("adb59cd4678ea5a855436b949cd07ab6")
+    );
     assert_eq!(m.attribute("ApproximateReceiveCount"), Some("3"));
     assert_eq!(m.attribute("SentTimestamp"), Some(T0.to_string().as_str()));
     assert_eq!(
@@ -542,9 +726,7 @@ async fn redrive_to_the_dead_letter_queue() {
         Some("arn:aws:sqs:us-east-1:000000000000:src")
     );
 
-    let sources = sqs
-        .list_dead_letter_source_queues(&ctx, EP, &dlq, None, None)
-        .unwrap();
+    let sources = sqs.list_dead_letter_source_queues(&ctx, EP, &dlq, None, None).unwrap();
     assert_eq!(sources.queue_urls, [format!("{EP}/000000000000/src")]);
     assert!(sqs
         .list_dead_letter_source_queues(&ctx, EP, &q, None, None)
@@ -553,7 +735,8 @@ async fn redrive_to_the_dead_letter_queue() {
         .is_empty());
 
     // Removing the policy stops redrive.
-    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("RedrivePolicy", "")])).unwrap();
+    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("RedrivePolicy", "")]))
+        .unwrap();
     assert!(!attr_map(&sqs, &ctx, &q).contains_key("RedrivePolicy"));
 }
 
@@ -562,7 +745,12 @@ async fn redrive_keeps_messages_when_the_dlq_is_gone() {
     let (sqs, clock, ctx) = setup();
     let dlq = create(&sqs, &ctx, "dlq", &[]);
     let policy = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":1}"#;
-    let q = create(&sqs, &ctx, "src", &[("RedrivePolicy", policy), ("VisibilityTimeout", "1")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "src",
+        &[("RedrivePolicy", policy), ("VisibilityTimeout", "1")],
+    );
     send(&sqs, &ctx, &q, "m");
     assert_eq!(recv(&sqs, &ctx, &q, 1).await.len(), 1);
     sqs.delete_queue(&ctx, &dlq).unwrap();
@@ -578,18 +766,35 @@ fn redrive_policy_validation() {
     let q = create(&sqs, &ctx, "src", &[]);
     let set = |p: &str| sqs.set_queue_attributes(&ctx, &q, &attrs(&[("RedrivePolicy", p)]));
     let e = set(&policy("arn:aws:sqs:us-east-1:000000000000:missing")).unwrap_err();
-    assert!(e.message.ends_with("Reason: Dead letter target does not exist."), "{}", e.message);
+    assert!(
+        e.message.ends_with("Reason: Dead letter target does not exist."),
+        "{}",
+        e.message
+    );
     create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true")]);
     let e = set(&policy("arn:aws:sqs:us-east-1:000000000000:f.fifo")).unwrap_err();
-    assert!(e.message.ends_with("must be same type of queue as the source."), "{}", e.message);
-    create(&sqs, &ctx, "deny", &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)]);
+    assert!(
+        e.message.ends_with("must be same type of queue as the source."),
+        "{}",
+        e.message
+    );
+    create(
+        &sqs,
+        &ctx,
+        "deny",
+        &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)],
+    );
     assert!(set(&policy("arn:aws:sqs:us-east-1:000000000000:deny")).is_err());
     let by_queue = r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:src"]}"#;
     create(&sqs, &ctx, "mine", &[("RedriveAllowPolicy", by_queue)]);
     set(&policy("arn:aws:sqs:us-east-1:000000000000:mine")).unwrap();
     let other = create(&sqs, &ctx, "other", &[]);
     assert!(sqs
-        .set_queue_attributes(&ctx, &other, &attrs(&[("RedrivePolicy", &policy("arn:aws:sqs:us-east-1:000000000000:mine"))]))
+        .set_queue_attributes(
+            &ctx,
+            &other,
+            &attrs(&[("RedrivePolicy", &policy("arn:aws:sqs:us-east-1:000000000000:mine"))])
+        )
         .is_err());
     let e = set(r#"{"deadLetterTargetArn": "dummy", "maxReceiveCount": 42}"#).unwrap_err();
     assert_eq!(
@@ -601,11 +806,30 @@ fn redrive_policy_validation() {
 #[tokio::test]
 async fn fifo_ordering_group_locking_and_sequence_numbers() {
     let (sqs, _, ctx) = setup();
-    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
     let e = sqs.send_message(&ctx, &q, SendMessageEntry::new("x")).unwrap_err();
-    assert_eq!((e.code.as_ref(), e.message.as_str()), (errors::MISSING_PARAMETER, "The request must contain the parameter MessageGroupId."));
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        (
+            errors::MISSING_PARAMETER,
+            "The request must contain the parameter MessageGroupId."
+        )
+    );
     let e = sqs
-        .send_message(&ctx, &q, SendMessageEntry { group_id: Some("g".into()), delay_seconds: Some(2), ..SendMessageEntry::new("x") })
+        .send_message(
+            &ctx,
+            &q,
+            SendMessageEntry {
+                group_id: Some("g".into()),
+                delay_seconds: Some(2),
+                ..SendMessageEntry::new("x")
+            },
+        )
         .unwrap_err();
     assert_eq!(
         e.message,
@@ -628,7 +852,11 @@ async fn fifo_ordering_group_locking_and_sequence_numbers() {
     );
     assert!(first[0].attribute("SequenceNumber").is_some());
     let second = recv(&sqs, &ctx, &q, 10).await;
-    assert_eq!(bodies(&second), ["b1", "b2"], "group a is locked while a1 and a2 are in flight");
+    assert_eq!(
+        bodies(&second),
+        ["b1", "b2"],
+        "group a is locked while a1 and a2 are in flight"
+    );
     assert!(recv(&sqs, &ctx, &q, 10).await.is_empty());
     sqs.delete_message(&ctx, &q, &first[0].receipt_handle).unwrap();
     assert!(recv(&sqs, &ctx, &q, 10).await.is_empty(), "a2 still in flight");
@@ -663,7 +891,11 @@ async fn fifo_deduplication_window_and_scope() {
         &sqs,
         &ctx,
         "c.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")],
+        &[
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "true"),
+            ("DeduplicationScope", "messageGroup"),
+        ],
     );
     send_fifo(&sqs, &ctx, &c, "same", "g1", None).unwrap();
     send_fifo(&sqs, &ctx, &c, "same", "g1", None).unwrap();
@@ -674,14 +906,26 @@ async fn fifo_deduplication_window_and_scope() {
 #[tokio::test]
 async fn fifo_receipt_handles_expire_with_visibility() {
     let (sqs, clock, ctx) = setup();
-    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("VisibilityTimeout", "1")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "true"),
+            ("VisibilityTimeout", "1"),
+        ],
+    );
     send_fifo(&sqs, &ctx, &q, "foobar", "g", None).unwrap();
     let got = recv(&sqs, &ctx, &q, 1).await;
     clock.advance(1_500);
     let e = sqs.delete_message(&ctx, &q, &got[0].receipt_handle).unwrap_err();
     assert_eq!(
         e.message,
-        format!("Value {} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", got[0].receipt_handle)
+        format!(
+            "Value {} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
+            got[0].receipt_handle
+        )
     );
     let e = sqs
         .change_message_visibility(&ctx, &q, &got[0].receipt_handle, Some(10))
@@ -689,7 +933,8 @@ async fn fifo_receipt_handles_expire_with_visibility() {
     assert_eq!(e.code, errors::MESSAGE_NOT_INFLIGHT);
     // Extended in time, the handle stays good.
     let again = recv(&sqs, &ctx, &q, 1).await;
-    sqs.change_message_visibility(&ctx, &q, &again[0].receipt_handle, Some(10)).unwrap();
+    sqs.change_message_visibility(&ctx, &q, &again[0].receipt_handle, Some(10))
+        .unwrap();
     clock.advance(5_000);
     sqs.delete_message(&ctx, &q, &again[0].receipt_handle).unwrap();
 }
@@ -697,7 +942,12 @@ async fn fifo_receipt_handles_expire_with_visibility() {
 #[tokio::test]
 async fn fifo_receive_request_attempt_id_returns_the_same_messages() {
     let (sqs, _, ctx) = setup();
-    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
     send_fifo(&sqs, &ctx, &q, "m1", "g", None).unwrap();
     send_fifo(&sqs, &ctx, &q, "m2", "h", None).unwrap();
     let input = ReceiveMessageInput {
@@ -717,28 +967,47 @@ async fn fifo_receive_request_attempt_id_returns_the_same_messages() {
 fn batch_limits() {
     let (sqs, _, ctx) = setup();
     let q = create(&sqs, &ctx, "q", &[("MaximumMessageSize", "1024")]);
-    let entry = |id: &str, body: &str| BatchEntry { id: id.into(), entry: SendMessageEntry::new(body) };
+    let entry = |id: &str, body: &str| BatchEntry {
+        id: id.into(),
+        entry: SendMessageEntry::new(body),
+    };
     let e = sqs.send_message_batch(&ctx, &q, vec![]).unwrap_err();
     assert_eq!(e.code, errors::EMPTY_BATCH_REQUEST);
     let many: Vec<_> = (0..11).map(|i| entry(&i.to_string(), "x")).collect();
     let e = sqs.send_message_batch(&ctx, &q, many).unwrap_err();
     assert_eq!(
         (e.code.as_ref(), e.message.as_str()),
-        (errors::TOO_MANY_ENTRIES, "Maximum number of entries per request are 10. You have sent 11.")
+        (
+            errors::TOO_MANY_ENTRIES,
+            "Maximum number of entries per request are 10. You have sent 11."
+        )
     );
-    let e = sqs.send_message_batch(&ctx, &q, vec![entry("invalid:id", "x")]).unwrap_err();
+    let e = sqs
+        .send_message_batch(&ctx, &q, vec![entry("invalid:id", "x")])
+        .unwrap_err();
     assert_eq!(e.code, errors::INVALID_BATCH_ENTRY_ID);
-    let e = sqs.send_message_batch(&ctx, &q, vec![entry("a", "x"), entry("a", "y")]).unwrap_err();
-    assert_eq!((e.code.as_ref(), e.message.as_str()), (errors::BATCH_ENTRY_IDS_NOT_DISTINCT, "Id a repeated."));
+    let e = sqs
+        .send_message_batch(&ctx, &q, vec![entry("a", "x"), entry("a", "y")])
+        .unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        (errors::BATCH_ENTRY_IDS_NOT_DISTINCT, "Id a repeated.")
+    );
     let big = "x".repeat(600_000);
-    let e = sqs.send_message_batch(&ctx, &q, vec![entry("a", &big), entry("b", &big)]).unwrap_err();
+    let e = sqs
+        .send_message_batch(&ctx, &q, vec![entry("a", &big), entry("b", &big)])
+        .unwrap_err();
     assert_eq!(
         e.message,
         "Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes."
     );
     // Per-entry failures leave the rest alone.
     let out = sqs
-        .send_message_batch(&ctx, &q, vec![entry("ok", "fine"), entry("big", &"y".repeat(1025)), entry("empty", "")])
+        .send_message_batch(
+            &ctx,
+            &q,
+            vec![entry("ok", "fine"), entry("big", &"y".repeat(1025)), entry("empty", "")],
+        )
         .unwrap();
     assert_eq!(out.successful.len(), 1);
     assert_eq!(out.successful[0].0, "ok");
@@ -753,9 +1022,19 @@ fn batch_limits() {
     assert_eq!(out.failed[1].code, errors::MISSING_PARAMETER);
 
     let e = sqs.delete_message_batch(&ctx, &q, vec![]).unwrap_err();
-    assert_eq!(e.message, "There should be at least one DeleteMessageBatchRequestEntry in the request.");
+    assert_eq!(
+        e.message,
+        "There should be at least one DeleteMessageBatchRequestEntry in the request."
+    );
     let out = sqs
-        .delete_message_batch(&ctx, &q, vec![BatchEntry { id: "x".into(), entry: "garbage".into() }])
+        .delete_message_batch(
+            &ctx,
+            &q,
+            vec![BatchEntry {
+                id: "x".into(),
+                entry: "garbage".into(),
+            }],
+        )
         .unwrap();
     assert_eq!(out.failed[0].code, errors::RECEIPT_HANDLE_IS_INVALID);
     let e = sqs.change_message_visibility_batch(&ctx, &q, vec![]).unwrap_err();
@@ -767,7 +1046,10 @@ async fn batch_operations_round_trip() {
     let (sqs, _, ctx) = setup();
     let q = create(&sqs, &ctx, "q", &[]);
     let entries = (0..10)
-        .map(|i| BatchEntry { id: format!("e{i}"), entry: SendMessageEntry::new(format!("m{i}")) })
+        .map(|i| BatchEntry {
+            id: format!("e{i}"),
+            entry: SendMessageEntry::new(format!("m{i}")),
+        })
         .collect();
     let out = sqs.send_message_batch(&ctx, &q, entries).unwrap();
     assert_eq!(out.successful.len(), 10);
@@ -778,14 +1060,26 @@ async fn batch_operations_round_trip() {
         .enumerate()
         .map(|(i, m)| BatchEntry {
             id: format!("v{i}"),
-            entry: ChangeVisibilityEntry { receipt_handle: m.receipt_handle.clone(), visibility_timeout: Some(60) },
+            entry: ChangeVisibilityEntry {
+                receipt_handle: m.receipt_handle.clone(),
+                visibility_timeout: Some(60),
+            },
         })
         .collect();
-    assert_eq!(sqs.change_message_visibility_batch(&ctx, &q, vis).unwrap().successful.len(), 10);
+    assert_eq!(
+        sqs.change_message_visibility_batch(&ctx, &q, vis)
+            .unwrap()
+            .successful
+            .len(),
+        10
+    );
     let del = got
         .iter()
         .enumerate()
-        .map(|(i, m)| BatchEntry { id: format!("d{i}"), entry: m.receipt_handle.clone() })
+        .map(|(i, m)| BatchEntry {
+            id: format!("d{i}"),
+            entry: m.receipt_handle.clone(),
+        })
         .collect();
     let out = sqs.delete_message_batch(&ctx, &q, del).unwrap();
     assert_eq!(out.successful.len(), 10);
@@ -796,19 +1090,37 @@ async fn batch_operations_round_trip() {
 #[test]
 fn fifo_batch_needs_group_ids() {
     let (sqs, _, ctx) = setup();
-    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
     let e = sqs
-        .send_message_batch(&ctx, &q, vec![BatchEntry { id: "a".into(), entry: SendMessageEntry::new("x") }])
+        .send_message_batch(
+            &ctx,
+            &q,
+            vec![BatchEntry {
+                id: "a".into(),
+                entry: SendMessageEntry::new("x"),
+            }],
+        )
         .unwrap_err();
     assert_eq!(
         (e.code.as_ref(), e.message.as_str()),
-        (errors::INVALID_PARAMETER_VALUE, "The request must contain the parameter MessageGroupId.")
+        (
+            errors::INVALID_PARAMETER_VALUE,
+            "The request must contain the parameter MessageGroupId."
+        )
     );
     let entries = ["1", "2", "3"]
         .iter()
         .map(|b| BatchEntry {
             id: format!("e{b}"),
-            entry: SendMessageEntry { group_id: Some("g".into()), ..SendMessageEntry::new(*b) },
+            entry: SendMessageEntry {
+                group_id: Some("g".into()),
+                ..SendMessageEntry::new(*b)
+            },
         })
         .collect();
     let out = sqs.send_message_batch(&ctx, &q, entries).unwrap();
@@ -829,7 +1141,10 @@ fn purge_once_a_minute() {
     counts_are(&sqs, &ctx, &q, (0, 0, 0));
     let e = sqs.purge_queue(&ctx, &q).unwrap_err();
     assert_eq!((e.code.as_ref(), e.status), (errors::PURGE_QUEUE_IN_PROGRESS, 403));
-    assert_eq!(e.message, "Only one PurgeQueue operation on q is allowed every 60 seconds.");
+    assert_eq!(
+        e.message,
+        "Only one PurgeQueue operation on q is allowed every 60 seconds."
+    );
     clock.advance(60_000);
     sqs.purge_queue(&ctx, &q).unwrap();
 }
@@ -841,17 +1156,26 @@ fn tags() {
         .create_queue(
             &ctx,
             EP,
-            CreateQueueInput { queue_name: "q".into(), attributes: vec![], tags: attrs(&[("team", "a")]) },
+            CreateQueueInput {
+                queue_name: "q".into(),
+                attributes: vec![],
+                tags: attrs(&[("team", "a")]),
+            },
         )
         .unwrap();
     let q = QueueRef::from_url(&url).unwrap();
-    sqs.tag_queue(&ctx, &q, attrs(&[("tag1", "value1"), ("tag3", "")])).unwrap();
+    sqs.tag_queue(&ctx, &q, attrs(&[("tag1", "value1"), ("tag3", "")]))
+        .unwrap();
     assert_eq!(
         sqs.list_queue_tags(&ctx, &q).unwrap(),
         attrs(&[("tag1", "value1"), ("tag3", ""), ("team", "a")])
     );
-    sqs.untag_queue(&ctx, &q, &["tag1".to_owned(), "nope".to_owned()]).unwrap();
-    assert_eq!(sqs.list_queue_tags(&ctx, &q).unwrap(), attrs(&[("tag3", ""), ("team", "a")]));
+    sqs.untag_queue(&ctx, &q, &["tag1".to_owned(), "nope".to_owned()])
+        .unwrap();
+    assert_eq!(
+        sqs.list_queue_tags(&ctx, &q).unwrap(),
+        attrs(&[("tag3", ""), ("team", "a")])
+    );
     let too_many = (0..49).map(|i| (format!("k{i}"), String::new())).collect();
     assert!(sqs.tag_queue(&ctx, &q, too_many).is_err());
 }
@@ -888,7 +1212,9 @@ fn permissions_build_the_policy_aws_builds() {
     sqs.remove_permission(&ctx, &q, "crossaccountpermission").unwrap();
     assert!(!attr_map(&sqs, &ctx, &q).contains_key("Policy"));
     assert_eq!(
-        sqs.remove_permission(&ctx, &q, "crossaccountpermission").unwrap_err().message,
+        sqs.remove_permission(&ctx, &q, "crossaccountpermission")
+            .unwrap_err()
+            .message,
         "Value crossaccountpermission for parameter Label is invalid. Reason: can't find label."
     );
 }
@@ -903,7 +1229,14 @@ async fn long_poll_wakes_the_moment_a_message_arrives() {
         tokio::spawn(async move {
             let start = Instant::now();
             let got = sqs
-                .receive_message(&ctx, &q, ReceiveMessageInput { wait_time_seconds: Some(10), ..Default::default() })
+                .receive_message(
+                    &ctx,
+                    &q,
+                    ReceiveMessageInput {
+                        wait_time_seconds: Some(10),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             (got, start.elapsed())
@@ -924,13 +1257,32 @@ async fn long_poll_wakes_when_a_delayed_message_becomes_visible() {
     let sqs = Sqs::new(Arc::new(SystemClock));
     let ctx = RequestContext::default();
     let q = create(&sqs, &ctx, "q", &[]);
-    sqs.send_message(&ctx, &q, SendMessageEntry { delay_seconds: Some(1), ..SendMessageEntry::new("later") })
-        .unwrap();
+    sqs.send_message(
+        &ctx,
+        &q,
+        SendMessageEntry {
+            delay_seconds: Some(1),
+            ..SendMessageEntry::new("later")
+        },
+    )
+    .unwrap();
     let start = Instant::now();
-    let got = recv_with(&sqs, &ctx, &q, ReceiveMessageInput { wait_time_seconds: Some(5), ..Default::default() }).await;
+    let got = recv_with(
+        &sqs,
+        &ctx,
+        &q,
+        ReceiveMessageInput {
+            wait_time_seconds: Some(5),
+            ..Default::default()
+        },
+    )
+    .await;
     let waited = start.elapsed();
     assert_eq!(bodies(&got), ["later"]);
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(1500), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -939,11 +1291,19 @@ async fn long_poll_times_out_and_honours_the_queue_default() {
     let ctx = RequestContext::default();
     let q = create(&sqs, &ctx, "q", &[("ReceiveMessageWaitTimeSeconds", "1")]);
     let start = Instant::now();
-    assert!(recv_with(&sqs, &ctx, &q, ReceiveMessageInput::default()).await.is_empty());
+    assert!(recv_with(&sqs, &ctx, &q, ReceiveMessageInput::default())
+        .await
+        .is_empty());
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(950) && waited < Duration::from_millis(1500), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
     let start = Instant::now();
-    let input = ReceiveMessageInput { wait_time_seconds: Some(0), ..Default::default() };
+    let input = ReceiveMessageInput {
+        wait_time_seconds: Some(0),
+        ..Default::default()
+    };
     assert!(recv_with(&sqs, &ctx, &q, input).await.is_empty());
     assert!(start.elapsed() < Duration::from_millis(100));
 }
@@ -952,16 +1312,28 @@ async fn long_poll_times_out_and_honours_the_queue_default() {
 async fn long_poll_on_fifo_wakes_when_a_group_unlocks() {
     let sqs = Sqs::new(Arc::new(SystemClock));
     let ctx = RequestContext::default();
-    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
     send_fifo(&sqs, &ctx, &q, "1", "g", None).unwrap();
     send_fifo(&sqs, &ctx, &q, "2", "g", None).unwrap();
     let first = recv(&sqs, &ctx, &q, 1).await;
     let waiter = {
         let (sqs, ctx, q) = (sqs.clone(), ctx.clone(), q.clone());
         tokio::spawn(async move {
-            sqs.receive_message(&ctx, &q, ReceiveMessageInput { wait_time_seconds: Some(10), ..Default::default() })
-                .await
-                .unwrap()
+            sqs.receive_message(
+                &ctx,
+                &q,
+                ReceiveMessageInput {
+                    wait_time_seconds: Some(10),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -980,13 +1352,24 @@ async fn long_poll_ends_when_the_queue_is_deleted() {
     let waiter = {
         let (sqs, ctx, q) = (sqs.clone(), ctx.clone(), q.clone());
         tokio::spawn(async move {
-            sqs.receive_message(&ctx, &q, ReceiveMessageInput { wait_time_seconds: Some(10), ..Default::default() })
-                .await
+            sqs.receive_message(
+                &ctx,
+                &q,
+                ReceiveMessageInput {
+                    wait_time_seconds: Some(10),
+                    ..Default::default()
+                },
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     sqs.delete_queue(&ctx, &q).unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap().unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(1), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.code, errors::NON_EXISTENT_QUEUE);
 }
 
@@ -998,7 +1381,10 @@ async fn wait_for_status(sqs: &Sqs, arn: &str, status: &str) -> MessageMoveTaskI
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("task never reached {status}: {:?}", sqs.list_message_move_tasks(arn, Some(10)));
+    panic!(
+        "task never reached {status}: {:?}",
+        sqs.list_message_move_tasks(arn, Some(10))
+    );
 }
 
 #[tokio::test]
@@ -1007,8 +1393,18 @@ async fn move_task_back_to_the_source_queues() {
     let dlq = create(&sqs, &ctx, "dlq", &[]);
     let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
     let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
-    let a = create(&sqs, &ctx, "a", &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")]);
-    let b = create(&sqs, &ctx, "b", &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")]);
+    let a = create(
+        &sqs,
+        &ctx,
+        "a",
+        &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")],
+    );
+    let b = create(
+        &sqs,
+        &ctx,
+        "b",
+        &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")],
+    );
     for (q, body) in [(&a, "a1"), (&a, "a2"), (&b, "b1")] {
         send(&sqs, &ctx, q, body);
     }
@@ -1022,11 +1418,17 @@ async fn move_task_back_to_the_source_queues() {
     counts_are(&sqs, &ctx, &dlq, (3, 0, 0));
 
     let e = sqs
-        .start_message_move_task(StartMessageMoveTaskInput { source_arn: "arn:aws:sqs:us-east-1:000000000000:a".into(), ..Default::default() })
+        .start_message_move_task(StartMessageMoveTaskInput {
+            source_arn: "arn:aws:sqs:us-east-1:000000000000:a".into(),
+            ..Default::default()
+        })
         .unwrap_err();
     assert_eq!(e.message, "Source queue must be configured as a Dead Letter Queue.");
     let e = sqs
-        .start_message_move_task(StartMessageMoveTaskInput { source_arn: "arn:aws:sqs:us-east-1:000000000000:nope".into(), ..Default::default() })
+        .start_message_move_task(StartMessageMoveTaskInput {
+            source_arn: "arn:aws:sqs:us-east-1:000000000000:nope".into(),
+            ..Default::default()
+        })
         .unwrap_err();
     assert_eq!((e.code.as_ref(), e.status), (errors::RESOURCE_NOT_FOUND, 404));
     let e = sqs
@@ -1036,10 +1438,16 @@ async fn move_task_back_to_the_source_queues() {
             ..Default::default()
         })
         .unwrap_err();
-    assert_eq!(e.message, "The resource that you specified for the DestinationArn parameter doesn't exist.");
+    assert_eq!(
+        e.message,
+        "The resource that you specified for the DestinationArn parameter doesn't exist."
+    );
 
-    sqs.start_message_move_task(StartMessageMoveTaskInput { source_arn: dlq_arn.into(), ..Default::default() })
-        .unwrap();
+    sqs.start_message_move_task(StartMessageMoveTaskInput {
+        source_arn: dlq_arn.into(),
+        ..Default::default()
+    })
+    .unwrap();
     let done = wait_for_status(&sqs, dlq_arn, "COMPLETED").await;
     assert_eq!(done.approximate_number_of_messages_moved, 3);
     assert_eq!(done.approximate_number_of_messages_to_move, Some(3));
@@ -1047,12 +1455,19 @@ async fn move_task_back_to_the_source_queues() {
     assert_eq!(done.destination_arn, None);
     assert_eq!(done.started_timestamp, i64::try_from(T0 + 1_000).unwrap());
     counts_are(&sqs, &ctx, &dlq, (0, 0, 0));
-    let mut back = bodies(&recv(&sqs, &ctx, &a, 10).await).into_iter().map(str::to_owned).collect::<Vec<_>>();
+    let mut back = bodies(&recv(&sqs, &ctx, &a, 10).await)
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
     back.sort();
     assert_eq!(back, ["a1", "a2"]);
     let got_b = recv(&sqs, &ctx, &b, 10).await;
     assert_eq!(bodies(&got_b), ["b1"]);
-    assert_eq!(got_b[0].attribute("ApproximateReceiveCount"), Some("1"), "a moved message starts afresh");
+    assert_eq!(
+        got_b[0].attribute("ApproximateReceiveCount"),
+        Some("1"),
+        "a moved message starts afresh"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -1061,7 +1476,12 @@ async fn move_task_rate_limit_cancel_and_single_task_rule() {
     create(&sqs, &ctx, "dlq", &[]);
     let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
     let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
-    let src = create(&sqs, &ctx, "src", &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")]);
+    let src = create(
+        &sqs,
+        &ctx,
+        "src",
+        &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")],
+    );
     let dest = create(&sqs, &ctx, "dest", &[]);
     for i in 0..10 {
         send(&sqs, &ctx, &src, &format!("m{i}"));
@@ -1082,7 +1502,10 @@ async fn move_task_rate_limit_cancel_and_single_task_rule() {
     assert_eq!(running[0].task_handle.as_deref(), Some(handle.as_str()));
     assert_eq!(running[0].max_number_of_messages_per_second, Some(1));
     let e = sqs
-        .start_message_move_task(StartMessageMoveTaskInput { source_arn: dlq_arn.into(), ..Default::default() })
+        .start_message_move_task(StartMessageMoveTaskInput {
+            source_arn: dlq_arn.into(),
+            ..Default::default()
+        })
         .unwrap_err();
     assert_eq!(
         e.message,
@@ -1112,7 +1535,11 @@ async fn delivery_target_and_destination_authorization() {
     let mut msg = Message::new("{\"Records\":[]}");
     msg.attributes.insert(
         "kind".into(),
-        MessageAttribute { data_type: "String".into(), string_value: Some("s3".into()), binary_value: None },
+        MessageAttribute {
+            data_type: "String".into(),
+            string_value: Some("s3".into()),
+            binary_value: None,
+        },
     );
     sqs.deliver(&arn, msg).await.unwrap();
     let got = recv(&sqs, &ctx, &q, 1).await;
@@ -1120,7 +1547,10 @@ async fn delivery_target_and_destination_authorization() {
     assert_eq!(got[0].message_attributes[0].1.string_value.as_deref(), Some("s3"));
 
     let gone: Arn = "arn:aws:sqs:us-east-1:000000000000:gone".parse().unwrap();
-    assert!(matches!(sqs.deliver(&gone, Message::new("x")).await, Err(DeliveryError::NotFound(_))));
+    assert!(matches!(
+        sqs.deliver(&gone, Message::new("x")).await,
+        Err(DeliveryError::NotFound(_))
+    ));
     assert!(matches!(
         sqs.deliver(&arn, Message::new("x".repeat(1_048_577))).await,
         Err(DeliveryError::Terminal(_))
@@ -1133,8 +1563,14 @@ async fn delivery_target_and_destination_authorization() {
         source_arn: Some(source),
         source_account: Some("000000000000"),
     };
-    assert_eq!(sqs.authorize(&gone, &req("arn:aws:s3:::photos")), Err(DestinationError::NotFound));
-    assert_eq!(sqs.authorize(&arn, &req("arn:aws:s3:::photos")), Err(DestinationError::AccessDenied));
+    assert_eq!(
+        sqs.authorize(&gone, &req("arn:aws:s3:::photos")),
+        Err(DestinationError::NotFound)
+    );
+    assert_eq!(
+        sqs.authorize(&arn, &req("arn:aws:s3:::photos")),
+        Err(DestinationError::AccessDenied)
+    );
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -1146,9 +1582,13 @@ async fn delivery_target_and_destination_authorization() {
         }]
     })
     .to_string();
-    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("Policy", &policy)])).unwrap();
+    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("Policy", &policy)]))
+        .unwrap();
     assert_eq!(sqs.authorize(&arn, &req("arn:aws:s3:::photos")), Ok(()));
-    assert_eq!(sqs.authorize(&arn, &req("arn:aws:s3:::other")), Err(DestinationError::AccessDenied));
+    assert_eq!(
+        sqs.authorize(&arn, &req("arn:aws:s3:::other")),
+        Err(DestinationError::AccessDenied)
+    );
 }
 
 #[test]
@@ -1156,10 +1596,19 @@ fn queues_are_per_region_and_account() {
     let (sqs, _, ctx) = setup();
     create(&sqs, &ctx, "q", &[]);
     let eu = RequestContext::new("eu-west-1");
-    let e = sqs.send_message(&eu, &QueueRef::new("000000000000", "q"), SendMessageEntry::new("x")).unwrap_err();
+    let e = sqs
+        .send_message(&eu, &QueueRef::new("000000000000", "q"), SendMessageEntry::new("x"))
+        .unwrap_err();
     assert_eq!(e.code, errors::NON_EXISTENT_QUEUE);
     let url = sqs
-        .create_queue(&eu, EP, CreateQueueInput { queue_name: "q".into(), ..Default::default() })
+        .create_queue(
+            &eu,
+            EP,
+            CreateQueueInput {
+                queue_name: "q".into(),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let attrs = sqs
         .get_queue_attributes(&eu, &QueueRef::from_url(&url).unwrap(), &["QueueArn".into()])
@@ -1179,7 +1628,8 @@ async fn concurrent_producers_and_consumers_lose_nothing() {
             let (sqs, ctx, q) = (sqs.clone(), ctx.clone(), q.clone());
             tokio::spawn(async move {
                 for i in 0..2_500 {
-                    sqs.send_message(&ctx, &q, SendMessageEntry::new(format!("{p}-{i}"))).unwrap();
+                    sqs.send_message(&ctx, &q, SendMessageEntry::new(format!("{p}-{i}")))
+                        .unwrap();
                 }
             })
         })

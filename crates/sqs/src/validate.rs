@@ -74,7 +74,9 @@ fn valid_attribute_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.is_empty()
         && name.len() <= 256
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -127,8 +129,11 @@ fn check_value(name: &str, v: &MessageAttributeValue, kind: &str) -> Result<(), 
             "The type of message {kind} attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
         )));
     };
-    let non_empty =
-        || errors::invalid_parameter(format!("Message {kind} attribute '{name}' must contain a non-empty value of type '{base}'."));
+    let non_empty = || {
+        errors::invalid_parameter(format!(
+            "Message {kind} attribute '{name}' must contain a non-empty value of type '{base}'."
+        ))
+    };
     if base == "Binary" {
         if v.binary_value.as_ref().is_none_or(Vec::is_empty) || v.string_value.is_some() {
             return Err(non_empty());
@@ -225,7 +230,9 @@ mod tests {
         assert_eq!(first_invalid_char("x\u{FFFD}\u{E000}"), None);
         let err = check_body("a\u{1}").unwrap_err();
         assert_eq!(err.code, errors::INVALID_MESSAGE_CONTENTS);
-        assert!(err.message.starts_with("Invalid binary character '#x1' was found in the message body"));
+        assert!(err
+            .message
+            .starts_with("Invalid binary character '#x1' was found in the message body"));
     }
 
     #[test]
@@ -271,13 +278,23 @@ mod tests {
         let err = check_attributes(&one("n", MessageAttributeValue::string("Number", "abc"))).unwrap_err();
         assert_eq!(err.message, "Could not cast message attribute 'n' value to number.");
         for bad in ["AWS.x", "amazon.x", ".a", "a.", "a..b", "a b", ""] {
-            assert!(check_attributes(&one(bad, MessageAttributeValue::string("String", "v"))).is_err(), "{bad}");
+            assert!(
+                check_attributes(&one(bad, MessageAttributeValue::string("String", "v"))).is_err(),
+                "{bad}"
+            );
         }
         for bad_type in ["", "Str", "String.", "Stringx", "Blob"] {
-            assert!(check_attributes(&one("a", MessageAttributeValue::string(bad_type, "v"))).is_err(), "{bad_type}");
+            assert!(
+                check_attributes(&one("a", MessageAttributeValue::string(bad_type, "v"))).is_err(),
+                "{bad_type}"
+            );
         }
         let err = check_attributes(&one("a", MessageAttributeValue::string("String", "x\u{1c}"))).unwrap_err();
-        assert!(err.message.contains("invalid binary character '#x1C'"), "{}", err.message);
+        assert!(
+            err.message.contains("invalid binary character '#x1C'"),
+            "{}",
+            err.message
+        );
         let mut many = MessageAttributes::new();
         for i in 0..11 {
             many.insert(format!("a{i}"), MessageAttributeValue::string("String", "v"));
@@ -294,7 +311,11 @@ mod tests {
 
     #[test]
     fn system_attributes() {
-        assert!(check_system_attributes(&one("AWSTraceHeader", MessageAttributeValue::string("String", "Root=1"))).is_ok());
+        assert!(check_system_attributes(&one(
+            "AWSTraceHeader",
+            MessageAttributeValue::string("String", "Root=1")
+        ))
+        .is_ok());
         assert!(check_system_attributes(&one("Other", MessageAttributeValue::string("String", "x"))).is_err());
         assert!(check_system_attributes(&one("AWSTraceHeader", MessageAttributeValue::string("Number", "1"))).is_err());
     }

@@ -285,7 +285,10 @@ pub(super) fn parse(op: &str, bytes: &[u8]) -> Result<SqsOp, AwsError> {
         }
         "GetQueueAttributes" => {
             let b: GetQueueAttributesJson = body(bytes)?;
-            SqsOp::GetQueueAttributes(queue_ref(b.queue_url.as_deref())?, b.attribute_names.unwrap_or_default())
+            SqsOp::GetQueueAttributes(
+                queue_ref(b.queue_url.as_deref())?,
+                b.attribute_names.unwrap_or_default(),
+            )
         }
         "SetQueueAttributes" => {
             let b: SetQueueAttributesJson = body(bytes)?;
@@ -588,7 +591,10 @@ struct TaskOut<'a> {
     max_number_of_messages_per_second: Option<i64>,
     #[serde(rename = "ApproximateNumberOfMessagesMoved")]
     approximate_number_of_messages_moved: i64,
-    #[serde(rename = "ApproximateNumberOfMessagesToMove", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApproximateNumberOfMessagesToMove",
+        skip_serializing_if = "Option::is_none"
+    )]
     approximate_number_of_messages_to_move: Option<i64>,
     #[serde(rename = "FailureReason", skip_serializing_if = "Option::is_none")]
     failure_reason: Option<&'a str>,
@@ -616,11 +622,7 @@ fn to_body(out: &SqsOutput) -> Result<Vec<u8>, serde_json::Error> {
         }),
         SqsOutput::Sent(o) => serde_json::to_vec(&SentOut::new(None, o)),
         SqsOutput::SentBatch(b) => serde_json::to_vec(&BatchOut {
-            successful: b
-                .successful
-                .iter()
-                .map(|(id, o)| SentOut::new(Some(id), o))
-                .collect(),
+            successful: b.successful.iter().map(|(id, o)| SentOut::new(Some(id), o)).collect(),
             failed: batch_errors(b),
         }),
         SqsOutput::Batch(b) => serde_json::to_vec(&BatchOut {

@@ -132,7 +132,13 @@ impl Params {
     }
 
     fn send_entry(&self, base: &str) -> Result<SendMessageEntry, AwsError> {
-        let key = |k: &str| if base.is_empty() { k.to_owned() } else { format!("{base}.{k}") };
+        let key = |k: &str| {
+            if base.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{base}.{k}")
+            }
+        };
         Ok(SendMessageEntry {
             body: self.string(&key("MessageBody")),
             delay_seconds: self.int(&key("DelaySeconds"))?,
@@ -156,7 +162,9 @@ pub(super) fn parse(req: &Request<Bytes>) -> Result<(&'static str, SqsOp), Parse
             .find(|op| *op == a)
             .ok_or_else(|| (None, errors::invalid_action(a)))?,
     };
-    parse_op(action, &p).map(|op| (action, op)).map_err(|e| (Some(action), e))
+    parse_op(action, &p)
+        .map(|op| (action, op))
+        .map_err(|e| (Some(action), e))
 }
 
 fn parse_op(action: &str, p: &Params) -> Result<SqsOp, AwsError> {
@@ -290,7 +298,10 @@ fn sent(x: &mut Xml, o: &SendMessageOutput) {
     x.leaf("MessageId", &o.message_id);
     x.leaf("MD5OfMessageBody", &o.md5_of_message_body);
     x.opt("MD5OfMessageAttributes", o.md5_of_message_attributes.as_deref());
-    x.opt("MD5OfMessageSystemAttributes", o.md5_of_message_system_attributes.as_deref());
+    x.opt(
+        "MD5OfMessageSystemAttributes",
+        o.md5_of_message_system_attributes.as_deref(),
+    );
     x.opt("SequenceNumber", o.sequence_number.as_deref());
 }
 
@@ -404,7 +415,9 @@ fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
                 );
                 x.opt(
                     "ApproximateNumberOfMessagesToMove",
-                    t.approximate_number_of_messages_to_move.map(|n| n.to_string()).as_deref(),
+                    t.approximate_number_of_messages_to_move
+                        .map(|n| n.to_string())
+                        .as_deref(),
                 );
                 x.opt("FailureReason", t.failure_reason.as_deref());
                 x.leaf("StartedTimestamp", &t.started_timestamp.to_string());
@@ -429,5 +442,10 @@ pub(super) fn error_response(err: &AwsError, ctx: &RequestContext) -> Response<B
     x.leaf("Message", errors::query_message(err));
     x.empty("Detail");
     x.close("Error");
-    respond(err.status, CONTENT_TYPE, x.finish_error(&ctx.request_id).into_bytes(), ctx)
+    respond(
+        err.status,
+        CONTENT_TYPE,
+        x.finish_error(&ctx.request_id).into_bytes(),
+        ctx,
+    )
 }
