@@ -35,6 +35,16 @@ pub struct Call {
 impl Call {
     fn new<T>(req: &S3Request<T>) -> Self {
         let mut ctx = req.extensions.get::<RequestContext>().cloned().unwrap_or_default();
+        // A browser POST is signed inside its form, which only s3s reads: it verified the policy
+        // signature, so its credential names the caller (the event's principal) and region.
+        if ctx.access_key.is_none() {
+            if let Some(cred) = &req.credentials {
+                ctx.access_key = Some(cred.access_key.clone());
+                if let Some(region) = &req.region {
+                    ctx.region = region.as_str().to_owned();
+                }
+            }
+        }
         let request_id = lb_core::ids::s3_request_id();
         // The event record carries the id the client saw in `x-amz-request-id`.
         ctx.request_id.clone_from(&request_id);
