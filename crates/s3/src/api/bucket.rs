@@ -157,6 +157,32 @@ impl S3Stub {
         if !crate::store::valid_bucket_name(&i.bucket) {
             return Err(Fault::invalid_bucket_name(&i.bucket));
         }
+        if i.object_lock_enabled_for_bucket == Some(true) {
+            return Err(Fault::not_implemented("Object Lock is not implemented by localbridge"));
+        }
+        if i.object_ownership
+            .as_ref()
+            .is_some_and(|o| o.as_str() != ObjectOwnership::BUCKET_OWNER_ENFORCED)
+        {
+            return Err(Fault::not_implemented(
+                "Object ownership other than BucketOwnerEnforced (ACLs) is not implemented by localbridge",
+            ));
+        }
+        let acl = i.acl.as_ref().map(BucketCannedACL::as_str);
+        let grants = [
+            &i.grant_full_control,
+            &i.grant_read,
+            &i.grant_read_acp,
+            &i.grant_write,
+            &i.grant_write_acp,
+        ];
+        if acl.is_some_and(|a| a != "private") || grants.iter().any(|g| g.is_some()) {
+            return Err(Fault::new(
+                "InvalidBucketAclWithObjectOwnership",
+                400,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            ));
+        }
         let region = resolve_region(&call.ctx.region, constraint.as_deref())?;
         let created = self.store.create_bucket(&i.bucket, &region, self.now())?;
         if created == Created::New {

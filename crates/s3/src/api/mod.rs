@@ -335,6 +335,57 @@ pub fn provided(
     }
 }
 
+/// Rejects what a default S3 bucket (ACLs disabled by BucketOwnerEnforced, no Object Lock
+/// configuration) rejects, and SSE-C, which S3 refuses over plain HTTP: localbridge never
+/// accepts such a request and silently ignores part of it.
+pub fn refuse_unsupported(
+    acl: Option<&str>,
+    grants: &[Option<&String>],
+    object_lock: bool,
+    sse_customer: bool,
+) -> Result<(), Fault> {
+    if sse_customer {
+        return Err(Fault::invalid_request(
+            "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+        ));
+    }
+    if object_lock {
+        return Err(Fault::invalid_request("Bucket is missing Object Lock Configuration"));
+    }
+    let acl_set = acl.is_some_and(|a| !matches!(a, "private" | "bucket-owner-full-control"));
+    if acl_set || grants.iter().any(Option::is_some) {
+        return Err(Fault::new(
+            "AccessControlListNotSupported",
+            400,
+            "The bucket does not allow ACLs",
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies a signed payload's `x-amz-content-sha256` (a hex SHA-256; the gateway leaves it in
+/// place for non-streaming requests) against the body.
+pub fn verify_content_sha256(headers: &http::HeaderMap, body: &[u8]) -> Result<(), Fault> {
+    use s3s::crypto::Checksum as _;
+    let Some(claimed) = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    if claimed.len() != 64 || !claimed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    let actual = hex::encode(s3s::crypto::Sha256::checksum(body));
+    if !claimed.eq_ignore_ascii_case(&actual) {
+        return Err(Fault::new(
+            "XAmzContentSHA256Mismatch",
+            400,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+        .field("ClientComputedContentSHA256", claimed)
+        .field("S3ComputedContentSHA256", actual));
+    }
+    Ok(())
+}
+
 /// Parses a checksum algorithm named by a request (`x-amz-checksum-algorithm`).
 pub fn parse_algorithm(a: Option<&ChecksumAlgorithm>) -> Result<Option<Algorithm>, Fault> {
     match a {

@@ -8,7 +8,8 @@ use super::list::{enc, encoding, max_keys};
 use super::object::{object_url, sdk_algorithm, write_condition};
 use super::{
     check_copy_conditions, check_declared_length, copy_source, etag, initiator, object_meta, owner, parse_algorithm,
-    parse_tagging_header, provided, read_body, set_checksum, set_checksum_value, sse, ts, Call, Res,
+    parse_tagging_header, provided, read_body, refuse_unsupported, set_checksum, set_checksum_value, sse, ts,
+    verify_content_sha256, Call, Res,
 };
 use crate::checksum::{self, Algorithm, ChecksumType as Kind};
 use crate::error::Fault;
@@ -74,6 +75,19 @@ impl S3Stub {
     ) -> Res<CreateMultipartUploadOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
+        refuse_unsupported(
+            i.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                i.grant_full_control.as_ref(),
+                i.grant_read.as_ref(),
+                i.grant_read_acp.as_ref(),
+                i.grant_write_acp.as_ref(),
+            ],
+            i.object_lock_mode.is_some()
+                || i.object_lock_retain_until_date.is_some()
+                || i.object_lock_legal_hold_status.is_some(),
+            i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        )?;
         let meta = object_meta(
             i.content_type.as_ref(),
             i.content_encoding.as_ref(),
@@ -119,6 +133,12 @@ impl S3Stub {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         let number = part_number(i.part_number)?;
+        refuse_unsupported(
+            None,
+            &[],
+            false,
+            i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        )?;
         check_declared_length(i.content_length, MAX_OBJECT_SIZE)?;
         let upload = bucket.upload(&i.upload_id, &i.key)?;
         let given = provided(
@@ -144,6 +164,7 @@ impl S3Stub {
             }
         }
         let body = read_body(i.body).await?;
+        verify_content_sha256(&req.headers, &body)?;
         let checksum = given.verify(&body, upload.algorithm)?;
         let part = Part {
             number,
@@ -172,6 +193,12 @@ impl S3Stub {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         let number = part_number(i.part_number)?;
+        refuse_unsupported(
+            None,
+            &[],
+            false,
+            i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some(),
+        )?;
         let upload = bucket.upload(&i.upload_id, &i.key)?;
         let (src_bucket, src) = copy_source(self, &i.copy_source)?;
         let src_obj = src.object.as_ref().ok_or_else(|| Fault::no_such_key(&src.key))?;

@@ -9,8 +9,8 @@ use s3s::S3Request;
 
 use super::{
     blob, check_copy_conditions, check_declared_length, check_read_conditions, copy_source, etag, object_meta,
-    parse_algorithm, parse_tagging_header, provided, read_body, set_checksum, set_checksum_value, sse, ts,
-    user_metadata, Call, Res,
+    parse_algorithm, parse_tagging_header, provided, read_body, refuse_unsupported, set_checksum, set_checksum_value,
+    sse, ts, user_metadata, verify_content_sha256, Call, Res,
 };
 use crate::checksum::{self, Algorithm, Checksum, Provided};
 use crate::error::Fault;
@@ -30,6 +30,10 @@ struct PutArgs {
     provided: Provided,
     if_match: Option<ETagCondition>,
     if_none_match: Option<ETagCondition>,
+    /// ACLs, Object Lock and SSE-C, refused as a default bucket refuses them.
+    unsupported: Result<(), Fault>,
+    /// The request's headers when its payload may be signed (PutObject, not POST).
+    signed_headers: Option<http::HeaderMap>,
 }
 
 macro_rules! put_args {
@@ -63,8 +67,22 @@ macro_rules! put_args {
             body: i.body,
             content_length: i.content_length,
             tagging: i.tagging,
+            unsupported: refuse_unsupported(
+                i.acl.as_ref().map(ObjectCannedACL::as_str),
+                &[
+                    i.grant_full_control.as_ref(),
+                    i.grant_read.as_ref(),
+                    i.grant_read_acp.as_ref(),
+                    i.grant_write_acp.as_ref(),
+                ],
+                i.object_lock_mode.is_some()
+                    || i.object_lock_retain_until_date.is_some()
+                    || i.object_lock_legal_hold_status.is_some(),
+                i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some() || i.sse_customer_key_md5.is_some(),
+            ),
             if_match: i.if_match,
             if_none_match: i.if_none_match,
+            signed_headers: None,
         }
     }};
 }
@@ -78,10 +96,11 @@ pub fn sdk_algorithm(headers: &http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn with_sdk_algorithm(mut a: PutArgs, headers: &http::HeaderMap) -> PutArgs {
+fn with_headers(mut a: PutArgs, headers: &http::HeaderMap) -> PutArgs {
     if let Some(alg) = sdk_algorithm(headers) {
         a.provided.sdk_algorithm = Some(alg);
     }
+    a.signed_headers = Some(headers.clone());
     a
 }
 
@@ -271,11 +290,15 @@ impl S3Stub {
                 "",
             ));
         }
+        a.unsupported?;
         check_declared_length(a.content_length, MAX_OBJECT_SIZE)?;
         let meta = a.meta?;
         let tags = parse_tagging_header(a.tagging.as_deref())?;
         let cond = write_condition(a.if_match.as_ref(), a.if_none_match.as_ref())?;
         let body = read_body(a.body).await?;
+        if let Some(h) = &a.signed_headers {
+            verify_content_sha256(h, &body)?;
+        }
         let checksum = a.provided.verify(&body, Some(Algorithm::Crc64Nvme))?;
         let object = ObjectData {
             etag: checksum::etag(&body),
@@ -306,7 +329,7 @@ impl S3Stub {
         let (_, w) = self
             .store_object(
                 call,
-                with_sdk_algorithm(put_args!(req.input), &req.headers),
+                with_headers(put_args!(req.input), &req.headers),
                 "ObjectCreated:Put",
             )
             .await?;
@@ -355,6 +378,12 @@ impl S3Stub {
     pub(super) async fn get_object(&self, _call: &Call, req: S3Request<GetObjectInput>) -> Res<GetObjectOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
+        refuse_unsupported(
+            None,
+            &[],
+            false,
+            i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        )?;
         let v = bucket.get(&i.key, i.version_id.as_deref())?;
         let obj = v.object.as_ref().ok_or_else(|| Fault::no_such_key(&i.key))?;
         check_read_conditions(
@@ -389,6 +418,12 @@ impl S3Stub {
             f
         };
         let bucket = self.store.bucket(&i.bucket)?;
+        refuse_unsupported(
+            None,
+            &[],
+            false,
+            i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        )?;
         let v = bucket.get(&i.key, i.version_id.as_deref()).map_err(head)?;
         let obj = v.object.as_ref().ok_or_else(|| Fault::no_such_key(&i.key))?;
         check_read_conditions(
@@ -478,6 +513,22 @@ impl S3Stub {
     pub(super) async fn copy_object(&self, call: &Call, req: S3Request<CopyObjectInput>) -> Res<CopyObjectOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
+        refuse_unsupported(
+            i.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                i.grant_full_control.as_ref(),
+                i.grant_read.as_ref(),
+                i.grant_read_acp.as_ref(),
+                i.grant_write_acp.as_ref(),
+            ],
+            i.object_lock_mode.is_some()
+                || i.object_lock_retain_until_date.is_some()
+                || i.object_lock_legal_hold_status.is_some(),
+            i.sse_customer_algorithm.is_some()
+                || i.sse_customer_key.is_some()
+                || i.copy_source_sse_customer_algorithm.is_some()
+                || i.copy_source_sse_customer_key.is_some(),
+        )?;
         let (src_bucket, src) = copy_source(self, &i.copy_source)?;
         let src_obj = src.object.as_ref().ok_or_else(|| Fault::no_such_key(&src.key))?;
         check_copy_conditions(

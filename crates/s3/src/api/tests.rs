@@ -457,6 +457,58 @@ async fn delete_objects_reports_per_key_and_quiet() {
 }
 
 #[tokio::test]
+async fn refuses_what_a_default_bucket_refuses() {
+    let h = harness();
+    h.put("/refuse", &[], b"").await;
+    let cases: &[(&str, &str, &str)] = &[
+        ("x-amz-acl", "public-read", "AccessControlListNotSupported"),
+        ("x-amz-grant-read", "id=abc", "AccessControlListNotSupported"),
+        ("x-amz-object-lock-mode", "GOVERNANCE", "InvalidRequest"),
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            "AES256",
+            "InvalidRequest",
+        ),
+        (
+            "x-amz-content-sha256",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "XAmzContentSHA256Mismatch",
+        ),
+    ];
+    for (name, value, code) in cases {
+        let r = h.put("/refuse/k", &[(name, value)], b"body").await;
+        assert_eq!(r.status, 400, "{name}");
+        assert!(
+            r.text().contains(&format!("<Code>{code}</Code>")),
+            "{name}: {}",
+            r.text()
+        );
+    }
+    assert_eq!(h.get("/refuse/k").await.status, 404);
+    let sha = hex::encode(<s3s::crypto::Sha256 as s3s::crypto::Checksum>::checksum(b"body"));
+    let ok = h
+        .put(
+            "/refuse/k",
+            &[
+                ("x-amz-content-sha256", &sha),
+                ("x-amz-acl", "bucket-owner-full-control"),
+            ],
+            b"body",
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let r = h.put("/acl-bucket", &[("x-amz-acl", "public-read")], b"").await;
+    assert!(
+        r.text().contains("<Code>InvalidBucketAclWithObjectOwnership</Code>"),
+        "{}",
+        r.text()
+    );
+    // A declared length over 5 GiB is refused before the body is read.
+    assert!(super::check_declared_length(Some(5 * 1024 * 1024 * 1024 + 1), crate::store::MAX_OBJECT_SIZE).is_err());
+    assert!(super::check_declared_length(Some(5 * 1024 * 1024 * 1024), crate::store::MAX_OBJECT_SIZE).is_ok());
+}
+
+#[tokio::test]
 async fn hostile_inputs_never_panic() {
     let h = harness();
     h.put("/fuzz", &[], b"").await;
