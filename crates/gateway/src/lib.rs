@@ -188,9 +188,12 @@ async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Re
     };
     match gw.s3.call(http_req).await {
         Ok(resp) => {
-            let (parts, mut body) = resp.into_parts();
+            let (mut parts, mut body) = resp.into_parts();
             match body.store_all_limited(usize::MAX).await {
-                Ok(bytes) => http::Response::from_parts(parts, bytes),
+                Ok(bytes) => {
+                    let bytes = lb_s3::finish_response(&mut parts, bytes);
+                    http::Response::from_parts(parts, bytes)
+                }
                 Err(e) => {
                     warn!(error = %e, "S3 response body failed");
                     xml_response(
