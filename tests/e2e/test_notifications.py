@@ -378,12 +378,6 @@ def test_post_object(s3, sqs, everything):
     check_record(rec, expected, window, {"RequestId": headers["x-amz-request-id"], "HostId": headers["x-amz-id-2"]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/S3 edge: a POST Object request's RequestContext has no access_key (the SigV4 "
-    "credential is in the form's x-amz-credential field, not in an Authorization header), so the "
-    "record says principalId 'Anonymous'; AWS names the signer of the POST policy",
-)
 def test_post_object_principal_is_the_policy_signer(s3, sqs, everything):
     url = everything
     post_object(s3, "events", "uploads/signed.txt", b"x")
@@ -685,12 +679,6 @@ def test_validation_errors(s3, sqs):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway: S3 responses never go through lb_s3::finish_response, so the extra <Error> "
-    "elements (ArgumentName, ArgumentValue, ArgumentName1, ...) stay in the internal "
-    "x-localbridge-error-fields header, which leaks to the client, and <HostId> is missing",
-)
 def test_validation_errors_carry_aws_extra_elements(s3, sqs):
     _, _, cases = validation_cases(s3, sqs)
     compare_errors(s3, cases)
