@@ -86,10 +86,11 @@ def code_of(fn, *args, **kwargs):
 
 
 def detail_fields(response):
-    """The extra elements of the error document (needs the gateway to call lb_s3::finish_response)."""
+    """The extra elements of the error document (Key, BucketName, Condition, ...), with the ids."""
     headers = response["ResponseMetadata"]["HTTPHeaders"]
-    if "x-localbridge-error-fields" in headers:
-        pytest.xfail("the gateway does not call lb_s3::finish_response yet (extra <Error> elements missing)")
+    assert "x-localbridge-error-fields" not in headers
+    assert response["Error"].get("RequestId", headers["x-amz-request-id"]) == headers["x-amz-request-id"]
+    assert response["ResponseMetadata"]["HostId"] == headers["x-amz-id-2"]
     return response["Error"]
 
 
@@ -864,9 +865,7 @@ def test_browser_post_policy_violations(s3, bucket):
     body, ctype = _multipart_form(fields, "x", b"x")
     status, headers, xml = http("POST", post["url"], body=body, headers={"Content-Type": ctype})
     assert code_of(s3.head_object, Bucket=bucket, Key="uploads/other") == ("404", 404)
-    if "x-amz-request-id" not in headers:
-        pytest.xfail("the gateway does not call lb_s3::finish_response yet (s3s's own policy error is a 400)")
-    assert status == 403
+    assert status == 403 and "x-amz-request-id" in headers
     assert b"<Code>AccessDenied</Code>" in xml
     assert b"Invalid according to Policy: Policy Condition failed: [&quot;eq&quot;, &quot;$key&quot;, &quot;uploads/x&quot;]" in xml
 
@@ -962,3 +961,16 @@ def test_cli_s3api(aws, aws_raw, tmp_path):
     assert missing.returncode != 0 and "NoSuchKey" in missing.stderr
     loc = aws("s3api", "get-bucket-location", "--bucket", "api-bucket")
     assert loc["LocationConstraint"] is None
+
+
+def test_refuses_what_a_default_bucket_refuses(s3, bucket):
+    r = error_of(s3.put_object, Bucket=bucket, Key="k", Body=b"x", ACL="public-read")
+    assert (r["Error"]["Code"], r["Error"]["Message"]) == ("AccessControlListNotSupported", "The bucket does not allow ACLs")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="bucket-owner-full-control")
+    assert code_of(s3.create_bucket, Bucket="acl-bucket", ACL="public-read") == ("InvalidBucketAclWithObjectOwnership", 400)
+    r = error_of(
+        s3.put_object, Bucket=bucket, Key="locked", Body=b"x", ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc),
+    )
+    assert (r["Error"]["Code"], r["Error"]["Message"]) == ("InvalidRequest", "Bucket is missing Object Lock Configuration")
+    assert code_of(s3.head_object, Bucket=bucket, Key="locked") == ("404", 404)
