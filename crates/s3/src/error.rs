@@ -218,7 +218,9 @@ pub fn finish_response(parts: &mut http::response::Parts, body: Bytes) -> Bytes 
         }
     };
     // <Error><Code>X</Code>[<Message>..</Message>][<RequestId>..</RequestId>]</Error>
-    let inner = &text[open + "<Error>".len()..text.len() - "</Error>".len()];
+    let Some(inner) = text.get(open + "<Error>".len()..text.len() - "</Error>".len()) else {
+        return body;
+    };
     let code_end = inner.find("</Code>").map_or(inner.len(), |i| i + "</Code>".len());
     let (code_el, rest) = inner.split_at(code_end);
     let rest = match rest.find("<RequestId>") {
@@ -226,7 +228,7 @@ pub fn finish_response(parts: &mut http::response::Parts, body: Bytes) -> Bytes 
         None => rest,
     };
     let mut out = String::with_capacity(text.len() + 256);
-    out.push_str(&text[..open]);
+    out.push_str(text.get(..open).unwrap_or_default());
     out.push_str("<Error>");
     let rewritten = post_policy_failure(code_el, rest);
     if let Some((code, message)) = &rewritten {

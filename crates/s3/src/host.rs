@@ -49,7 +49,8 @@ impl Domains {
 
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split(']').next().map_or(host, |h| &host[..=h.len()]);
+        // `[::1]:4566` -> `[::1]`; a malformed literal is returned whole.
+        return host.find(']').map_or(host, |i| &host[..=i]);
     }
     match host.rsplit_once(':') {
         Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -90,6 +91,8 @@ mod tests {
         assert_eq!(d.bucket_of("127.0.0.1:4566"), None);
         assert_eq!(d.bucket_of("example.com"), None);
         assert_eq!(d.bucket_of("[::1]:4566"), None);
+        assert_eq!(d.bucket_of("[::1"), None);
+        assert_eq!(strip_port("[::1]:4566"), "[::1]");
         assert_eq!(d.bucket_of(".localhost"), None);
         assert_eq!(d.bucket_of("é.localhost"), Some("é"));
         let vh = d.parse_host_header("x.localhost:1").unwrap();

@@ -211,7 +211,7 @@ fn select(obj: &ObjectData, range: Option<&Range>, part_number: Option<i32>) -> 
             };
             Ok(Selection {
                 content_range: (end > start).then(|| format!("bytes {start}-{}/{size}", end - 1)),
-                range: start..end.min(size),
+                range: start.min(size)..end.clamp(start.min(size), size),
                 parts_count: i32::try_from(obj.parts.len()).ok(),
                 part_checksum,
                 whole: false,
