@@ -1,10 +1,11 @@
 //! The in-memory S3 store: buckets, keys, versions, delete markers, tags and multipart uploads,
 //! in plain Rust. No HTTP, XML or `s3s` types here; the `api` module translates.
 //!
-//! Locking: the bucket map is a `std::sync::RwLock<BTreeMap>` (ListBuckets is ordered by name;
-//! bucket creation and deletion are rare). Each bucket has its own `RwLock` over its state, held
-//! for a few map operations only: bodies are `Bytes`, read fully before any lock is taken, and
-//! cloned (a reference count) out of the lock on reads. No guard is held across an `.await`.
+//! Locking: the bucket map is a sharded `DashMap` whose guards never outlive a lookup. Each
+//! bucket has its own `std::sync::RwLock` over its state (a `BTreeMap` of keys, since listings
+//! walk keys in order), held for a few map operations only: bodies are `Bytes`, read fully before
+//! any lock is taken, and cloned (a reference count) out of the lock on reads. No guard is held
+//! across an `.await`.
 //!
 //! **Invariant:** every write validates everything first and mutates last, so a rejected request
 //! never loses or changes a stored object.
@@ -17,6 +18,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use base64::Engine as _;
 use bytes::Bytes;
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
 
 use crate::checksum::Checksum;
 use crate::error::Fault;
@@ -432,9 +435,11 @@ pub enum Created {
     AlreadyOwnedInUsEast1,
 }
 
+/// Buckets by name. A sharded `DashMap`: every request looks its bucket up, so the lookup takes
+/// no global lock; ListBuckets (rare) sorts the names itself.
 #[derive(Debug, Default)]
 pub struct Store {
-    buckets: RwLock<BTreeMap<String, Arc<Bucket>>>,
+    buckets: DashMap<String, Arc<Bucket>>,
 }
 
 impl Store {
@@ -443,14 +448,18 @@ impl Store {
     }
 
     pub fn bucket(&self, name: &str) -> Result<Arc<Bucket>, Fault> {
-        read(&self.buckets)
+        // Clone the Arc out so the shard guard ends here.
+        self.buckets
             .get(name)
-            .cloned()
+            .map(|b| Arc::clone(b.value()))
             .ok_or_else(|| Fault::no_such_bucket(name))
     }
 
+    /// All buckets, ordered by name.
     pub fn buckets(&self) -> Vec<Arc<Bucket>> {
-        read(&self.buckets).values().cloned().collect()
+        let mut all: Vec<Arc<Bucket>> = self.buckets.iter().map(|b| Arc::clone(b.value())).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
     }
 
     /// CreateBucket after the location constraint was resolved to `region`.
@@ -458,28 +467,35 @@ impl Store {
         if !valid_bucket_name(name) {
             return Err(Fault::invalid_bucket_name(name));
         }
-        let mut g = write(&self.buckets);
-        if let Some(existing) = g.get(name) {
-            if existing.region == "us-east-1" && region == "us-east-1" {
-                return Ok(Created::AlreadyOwnedInUsEast1);
+        match self.buckets.entry(name.to_owned()) {
+            Entry::Occupied(existing) => {
+                if existing.get().region == "us-east-1" && region == "us-east-1" {
+                    return Ok(Created::AlreadyOwnedInUsEast1);
+                }
+                Err(Fault::new(
+                    "BucketAlreadyOwnedByYou",
+                    409,
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                )
+                .field("BucketName", name))
             }
-            return Err(Fault::new(
-                "BucketAlreadyOwnedByYou",
-                409,
-                "Your previous request to create the named bucket succeeded and you already own it.",
-            )
-            .field("BucketName", name));
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::new(Bucket::new(name, region, now)));
+                Ok(Created::New)
+            }
         }
-        g.insert(name.to_owned(), Arc::new(Bucket::new(name, region, now)));
-        Ok(Created::New)
     }
 
     /// DeleteBucket: BucketNotEmpty while any version or delete marker remains.
     pub fn delete_bucket(&self, name: &str) -> Result<(), Fault> {
-        let mut g = write(&self.buckets);
-        let bucket = g.get(name).ok_or_else(|| Fault::no_such_bucket(name))?;
+        let bucket = self.bucket(name)?;
         {
+            // Checked and marked under the bucket's write lock: no write can slip in between,
+            // and writers still holding the Arc afterwards fail with NoSuchBucket.
             let mut st = write(&bucket.state);
+            if st.deleted {
+                return Err(Fault::no_such_bucket(name));
+            }
             if !st.keys.is_empty() {
                 return Err(
                     Fault::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty")
@@ -489,7 +505,7 @@ impl Store {
             st.deleted = true;
             st.uploads.clear();
         }
-        g.remove(name);
+        self.buckets.remove_if(name, |_, b| Arc::ptr_eq(b, &bucket));
         Ok(())
     }
 }
