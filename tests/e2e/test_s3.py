@@ -916,6 +916,11 @@ def test_cli_high_level_commands(aws, aws_raw, tmp_path):
     (src / "css").mkdir(parents=True)
     (src / "index.html").write_text("<h1>hi</h1>")
     (src / "css" / "site.css").write_text("body{}")
+    # S3 keeps LastModified to the second (as localbridge does); files written in the same second
+    # as the upload would look newer than their copies, so they are dated an hour back.
+    an_hour_ago = datetime.datetime.now().timestamp() - 3600
+    for f in (src / "index.html", src / "css" / "site.css"):
+        os.utime(f, (an_hour_ago, an_hour_ago))
     aws_raw("s3", "sync", str(src), "s3://cli-bucket/site", check=True)
     again = aws_raw("s3", "sync", str(src), "s3://cli-bucket/site", check=True)
     assert again.stdout.strip() == ""

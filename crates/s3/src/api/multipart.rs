@@ -171,7 +171,7 @@ impl S3Stub {
             etag: checksum::etag(&body),
             checksum: checksum.as_ref().map(|c| (c.algorithm, c.value.clone())),
             body,
-            last_modified: self.now(),
+            last_modified: crate::store::whole_seconds(self.now()),
         };
         let mut out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
@@ -212,7 +212,7 @@ impl S3Stub {
         )?;
         let range = copy_range(i.copy_source_range.as_deref(), src_obj.body.len())?;
         let body = src_obj.body.slice(range);
-        let now = self.now();
+        let now = crate::store::whole_seconds(self.now());
         let part = Part {
             number,
             etag: checksum::etag(&body),
@@ -288,7 +288,8 @@ impl S3Stub {
             object_checksums,
             object_size: i.mpu_object_size,
         };
-        let w = bucket.complete_upload(&completion, self.now(), &cond)?;
+        let now = self.now();
+        let w = bucket.complete_upload(&completion, now, &cond)?;
         let v = &w.version;
         let obj = v.object.as_ref().ok_or_else(|| Fault::no_such_key(&i.key))?;
         self.emit(
@@ -299,7 +300,7 @@ impl S3Stub {
             Some(obj.size()),
             Some(&obj.etag),
             w.shown_version_id.clone(),
-            v.last_modified,
+            now,
         );
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(bucket.name.clone()),
@@ -404,7 +405,7 @@ impl S3Stub {
                 UploadEntry::Upload(u) => uploads.push(MultipartUpload {
                     checksum_algorithm: u.algorithm.map(|a| ChecksumAlgorithm::from(a.as_str().to_owned())),
                     checksum_type: u.effective_type().map(|k| ChecksumType::from(k.as_str().to_owned())),
-                    initiated: Some(ts(u.initiated)),
+                    initiated: Some(ts(crate::store::whole_seconds(u.initiated))),
                     initiator: Some(initiator()),
                     key: Some(enc(url, &u.key)),
                     owner: Some(owner()),

@@ -308,7 +308,8 @@ impl S3Stub {
             checksum,
             parts: Vec::new(),
         };
-        let written = bucket.put(&a.key, object, self.now(), &cond)?;
+        let now = self.now();
+        let written = bucket.put(&a.key, object, now, &cond)?;
         let v = &written.version;
         if let Some(obj) = &v.object {
             self.emit(
@@ -319,7 +320,7 @@ impl S3Stub {
                 Some(obj.size()),
                 Some(&obj.etag),
                 written.shown_version_id.clone(),
-                v.last_modified,
+                now,
             );
         }
         Ok((bucket, written))
@@ -632,7 +633,8 @@ impl S3Stub {
             checksum: Some(Checksum::full(algorithm, &src_obj.body)),
             parts: Vec::new(),
         };
-        let w = bucket.put(&i.key, object, self.now(), &WriteCondition::default())?;
+        let now = self.now();
+        let w = bucket.put(&i.key, object, now, &WriteCondition::default())?;
         let v = &w.version;
         let obj = v.object.as_ref().ok_or_else(|| Fault::no_such_key(&i.key))?;
         self.emit(
@@ -643,7 +645,7 @@ impl S3Stub {
             Some(obj.size()),
             Some(&obj.etag),
             w.shown_version_id.clone(),
-            v.last_modified,
+            now,
         );
         let mut result = CopyObjectResult {
             e_tag: Some(etag(&obj.etag)),

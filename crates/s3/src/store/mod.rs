@@ -54,6 +54,12 @@ fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// S3 keeps Last-Modified (and multipart Initiated) to the second: listings show `.000Z`, and
+/// HTTP dates and conditional requests compare whole seconds. Event times keep milliseconds.
+pub fn whole_seconds(millis: u64) -> u64 {
+    millis - millis % 1000
+}
+
 /// Whether `id` could be a version id this store hands out (otherwise S3 answers InvalidArgument).
 pub fn is_valid_version_id(id: &str) -> bool {
     id == NULL_VERSION || (id.len() == 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
@@ -388,7 +394,7 @@ impl Bucket {
                 versions.push(Arc::new(Version {
                     key: key.to_owned(),
                     version_id: id.clone(),
-                    last_modified: now,
+                    last_modified: whole_seconds(now),
                     object: None,
                 }));
                 Ok(Deleted {

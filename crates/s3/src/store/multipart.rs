@@ -29,7 +29,7 @@ pub struct Part {
 pub struct Upload {
     pub id: String,
     pub key: String,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds (uploads of one key list in initiation order; shown to the second).
     pub initiated: u64,
     pub meta: ObjectMeta,
     pub tags: Vec<(String, String)>,
@@ -169,6 +169,7 @@ fn find<'a>(g: &'a BucketState, upload_id: &str, key: &str) -> Result<&'a Upload
 
 /// Stores `object` as the new current version of `key` (the bucket's write lock is held).
 pub(super) fn insert_version(g: &mut BucketState, key: &str, object: ObjectData, now: u64) -> Written {
+    let now = super::whole_seconds(now);
     let versioning = g.versioning;
     let versions = g.keys.entry(key.to_owned()).or_default();
     let version_id = if versioning == Some(super::Versioning::Enabled) {
