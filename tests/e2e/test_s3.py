@@ -183,6 +183,11 @@ def test_bucket_names_and_location_constraints(s3, endpoint):
     assert (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]) == ("BucketAlreadyOwnedByYou", 409)
     regions = {b["Name"]: b.get("BucketRegion") for b in s3.list_buckets()["Buckets"]}
     assert regions == {"in-eu": "eu-west-1", "eu-own": "eu-west-1"}
+    page = s3.list_buckets(MaxBuckets=1)
+    assert [b["Name"] for b in page["Buckets"]] == ["eu-own"]
+    rest = s3.list_buckets(MaxBuckets=1, ContinuationToken=page["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == ["in-eu"] and "ContinuationToken" not in rest
+    assert [b["Name"] for b in s3.list_buckets(Prefix="in-")["Buckets"]] == ["in-eu"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,6 +643,9 @@ def test_multipart_checksums(s3, bucket):
     assert (head["ChecksumCRC32"], head["ChecksumType"]) == (f"{crc32_b64(raw)}-2", "COMPOSITE")
     # botocore skips validating "-N" values, so a checksum-mode GET works.
     assert s3.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")["Body"].read() == b"".join(parts_data)
+    # A part read carries that part's checksum (which botocore validates).
+    part = s3.get_object(Bucket=bucket, Key="crc", PartNumber=2, ChecksumMode="ENABLED")
+    assert (part["ChecksumCRC32"], part["Body"].read()) == (crc32_b64(parts_data[1]), parts_data[1])
 
     # SHA256 composite; missing part checksums in the completion are an error.
     uid = s3.create_multipart_upload(Bucket=bucket, Key="sha", ChecksumAlgorithm="SHA256")["UploadId"]
