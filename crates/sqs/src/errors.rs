@@ -26,6 +26,7 @@ pub const BATCH_ENTRY_IDS_NOT_DISTINCT: &str = "AWS.SimpleQueueService.BatchEntr
 pub const INVALID_BATCH_ENTRY_ID: &str = "AWS.SimpleQueueService.InvalidBatchEntryId";
 pub const BATCH_REQUEST_TOO_LONG: &str = "AWS.SimpleQueueService.BatchRequestTooLong";
 pub const PURGE_QUEUE_IN_PROGRESS: &str = "AWS.SimpleQueueService.PurgeQueueInProgress";
+pub const OVER_LIMIT: &str = "OverLimit";
 pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFoundException";
 pub const INVALID_ADDRESS: &str = "InvalidAddress";
 pub const INVALID_ACTION: &str = "InvalidAction";
@@ -167,6 +168,14 @@ pub fn purge_in_progress(queue_name: &str) -> AwsError {
         403,
         PURGE_QUEUE_IN_PROGRESS,
         "Only one PurgeQueue operation on {queue_name} is allowed every 60 seconds."
+    )
+}
+
+pub fn over_limit(in_flight: usize) -> AwsError {
+    aws_error!(
+        403,
+        OVER_LIMIT,
+        "The maximum number of in flight messages ({in_flight}) has been reached."
     )
 }
 

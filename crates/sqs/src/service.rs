@@ -33,6 +33,9 @@ const PURGE_INTERVAL_MS: u64 = 60_000;
 const MAX_PAGE: usize = 1000;
 /// The most tags a queue may carry.
 const MAX_TAGS: usize = 50;
+/// The most messages a queue may have in flight. Past it, a standard queue's ReceiveMessage
+/// fails with OverLimit and a FIFO queue's returns nothing, as AWS documents.
+const MAX_IN_FLIGHT: usize = 120_000;
 
 fn registry_key(region: &str, account: &str, name: &str) -> String {
     format!("{region}\n{account}\n{name}")
@@ -58,7 +61,12 @@ pub(crate) struct Prepared {
 
 /// Validates one message (everything that does not need the queue's configuration) and computes
 /// its digests, outside any lock.
-pub(crate) fn prepare(fifo: bool, sender_id: String, entry: SendMessageEntry) -> Result<Prepared, AwsError> {
+pub(crate) fn prepare(
+    fifo: bool,
+    message_id: String,
+    sender_id: String,
+    entry: SendMessageEntry,
+) -> Result<Prepared, AwsError> {
     let body = match entry.body {
         Some(b) if !b.is_empty() => b,
         _ => return Err(errors::missing_parameter("MessageBody")),
@@ -111,7 +119,7 @@ pub(crate) fn prepare(fifo: bool, sender_id: String, entry: SendMessageEntry) ->
     };
     let size = body.len() + validate::attributes_size(&entry.attributes);
     let data = MessageData {
-        message_id: lb_core::ids::uuid(),
+        message_id,
         md5_of_body: digest::md5_hex(body.as_bytes()),
         body,
         md5_of_attributes: digest::md5_of_attributes(&entry.attributes),
@@ -714,7 +722,7 @@ impl Sqs {
         sender_id: String,
         entry: SendMessageEntry,
     ) -> Result<SendMessageOutput, AwsError> {
-        let prepared = prepare(q.fifo, sender_id, entry)?;
+        let prepared = prepare(q.fifo, self.message_uuid(), sender_id, entry)?;
         self.enqueue(q, vec![Ok(prepared)], false)?
             .pop()
             .unwrap_or_else(|| Err(AwsError::internal("the message produced no result")))
@@ -745,7 +753,7 @@ impl Sqs {
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
         let items = entries
             .into_iter()
-            .map(|e| prepare(q.fifo, sender.clone(), e.entry))
+            .map(|e| prepare(q.fifo, self.message_uuid(), sender.clone(), e.entry))
             .collect();
         let results = self.enqueue(&q, items, true)?;
         let mut out = BatchOutput::default();
@@ -937,6 +945,17 @@ impl Sqs {
         st.store.expire(now, retention_ms(&st.config));
         st.store.promote(now);
         let visibility_ms = u64::from(visibility.unwrap_or(st.config.visibility_timeout)) * 1000;
+        let (_, in_flight, _) = st.store.counts();
+        if in_flight >= MAX_IN_FLIGHT {
+            if q.fifo {
+                return Ok(ReceiveAttempt {
+                    taken: Vec::new(),
+                    next_wake_ms: st.store.next_timer(),
+                });
+            }
+            return Err(errors::over_limit(MAX_IN_FLIGHT));
+        }
+        let max = max.min(MAX_IN_FLIGHT - in_flight);
         if let Some(id) = attempt_id {
             st.attempts.sweep(now);
             if let Some(previous) = st.attempts.get(id).cloned() {

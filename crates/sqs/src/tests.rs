@@ -1669,3 +1669,28 @@ async fn concurrent_producers_and_consumers_lose_nothing() {
     all.dedup();
     assert_eq!((n, all.len()), (10_000, 10_000));
 }
+
+#[tokio::test]
+async fn in_flight_limit() {
+    let (sqs, _, ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[]);
+    let entries = |n: usize| -> Vec<BatchEntry<SendMessageEntry>> {
+        (0..10)
+            .map(|i| BatchEntry {
+                id: format!("e{i}"),
+                entry: SendMessageEntry::new(format!("{n}-{i}")),
+            })
+            .collect()
+    };
+    for n in 0..12_001 {
+        sqs.send_message_batch(&ctx, &q, entries(n)).unwrap();
+    }
+    for _ in 0..12_000 {
+        assert_eq!(recv(&sqs, &ctx, &q, 10).await.len(), 10);
+    }
+    let e = sqs
+        .receive_message(&ctx, &q, ReceiveMessageInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!((e.code.as_ref(), e.status), (errors::OVER_LIMIT, 403));
+}

@@ -637,3 +637,31 @@ async fn hostile_input_never_panics() {
         assert!(r.status < 600, "{op}");
     }
 }
+
+/// Rough cost of the SQS layer alone (no HTTP server): `cargo test -p localbridge-sqs --release
+/// -- --ignored --nocapture send_message_cost`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn send_message_cost() {
+    let sqs = Sqs::new(Arc::new(lb_core::SystemClock));
+    let ctx = RequestContext::default();
+    json(&sqs, &ctx, "CreateQueue", r#"{"QueueName":"bench"}"#).await;
+    let body =
+        Bytes::from_static(br#"{"QueueUrl":"http://127.0.0.1/000000000000/bench","MessageBody":"hello from wrk"}"#);
+    let n = 300_000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("host", "127.0.0.1:4566")
+            .header("x-amz-target", "AmazonSQS.SendMessage")
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(body.clone())
+            .unwrap();
+        let resp = handle(&sqs, &ctx, req).await;
+        assert_eq!(resp.status(), 200);
+    }
+    let per = start.elapsed() / n;
+    println!("SendMessage through api::handle: {per:?} per request");
+}
