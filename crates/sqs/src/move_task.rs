@@ -311,7 +311,7 @@ impl Sqs {
         };
         st.store.insert(key, Slot::new(slot.data, 0, sequence), now);
         drop(st);
-        dest.wake();
+        dest.wake(1);
         Ok(())
     }
 }

@@ -702,10 +702,20 @@ impl Queue {
         self.notify.notify_waiters();
     }
 
-    /// Wakes long-polling receivers (a message arrived or became receivable). Free when nobody waits.
-    pub fn wake(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 {
+    /// Wakes long-polling receivers because `n` messages arrived or became receivable: one waiter
+    /// per message (not all of them for each, which would stampede with many waiters). Free when
+    /// nobody waits.
+    pub fn wake(&self, n: usize) {
+        let waiting = self.waiters.load(Ordering::SeqCst);
+        if waiting == 0 || n == 0 {
+            return;
+        }
+        if n >= waiting {
             self.notify.notify_waiters();
+        } else {
+            for _ in 0..n {
+                self.notify.notify_one();
+            }
         }
     }
 

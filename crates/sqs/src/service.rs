@@ -273,6 +273,8 @@ const SYSTEM_ATTRIBUTES: [&str; 9] = [
 struct ReceiveAttempt {
     taken: Vec<Taken>,
     next_wake_ms: Option<u64>,
+    /// Visible messages left after this receive.
+    visible_left: usize,
 }
 
 impl Sqs {
@@ -794,7 +796,7 @@ impl Sqs {
         }
         let max = st.config.maximum_message_size as usize;
         let mut out = Vec::with_capacity(items.len());
-        let mut stored = false;
+        let mut stored = 0;
         for item in items {
             let p = match item {
                 Ok(p) => p,
@@ -840,12 +842,10 @@ impl Sqs {
                 Slot::new(p.data, now.saturating_add(delay * 1000), sequence_number),
                 now,
             );
-            stored = true;
+            stored += 1;
         }
         drop(guard);
-        if stored {
-            q.wake();
-        }
+        q.wake(stored);
         Ok(out)
     }
 
@@ -909,6 +909,10 @@ impl Sqs {
             notified.as_mut().enable();
             let attempt = self.receive_once(&q, max, visibility, attempt_id)?;
             if !attempt.taken.is_empty() {
+                if attempt.visible_left > 0 {
+                    // Pass the wake-up on: one waiter was woken for what may be many messages.
+                    q.wake(1);
+                }
                 return Ok(self.render(&q, attempt.taken, &selection));
             }
             let now = tokio::time::Instant::now();
@@ -951,6 +955,7 @@ impl Sqs {
                 return Ok(ReceiveAttempt {
                     taken: Vec::new(),
                     next_wake_ms: st.store.next_timer(),
+                    visible_left: 0,
                 });
             }
             return Err(errors::over_limit(MAX_IN_FLIGHT));
@@ -967,6 +972,7 @@ impl Sqs {
                     return Ok(ReceiveAttempt {
                         taken,
                         next_wake_ms: None,
+                        visible_left: 0,
                     });
                 }
             }
@@ -985,11 +991,16 @@ impl Sqs {
             }
         }
         let next_wake_ms = st.store.next_timer();
+        let (visible_left, _, _) = st.store.counts();
         drop(guard);
         if let Some((dlq, _)) = dlq.filter(|_| !dead.is_empty()) {
             self.dead_letter(q, &dlq, dead, now);
         }
-        Ok(ReceiveAttempt { taken, next_wake_ms })
+        Ok(ReceiveAttempt {
+            taken,
+            next_wake_ms,
+            visible_left,
+        })
     }
 
     /// The dead-letter queue of a queue with a redrive policy, if it exists.
@@ -1009,6 +1020,7 @@ impl Sqs {
     /// id, body, attributes, sent time and receive count. Should the dead-letter queue be deleted
     /// meanwhile, they go back to the source queue: an accepted message is never lost here.
     fn dead_letter(&self, source: &Queue, dlq: &Queue, dead: Vec<(MsgKey, Slot)>, now: u64) {
+        let n = dead.len();
         let leftover = {
             let mut st = dlq.lock();
             if dlq.is_deleted() {
@@ -1023,7 +1035,7 @@ impl Sqs {
             }
         };
         match leftover {
-            None => dlq.wake(),
+            None => dlq.wake(n),
             Some(dead) => {
                 let mut st = source.lock();
                 for (key, mut slot) in dead {
@@ -1117,7 +1129,8 @@ impl Sqs {
         st.store.compact();
         drop(st);
         if q.fifo {
-            q.wake();
+            // The message's group may have unlocked.
+            q.wake(1);
         }
         Ok(())
     }
@@ -1198,7 +1211,7 @@ impl Sqs {
         }
         drop(st);
         if timeout_ms == 0 {
-            q.wake();
+            q.wake(1);
         }
         Ok(())
     }

@@ -1694,3 +1694,39 @@ async fn in_flight_limit() {
         .unwrap_err();
     assert_eq!((e.code.as_ref(), e.status), (errors::OVER_LIMIT, 403));
 }
+
+/// Ten long-pollers, a batch of ten messages: every waiter gets one promptly (one wake-up per
+/// message, passed on by waiters that got theirs), none waits for its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_wakes_as_many_waiters_as_it_has_messages() {
+    let sqs = Sqs::new(Arc::new(SystemClock));
+    let ctx = RequestContext::default();
+    let q = create(&sqs, &ctx, "q", &[]);
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let (sqs, ctx, q) = (sqs.clone(), ctx.clone(), q.clone());
+            tokio::spawn(async move {
+                let start = Instant::now();
+                let input = ReceiveMessageInput {
+                    wait_time_seconds: Some(10),
+                    ..Default::default()
+                };
+                let got = sqs.receive_message(&ctx, &q, input).await.unwrap();
+                (got.len(), start.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let entries = (0..10)
+        .map(|i| BatchEntry {
+            id: format!("e{i}"),
+            entry: SendMessageEntry::new(format!("m{i}")),
+        })
+        .collect();
+    sqs.send_message_batch(&ctx, &q, entries).unwrap();
+    for w in waiters {
+        let (n, waited) = w.await.unwrap();
+        assert_eq!(n, 1);
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+}
