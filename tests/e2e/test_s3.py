@@ -987,3 +987,29 @@ def test_refuses_what_a_default_bucket_refuses(s3, bucket):
     )
     assert (r["Error"]["Code"], r["Error"]["Message"]) == ("InvalidRequest", "Bucket is missing Object Lock Configuration")
     assert code_of(s3.head_object, Bucket=bucket, Key="locked") == ("404", 404)
+
+
+def test_unusable_range_headers_are_ignored(s3):
+    s3.create_bucket(Bucket="ranges")
+    s3.put_object(Bucket="ranges", Key="k", Body=b"0123456789")
+    for bad in ["bytes=abc", "bytes=5-2", "bytes=0-1,3-4", "items=0-1"]:
+        resp = s3.get_object(Bucket="ranges", Key="k", Range=bad)
+        assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200, bad
+        assert resp["Body"].read() == b"0123456789"
+        assert "ContentRange" not in resp
+
+
+def test_oversized_put_is_refused_before_its_body_is_read(endpoint, s3):
+    import socket
+    from urllib.parse import urlparse
+
+    s3.create_bucket(Bucket="big")
+    u = urlparse(endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /big/huge HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5368709121\r\n\r\n"
+        )
+        head = sock.recv(65536).decode()
+    assert head.startswith("HTTP/1.1 400"), head
+    assert "<Code>EntityTooLarge</Code>" in head or "EntityTooLarge" in head
+    assert s3.list_objects_v2(Bucket="big")["KeyCount"] == 0

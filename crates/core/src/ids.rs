@@ -1,30 +1,54 @@
 //! Unique ids. Every id localbridge hands out is real and unique: consumers dedupe and order on them.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 
+thread_local! {
+    /// Per-thread SplitMix64 state, seeded once from the OS's random source. Ids are needed on
+    /// every request; a system call per id would cost more than the rest of a SendMessage.
+    static RNG: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+}
+
+/// 64 random bits (SplitMix64: a bijection of the state, so one thread never repeats itself).
+pub fn random_u64() -> u64 {
+    RNG.with(|state| {
+        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+fn uuid_v4() -> uuid::Uuid {
+    let bytes = (u128::from(random_u64()) << 64 | u128::from(random_u64())).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
 /// A UUID v4, the request-id form of the JSON and query protocols.
 pub fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid()
 }
 
 /// A UUID v4 (message ids, receipt handle entropy, ...).
 pub fn uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid_v4().hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 /// S3's `x-amz-request-id`: 16 upper-case hex digits.
 pub fn s3_request_id() -> String {
-    let v = uuid::Uuid::new_v4().as_u128() as u64;
-    format!("{v:016X}")
+    format!("{:016X}", random_u64())
 }
 
 /// S3's `x-amz-id-2`: base64 of 48 random bytes (64 characters).
 pub fn s3_host_id() -> String {
     let mut bytes = [0u8; 48];
-    for chunk in bytes.chunks_mut(16) {
-        chunk.copy_from_slice(&uuid::Uuid::new_v4().as_u128().to_le_bytes()[..chunk.len()]);
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&random_u64().to_le_bytes());
     }
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -75,6 +99,15 @@ mod tests {
         assert_ne!(a, s3_request_id());
         assert_eq!(s3_host_id().len(), 64);
         assert_ne!(request_id(), request_id());
+        let u = uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(u.as_bytes()[14], b'4', "version 4: {u}");
+    }
+
+    #[test]
+    fn random_ids_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..100_000).map(|_| uuid()).collect();
+        assert_eq!(ids.len(), 100_000);
     }
 
     #[test]

@@ -26,6 +26,8 @@ use warp::Filter;
 
 use crate::classify::{Protocol, Service};
 
+/// The largest object a single PUT (or part) may carry: 5 GiB.
+pub const MAX_OBJECT_SIZE: usize = 5 * 1024 * 1024 * 1024;
 /// The largest request body accepted for S3 (a 5 GiB single PUT plus aws-chunked framing).
 pub const MAX_S3_BODY: usize = 5 * 1024 * 1024 * 1024 + 64 * 1024 * 1024;
 /// The largest request body accepted for the other services (their own limits are far lower).
@@ -81,7 +83,7 @@ struct Incoming {
 
 type Response = http::Response<Bytes>;
 
-async fn handle<S, B>(gw: &Gateway, req: Incoming, body: S) -> Response
+async fn handle<S, B>(gw: &Gateway, mut req: Incoming, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
@@ -113,13 +115,16 @@ where
     if needs_action && query_action.is_none() && is_form && req.method == Method::POST {
         match collect(body.take(), &req.headers, MAX_API_BODY).await {
             Ok(b) => early_body = Some(b),
-            Err(resp) => return resp,
+            Err(e) => return body_error(&Service::Sqs, &e),
         }
     }
     let action = query_action.or_else(|| early_body.as_ref().and_then(|b| query_param(b, "Action")));
     let service = classify::classify(&req.path, &req.headers, credential.as_ref(), action.as_deref());
     debug!(method = %req.method, path = %req.path, ?service, region = %ctx.region, "request");
 
+    if service == Service::S3 && s3_declared_size(&req.headers).is_some_and(|n| n > MAX_OBJECT_SIZE) {
+        return body_error(&service, &BodyError::TooLarge);
+    }
     let limit = if service == Service::S3 {
         MAX_S3_BODY
     } else {
@@ -129,14 +134,15 @@ where
         Some(b) => b,
         None => match collect(body.take(), &req.headers, limit).await {
             Ok(b) => b,
-            Err(resp) => return resp,
+            Err(e) => return body_error(&service, &e),
         },
     };
 
     match service {
         Service::Internal => internal(gw, &req),
         Service::Sqs => {
-            let http_req = match build_request(&req, &req.query, bytes) {
+            let query = std::mem::take(&mut req.query);
+            let http_req = match build_request(req, &query, bytes) {
                 Ok(r) => r,
                 Err(e) => return json_error_response(&e),
             };
@@ -168,13 +174,12 @@ async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Re
         Ok(q) => q,
         Err(r) => return xml_response(r.status, r.body),
     };
-    let mut headers = req.headers.clone();
-    let body = match s3edge::normalize(&mut headers, body, &request_id, &host_id) {
+    let mut req = req;
+    let body = match s3edge::normalize(&mut req.headers, body, &request_id, &host_id) {
         Ok(b) => b,
         Err(r) => return xml_response(r.status, r.body),
     };
-    let incoming = Incoming { headers, ..req };
-    let http_req = match build_request(&incoming, &query, s3s::Body::from(body)) {
+    let http_req = match build_request(req, &query, s3s::Body::from(body)) {
         Ok(mut r) => {
             r.extensions_mut().insert(ctx);
             r
@@ -245,31 +250,23 @@ fn internal(gw: &Gateway, req: &Incoming) -> Response {
     }
 }
 
+/// Why a request body could not be read.
+#[derive(Debug)]
+enum BodyError {
+    TooLarge,
+    Read,
+}
+
 /// Collects a request body, refusing more than `limit` bytes (checked against Content-Length
 /// first, so an oversized upload is refused before it is read).
-async fn collect<S, B>(body: Option<S>, headers: &HeaderMap, limit: usize) -> Result<Bytes, Response>
+async fn collect<S, B>(body: Option<S>, headers: &HeaderMap, limit: usize) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
-    let too_large = || {
-        xml_response(
-            413,
-            render::s3_error_xml(
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed size",
-                &[],
-                &lb_core::ids::s3_request_id(),
-                &lb_core::ids::s3_host_id(),
-            ),
-        )
-    };
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = header_usize(headers, http::header::CONTENT_LENGTH.as_str());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(BodyError::TooLarge);
     }
     let Some(body) = body else { return Ok(Bytes::new()) };
     let mut body = std::pin::pin!(body);
@@ -278,21 +275,12 @@ where
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| {
             debug!(error = %e, "request body read failed");
-            xml_response(
-                400,
-                render::s3_error_xml(
-                    "IncompleteBody",
-                    "The request body terminated unexpectedly",
-                    &[],
-                    "",
-                    "",
-                ),
-            )
+            BodyError::Read
         })?;
         let chunk = chunk.copy_to_bytes(chunk.remaining());
         let len = first.as_ref().map_or(0, Bytes::len) + buf.as_ref().map_or(0, BytesMut::len) + chunk.len();
         if len > limit {
-            return Err(too_large());
+            return Err(BodyError::TooLarge);
         }
         match (&mut first, &mut buf) {
             (None, None) => first = Some(chunk),
@@ -313,15 +301,63 @@ where
     })
 }
 
-fn build_request<B>(req: &Incoming, query: &str, body: B) -> Result<http::Request<B>, AwsError> {
+/// The object size an S3 upload declares: the decoded length of an aws-chunked body, else its
+/// Content-Length.
+fn s3_declared_size(headers: &HeaderMap) -> Option<usize> {
+    header_usize(headers, "x-amz-decoded-content-length")
+        .or_else(|| header_usize(headers, http::header::CONTENT_LENGTH.as_str()))
+}
+
+fn header_usize(headers: &HeaderMap, name: &str) -> Option<usize> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A body error in the envelope of the service the request was for.
+fn body_error(service: &Service, err: &BodyError) -> Response {
+    let (status, code, message) = match (service, err) {
+        // S3 answers an object over 5 GiB with 400 EntityTooLarge.
+        (Service::S3, BodyError::TooLarge) => (
+            400,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ),
+        (_, BodyError::TooLarge) => (413, "RequestEntityTooLarge", "Request entity too large"),
+        (_, BodyError::Read) => (400, "IncompleteBody", "The request body terminated unexpectedly"),
+    };
+    match service {
+        Service::S3 => xml_response(
+            status,
+            render::s3_error_xml(
+                code,
+                message,
+                &[],
+                &lb_core::ids::s3_request_id(),
+                &lb_core::ids::s3_host_id(),
+            ),
+        ),
+        Service::Unsupported {
+            protocol: Protocol::Query,
+            ..
+        } => xml_response(
+            status,
+            render::query_error_xml(&AwsError::new(code, status, message), &lb_core::ids::request_id()),
+        ),
+        _ => json_error_response(&AwsError::new(code, status, message)),
+    }
+}
+
+fn build_request<B>(req: Incoming, query: &str, body: B) -> Result<http::Request<B>, AwsError> {
     let uri = if query.is_empty() {
-        req.path.clone()
+        req.path
     } else {
         format!("{}?{}", req.path, query)
     };
-    let mut builder = http::Request::builder().method(req.method.clone()).uri(uri);
+    let mut builder = http::Request::builder().method(req.method).uri(uri);
     if let Some(h) = builder.headers_mut() {
-        *h = req.headers.clone();
+        *h = req.headers;
     }
     builder
         .body(body)

@@ -96,6 +96,7 @@ pub fn strip_presigned(query: &str, now_secs: u64, request_id: &str, host_id: &s
 /// Removes header authentication and decodes an `aws-chunked` body in place.
 pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id: &str) -> Result<Bytes, Rejection> {
     headers.remove(http::header::AUTHORIZATION);
+    drop_unusable_range(headers);
     let streaming = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
@@ -142,6 +143,44 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
     strip_aws_chunked_encoding(headers);
     Ok(decoded.body)
+}
+
+/// S3 serves one byte range; a `Range` header it cannot use (bad syntax, `last < first`, several
+/// ranges) is ignored and the whole object returned, as RFC 9110 says. `s3s` would reject it, so
+/// it is removed here. Ranges past the end of the object are S3's to answer (416 InvalidRange).
+fn drop_unusable_range(headers: &mut HeaderMap) {
+    let usable = match headers.get(http::header::RANGE).map(HeaderValue::to_str) {
+        None => return,
+        Some(Ok(v)) => is_single_byte_range(v),
+        Some(Err(_)) => false,
+    };
+    if !usable {
+        headers.remove(http::header::RANGE);
+    }
+}
+
+fn is_single_byte_range(value: &str) -> bool {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return false;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    match (first.is_empty(), last.is_empty()) {
+        (true, false) => digits(last),
+        (false, true) => digits(first),
+        (false, false) => {
+            digits(first)
+                && digits(last)
+                && first
+                    .parse::<u64>()
+                    .ok()
+                    .zip(last.parse::<u64>().ok())
+                    .is_some_and(|(a, b)| a <= b)
+        }
+        (true, true) => false,
+    }
 }
 
 /// `Content-Encoding: aws-chunked` (possibly among others) describes the transfer, not the object.
@@ -236,6 +275,25 @@ mod tests {
         assert_eq!(h.get("x-amz-checksum-crc32").unwrap(), "DUoRhQ==");
         assert_eq!(h.get("content-length").unwrap(), "11");
         assert!(h.get("authorization").is_none() && h.get("content-encoding").is_none());
+    }
+
+    #[test]
+    fn keeps_only_single_byte_ranges() {
+        for (range, kept) in [
+            ("bytes=0-4", true),
+            ("bytes=5-", true),
+            ("bytes=-3", true),
+            ("bytes=abc", false),
+            ("bytes=5-2", false),
+            ("bytes=0-1,3-4", false),
+            ("items=0-1", false),
+            ("bytes=-", false),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("range", HeaderValue::from_static(range));
+            drop_unusable_range(&mut h);
+            assert_eq!(h.contains_key("range"), kept, "{range}");
+        }
     }
 
     #[test]
