@@ -25,9 +25,15 @@ pub fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// MD5 of `data`.
+pub fn md5(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
+}
+
 /// MD5 of `data` as 32 lower-case hex digits.
+#[cfg(test)]
 pub fn md5_hex(data: &[u8]) -> String {
-    to_hex(&Md5::digest(data))
+    to_hex(&md5(data))
 }
 
 /// The transport-type byte of an attribute in the MD5 encoding.

@@ -198,6 +198,7 @@ pub struct ReceiveMessageInput {
 #[derive(Debug, Clone)]
 pub struct ReceivedMessage {
     pub(crate) data: Arc<MessageData>,
+    pub(crate) md5_of_body: String,
     pub receipt_handle: String,
     /// The requested system attributes, in a fixed order.
     pub attributes: Vec<(&'static str, String)>,
@@ -216,7 +217,7 @@ impl ReceivedMessage {
     }
 
     pub fn md5_of_body(&self) -> &str {
-        &self.data.md5_of_body
+        &self.md5_of_body
     }
 
     /// The value of a returned system attribute (`ApproximateReceiveCount`, ...).

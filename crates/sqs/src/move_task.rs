@@ -285,7 +285,7 @@ impl Sqs {
             let dest_arn = task.destination_arn.as_deref().or(slot.dead_letter_source.as_deref());
             let dest = dest_arn.and_then(|a| self.queue_by_arn(a));
             let outcome = match dest {
-                Some(dest) if !dest.fifo || slot.data.group_id.is_some() => self.redeliver(&dest, slot, now),
+                Some(dest) if !dest.fifo || slot.data.group_id().is_some() => self.redeliver(&dest, slot, now),
                 _ => Err(slot),
             };
             if let Err(slot) = outcome {

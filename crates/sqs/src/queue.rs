@@ -25,19 +25,58 @@ use crate::attributes::QueueConfig;
 use crate::model::MessageAttributes;
 
 /// The immutable part of a message, shared between the store and the responses that return it.
+/// Kept small: most messages have no attributes and no FIFO ids, so those live out of line.
 #[derive(Debug)]
 pub struct MessageData {
     pub message_id: String,
     pub body: String,
-    pub md5_of_body: String,
+    pub md5_of_body: [u8; 16],
+    pub sender_id: String,
+    pub extra: Option<Box<MessageExtra>>,
+}
+
+/// The parts of a message most messages do not have.
+#[derive(Debug, Default)]
+pub struct MessageExtra {
     pub attributes: MessageAttributes,
     pub md5_of_attributes: Option<String>,
     pub system_attributes: MessageAttributes,
     pub md5_of_system_attributes: Option<String>,
-    pub sender_id: String,
     pub group_id: Option<String>,
     /// FIFO queues: the explicit or content-based (SHA-256) deduplication id.
     pub deduplication_id: Option<String>,
+}
+
+static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
+
+impl MessageData {
+    pub fn attributes(&self) -> &MessageAttributes {
+        self.extra.as_ref().map_or(&NO_ATTRIBUTES, |e| &e.attributes)
+    }
+
+    pub fn system_attributes(&self) -> &MessageAttributes {
+        self.extra.as_ref().map_or(&NO_ATTRIBUTES, |e| &e.system_attributes)
+    }
+
+    pub fn md5_of_attributes(&self) -> Option<&str> {
+        self.extra.as_ref()?.md5_of_attributes.as_deref()
+    }
+
+    pub fn md5_of_system_attributes(&self) -> Option<&str> {
+        self.extra.as_ref()?.md5_of_system_attributes.as_deref()
+    }
+
+    pub fn group_id(&self) -> Option<&str> {
+        self.extra.as_ref()?.group_id.as_deref()
+    }
+
+    pub fn deduplication_id(&self) -> Option<&str> {
+        self.extra.as_ref()?.deduplication_id.as_deref()
+    }
+
+    pub fn md5_of_body_hex(&self) -> String {
+        crate::digest::to_hex(&self.md5_of_body)
+    }
 }
 
 /// Orders messages by the time they were sent, then by a process-wide id.
@@ -133,7 +172,7 @@ struct Group {
 }
 
 fn group_of(data: &MessageData) -> &str {
-    data.group_id.as_deref().unwrap_or_default()
+    data.group_id().unwrap_or_default()
 }
 
 fn dec(n: &mut usize) {
@@ -748,14 +787,14 @@ mod tests {
         Arc::new(MessageData {
             message_id: body.to_owned(),
             body: body.to_owned(),
-            md5_of_body: String::new(),
-            attributes: MessageAttributes::new(),
-            md5_of_attributes: None,
-            system_attributes: MessageAttributes::new(),
-            md5_of_system_attributes: None,
+            md5_of_body: [0; 16],
             sender_id: String::new(),
-            group_id: group.map(str::to_owned),
-            deduplication_id: None,
+            extra: group.map(|g| {
+                Box::new(MessageExtra {
+                    group_id: Some(g.to_owned()),
+                    ..MessageExtra::default()
+                })
+            }),
         })
     }
 

@@ -22,7 +22,9 @@ use crate::model::{
     GetQueueUrlInput, ListQueuesInput, ListQueuesOutput, MessageAttributeValue, QueueRef, ReceiveMessageInput,
     ReceivedMessage, SendMessageEntry, SendMessageOutput,
 };
-use crate::queue::{DedupHit, MessageData, MsgKey, Queue, QueueState, ReceiveParams, Received, Slot, SlotState, Taken};
+use crate::queue::{
+    DedupHit, MessageData, MessageExtra, MsgKey, Queue, QueueState, ReceiveParams, Received, Slot, SlotState, Taken,
+};
 use crate::receipt::Receipt;
 use crate::validate;
 use crate::Sqs;
@@ -118,17 +120,26 @@ pub(crate) fn prepare(
         None => None,
     };
     let size = body.len() + validate::attributes_size(&entry.attributes);
+    let has_extra = !entry.attributes.is_empty()
+        || !entry.system_attributes.is_empty()
+        || entry.group_id.is_some()
+        || deduplication_id.is_some();
+    let extra = has_extra.then(|| {
+        Box::new(MessageExtra {
+            md5_of_attributes: digest::md5_of_attributes(&entry.attributes),
+            attributes: entry.attributes,
+            md5_of_system_attributes: digest::md5_of_attributes(&entry.system_attributes),
+            system_attributes: entry.system_attributes,
+            group_id: entry.group_id,
+            deduplication_id,
+        })
+    });
     let data = MessageData {
         message_id,
-        md5_of_body: digest::md5_hex(body.as_bytes()),
+        md5_of_body: digest::md5(body.as_bytes()),
         body,
-        md5_of_attributes: digest::md5_of_attributes(&entry.attributes),
-        attributes: entry.attributes,
-        md5_of_system_attributes: digest::md5_of_attributes(&entry.system_attributes),
-        system_attributes: entry.system_attributes,
         sender_id,
-        group_id: entry.group_id,
-        deduplication_id,
+        extra,
     };
     Ok(Prepared {
         data: Arc::new(data),
@@ -141,19 +152,19 @@ pub(crate) fn prepare(
 fn send_output(data: &MessageData, message_id: &str, sequence_number: Option<u128>) -> SendMessageOutput {
     SendMessageOutput {
         message_id: message_id.to_owned(),
-        md5_of_message_body: data.md5_of_body.clone(),
-        md5_of_message_attributes: data.md5_of_attributes.clone(),
-        md5_of_message_system_attributes: data.md5_of_system_attributes.clone(),
+        md5_of_message_body: data.md5_of_body_hex(),
+        md5_of_message_attributes: data.md5_of_attributes().map(str::to_owned),
+        md5_of_message_system_attributes: data.md5_of_system_attributes().map(str::to_owned),
         sequence_number: sequence_number.map(|n| n.to_string()),
     }
 }
 
 fn dedup_key(config: &QueueConfig, data: &MessageData) -> String {
-    let id = data.deduplication_id.as_deref().unwrap_or_default();
+    let id = data.deduplication_id().unwrap_or_default();
     match config.deduplication_scope {
         DeduplicationScope::Queue => id.to_owned(),
         DeduplicationScope::MessageGroup => {
-            format!("{}\u{0}{id}", data.group_id.as_deref().unwrap_or_default())
+            format!("{}\u{0}{id}", data.group_id().unwrap_or_default())
         }
     }
 }
@@ -1068,10 +1079,10 @@ impl Sqs {
                             "ApproximateReceiveCount" => Some(t.receive_count.to_string()),
                             "ApproximateFirstReceiveTimestamp" => Some(t.first_receive_ms.to_string()),
                             "SequenceNumber" => t.sequence_number.map(|n| n.to_string()),
-                            "MessageDeduplicationId" => data.deduplication_id.clone(),
-                            "MessageGroupId" => data.group_id.clone(),
+                            "MessageDeduplicationId" => data.deduplication_id().map(str::to_owned),
+                            "MessageGroupId" => data.group_id().map(str::to_owned),
                             "AWSTraceHeader" => data
-                                .system_attributes
+                                .system_attributes()
                                 .get("AWSTraceHeader")
                                 .and_then(|v| v.string_value.clone()),
                             "DeadLetterQueueSourceArn" => t.dead_letter_source.as_deref().map(str::to_owned),
@@ -1081,17 +1092,18 @@ impl Sqs {
                     })
                     .collect();
                 let message_attributes: Vec<(String, MessageAttributeValue)> = data
-                    .attributes
+                    .attributes()
                     .iter()
                     .filter(|(name, _)| sel.wants_user(name))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let md5_of_message_attributes = if message_attributes.len() == data.attributes.len() {
-                    data.md5_of_attributes.clone()
+                let md5_of_message_attributes = if message_attributes.len() == data.attributes().len() {
+                    data.md5_of_attributes().map(str::to_owned)
                 } else {
                     digest::md5_of_attributes(message_attributes.iter().map(|(k, v)| (k, v)))
                 };
                 ReceivedMessage {
+                    md5_of_body: data.md5_of_body_hex(),
                     data: Arc::clone(&t.data),
                     receipt_handle,
                     attributes,
