@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -243,8 +244,7 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(sqs, endpoint):
     started = time.monotonic()
     t.start()
     time.sleep(1)
-    import boto3  # a second client: the first is busy long-polling
-
+    # A second client: the first one is busy long-polling.
     other = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
     ).client("sqs", endpoint_url=endpoint)
