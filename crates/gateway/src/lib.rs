@@ -196,7 +196,13 @@ async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Re
             let (mut parts, mut body) = resp.into_parts();
             match body.store_all_limited(usize::MAX).await {
                 Ok(bytes) => {
-                    let bytes = lb_s3::finish_response(&mut parts, bytes);
+                    // Only error documents need finishing; a success body (an object) is never scanned.
+                    let bytes = if parts.status.is_client_error() || parts.status.is_server_error() {
+                        lb_s3::finish_response(&mut parts, bytes)
+                    } else {
+                        parts.headers.remove(lb_s3::error::FIELDS_HEADER);
+                        bytes
+                    };
                     http::Response::from_parts(parts, bytes)
                 }
                 Err(e) => {
