@@ -148,9 +148,18 @@ impl Client {
     }
 
     async fn s3_put(&self, path: &str, body: Vec<u8>) -> anyhow::Result<()> {
-        let resp = self.http.put(format!("{}{}", self.base, path)).body(body).send().await?;
+        let resp = self
+            .http
+            .put(format!("{}{}", self.base, path))
+            .body(body)
+            .send()
+            .await?;
         if !resp.status().is_success() {
-            bail!("PUT {path}: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+            bail!(
+                "PUT {path}: {} {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
         }
         Ok(())
     }
