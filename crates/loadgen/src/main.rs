@@ -242,10 +242,11 @@ fn main() -> anyhow::Result<()> {
         let client = Arc::new(Client::new(args.port)?);
 
         // SendMessage throughput.
-        let url = client.create_queue("bench-send").await?;
+        let send_url = client.create_queue("bench-send").await?;
+        let url = send_url.clone();
         let cpu0 = server.cpu_seconds()?;
         let c = Arc::clone(&client);
-        let body = serde_json::json!({"QueueUrl": url, "MessageBody": "hello from loadgen"});
+        let body = serde_json::json!({"QueueUrl": send_url, "MessageBody": "hello from loadgen"});
         let (rate, lat) = throughput(args.connections, args.seconds, move || {
             let (c, body) = (Arc::clone(&c), body.clone());
             async move { c.sqs("SendMessage", body).await.map(drop) }
@@ -261,6 +262,12 @@ fn main() -> anyhow::Result<()> {
             ms(percentile(&lat, 0.99)),
             cpu / n * 1e6
         );
+        println!(
+            "| RSS holding the {} messages just sent | {:.1} MiB |",
+            lat.len(),
+            server.rss_kib()? as f64 / 1024.0
+        );
+        client.sqs("DeleteQueue", serde_json::json!({"QueueUrl": url})).await?;
 
         // Send + receive + delete cycles on one queue.
         let url = client.create_queue("bench-cycle").await?;
@@ -343,6 +350,9 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
 
-    println!("| RSS after load | {:.1} MiB |", server.rss_kib()? as f64 / 1024.0);
+    println!(
+        "| RSS after load (queue of sent messages deleted) | {:.1} MiB |",
+        server.rss_kib()? as f64 / 1024.0
+    );
     Ok(())
 }
