@@ -1,0 +1,1 @@
+//! The compiled matcher (in progress).

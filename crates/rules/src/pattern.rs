@@ -1,0 +1,1 @@
+//! The event-pattern language (in progress).

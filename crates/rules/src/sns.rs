@@ -1,0 +1,1 @@
+//! SNS subscription filter policies (in progress).

@@ -1,0 +1,1 @@
+//! InputPath and InputTransformer (in progress).
