@@ -1,1 +1,0 @@
-//! The event-pattern language (in progress).

@@ -1,0 +1,189 @@
+//! The parsed form of an event pattern.
+//!
+//! Two views of the same pattern:
+//!
+//! - the **tree** ([`ObjectPattern`]), exactly as written (nested objects, `$or` where it
+//!   appears); the reference evaluator walks it, which gives array consistency for free;
+//! - the **flattened** form ([`Conjunction`]s, see [`super::Pattern::alternatives`]): every `$or`
+//!   expanded, each alternative a list of `(path, matchers)` that must all hold. This is what an
+//!   automaton compiles. Array consistency is recovered from the paths: two fields whose paths
+//!   share a prefix that is an array in the event must be matched inside the same element of that
+//!   array (as aws/event-ruler's array-consistent matching does).
+//!
+//! Every type here is stable: later changes are additive only.
+
+use std::net::IpAddr;
+
+/// A JSON object in a pattern: fields that must all match, plus an optional `$or`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectPattern {
+    /// The plain fields, in the order written (a duplicated key keeps its last value, at the
+    /// position of its first occurrence, as serde_json's map does). Never contains `$or`.
+    pub fields: Vec<(String, FieldPattern)>,
+    /// `"$or": [ {...}, {...} ]` at this level: at least one alternative must match the same
+    /// event object that `fields` are matched against. At least two alternatives.
+    pub or: Option<Vec<ObjectPattern>>,
+}
+
+/// What a pattern says about one field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldPattern {
+    /// `"field": [ ... ]`: the field matches when any of the matchers matches any of the
+    /// field's scalar values. Never empty.
+    Leaf(Vec<Matcher>),
+    /// `"field": { ... }`: the field's value (or one element of it, when it is an array of
+    /// objects) must match the nested pattern.
+    Object(ObjectPattern),
+}
+
+/// One element of a leaf's array of values.
+///
+/// A matcher tests one scalar of the event (string, number, boolean or null); objects are never
+/// leaf values. An event array at a leaf matches when any element matches (arrays nested in
+/// arrays are flattened). `Exists` is the only matcher about presence rather than value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// A literal: `"x"`, `5`, `true`, `null`. Numbers compare numerically (3, 3.0 and 3e0 are
+    /// equal), strings exactly, and a string never equals a number.
+    Exact(Literal),
+    /// `{"prefix": "x"}` or `{"prefix": {"equals-ignore-case": "x"}}`. Strings only.
+    Prefix { value: String, ignore_case: bool },
+    /// `{"suffix": "x"}` or `{"suffix": {"equals-ignore-case": "x"}}`. Strings only.
+    Suffix { value: String, ignore_case: bool },
+    /// `{"equals-ignore-case": "x"}`: equal after Unicode case folding ([`fold_case`]).
+    EqualsIgnoreCase(String),
+    /// `{"wildcard": "a*b"}`. Strings only.
+    Wildcard(Wildcard),
+    /// `{"anything-but": ...}`: any present scalar that the inner test rejects (including
+    /// null and values of other types). Never matches a missing field.
+    AnythingBut(AnythingBut),
+    /// `{"numeric": [">", 0, "<=", 5]}`: a number satisfying every condition (and-ed).
+    /// Strings, booleans and null never match.
+    Numeric(Vec<(NumericOp, f64)>),
+    /// `{"exists": true}`: the field has at least one scalar value (null counts);
+    /// `{"exists": false}`: it has none (missing, or a missing parent).
+    Exists(bool),
+    /// `{"cidr": "10.0.0.0/24"}`: a string that is an IP address inside the network.
+    Cidr(Cidr),
+}
+
+/// A literal value from a pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Number(Number),
+    Bool(bool),
+    Null,
+}
+
+/// A number from a pattern: its value as an IEEE double and its text as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Number {
+    /// The value, compared as a double (see the bench README's NUMERIC note).
+    pub value: f64,
+    /// The number exactly as written in the pattern, e.g. `3.0` or `3e0`.
+    pub text: String,
+}
+
+/// The comparison of one numeric condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumericOp {
+    /// `=`
+    Eq,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl NumericOp {
+    /// Whether `value OP operand` holds.
+    pub fn holds(self, value: f64, operand: f64) -> bool {
+        match self {
+            Self::Eq => value == operand,
+            Self::Lt => value < operand,
+            Self::Le => value <= operand,
+            Self::Gt => value > operand,
+            Self::Ge => value >= operand,
+        }
+    }
+
+    /// The operator as written in a pattern.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+        }
+    }
+}
+
+/// The inside of an `anything-but`. The matcher matches a present scalar for which this test
+/// is false. Lists are never empty.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnythingBut {
+    /// `"x"`, `5`, `["a", "b"]` or `[1, 2]`: none of these literals (a list is all strings or
+    /// all numbers; a single value is a string or a number).
+    Values(Vec<Literal>),
+    /// `{"prefix": "x"}`: not a string starting with any of these.
+    Prefix(Vec<String>),
+    /// `{"suffix": "x"}`: not a string ending with any of these.
+    Suffix(Vec<String>),
+    /// `{"equals-ignore-case": "x" | ["a", "b"]}`: not a string equal to any of these after
+    /// case folding.
+    EqualsIgnoreCase(Vec<String>),
+    /// `{"wildcard": "x" | ["a*", "*b"]}`: not a string matching any of these.
+    Wildcard(Vec<Wildcard>),
+}
+
+/// A wildcard pattern: literal segments separated by `*`.
+///
+/// `segments` are the pattern split at unescaped `*`, with the escapes `\*` and `\\` resolved:
+/// `"a*b\*c*"` gives `["a", "b*c", ""]`. A string matches when it starts with the first segment,
+/// ends with the last, and contains the middle ones in order, without overlap. There is always
+/// at least one segment; `segments.len() - 1` is the number of `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wildcard {
+    /// The pattern text as written (escapes unresolved).
+    pub text: String,
+    /// The literal pieces between the stars.
+    pub segments: Vec<String>,
+}
+
+/// An IPv4 or IPv6 network. `network` has all host bits zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub network: IpAddr,
+    /// 0..=32 for IPv4, 0..=128 for IPv6.
+    pub prefix_len: u8,
+}
+
+/// One alternative of a pattern with every `$or` expanded: all fields must match.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Conjunction {
+    /// In the order written. A path may appear more than once (a field beside an `$or` that
+    /// names it again); then every occurrence must hold.
+    pub fields: Vec<FieldMatch>,
+}
+
+/// A leaf of the pattern with its full path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMatch {
+    /// Object keys from the event root, e.g. `["detail", "state"]`. Arrays in the event are
+    /// transparent: `detail.items[*].id` has the path `["detail", "items", "id"]`.
+    pub path: Vec<String>,
+    /// Any of them may match (never empty).
+    pub matchers: Vec<Matcher>,
+}
+
+/// Unicode case folding as EventBridge's `equals-ignore-case` applies it: upper-case, then
+/// lower-case, so that `ß`/`SS` and `ς`/`σ`/`Σ` compare equal.
+pub fn fold_case(s: &str) -> String {
+    s.to_uppercase().to_lowercase()
+}

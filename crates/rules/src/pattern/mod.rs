@@ -1,0 +1,72 @@
+//! The EventBridge event-pattern language: parsing and validation with AWS's error messages
+//! ([`Pattern::parse`]), the parsed form ([`ast`]) that the compiled matcher consumes, and a
+//! small reference evaluator ([`Pattern::matches`]).
+
+pub mod ast;
+mod parse;
+mod reference;
+
+use std::fmt;
+
+pub use ast::{
+    fold_case, AnythingBut, Cidr, Conjunction, FieldMatch, FieldPattern, Literal, Matcher, Number, NumericOp,
+    ObjectPattern, Wildcard,
+};
+
+/// A validated event pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    root: ObjectPattern,
+    alternatives: Vec<Conjunction>,
+}
+
+/// Why a pattern was rejected. `Display` is the message of AWS's `InvalidEventPatternException`,
+/// e.g. `Event pattern is not valid. Reason: ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    reason: String,
+}
+
+impl PatternError {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+
+    /// The text after `Reason: `.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Event pattern is not valid. Reason: {}", self.reason)
+    }
+}
+
+impl std::error::Error for PatternError {}
+
+impl Pattern {
+    /// Parses and validates a pattern, as PutRule and TestEventPattern do.
+    pub fn parse(text: &str) -> Result<Pattern, PatternError> {
+        let root = parse::parse(text)?;
+        let alternatives = parse::flatten(&root)?;
+        Ok(Pattern { root, alternatives })
+    }
+
+    /// The pattern as written (the tree).
+    pub fn root(&self) -> &ObjectPattern {
+        &self.root
+    }
+
+    /// The pattern with every `$or` expanded: the event matches when any alternative matches
+    /// (respecting array consistency, see [`ast`]). Never empty.
+    pub fn alternatives(&self) -> &[Conjunction] {
+        &self.alternatives
+    }
+
+    /// The reference evaluator: whether `event` matches. Simple and recursive; not fast.
+    pub fn matches(&self, event: &serde_json::Value) -> bool {
+        reference::matches_object(&self.root, event)
+    }
+}
