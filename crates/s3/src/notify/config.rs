@@ -191,60 +191,39 @@ impl BucketNotifications {
         let mut rules = Vec::new();
         let mut normalized = NotificationConfiguration::default();
 
-        if let Some(list) = config.topic_configurations.filter(|l| !l.is_empty()) {
-            let mut out = Vec::with_capacity(list.len());
-            for mut c in list {
-                let rule = compile_one(
-                    DestinationKind::Topic,
-                    &c.topic_arn,
-                    &c.events,
-                    c.filter.as_ref(),
-                    c.id.take(),
-                    bucket_region,
-                )?;
-                c.id = Some(rule.id.clone());
-                normalize_filter(&mut c.filter);
-                rules.push(rule);
-                out.push(c);
-            }
-            normalized.topic_configurations = Some(out);
+        // The three destination lists differ only in their DTO type and ARN field.
+        macro_rules! compile_list {
+            ($list:expr, $kind:expr, $arn:ident) => {
+                match $list.filter(|l| !l.is_empty()) {
+                    None => None,
+                    Some(list) => {
+                        let mut out = Vec::with_capacity(list.len());
+                        for mut c in list {
+                            let rule = compile_one(
+                                $kind,
+                                &c.$arn,
+                                &c.events,
+                                c.filter.as_ref(),
+                                c.id.take(),
+                                bucket_region,
+                            )?;
+                            c.id = Some(rule.id.clone());
+                            normalize_filter(&mut c.filter);
+                            rules.push(rule);
+                            out.push(c);
+                        }
+                        Some(out)
+                    }
+                }
+            };
         }
-        if let Some(list) = config.queue_configurations.filter(|l| !l.is_empty()) {
-            let mut out = Vec::with_capacity(list.len());
-            for mut c in list {
-                let rule = compile_one(
-                    DestinationKind::Queue,
-                    &c.queue_arn,
-                    &c.events,
-                    c.filter.as_ref(),
-                    c.id.take(),
-                    bucket_region,
-                )?;
-                c.id = Some(rule.id.clone());
-                normalize_filter(&mut c.filter);
-                rules.push(rule);
-                out.push(c);
-            }
-            normalized.queue_configurations = Some(out);
-        }
-        if let Some(list) = config.lambda_function_configurations.filter(|l| !l.is_empty()) {
-            let mut out = Vec::with_capacity(list.len());
-            for mut c in list {
-                let rule = compile_one(
-                    DestinationKind::Lambda,
-                    &c.lambda_function_arn,
-                    &c.events,
-                    c.filter.as_ref(),
-                    c.id.take(),
-                    bucket_region,
-                )?;
-                c.id = Some(rule.id.clone());
-                normalize_filter(&mut c.filter);
-                rules.push(rule);
-                out.push(c);
-            }
-            normalized.lambda_function_configurations = Some(out);
-        }
+        normalized.topic_configurations = compile_list!(config.topic_configurations, DestinationKind::Topic, topic_arn);
+        normalized.queue_configurations = compile_list!(config.queue_configurations, DestinationKind::Queue, queue_arn);
+        normalized.lambda_function_configurations = compile_list!(
+            config.lambda_function_configurations,
+            DestinationKind::Lambda,
+            lambda_function_arn
+        );
 
         for (i, a) in rules.iter().enumerate() {
             for b in &rules[i + 1..] {
