@@ -71,3 +71,38 @@ def test_graceful_shutdown_on_sigint(tmp_path):
     srv = start_server(tmp_path)
     srv.proc.send_signal(signal.SIGINT)
     assert srv.proc.wait(timeout=5) == 0
+
+
+def test_shutdown_does_not_wait_for_a_long_poll(tmp_path):
+    import threading
+    import time
+
+    import boto3
+    from botocore.config import Config
+
+    srv = start_server(tmp_path)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=srv.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, read_timeout=30),
+    )
+    url = sqs.create_queue(QueueName="idle")["QueueUrl"]
+    threading.Thread(
+        target=lambda: _ignore(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)), daemon=True
+    ).start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=10) == 0
+    # The grace period is 2 s; a 20 s wait must not hold the process.
+    assert time.monotonic() - t0 < 8
+
+
+def _ignore(f):
+    try:
+        f()
+    except Exception:
+        pass

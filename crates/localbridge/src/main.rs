@@ -97,10 +97,29 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "localbridge ready"
     );
-    lb_gateway::serve(listener, gateway, shutdown_signal()).await;
+    // In-flight requests get a grace period after the signal; a long poll (up to 20 s) must not
+    // hold the process up for its whole wait.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(lb_gateway::serve(listener, gateway, async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+    tokio::select! {
+        _ = &mut server => {}
+        () = shutdown_signal() => {
+            let _ = stop_tx.send(true);
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+                info!(grace_ms = SHUTDOWN_GRACE.as_millis(), "requests still in flight after the grace period, closing them");
+                server.abort();
+            }
+        }
+    }
     info!("localbridge stopped");
     Ok(())
 }
+
+/// How long in-flight requests may finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Binds with TCP_NODELAY on the listening socket: Linux copies it to every accepted socket, so
 /// small responses are not held back by Nagle's algorithm.
