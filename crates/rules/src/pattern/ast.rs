@@ -2,8 +2,8 @@
 //!
 //! Two views of the same pattern:
 //!
-//! - the **tree** ([`ObjectPattern`]), exactly as written (nested objects, `$or` where it
-//!   appears); the reference evaluator walks it, which gives array consistency for free;
+//! - the **tree** ([`ObjectPattern`]), as written (nested objects, `$or` where it appears),
+//!   for display and inspection; matching is defined by the flattened form;
 //! - the **flattened** form ([`Conjunction`]s, see [`super::Pattern::alternatives`]): every `$or`
 //!   expanded, each alternative a list of `(path, matchers)` that must all hold. This is what an
 //!   automaton compiles. Array consistency is recovered from the paths: two fields whose paths
@@ -17,11 +17,13 @@ use std::net::IpAddr;
 /// A JSON object in a pattern: fields that must all match, plus an optional `$or`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectPattern {
-    /// The plain fields, in the order written (a duplicated key keeps its last value, at the
-    /// position of its first occurrence, as serde_json's map does). Never contains `$or`.
+    /// The plain fields, in the order written. A repeated key keeps its last leaf at the
+    /// position of the first occurrence; repeated objects merge. (A key given once as a leaf and
+    /// once as an object appears twice.) Never contains `$or`.
     pub fields: Vec<(String, FieldPattern)>,
     /// `"$or": [ {...}, {...} ]` at this level: at least one alternative must match the same
-    /// event object that `fields` are matched against. At least two alternatives.
+    /// event object that `fields` are matched against. At least two alternatives. (Two `$or`
+    /// keys in one object are and-ed, as on AWS; the tree shows them distributed into one.)
     pub or: Option<Vec<ObjectPattern>>,
 }
 
@@ -44,7 +46,9 @@ pub enum FieldPattern {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Matcher {
     /// A literal: `"x"`, `5`, `true`, `null`. Numbers compare numerically (3, 3.0 and 3e0 are
-    /// equal), strings exactly, and a string never equals a number.
+    /// equal), strings exactly, and a string never equals a number. One quirk kept from AWS: a
+    /// string that is an IP address literal (`"10.0.0.1"`, `"::1"`) matches the same address in
+    /// any notation (`"0:0:0:0:0:0:0:1"`). Also written `{"exactly": "x"}`.
     Exact(Literal),
     /// `{"prefix": "x"}` or `{"prefix": {"equals-ignore-case": "x"}}`. Strings only.
     Prefix { value: String, ignore_case: bool },
@@ -125,7 +129,8 @@ impl NumericOp {
 }
 
 /// The inside of an `anything-but`. The matcher matches a present scalar for which this test
-/// is false. Lists are never empty.
+/// is false. `Values` is never empty; the other lists may be (`{"prefix": []}` is accepted by
+/// AWS and then excludes nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnythingBut {
     /// `"x"`, `5`, `["a", "b"]` or `[1, 2]`: none of these literals (a list is all strings or
@@ -156,7 +161,11 @@ pub struct Wildcard {
     pub segments: Vec<String>,
 }
 
-/// An IPv4 or IPv6 network. `network` has all host bits zero.
+/// An IPv4 or IPv6 network.
+///
+/// `network` is the address as written, host bits kept: as on AWS (event-ruler), the range
+/// covered is from `network` to `network` with every host bit set, so `10.0.0.5/24` covers
+/// `10.0.0.5` to `10.0.0.255`. An IPv4 network never matches an IPv6 address or the reverse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
     pub network: IpAddr,
@@ -167,8 +176,9 @@ pub struct Cidr {
 /// One alternative of a pattern with every `$or` expanded: all fields must match.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Conjunction {
-    /// In the order written. A path may appear more than once (a field beside an `$or` that
-    /// names it again); then every occurrence must hold.
+    /// In the order written; a path appears at most once (as on AWS, a path written again —
+    /// a duplicate key, or a field beside an `$or` that names it again — replaces the earlier
+    /// matchers, in text order).
     pub fields: Vec<FieldMatch>,
 }
 

@@ -3,8 +3,11 @@
 //! small reference evaluator ([`Pattern::matches`]).
 
 pub mod ast;
+mod lexer;
 mod parse;
 mod reference;
+
+pub use parse::{MAX_ALTERNATIVES, NUMERIC_LIMIT};
 
 use std::fmt;
 
@@ -25,11 +28,29 @@ pub struct Pattern {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
     reason: String,
+    /// Jackson's `[Source: ...; line: L, column: C]`, when AWS reports one.
+    location: Option<String>,
 }
 
 impl PatternError {
     pub(crate) fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
+        Self {
+            reason: reason.into(),
+            location: None,
+        }
+    }
+
+    pub(crate) fn with_location(reason: impl Into<String>, location: String) -> Self {
+        Self {
+            reason: reason.into(),
+            location: Some(location),
+        }
+    }
+
+    /// Where in the pattern text the error was found, as AWS prints it:
+    /// `[Source: (String)"..."; line: 1, column: 20]`.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
     }
 
     /// The text after `Reason: `.
@@ -40,7 +61,11 @@ impl PatternError {
 
 impl fmt::Display for PatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Event pattern is not valid. Reason: {}", self.reason)
+        write!(f, "Event pattern is not valid. Reason: {}", self.reason)?;
+        if let Some(location) = &self.location {
+            write!(f, "\n at {location}")?;
+        }
+        Ok(())
     }
 }
 
@@ -49,8 +74,7 @@ impl std::error::Error for PatternError {}
 impl Pattern {
     /// Parses and validates a pattern, as PutRule and TestEventPattern do.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
-        let root = parse::parse(text)?;
-        let alternatives = parse::flatten(&root)?;
+        let parse::Parsed { root, alternatives } = parse::parse(text)?;
         Ok(Pattern { root, alternatives })
     }
 
@@ -67,6 +91,9 @@ impl Pattern {
 
     /// The reference evaluator: whether `event` matches. Simple and recursive; not fast.
     pub fn matches(&self, event: &serde_json::Value) -> bool {
-        reference::matches_object(&self.root, event)
+        reference::matches(&self.alternatives, event)
     }
 }
+
+#[cfg(test)]
+mod tests;
