@@ -11,6 +11,8 @@ use lb_core::deliver::{Dispatcher, Registry};
 use lb_core::{Clock, SystemClock};
 use tracing::info;
 
+mod test_pattern;
+
 #[derive(Parser)]
 #[command(
     name = "localbridge",
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Serve every emulated service on one port (in memory).
     Serve(ServeArgs),
+    /// Test an EventBridge event pattern against events, with no server (exit 0 match, 1 no match, 2 invalid).
+    TestPattern(test_pattern::TestPatternArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args, started)),
+        Command::TestPattern(args) => std::process::exit(test_pattern::run(&args)),
     }
 }
 
