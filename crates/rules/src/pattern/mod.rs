@@ -96,4 +96,6 @@ impl Pattern {
 }
 
 #[cfg(test)]
+pub(crate) mod conformance;
+#[cfg(test)]
 mod tests;

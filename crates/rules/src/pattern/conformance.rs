@@ -1,0 +1,181 @@
+//! The pattern conformance suite: every case in `fixtures/patterns/*.json` through
+//! [`Pattern::parse`] and the reference evaluator, and a no-panic check over truncated and
+//! mutated patterns.
+//!
+//! A fixture file is a JSON array of cases:
+//! - `{"name", "pattern", "event", "matches": true|false}`
+//! - `{"name", "pattern", "error": "<reason>", "message": "<full AWS message>"?}`: `error` is
+//!   the text after `Reason: ` (without Jackson's location); `message`, when given, is the whole
+//!   `Display` text including the location.
+//!
+//! `pattern` is a JSON object, or a string holding the pattern text (for invalid JSON, duplicate
+//! keys, and wherever key order matters: serde_json sorts object keys).
+//!
+//! [`cases`] is `pub(crate)` so that other matchers of this crate (the compiled one) can run the
+//! same table.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::Pattern;
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/patterns")
+}
+
+/// One fixture case.
+pub(crate) struct Case {
+    /// The fixture file's name.
+    pub file: String,
+    pub name: String,
+    /// The pattern text.
+    pub pattern: String,
+    /// The whole case: `event` and `matches`, or `error` (and `message`).
+    pub case: Value,
+}
+
+/// Every case of every file in `fixtures/patterns/`, in file order.
+pub(crate) fn cases() -> Vec<Case> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures/patterns")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut out = Vec::new();
+    for path in files {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let list: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for case in list {
+            let name = case["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{file}: case without name"))
+                .to_owned();
+            let pattern = match &case["pattern"] {
+                Value::String(s) => s.clone(),
+                Value::Null => panic!("{file}/{name}: no pattern"),
+                other => other.to_string(),
+            };
+            out.push(Case {
+                file: file.clone(),
+                name,
+                pattern,
+                case,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn conformance() {
+    let mut failures = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let all = cases();
+    for c in &all {
+        let id = format!("{}/{}", c.file, c.name);
+        assert!(names.insert(id.clone()), "duplicate case name {id}");
+        let parsed = Pattern::parse(&c.pattern);
+        if let Some(want) = c.case.get("error") {
+            match parsed {
+                Ok(_) => failures.push(format!("{id}: parsed, expected error {want}")),
+                Err(e) => {
+                    if e.reason() != want.as_str().unwrap() {
+                        failures.push(format!("{id}: error {:?}, expected {want}", e.reason()));
+                    }
+                    if let Some(msg) = c.case.get("message") {
+                        if e.to_string() != msg.as_str().unwrap() {
+                            failures.push(format!("{id}: message {:?}, expected {msg}", e.to_string()));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        let want = c.case["matches"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{id}: no matches/error"));
+        match parsed {
+            Err(e) => failures.push(format!("{id}: {e}")),
+            Ok(p) => {
+                if p.matches(&c.case["event"]) != want {
+                    failures.push(format!("{id}: matches should be {want}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+}
+
+/// A small deterministic generator (no dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn truncated_and_mutated_patterns_never_panic() {
+    let all = cases();
+    let mut rng = Lcg(7);
+    let alphabet: &[u8] = b"{}[]\",:\\*/-.0123456789eE+ \n\ttfnul$oraxyz";
+    for c in &all {
+        let event = c.case.get("event").cloned().unwrap_or(Value::Null);
+        let bytes = c.pattern.as_bytes();
+        for cut in 0..=bytes.len() {
+            if let Ok(text) = std::str::from_utf8(&bytes[..cut]) {
+                if let Ok(p) = Pattern::parse(text) {
+                    p.matches(&event);
+                }
+                let _ = Pattern::parse(text).map_err(|e| e.to_string());
+            }
+        }
+        for _ in 0..200 {
+            let mut m = bytes.to_vec();
+            for _ in 0..1 + rng.next() % 3 {
+                let at = (rng.next() as usize) % (m.len() + 1);
+                let b = alphabet[(rng.next() as usize) % alphabet.len()];
+                match rng.next() % 3 {
+                    0 if at < m.len() => m[at] = b,
+                    1 if at < m.len() => {
+                        m.remove(at);
+                    }
+                    _ => m.insert(at, b),
+                }
+            }
+            if let Ok(text) = String::from_utf8(m) {
+                match Pattern::parse(&text) {
+                    Ok(p) => {
+                        p.matches(&event);
+                    }
+                    Err(e) => {
+                        let _ = e.to_string();
+                    }
+                }
+            }
+        }
+    }
+    // Arbitrary bytes too.
+    for _ in 0..5000 {
+        let len = (rng.next() % 40) as usize;
+        let s: String = (0..len)
+            .map(|_| alphabet[(rng.next() as usize) % alphabet.len()] as char)
+            .collect();
+        let _ = Pattern::parse(&s);
+    }
+}
