@@ -1,1 +1,0 @@
-//! The compiled matcher (in progress).

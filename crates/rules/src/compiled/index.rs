@@ -1,0 +1,408 @@
+//! Per-field value indexes: given one scalar of the event at a field, which predicates (a
+//! predicate is one `(path, matchers)` leaf of some pattern, shared by identical leaves) hold.
+//!
+//! Exact strings and numbers, prefixes, suffixes and `equals-ignore-case` are hash lookups
+//! (one per distinct prefix/suffix length), so their cost does not grow with the number of
+//! rules. `anything-but`, `numeric`, `wildcard` and `cidr` are tested one by one per field.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::scan::Scalar;
+use crate::pattern::{fold_case, AnythingBut, Cidr, Literal, Matcher, NumericOp, Wildcard, NUMERIC_LIMIT};
+
+pub(crate) type PredId = u32;
+
+/// Hash map from byte strings to the predicates they trigger, plus the distinct key lengths
+/// (for prefix and suffix lookups).
+#[derive(Debug, Clone, Default)]
+struct LenMap {
+    lens: Vec<usize>,
+    map: HashMap<Box<[u8]>, Vec<PredId>>,
+}
+
+impl LenMap {
+    fn insert(&mut self, key: &[u8], pred: PredId) {
+        let v = self.map.entry(key.into()).or_default();
+        if !v.contains(&pred) {
+            v.push(pred);
+        }
+        if let Err(at) = self.lens.binary_search(&key.len()) {
+            self.lens.insert(at, key.len());
+        }
+    }
+
+    fn remove(&mut self, pred: PredId) {
+        self.map.retain(|_, v| {
+            v.retain(|&p| p != pred);
+            !v.is_empty()
+        });
+        let mut lens: Vec<usize> = self.map.keys().map(|k| k.len()).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        self.lens = lens;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    #[inline]
+    fn exact(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(v) = self.map.get(s) {
+            out.extend_from_slice(v);
+        }
+    }
+
+    #[inline]
+    fn prefixes(&self, s: &[u8], out: &mut Vec<PredId>) {
+        for &l in &self.lens {
+            if l > s.len() {
+                break;
+            }
+            if let Some(v) = self.map.get(&s[..l]) {
+                out.extend_from_slice(v);
+            }
+        }
+    }
+
+    #[inline]
+    fn suffixes(&self, s: &[u8], out: &mut Vec<PredId>) {
+        for &l in &self.lens {
+            if l > s.len() {
+                break;
+            }
+            if let Some(v) = self.map.get(&s[s.len() - l..]) {
+                out.extend_from_slice(v);
+            }
+        }
+    }
+}
+
+/// `anything-but` compiled: the set it rejects.
+#[derive(Debug, Clone)]
+enum Rejects {
+    Values {
+        strings: HashSet<String>,
+        numbers: Vec<f64>,
+        ips: Vec<IpAddr>,
+    },
+    Prefix(Vec<String>),
+    Suffix(Vec<String>),
+    EqualsIgnoreCase(HashSet<String>),
+    Wildcard(Vec<Wildcard>),
+}
+
+/// All predicates on one field path.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldIndex {
+    strings: LenMap,
+    numbers: HashMap<u64, Vec<PredId>>,
+    trues: Vec<PredId>,
+    falses: Vec<PredId>,
+    nulls: Vec<PredId>,
+    prefix: LenMap,
+    suffix: LenMap,
+    /// Keys case-folded.
+    eic: LenMap,
+    prefix_ic: LenMap,
+    suffix_ic: LenMap,
+    /// `exists: true`: every scalar.
+    any: Vec<PredId>,
+    anything_but: Vec<(PredId, Rejects)>,
+    numeric: Vec<(PredId, Vec<(NumericOp, f64)>)>,
+    wildcard: Vec<(PredId, Wildcard)>,
+    cidr: Vec<(PredId, Cidr)>,
+    /// String literals that are IP addresses: they also match the same address written
+    /// differently (an AWS quirk the reference keeps).
+    ips: Vec<(PredId, IpAddr)>,
+    /// Whether some predicate needs the folded value.
+    needs_fold: bool,
+}
+
+fn num_key(v: f64) -> u64 {
+    if v == 0.0 {
+        0f64.to_bits()
+    } else {
+        v.to_bits()
+    }
+}
+
+fn push_unique(v: &mut Vec<PredId>, p: PredId) {
+    if !v.contains(&p) {
+        v.push(p);
+    }
+}
+
+impl FieldIndex {
+    /// Registers `matcher` as triggering `pred`. `Exists(false)` is not a value test and is
+    /// handled by the caller.
+    pub(crate) fn insert(&mut self, m: &Matcher, pred: PredId) {
+        match m {
+            Matcher::Exact(lit) => match lit {
+                Literal::String(s) => {
+                    self.strings.insert(s.as_bytes(), pred);
+                    if let Some(ip) = parse_ip(s) {
+                        self.ips.push((pred, ip));
+                    }
+                }
+                Literal::Number(n) => push_unique(self.numbers.entry(num_key(n.value)).or_default(), pred),
+                Literal::Bool(true) => push_unique(&mut self.trues, pred),
+                Literal::Bool(false) => push_unique(&mut self.falses, pred),
+                Literal::Null => push_unique(&mut self.nulls, pred),
+            },
+            Matcher::Prefix {
+                value,
+                ignore_case: false,
+            } => self.prefix.insert(value.as_bytes(), pred),
+            Matcher::Prefix {
+                value,
+                ignore_case: true,
+            } => {
+                self.prefix_ic.insert(fold_case(value).as_bytes(), pred);
+                self.needs_fold = true;
+            }
+            Matcher::Suffix {
+                value,
+                ignore_case: false,
+            } => self.suffix.insert(value.as_bytes(), pred),
+            Matcher::Suffix {
+                value,
+                ignore_case: true,
+            } => {
+                self.suffix_ic.insert(fold_case(value).as_bytes(), pred);
+                self.needs_fold = true;
+            }
+            Matcher::EqualsIgnoreCase(s) => {
+                self.eic.insert(fold_case(s).as_bytes(), pred);
+                self.needs_fold = true;
+            }
+            Matcher::Wildcard(w) => self.wildcard.push((pred, w.clone())),
+            Matcher::AnythingBut(ab) => {
+                let r = match ab {
+                    AnythingBut::Values(vs) => {
+                        let mut strings = HashSet::new();
+                        let mut numbers = Vec::new();
+                        let mut ips = Vec::new();
+                        for v in vs {
+                            match v {
+                                Literal::String(s) => {
+                                    strings.insert(s.clone());
+                                    ips.extend(parse_ip(s));
+                                }
+                                Literal::Number(n) => numbers.push(n.value),
+                                // Not produced by the parser; a literal never rejected.
+                                Literal::Bool(_) | Literal::Null => {}
+                            }
+                        }
+                        Rejects::Values { strings, numbers, ips }
+                    }
+                    AnythingBut::Prefix(v) => Rejects::Prefix(v.clone()),
+                    AnythingBut::Suffix(v) => Rejects::Suffix(v.clone()),
+                    AnythingBut::EqualsIgnoreCase(v) => {
+                        self.needs_fold = true;
+                        Rejects::EqualsIgnoreCase(v.iter().map(|s| fold_case(s)).collect())
+                    }
+                    AnythingBut::Wildcard(v) => Rejects::Wildcard(v.clone()),
+                };
+                self.anything_but.push((pred, r));
+            }
+            Matcher::Numeric(conds) => self.numeric.push((pred, conds.clone())),
+            Matcher::Exists(true) => push_unique(&mut self.any, pred),
+            Matcher::Exists(false) => {}
+            Matcher::Cidr(c) => self.cidr.push((pred, *c)),
+        }
+    }
+
+    /// Forgets `pred` everywhere.
+    pub(crate) fn remove(&mut self, pred: PredId) {
+        for m in [
+            &mut self.strings,
+            &mut self.prefix,
+            &mut self.suffix,
+            &mut self.eic,
+            &mut self.prefix_ic,
+            &mut self.suffix_ic,
+        ] {
+            if !m.is_empty() {
+                m.remove(pred);
+            }
+        }
+        self.numbers.retain(|_, v| {
+            v.retain(|&p| p != pred);
+            !v.is_empty()
+        });
+        for v in [&mut self.trues, &mut self.falses, &mut self.nulls, &mut self.any] {
+            v.retain(|&p| p != pred);
+        }
+        self.anything_but.retain(|(p, _)| *p != pred);
+        self.numeric.retain(|(p, _)| *p != pred);
+        self.wildcard.retain(|(p, _)| *p != pred);
+        self.cidr.retain(|(p, _)| *p != pred);
+        self.ips.retain(|(p, _)| *p != pred);
+        self.needs_fold = !(self.eic.is_empty() && self.prefix_ic.is_empty() && self.suffix_ic.is_empty())
+            || self
+                .anything_but
+                .iter()
+                .any(|(_, r)| matches!(r, Rejects::EqualsIgnoreCase(_)));
+    }
+
+    /// Appends to `out` the predicates that `value` satisfies (possibly with repeats).
+    /// `fold` is a scratch buffer.
+    #[inline]
+    pub(crate) fn lookup(&self, value: Scalar<'_>, fold: &mut String, out: &mut Vec<PredId>) {
+        out.extend_from_slice(&self.any);
+        match value {
+            Scalar::Str(s) => {
+                let b = s.as_bytes();
+                self.strings.exact(b, out);
+                self.prefix.prefixes(b, out);
+                self.suffix.suffixes(b, out);
+                if self.needs_fold {
+                    fold_into(s, fold);
+                    let f = fold.as_bytes();
+                    self.eic.exact(f, out);
+                    self.prefix_ic.prefixes(f, out);
+                    self.suffix_ic.suffixes(f, out);
+                }
+                for (p, w) in &self.wildcard {
+                    if wildcard_matches(&w.segments, s) {
+                        out.push(*p);
+                    }
+                }
+                if !self.cidr.is_empty() || !self.ips.is_empty() {
+                    if let Some(ip) = parse_ip(s) {
+                        for (p, c) in &self.cidr {
+                            if cidr_contains(c, ip) {
+                                out.push(*p);
+                            }
+                        }
+                        for (p, lit) in &self.ips {
+                            if *lit == ip {
+                                out.push(*p);
+                            }
+                        }
+                    }
+                }
+            }
+            Scalar::Num(v) => {
+                if !self.numbers.is_empty() {
+                    if let Some(ps) = self.numbers.get(&num_key(v)) {
+                        out.extend_from_slice(ps);
+                    }
+                }
+                let in_range = (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&v);
+                for (p, conds) in &self.numeric {
+                    if in_range && conds.iter().all(|&(op, x)| op.holds(v, x)) {
+                        out.push(*p);
+                    }
+                }
+            }
+            Scalar::Bool(true) => out.extend_from_slice(&self.trues),
+            Scalar::Bool(false) => out.extend_from_slice(&self.falses),
+            Scalar::Null => out.extend_from_slice(&self.nulls),
+        }
+        for (p, r) in &self.anything_but {
+            if !rejects(r, value, fold) {
+                out.push(*p);
+            }
+        }
+    }
+}
+
+/// Case folding into a reused buffer (ASCII without allocating).
+fn fold_into(s: &str, out: &mut String) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&fold_case(s));
+    }
+}
+
+/// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it). `fold`
+/// holds the folded string when the field needs folding.
+fn rejects(r: &Rejects, value: Scalar<'_>, fold: &str) -> bool {
+    match (r, value) {
+        (Rejects::Values { strings, ips, .. }, Scalar::Str(s)) => {
+            strings.contains(s) || (!ips.is_empty() && parse_ip(s).is_some_and(|ip| ips.contains(&ip)))
+        }
+        (Rejects::Values { numbers, .. }, Scalar::Num(v)) => numbers.contains(&v),
+        (Rejects::Prefix(ps), Scalar::Str(s)) => ps.iter().any(|p| s.starts_with(p.as_str())),
+        (Rejects::Suffix(ps), Scalar::Str(s)) => ps.iter().any(|p| s.ends_with(p.as_str())),
+        (Rejects::EqualsIgnoreCase(set), Scalar::Str(_)) => set.contains(fold),
+        (Rejects::Wildcard(ws), Scalar::Str(s)) => ws.iter().any(|w| wildcard_matches(&w.segments, s)),
+        _ => false,
+    }
+}
+
+/// `*`-separated segments: starts with the first, ends with the last, the middle ones in
+/// order without overlap.
+pub(crate) fn wildcard_matches(segments: &[String], s: &str) -> bool {
+    let b = s.as_bytes();
+    match segments {
+        [] => false,
+        [only] => only.as_bytes() == b,
+        [first, middle @ .., last] => {
+            let (f, l) = (first.as_bytes(), last.as_bytes());
+            if f.len() + l.len() > b.len() || !b.starts_with(f) || !b.ends_with(l) {
+                return false;
+            }
+            let mut rest = &b[f.len()..b.len() - l.len()];
+            for m in middle {
+                match memchr::memmem::find(rest, m.as_bytes()) {
+                    Some(at) => rest = &rest[at + m.len()..],
+                    None => return false,
+                }
+            }
+            true
+        }
+    }
+}
+
+/// The reference's range: from the network as written up to it with every host bit set.
+fn cidr_contains(c: &Cidr, ip: IpAddr) -> bool {
+    match (c.network, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let (n, a) = (u32::from(n), u32::from(a));
+            let host = u32::MAX.checked_shr(u32::from(c.prefix_len)).unwrap_or(0);
+            let host = if c.prefix_len == 0 { u32::MAX } else { host };
+            a >= n && a <= n | host
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let (n, a) = (u128::from(n), u128::from(a));
+            let host = u128::MAX.checked_shr(u32::from(c.prefix_len)).unwrap_or(0);
+            let host = if c.prefix_len == 0 { u128::MAX } else { host };
+            a >= n && a <= n | host
+        }
+        _ => false,
+    }
+}
+
+/// An IP address as event-ruler reads one (the same as the pattern module's reader, which is
+/// private to it): dotted decimal IPv4 (leading zeros allowed) or IPv6 (hex digits and colons
+/// only; no embedded IPv4, no zone).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        let mut octets = [0u8; 4];
+        let mut n = 0;
+        for p in s.split('.') {
+            if n == 4 || p.is_empty() {
+                return None;
+            }
+            let digits = p.trim_start_matches('0');
+            let v: u32 = digits.parse().unwrap_or(0);
+            if p.len() > 3 && digits.len() > 3 || v > 255 {
+                return None;
+            }
+            octets[n] = v as u8;
+            n += 1;
+        }
+        return (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    if s.contains(':') && s.bytes().all(|c| c.is_ascii_hexdigit() || c == b':') {
+        return s.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    None
+}

@@ -1,0 +1,669 @@
+//! All patterns of a bus compiled into one machine ([`Machine`]); the cost of matching an event
+//! depends on the event and on which fields patterns use, not on how many rules exist.
+//!
+//! How it works:
+//!
+//! 1. **Compile.** Every pattern is flattened ([`Pattern::alternatives`]) into conjunctions of
+//!    `(path, matchers)` leaves. The paths go into a trie ([`scan::PathTrie`]); each distinct
+//!    leaf becomes a *predicate*, registered in the value index of its field
+//!    ([`index::FieldIndex`]: hash maps for exact values, one hash lookup per distinct
+//!    prefix/suffix length, folded keys for `equals-ignore-case`, lists for the rest).
+//! 2. **Scan.** One pass over the raw JSON bytes descends only into used paths and reports each
+//!    scalar there with its *array trail* (which element of which array leads to it).
+//! 3. **Index.** Each scalar is looked up in its field's index; the first hit of a predicate
+//!    bumps a counter on every conjunction that uses it (stamped per event, so nothing is
+//!    cleared or allocated per event). A conjunction whose positive leaves are all hit is a
+//!    candidate.
+//! 4. **Confirm.** A candidate matches when one hit per leaf can be chosen with consistent
+//!    trails (two hits inside the same array must come from the same element: objects in
+//!    arrays keep their fields together) and every `exists: false` leaf has no value there.
+//!    Without arrays on the used paths this is immediate. The rare `exists: false` whose parent
+//!    is an array that no positive leaf pins down is decided by the reference evaluator
+//!    ([`Pattern::matches`]) on the parsed event, so the answer is always the reference's.
+
+mod index;
+mod scan;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+
+use index::{FieldIndex, PredId};
+use scan::{ArrayPos, PathTrie, Scalar, ScanBuffers, Sink};
+
+use crate::pattern::{Conjunction, Matcher, Pattern};
+
+/// The event is not valid JSON (in the parts the machine reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError {
+    message: String,
+}
+
+impl EventError {
+    fn new(message: String) -> Self {
+        Self { message }
+    }
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the event is not valid JSON: {}", self.message)
+    }
+}
+
+impl std::error::Error for EventError {}
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotKind {
+    /// A value must match.
+    Pos,
+    /// A value must match, or the field must be absent (`exists: false` beside other matchers).
+    PosOrAbsent,
+    /// The field must be absent.
+    Absent,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    kind: SlotKind,
+    /// The predicate of the value matchers (unused for `Absent`).
+    pred: PredId,
+    /// `exists: true` on the field: its hits are the field's values (for absence checks).
+    presence: PredId,
+    /// Trie nodes from the root to the field's parent, root included.
+    parents: Vec<u32>,
+    /// A `Pos` slot whose path runs through this field's parent: it pins down the array
+    /// elements on the way.
+    anchor: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+struct Conj {
+    rule: u32,
+    /// `Pos` slots first.
+    slots: Vec<Slot>,
+    n_pos: u32,
+    slot_base: u32,
+    live: bool,
+    /// A path of the conjunction is a proper prefix of another (a leaf with fields below it):
+    /// left to the reference evaluator.
+    complex: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Pred {
+    field: u32,
+    /// `(conjunction, slot)` pairs whose `pred` this is.
+    users: Vec<(u32, u16)>,
+    /// Slots that name it (as `pred` or `presence`); at zero it leaves the index.
+    refs: u32,
+    matchers: Vec<Matcher>,
+}
+
+#[derive(Debug, Clone)]
+struct Rule<K> {
+    key: K,
+    pattern: Pattern,
+    conjs: Vec<u32>,
+}
+
+/// All patterns of a bus in one matcher. Keys name the patterns (e.g. rule names).
+#[derive(Debug, Clone)]
+pub struct Machine<K> {
+    trie: PathTrie,
+    /// Field index by field id; `field_of_node` maps trie nodes to fields.
+    fields: Vec<FieldIndex>,
+    preds: Vec<Pred>,
+    pred_by_sig: HashMap<(u32, String), PredId>,
+    conjs: Vec<Conj>,
+    n_slots: u32,
+    /// Conjunctions with no `Pos` slot: checked on every event.
+    always: Vec<u32>,
+    rules: Vec<Option<Rule<K>>>,
+    by_key: HashMap<K, u32>,
+    dead_conjs: usize,
+}
+
+impl<K: Clone + Eq + Hash + Ord> Default for Machine<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Clone + Eq + Hash + Ord> Machine<K> {
+    /// An empty machine (matches nothing).
+    pub fn new() -> Self {
+        Self {
+            trie: PathTrie::new(),
+            fields: Vec::new(),
+            preds: Vec::new(),
+            pred_by_sig: HashMap::new(),
+            conjs: Vec::new(),
+            n_slots: 0,
+            always: Vec::new(),
+            rules: Vec::new(),
+            by_key: HashMap::new(),
+            dead_conjs: 0,
+        }
+    }
+
+    /// The number of patterns.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether there are no patterns.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Adds `pattern` under `key`, replacing the pattern already there.
+    pub fn add(&mut self, key: K, pattern: &Pattern) {
+        self.remove(&key);
+        let rule = self.rules.len() as u32;
+        let mut conjs = Vec::new();
+        for alt in pattern.alternatives() {
+            conjs.push(self.add_conj(rule, alt));
+        }
+        self.rules.push(Some(Rule {
+            key: key.clone(),
+            pattern: pattern.clone(),
+            conjs,
+        }));
+        self.by_key.insert(key, rule);
+    }
+
+    /// Removes the pattern under `key`; whether there was one.
+    pub fn remove(&mut self, key: &K) -> bool {
+        let Some(rule) = self.by_key.remove(key) else {
+            return false;
+        };
+        let Some(r) = self.rules[rule as usize].take() else {
+            return false;
+        };
+        for c in r.conjs {
+            self.drop_conj(c);
+        }
+        if self.dead_conjs > 64 && self.dead_conjs > self.conjs.len() / 2 {
+            self.rebuild();
+        }
+        true
+    }
+
+    /// The keys of the patterns that `event` (raw JSON text) matches, in key order.
+    pub fn matches(&self, event: &[u8]) -> Result<Vec<K>, EventError> {
+        let mut out = Vec::new();
+        self.matches_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Machine::matches`], appending to `out` (which is cleared first), so a caller can
+    /// reuse one buffer. The machine keeps its own per-thread scratch space, so matching does
+    /// not allocate once warmed up (except to decode escaped strings and case-fold non-ASCII
+    /// text).
+    pub fn matches_into(&self, event: &[u8], out: &mut Vec<K>) -> Result<(), EventError> {
+        out.clear();
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.run(event, &mut s, out),
+            Err(_) => self.run(event, &mut Scratch::default(), out),
+        })
+    }
+
+    fn rebuild(&mut self) {
+        let rules: Vec<Rule<K>> = self.rules.drain(..).flatten().collect();
+        let mut fresh = Self::new();
+        for r in rules {
+            fresh.add(r.key, &r.pattern);
+        }
+        *self = fresh;
+    }
+
+    fn field_of(&mut self, path: &[String]) -> (u32, Vec<u32>) {
+        let node = self.trie.insert(path);
+        let field = match self.trie.nodes[node as usize].field {
+            Some(f) => f,
+            None => {
+                let f = self.fields.len() as u32;
+                self.fields.push(FieldIndex::default());
+                self.trie.nodes[node as usize].field = Some(f);
+                f
+            }
+        };
+        // The nodes from the root to the parent.
+        let mut parents = Vec::new();
+        let mut n = node;
+        while n != 0 {
+            n = self.trie.nodes[n as usize].parent;
+            parents.push(n);
+        }
+        parents.reverse();
+        (field, parents)
+    }
+
+    fn pred_for(&mut self, field: u32, matchers: Vec<Matcher>) -> PredId {
+        let sig = format!("{matchers:?}");
+        if let Some(&p) = self.pred_by_sig.get(&(field, sig.clone())) {
+            self.preds[p as usize].refs += 1;
+            return p;
+        }
+        let p = self.preds.len() as PredId;
+        for m in &matchers {
+            self.fields[field as usize].insert(m, p);
+        }
+        self.preds.push(Pred {
+            field,
+            users: Vec::new(),
+            refs: 1,
+            matchers,
+        });
+        self.pred_by_sig.insert((field, sig), p);
+        p
+    }
+
+    fn release_pred(&mut self, p: PredId) {
+        let pred = &mut self.preds[p as usize];
+        pred.refs -= 1;
+        if pred.refs == 0 {
+            let field = pred.field;
+            let sig = format!("{:?}", pred.matchers);
+            self.fields[field as usize].remove(p);
+            self.pred_by_sig.remove(&(field, sig));
+        }
+    }
+
+    fn add_conj(&mut self, rule: u32, alt: &Conjunction) -> u32 {
+        let c = self.conjs.len() as u32;
+        let mut slots = Vec::new();
+        let mut paths = Vec::new();
+        for fm in &alt.fields {
+            let (field, parents) = self.field_of(&fm.path);
+            let absent_ok = fm.matchers.iter().any(|m| matches!(m, Matcher::Exists(false)));
+            let values: Vec<Matcher> = fm
+                .matchers
+                .iter()
+                .filter(|m| !matches!(m, Matcher::Exists(false)))
+                .cloned()
+                .collect();
+            let kind = match (values.is_empty(), absent_ok) {
+                (true, _) => SlotKind::Absent,
+                (false, false) => SlotKind::Pos,
+                (false, true) => SlotKind::PosOrAbsent,
+            };
+            let pred = if values.is_empty() {
+                NONE
+            } else {
+                self.pred_for(field, values)
+            };
+            let presence = if kind == SlotKind::Pos {
+                NONE
+            } else {
+                self.pred_for(field, vec![Matcher::Exists(true)])
+            };
+            slots.push(Slot {
+                kind,
+                pred,
+                presence,
+                parents,
+                anchor: None,
+            });
+            paths.push(fm.path.clone());
+        }
+        // Pos slots first (stable), paths kept in step.
+        let mut order: Vec<usize> = (0..slots.len()).collect();
+        order.sort_by_key(|&i| slots[i].kind != SlotKind::Pos);
+        let slots: Vec<Slot> = order.iter().map(|&i| slots[i].clone()).collect();
+        let paths: Vec<Vec<String>> = order.iter().map(|&i| paths[i].clone()).collect();
+        let mut slots = slots;
+        let n_pos = slots.iter().filter(|s| s.kind == SlotKind::Pos).count();
+        for i in n_pos..slots.len() {
+            let parent = &paths[i][..paths[i].len() - 1];
+            slots[i].anchor = (0..n_pos)
+                .find(|&j| paths[j].len() > parent.len() && paths[j].starts_with(parent))
+                .map(|j| j as u16);
+        }
+        for (i, s) in slots.iter().enumerate() {
+            if s.kind != SlotKind::Absent {
+                self.preds[s.pred as usize].users.push((c, i as u16));
+            }
+        }
+        if n_pos == 0 {
+            self.always.push(c);
+        }
+        let slot_base = self.n_slots;
+        self.n_slots += slots.len() as u32;
+        let complex = paths
+            .iter()
+            .any(|a| paths.iter().any(|b| b.len() > a.len() && b.starts_with(a)));
+        self.conjs.push(Conj {
+            rule,
+            slots,
+            n_pos: n_pos as u32,
+            slot_base,
+            live: true,
+            complex,
+        });
+        c
+    }
+
+    fn drop_conj(&mut self, c: u32) {
+        let conj = &mut self.conjs[c as usize];
+        conj.live = false;
+        let slots = std::mem::take(&mut conj.slots);
+        for s in &slots {
+            if s.pred != NONE {
+                self.preds[s.pred as usize].users.retain(|&(u, _)| u != c);
+                self.release_pred(s.pred);
+            }
+            if s.presence != NONE {
+                self.release_pred(s.presence);
+            }
+        }
+        self.always.retain(|&a| a != c);
+        self.dead_conjs += 1;
+    }
+
+    fn run(&self, event: &[u8], s: &mut Scratch, out: &mut Vec<K>) -> Result<(), EventError> {
+        s.begin(self);
+        let first = event.iter().find(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+        if first != Some(&b'{') {
+            // Not an object: no field exists. Rare enough to ask the reference every rule.
+            let value = parse(event)?;
+            for r in self.rules.iter().flatten() {
+                if r.pattern.matches(&value) {
+                    out.push(r.key.clone());
+                }
+            }
+            out.sort();
+            return Ok(());
+        }
+        {
+            let mut sink = EventSink { m: self, s: &mut *s };
+            let mut bufs = std::mem::take(&mut sink.s.bufs);
+            let r = scan::scan(&self.trie, event, &mut bufs, &mut sink);
+            sink.s.bufs = bufs;
+            r?;
+        }
+        let gen = s.gen;
+        let mut value: Option<serde_json::Value> = None;
+        let n_touched = s.touched.len();
+        for t in 0..n_touched + self.always.len() {
+            let c = if t < n_touched {
+                s.touched[t]
+            } else {
+                self.always[t - n_touched]
+            };
+            let conj = &self.conjs[c as usize];
+            if !conj.live || s.rule_gen[conj.rule as usize] == gen {
+                continue;
+            }
+            let verdict = if conj.complex {
+                Verdict::Unknown
+            } else if s.any_trail || conj.n_pos as usize != conj.slots.len() {
+                s.chosen.clear();
+                self.search(conj, 0, s)
+            } else {
+                Verdict::Yes
+            };
+            let rule = self.rules[conj.rule as usize]
+                .as_ref()
+                .expect("live conjunctions have rules");
+            match verdict {
+                Verdict::Yes => {
+                    s.rule_gen[conj.rule as usize] = gen;
+                    out.push(rule.key.clone());
+                }
+                Verdict::No => {}
+                Verdict::Unknown => {
+                    s.rule_gen[conj.rule as usize] = gen;
+                    if value.is_none() {
+                        value = Some(parse(event)?);
+                    }
+                    if rule.pattern.matches(value.as_ref().expect("just parsed")) {
+                        out.push(rule.key.clone());
+                    }
+                }
+            }
+        }
+        if out.len() > 1 {
+            out.sort();
+        }
+        Ok(())
+    }
+
+    /// Whether the slots from `i` on can be satisfied consistently with the hits chosen for the
+    /// slots before (`s.chosen`).
+    fn search(&self, conj: &Conj, i: usize, s: &mut Scratch) -> Verdict {
+        let Some(slot) = conj.slots.get(i) else {
+            return Verdict::Yes;
+        };
+        if slot.kind != SlotKind::Absent && s.pred_gen[slot.pred as usize] == s.gen {
+            let mut h = s.pred_head[slot.pred as usize];
+            while h != NONE {
+                if self.consistent_with_chosen(h, s) {
+                    s.chosen.push(h);
+                    let v = self.search(conj, i + 1, s);
+                    s.chosen.pop();
+                    if v != Verdict::No {
+                        return v;
+                    }
+                }
+                h = s.hits[h as usize].next;
+            }
+        }
+        if slot.kind == SlotKind::Pos {
+            return Verdict::No;
+        }
+        match self.absent(conj, slot, s) {
+            Verdict::Yes => {
+                s.chosen.push(NONE);
+                let v = self.search(conj, i + 1, s);
+                s.chosen.pop();
+                v
+            }
+            v => v,
+        }
+    }
+
+    fn consistent_with_chosen(&self, h: u32, s: &Scratch) -> bool {
+        let t = s.trail(h);
+        if t.is_empty() {
+            return true;
+        }
+        s.chosen.iter().all(|&c| c == NONE || consistent(t, s.trail(c)))
+    }
+
+    /// Whether the slot's field has no value in the elements chosen so far.
+    fn absent(&self, conj: &Conj, slot: &Slot, s: &Scratch) -> Verdict {
+        let gen = s.gen;
+        let present = s.pred_gen[slot.presence as usize] == gen;
+        let pinned = slot.parents.iter().all(|&n| s.node_gen[n as usize] != gen);
+        if pinned {
+            // Every parent is an object or missing: no element to choose.
+            return if present { Verdict::No } else { Verdict::Yes };
+        }
+        let Some(a) = slot.anchor else {
+            return Verdict::Unknown;
+        };
+        let _ = conj;
+        let anchor_trail = s.trail(s.chosen[a as usize]);
+        if !present {
+            return Verdict::Yes;
+        }
+        let mut h = s.pred_head[slot.presence as usize];
+        while h != NONE {
+            if consistent(s.trail(h), anchor_trail) {
+                return Verdict::No;
+            }
+            h = s.hits[h as usize].next;
+        }
+        Verdict::Yes
+    }
+}
+
+/// Whether two trails can be taken together: where they pass through the same array, they use
+/// the same element.
+#[inline]
+fn consistent(a: &[ArrayPos], b: &[ArrayPos]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x.array != y.array {
+            return true;
+        }
+        if x.index != y.index {
+            return false;
+        }
+    }
+    true
+}
+
+fn parse(event: &[u8]) -> Result<serde_json::Value, EventError> {
+    serde_json::from_slice(event).map_err(|e| EventError::new(e.to_string()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Yes,
+    No,
+    /// The machine cannot tell cheaply; ask the reference evaluator.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    next: u32,
+    trail_start: u32,
+    trail_len: u32,
+}
+
+/// Per-thread, per-event state, stamped with `gen` so nothing is cleared between events.
+#[derive(Debug, Default)]
+struct Scratch {
+    gen: u32,
+    bufs: ScanBuffers,
+    fold: String,
+    found: Vec<PredId>,
+    hits: Vec<Hit>,
+    trails: Vec<ArrayPos>,
+    any_trail: bool,
+    pred_gen: Vec<u32>,
+    pred_head: Vec<u32>,
+    slot_gen: Vec<u32>,
+    conj_gen: Vec<u32>,
+    conj_count: Vec<u32>,
+    node_gen: Vec<u32>,
+    rule_gen: Vec<u32>,
+    touched: Vec<u32>,
+    chosen: Vec<u32>,
+}
+
+impl Scratch {
+    fn begin<K>(&mut self, m: &Machine<K>) {
+        if self.gen == u32::MAX {
+            for v in [
+                &mut self.pred_gen,
+                &mut self.slot_gen,
+                &mut self.conj_gen,
+                &mut self.node_gen,
+                &mut self.rule_gen,
+            ] {
+                v.iter_mut().for_each(|x| *x = 0);
+            }
+            self.gen = 0;
+        }
+        self.gen += 1;
+        grow(&mut self.pred_gen, m.preds.len());
+        grow(&mut self.pred_head, m.preds.len());
+        grow(&mut self.slot_gen, m.n_slots as usize);
+        grow(&mut self.conj_gen, m.conjs.len());
+        grow(&mut self.conj_count, m.conjs.len());
+        grow(&mut self.node_gen, m.trie.nodes.len());
+        grow(&mut self.rule_gen, m.rules.len());
+        self.hits.clear();
+        self.trails.clear();
+        self.touched.clear();
+        self.any_trail = false;
+    }
+
+    #[inline]
+    fn trail(&self, h: u32) -> &[ArrayPos] {
+        let hit = &self.hits[h as usize];
+        &self.trails[hit.trail_start as usize..(hit.trail_start + hit.trail_len) as usize]
+    }
+}
+
+fn grow(v: &mut Vec<u32>, n: usize) {
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+}
+
+struct EventSink<'a, K> {
+    m: &'a Machine<K>,
+    s: &'a mut Scratch,
+}
+
+impl<K> Sink for EventSink<'_, K> {
+    #[inline]
+    fn scalar(&mut self, _node: u32, field: u32, value: Scalar<'_>, trail: &[ArrayPos]) {
+        let s = &mut *self.s;
+        let m = self.m;
+        s.found.clear();
+        m.fields[field as usize].lookup(value, &mut s.fold, &mut s.found);
+        if s.found.is_empty() {
+            return;
+        }
+        let trail_start = s.trails.len() as u32;
+        if !trail.is_empty() {
+            s.trails.extend_from_slice(trail);
+            s.any_trail = true;
+        }
+        let gen = s.gen;
+        for k in 0..s.found.len() {
+            let p = s.found[k] as usize;
+            let h = s.hits.len() as u32;
+            if s.pred_gen[p] != gen {
+                s.pred_gen[p] = gen;
+                s.pred_head[p] = NONE;
+                for &(c, slot) in &m.preds[p].users {
+                    let conj = &m.conjs[c as usize];
+                    if (slot as u32) >= conj.n_pos {
+                        continue;
+                    }
+                    let sg = (conj.slot_base + slot as u32) as usize;
+                    if s.slot_gen[sg] == gen {
+                        continue;
+                    }
+                    s.slot_gen[sg] = gen;
+                    let ci = c as usize;
+                    if s.conj_gen[ci] != gen {
+                        s.conj_gen[ci] = gen;
+                        s.conj_count[ci] = 0;
+                    }
+                    s.conj_count[ci] += 1;
+                    if s.conj_count[ci] == conj.n_pos {
+                        s.touched.push(c);
+                    }
+                }
+            }
+            s.hits.push(Hit {
+                next: s.pred_head[p],
+                trail_start,
+                trail_len: trail.len() as u32,
+            });
+            s.pred_head[p] = h;
+        }
+    }
+
+    #[inline]
+    fn odd_at(&mut self, node: u32) {
+        self.s.node_gen[node as usize] = self.s.gen;
+    }
+}
+
+#[cfg(test)]
+mod tests;

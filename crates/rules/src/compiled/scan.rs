@@ -1,0 +1,586 @@
+//! A single pass over the raw JSON bytes of an event that descends only into the fields some
+//! pattern uses (the [`PathTrie`]) and reports every scalar found at a used path, with the trail
+//! of array positions that leads to it.
+//!
+//! Subtrees no pattern uses are skipped quickly: only their strings and brackets of their own
+//! kind are checked, so malformed JSON inside an unused subtree may go unnoticed. Everything the
+//! scanner reports has been fully checked (strings: escapes, UTF-8, control characters;
+//! numbers: JSON grammar and range).
+
+use std::collections::HashMap;
+
+use memchr::{memchr2, memchr3};
+
+use super::EventError;
+
+/// serde_json's default recursion limit, so the scanner refuses what the reference's parser
+/// refuses.
+const MAX_DEPTH: usize = 128;
+
+/// The field paths patterns use, as a trie of object keys. Node 0 is the event root.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathTrie {
+    pub(crate) nodes: Vec<TrieNode>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrieNode {
+    /// Children by key (linear search while small, a map beside it when large).
+    small: Vec<(Box<[u8]>, u32)>,
+    large: Option<HashMap<Box<[u8]>, u32>>,
+    /// The field index of the path ending here, if a pattern has a leaf here.
+    pub(crate) field: Option<u32>,
+    pub(crate) parent: u32,
+}
+
+impl PathTrie {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: vec![TrieNode::default()],
+        }
+    }
+
+    /// The node of `path`, created if needed.
+    pub(crate) fn insert(&mut self, path: &[String]) -> u32 {
+        let mut node = 0u32;
+        for key in path {
+            node = match self.child(node, key.as_bytes()) {
+                Some(c) => c,
+                None => {
+                    let id = self.nodes.len() as u32;
+                    self.nodes.push(TrieNode {
+                        parent: node,
+                        ..TrieNode::default()
+                    });
+                    let n = &mut self.nodes[node as usize];
+                    let k: Box<[u8]> = key.as_bytes().into();
+                    if let Some(map) = &mut n.large {
+                        map.insert(k.clone(), id);
+                    }
+                    n.small.push((k, id));
+                    if n.small.len() > 8 && n.large.is_none() {
+                        n.large = Some(n.small.iter().cloned().collect());
+                    }
+                    id
+                }
+            };
+        }
+        node
+    }
+
+    #[inline]
+    pub(crate) fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
+        let n = &self.nodes[node as usize];
+        if let Some(map) = &n.large {
+            return map.get(key).copied();
+        }
+        n.small.iter().find(|(k, _)| &**k == key).map(|&(_, c)| c)
+    }
+
+    fn has_children(&self, node: u32) -> bool {
+        !self.nodes[node as usize].small.is_empty()
+    }
+}
+
+/// A scalar of the event, as the scanner reports it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scalar<'a> {
+    /// Decoded string contents (valid UTF-8).
+    Str(&'a str),
+    /// A number: its text (valid JSON grammar) and value.
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+/// One entry of the array trail: which array occurrence (numbered in event order), which
+/// element, and the trie node whose value the array is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArrayPos {
+    pub(crate) array: u32,
+    pub(crate) index: u32,
+    pub(crate) node: u32,
+}
+
+/// What the scanner calls back with.
+pub(crate) trait Sink {
+    /// A scalar at the trie node `node` (which has a field). `trail` lists the arrays above the
+    /// node's own value (arrays that are the field's own value are left out: a leaf matches
+    /// when any of its elements matches).
+    fn scalar(&mut self, node: u32, field: u32, value: Scalar<'_>, trail: &[ArrayPos]);
+    /// The value at trie node `node` is not an object although patterns name fields below
+    /// it (an array, or a scalar where children are expected), or it is an array.
+    fn odd_at(&mut self, node: u32);
+}
+
+/// Reusable buffers of the scanner.
+#[derive(Debug, Default)]
+pub(crate) struct ScanBuffers {
+    stack: Vec<ArrayPos>,
+    string: String,
+    key: Vec<u8>,
+}
+
+pub(crate) fn scan<S: Sink>(
+    trie: &PathTrie,
+    event: &[u8],
+    bufs: &mut ScanBuffers,
+    sink: &mut S,
+) -> Result<(), EventError> {
+    bufs.stack.clear();
+    let mut s = Scanner {
+        b: event,
+        i: 0,
+        arrays: 0,
+        trie,
+        bufs,
+        sink,
+    };
+    s.ws();
+    s.value(Some(0), 0)?;
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(s.err("trailing characters after the event"));
+    }
+    Ok(())
+}
+
+struct Scanner<'a, 't, S> {
+    b: &'a [u8],
+    i: usize,
+    arrays: u32,
+    trie: &'t PathTrie,
+    bufs: &'t mut ScanBuffers,
+    sink: &'t mut S,
+}
+
+impl<S: Sink> Scanner<'_, '_, S> {
+    fn err(&self, what: &str) -> EventError {
+        EventError::new(format!("{what} at byte {}", self.i.min(self.b.len())))
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), EventError> {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(&format!("expected `{}`", c as char)))
+        }
+    }
+
+    /// A value at `node` (None: a path no pattern uses).
+    fn value(&mut self, node: Option<u32>, depth: usize) -> Result<(), EventError> {
+        let Some(node) = node else {
+            return self.skip_value(depth);
+        };
+        if depth >= MAX_DEPTH {
+            return Err(self.err("recursion limit exceeded"));
+        }
+        match self.peek() {
+            Some(b'{') => {
+                if !self.trie.has_children(node) {
+                    return self.skip_value(depth);
+                }
+                self.object(node, depth)
+            }
+            Some(b'[') => {
+                self.sink.odd_at(node);
+                self.array(node, depth)
+            }
+            Some(_) => {
+                if self.trie.has_children(node) {
+                    self.sink.odd_at(node);
+                }
+                let field = self.trie.nodes[node as usize].field;
+                match field {
+                    None => self.skip_value(depth),
+                    Some(field) => self.scalar(node, field),
+                }
+            }
+            None => Err(self.err("unexpected end of the event")),
+        }
+    }
+
+    fn object(&mut self, node: u32, depth: usize) -> Result<(), EventError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let child = self.key(node)?;
+            self.expect(b':')?;
+            self.ws();
+            self.value(child, depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `}`")),
+            }
+        }
+    }
+
+    fn array(&mut self, node: u32, depth: usize) -> Result<(), EventError> {
+        self.i += 1;
+        let array = self.arrays;
+        self.arrays += 1;
+        self.bufs.stack.push(ArrayPos { array, index: 0, node });
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.bufs.stack.pop();
+            return Ok(());
+        }
+        let mut index = 0u32;
+        loop {
+            if let Some(top) = self.bufs.stack.last_mut() {
+                top.index = index;
+            }
+            self.ws();
+            self.value(Some(node), depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.bufs.stack.pop();
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `]`")),
+            }
+            index += 1;
+        }
+    }
+
+    /// Reads a key and returns the child of `node` it leads to.
+    fn key(&mut self, node: u32) -> Result<Option<u32>, EventError> {
+        let start = self.i + 1;
+        let end = match memchr2(b'"', b'\\', &self.b[start..]) {
+            Some(o) => start + o,
+            None => return Err(self.err("unterminated string")),
+        };
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            let raw = &self.b[start..end];
+            if raw.iter().any(|&c| c < 0x20) || std::str::from_utf8(raw).is_err() {
+                return Err(self.err("invalid string"));
+            }
+            return Ok(self.trie.child(node, raw));
+        }
+        let mut key = std::mem::take(&mut self.bufs.key);
+        key.clear();
+        let mut s = String::new();
+        std::mem::swap(&mut s, &mut self.bufs.string);
+        let r = self.decode_string(&mut s);
+        key.extend_from_slice(s.as_bytes());
+        std::mem::swap(&mut s, &mut self.bufs.string);
+        let child = self.trie.child(node, &key);
+        self.bufs.key = key;
+        r.map(|()| child)
+    }
+
+    fn scalar(&mut self, node: u32, field: u32) -> Result<(), EventError> {
+        let trail_len = self
+            .bufs
+            .stack
+            .iter()
+            .position(|p| p.node == node)
+            .unwrap_or(self.bufs.stack.len());
+        match self.peek() {
+            Some(b'"') => {
+                let start = self.i + 1;
+                let end = match memchr2(b'"', b'\\', &self.b[start..]) {
+                    Some(o) => start + o,
+                    None => return Err(self.err("unterminated string")),
+                };
+                if self.b[end] == b'"' {
+                    let raw = &self.b[start..end];
+                    if raw.iter().any(|&c| c < 0x20) {
+                        return Err(self.err("control character in a string"));
+                    }
+                    let Ok(text) = std::str::from_utf8(raw) else {
+                        return Err(self.err("invalid UTF-8 in a string"));
+                    };
+                    self.i = end + 1;
+                    self.sink
+                        .scalar(node, field, Scalar::Str(text), &self.bufs.stack[..trail_len]);
+                } else {
+                    let mut s = std::mem::take(&mut self.bufs.string);
+                    let r = self.decode_string(&mut s);
+                    if r.is_ok() {
+                        self.sink
+                            .scalar(node, field, Scalar::Str(&s), &self.bufs.stack[..trail_len]);
+                    }
+                    self.bufs.string = s;
+                    r?;
+                }
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                self.sink
+                    .scalar(node, field, Scalar::Bool(true), &self.bufs.stack[..trail_len]);
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                self.sink
+                    .scalar(node, field, Scalar::Bool(false), &self.bufs.stack[..trail_len]);
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                self.sink
+                    .scalar(node, field, Scalar::Null, &self.bufs.stack[..trail_len]);
+            }
+            _ => {
+                let v = self.number()?;
+                self.sink
+                    .scalar(node, field, Scalar::Num(v), &self.bufs.stack[..trail_len]);
+            }
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> Result<(), EventError> {
+        if self.b[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    /// A JSON number, checked against the grammar, as a double.
+    fn number(&mut self) -> Result<f64, EventError> {
+        let start = self.i;
+        self.number_text()?;
+        let b = self.b;
+        let i = self.i;
+        // The grammar is a subset of Rust's float syntax, and ASCII.
+        let text = std::str::from_utf8(&b[start..i]).map_err(|_| self.err("invalid number"))?;
+        let v: f64 = text.parse().map_err(|_| self.err("invalid number"))?;
+        if v.is_infinite() {
+            return Err(self.err("number out of range"));
+        }
+        Ok(v)
+    }
+
+    /// Checks a JSON number against the grammar and moves past it.
+    fn number_text(&mut self) -> Result<(), EventError> {
+        let b = self.b;
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while matches!(b.get(i), Some(b'0'..=b'9')) {
+                    i += 1;
+                }
+            }
+            _ => return Err(self.err("invalid value")),
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !matches!(b.get(i), Some(b'0'..=b'9')) {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !matches!(b.get(i), Some(b'0'..=b'9')) {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        self.i = i;
+        Ok(())
+    }
+
+    /// Decodes the string starting at `self.i` (a quote) into `out`.
+    fn decode_string(&mut self, out: &mut String) -> Result<(), EventError> {
+        out.clear();
+        let b = self.b;
+        let mut i = self.i + 1;
+        let mut bytes = std::mem::take(out).into_bytes();
+        loop {
+            let Some(o) = memchr2(b'"', b'\\', &b[i..]) else {
+                self.i = b.len();
+                return Err(self.err("unterminated string"));
+            };
+            let chunk = &b[i..i + o];
+            if chunk.iter().any(|&c| c < 0x20) {
+                self.i = i;
+                return Err(self.err("control character in a string"));
+            }
+            bytes.extend_from_slice(chunk);
+            i += o;
+            if b[i] == b'"' {
+                i += 1;
+                break;
+            }
+            i += 1;
+            let c = match b.get(i) {
+                Some(b'"') => b'"',
+                Some(b'\\') => b'\\',
+                Some(b'/') => b'/',
+                Some(b'b') => 8,
+                Some(b'f') => 12,
+                Some(b'n') => b'\n',
+                Some(b'r') => b'\r',
+                Some(b't') => b'\t',
+                Some(b'u') => {
+                    let hi = hex4(b, i + 1).ok_or_else(|| self.err("invalid escape"))?;
+                    i += 5;
+                    let ch = if (0xD800..0xDC00).contains(&hi) {
+                        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+                            self.i = i;
+                            return Err(self.err("lone surrogate"));
+                        }
+                        let lo = hex4(b, i + 2).ok_or_else(|| self.err("invalid escape"))?;
+                        if !(0xDC00..0xE000).contains(&lo) {
+                            self.i = i;
+                            return Err(self.err("lone surrogate"));
+                        }
+                        i += 6;
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                    } else {
+                        char::from_u32(hi)
+                    };
+                    let Some(ch) = ch else {
+                        self.i = i;
+                        return Err(self.err("lone surrogate"));
+                    };
+                    let mut buf = [0u8; 4];
+                    bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    continue;
+                }
+                _ => {
+                    self.i = i;
+                    return Err(self.err("invalid escape"));
+                }
+            };
+            bytes.push(c);
+            i += 1;
+        }
+        self.i = i;
+        match String::from_utf8(bytes) {
+            Ok(s) => {
+                *out = s;
+                Ok(())
+            }
+            Err(_) => Err(self.err("invalid UTF-8 in a string")),
+        }
+    }
+
+    /// Skips a value no pattern uses.
+    fn skip_value(&mut self, depth: usize) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(open @ (b'{' | b'[')) => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                let b = self.b;
+                let mut level = 0usize;
+                let mut i = self.i;
+                loop {
+                    let Some(o) = memchr3(b'"', open, close, &b[i..]) else {
+                        self.i = b.len();
+                        return Err(self.err("unexpected end of the event"));
+                    };
+                    i += o;
+                    let c = b[i];
+                    if c == b'"' {
+                        self.i = i;
+                        self.skip_string()?;
+                        i = self.i;
+                        continue;
+                    }
+                    i += 1;
+                    if c == open {
+                        level += 1;
+                        if depth + level > MAX_DEPTH + 1 {
+                            self.i = i;
+                            return Err(self.err("recursion limit exceeded"));
+                        }
+                    } else {
+                        level -= 1;
+                        if level == 0 {
+                            self.i = i;
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(_) => self.number_text().map(|_| ()),
+            None => Err(self.err("unexpected end of the event")),
+        }
+    }
+
+    fn skip_string(&mut self) -> Result<(), EventError> {
+        let b = self.b;
+        let mut i = self.i + 1;
+        loop {
+            let Some(o) = memchr2(b'"', b'\\', &b[i..]) else {
+                self.i = b.len();
+                return Err(self.err("unterminated string"));
+            };
+            i += o;
+            if b[i] == b'"' {
+                self.i = i + 1;
+                return Ok(());
+            }
+            i += 2;
+            if i > b.len() {
+                self.i = b.len();
+                return Err(self.err("unterminated string"));
+            }
+        }
+    }
+}
+
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    let mut v = 0u32;
+    for &c in s {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
