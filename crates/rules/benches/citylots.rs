@@ -16,7 +16,10 @@ use lb_rules::compiled::Machine;
 use lb_rules::pattern::Pattern;
 
 /// (file, category, format, expected (pattern, matches)) — the kit README, section 3.
-const CATEGORIES: &[(&str, &str, &[(&str, usize)])] = &[
+/// Expected matches per pattern name.
+type Counts = &'static [(&'static str, usize)];
+
+const CATEGORIES: &[(&str, &str, Counts)] = &[
     (
         "exact",
         "EXACT",
@@ -120,7 +123,7 @@ const CATEGORIES: &[(&str, &str, &[(&str, usize)])] = &[
     ("mixed-common", "MIXED-COMMON", MIXED),
 ];
 
-const MIXED: &[(&str, usize)] = &[
+const MIXED: Counts = &[
     ("san-not-st-lot-a", 329),
     ("market-even-z0", 1320),
     ("block0-a-no-owner", 3562),

@@ -73,6 +73,8 @@ struct Slot {
     pred: PredId,
     /// `exists: true` on the field: its hits are the field's values (for absence checks).
     presence: PredId,
+    /// The field's trie node.
+    node: u32,
     /// Trie nodes from the root to the field's parent, root included.
     parents: Vec<u32>,
     /// A `Pos` slot whose path runs through this field's parent: it pins down the array
@@ -224,7 +226,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         *self = fresh;
     }
 
-    fn field_of(&mut self, path: &[String]) -> (u32, Vec<u32>) {
+    fn field_of(&mut self, path: &[String]) -> (u32, u32, Vec<u32>) {
         let node = self.trie.insert(path);
         let field = match self.trie.nodes[node as usize].field {
             Some(f) => f,
@@ -243,7 +245,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             parents.push(n);
         }
         parents.reverse();
-        (field, parents)
+        (node, field, parents)
     }
 
     fn pred_for(&mut self, field: u32, matchers: Vec<Matcher>) -> PredId {
@@ -282,7 +284,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let mut slots = Vec::new();
         let mut paths = Vec::new();
         for fm in &alt.fields {
-            let (field, parents) = self.field_of(&fm.path);
+            let (node, field, parents) = self.field_of(&fm.path);
             let absent_ok = fm.matchers.iter().any(|m| matches!(m, Matcher::Exists(false)));
             let values: Vec<Matcher> = fm
                 .matchers
@@ -309,6 +311,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 kind,
                 pred,
                 presence,
+                node,
                 parents,
                 anchor: None,
             });
@@ -459,7 +462,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         if slot.kind == SlotKind::Pos {
             return Verdict::No;
         }
-        match self.absent(conj, slot, s) {
+        match self.absent(slot, s) {
             Verdict::Yes => {
                 s.chosen.push(NONE);
                 let v = self.search(conj, i + 1, s);
@@ -479,28 +482,35 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
     }
 
     /// Whether the slot's field has no value in the elements chosen so far.
-    fn absent(&self, conj: &Conj, slot: &Slot, s: &Scratch) -> Verdict {
+    ///
+    /// As the reference defines it, an element whose value at the field is not a scalar (an
+    /// object, or an array holding an object or nothing) also counts as absent.
+    fn absent(&self, slot: &Slot, s: &Scratch) -> Verdict {
         let gen = s.gen;
-        let present = s.pred_gen[slot.presence as usize] == gen;
-        let pinned = slot.parents.iter().all(|&n| s.node_gen[n as usize] != gen);
-        if pinned {
-            // Every parent is an object or missing: no element to choose.
-            return if present { Verdict::No } else { Verdict::Yes };
-        }
-        let Some(a) = slot.anchor else {
+        let parents_plain = slot.parents.iter().all(|&n| s.node_gen[n as usize] != gen);
+        let context: &[ArrayPos] = if parents_plain {
+            &[]
+        } else if let Some(a) = slot.anchor {
+            s.trail(s.chosen[a as usize])
+        } else {
+            // An array above the field that no positive leaf pins down: any element may be
+            // chosen, jointly with the other absence leaves. Left to the reference.
             return Verdict::Unknown;
         };
-        let _ = conj;
-        let anchor_trail = s.trail(s.chosen[a as usize]);
-        if !present {
-            return Verdict::Yes;
-        }
-        let mut h = s.pred_head[slot.presence as usize];
-        while h != NONE {
-            if consistent(s.trail(h), anchor_trail) {
-                return Verdict::No;
+        if s.pred_gen[slot.presence as usize] == gen {
+            let mut h = s.pred_head[slot.presence as usize];
+            while h != NONE {
+                if consistent(s.trail(h), context) {
+                    // A value there; unless the field is an array that may also hold an
+                    // object or nothing, it is present.
+                    return if s.node_gen[slot.node as usize] == gen {
+                        Verdict::Unknown
+                    } else {
+                        Verdict::No
+                    };
+                }
+                h = s.hits[h as usize].next;
             }
-            h = s.hits[h as usize].next;
         }
         Verdict::Yes
     }

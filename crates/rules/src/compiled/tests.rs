@@ -1,1 +1,358 @@
+//! The machine against the reference evaluator: every fixture case, generated patterns and
+//! events (proptest), incremental add/remove, and malformed input.
 
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::Machine;
+use crate::pattern::Pattern;
+
+fn machine_of(patterns: &[Pattern]) -> Machine<usize> {
+    let mut m = Machine::new();
+    for (i, p) in patterns.iter().enumerate() {
+        m.add(i, p);
+    }
+    m
+}
+
+/// What the reference says, as the machine's result would be.
+fn reference(patterns: &[Pattern], event: &Value) -> Vec<usize> {
+    (0..patterns.len()).filter(|&i| patterns[i].matches(event)).collect()
+}
+
+#[test]
+fn fixtures_agree_with_reference_and_expectations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/patterns");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures/patterns") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let cases: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("fixture JSON");
+        for case in cases {
+            let name = format!("{}: {}", path.display(), case["name"]);
+            let text = match &case["pattern"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let Ok(pattern) = Pattern::parse(&text) else { continue };
+            let Some(event) = case.get("event") else { continue };
+            let raw = match event {
+                Value::String(s) if case.get("event_is_text").is_some() => s.clone(),
+                other => other.to_string(),
+            };
+            let Ok(value) = serde_json::from_str::<Value>(&raw) else {
+                continue;
+            };
+            let m = machine_of(std::slice::from_ref(&pattern));
+            let got = !m.matches(raw.as_bytes()).expect(&name).is_empty();
+            assert_eq!(got, pattern.matches(&value), "{name}: machine vs reference");
+            if let Some(Value::Bool(want)) = case.get("matches") {
+                assert_eq!(got, *want, "{name}: machine vs expected");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no fixture case ran");
+}
+
+#[test]
+fn all_fixture_patterns_in_one_machine() {
+    // The same cases with every pattern of a file in one machine: no interference.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/patterns");
+    for entry in std::fs::read_dir(&dir).expect("fixtures/patterns") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let cases: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("fixture JSON");
+        let patterns: Vec<Pattern> = cases
+            .iter()
+            .filter_map(|c| {
+                let text = match &c["pattern"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Pattern::parse(&text).ok()
+            })
+            .collect();
+        let m = machine_of(&patterns);
+        for c in &cases {
+            let Some(event) = c.get("event") else { continue };
+            let raw = event.to_string();
+            assert_eq!(
+                m.matches(raw.as_bytes()).expect("valid"),
+                reference(&patterns, event),
+                "{}: {raw}",
+                path.display()
+            );
+        }
+    }
+}
+
+fn pat(s: &str) -> Pattern {
+    Pattern::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+#[test]
+fn add_remove_replace() {
+    let mut m = Machine::new();
+    m.add("a", &pat(r#"{"source": ["x"]}"#));
+    m.add("b", &pat(r#"{"source": [{"prefix": "x"}]}"#));
+    assert_eq!(m.matches(br#"{"source": "x"}"#).unwrap(), vec!["a", "b"]);
+    assert!(m.remove(&"a"));
+    assert!(!m.remove(&"a"));
+    assert_eq!(m.matches(br#"{"source": "x"}"#).unwrap(), vec!["b"]);
+    m.add("b", &pat(r#"{"source": ["y"]}"#));
+    assert_eq!(m.matches(br#"{"source": "x"}"#).unwrap(), Vec::<&str>::new());
+    assert_eq!(m.matches(br#"{"source": "y"}"#).unwrap(), vec!["b"]);
+    // Many removals trigger a rebuild; the survivors still match.
+    for i in 0..300 {
+        m.add("n", &pat(&format!(r#"{{"n": [{i}]}}"#)));
+    }
+    for i in 0..200u32 {
+        let key: &'static str = Box::leak(format!("k{i}").into_boxed_str());
+        m.add(key, &pat(&format!(r#"{{"k": ["{i}"]}}"#)));
+    }
+    for i in 0..190u32 {
+        let key: &'static str = Box::leak(format!("k{i}").into_boxed_str());
+        assert!(m.remove(&key));
+    }
+    assert_eq!(m.len(), 12);
+    assert_eq!(
+        m.matches(br#"{"k": "195", "n": 299, "source": "y"}"#).unwrap(),
+        vec!["b", "k195", "n"]
+    );
+    assert_eq!(m.matches(br#"{"k": "5"}"#).unwrap(), Vec::<&str>::new());
+}
+
+#[test]
+fn array_consistency_and_absence() {
+    let p = [
+        pat(r#"{"c": {"x": [1], "y": [2]}}"#),
+        pat(r#"{"c": {"w": [{"exists": false}], "z": [0]}}"#),
+        pat(r#"{"c": {"w": [{"exists": false}]}}"#),
+        pat(r#"{"c": {"w": [{"exists": false}, 5]}, "d": ["q"]}"#),
+    ];
+    let m = machine_of(&p);
+    for ev in [
+        json!({"c": [{"x": 1, "y": 3}, {"x": 3, "y": 2}]}),
+        json!({"c": [{"x": 1, "y": 2}]}),
+        json!({"c": [{"w": 1, "z": 0}, {"z": 0}]}),
+        json!({"c": [{"w": 1, "z": 0}, {"z": 1}]}),
+        json!({"c": [{"w": 1}]}),
+        json!({"c": []}),
+        json!({"c": [[]]}),
+        json!({"c": [1, {"w": 1}]}),
+        json!({"c": 1, "d": "q"}),
+        json!({"c": [{"w": 5}, {"w": 6}], "d": "q"}),
+        json!({"c": [{"w": 6}], "d": "q"}),
+        json!({"d": "q"}),
+        json!({"c": {"w": null}, "d": "q"}),
+        json!({"c": [{"x": [1, 7], "y": [[2]]}]}),
+    ] {
+        assert_eq!(
+            m.matches(ev.to_string().as_bytes()).unwrap(),
+            reference(&p, &ev),
+            "{ev}"
+        );
+    }
+}
+
+#[test]
+fn malformed_and_truncated_events_are_errors_not_panics() {
+    let p = [pat(r#"{"a": {"b": [{"prefix": "x"}]}, "n": [{"numeric": [">", 1]}]}"#)];
+    let m = machine_of(&p);
+    let good =
+        br#"{"a": {"b": ["x\u00e9\ud83d\ude00", {"c": [1, 2.5e3, "s\"q"]}]}, "n": -1.5e2, "z": [true, false, null]}"#;
+    assert!(m.matches(good).is_ok());
+    for cut in 0..good.len() {
+        assert!(m.matches(&good[..cut]).is_err(), "prefix of {cut} bytes accepted");
+    }
+    for bad in [
+        &b"{\"a\": {\"b\": \"\\ud800\"}}"[..],
+        b"{\"a\": {\"b\": \"\x01\"}}",
+        b"{\"a\": {\"b\": \"\xff\"}}",
+        b"{\"n\": 01}",
+        b"{\"n\": 1.}",
+        b"{\"n\": 1e999}",
+        b"{\"n\": -}",
+        b"{\"a\" 1}",
+        b"{\"a\": 1,}",
+        b"{\"a\": tru}",
+        b"{} x",
+        b"",
+    ] {
+        assert!(m.matches(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+    let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
+    assert!(m.matches(deep.as_bytes()).is_err());
+    // Random bytes never panic.
+    let mut x = 12345u64;
+    for _ in 0..2000 {
+        let mut ev = good.to_vec();
+        for _ in 0..3 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let at = (x >> 33) as usize % ev.len();
+            ev[at] = (x >> 17) as u8;
+        }
+        let _ = m.matches(&ev);
+    }
+}
+
+#[test]
+fn non_object_events_follow_the_reference() {
+    let p = [pat(r#"{"a": [{"exists": false}]}"#), pat(r#"{"a": [1]}"#)];
+    let m = machine_of(&p);
+    for ev in [json!([{"a": 1}]), json!(5), json!(null), json!([])] {
+        assert_eq!(
+            m.matches(ev.to_string().as_bytes()).unwrap(),
+            reference(&p, &ev),
+            "{ev}"
+        );
+    }
+}
+
+// ---- property test: generated patterns and events ----
+
+const KEYS: &[&str] = &["a", "b", "c"];
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "x",
+            "xy",
+            "yx",
+            "X",
+            "",
+            "Xy",
+            "ß",
+            "SS",
+            "a*b",
+            "10.0.0.1",
+            "10.0.0.01",
+            "xyz"
+        ])
+        .prop_map(|s| json!(s)),
+        prop::sample::select(vec![0.0, 1.0, -1.0, 1.5, 2.0, 100.0, -0.0, 5.5e9]).prop_map(|n| json!(n)),
+        prop::sample::select(vec![0i64, 1, 2, -3]).prop_map(|n| json!(n)),
+        any::<bool>().prop_map(|b| json!(b)),
+        Just(Value::Null),
+    ]
+}
+
+fn event_value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+fn event() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), event_value(), 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+}
+
+fn matcher() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        r#""x""#,
+        r#""X""#,
+        r#""""#,
+        "1",
+        "1.0",
+        "0",
+        "-1",
+        "true",
+        "null",
+        r#""10.0.0.1""#,
+        r#"{"prefix": "x"}"#,
+        r#"{"prefix": ""}"#,
+        r#"{"prefix": {"equals-ignore-case": "X"}}"#,
+        r#"{"suffix": "y"}"#,
+        r#"{"suffix": {"equals-ignore-case": "Y"}}"#,
+        r#"{"equals-ignore-case": "xy"}"#,
+        r#"{"equals-ignore-case": "ss"}"#,
+        r#"{"wildcard": "x*"}"#,
+        r#"{"wildcard": "*y*"}"#,
+        r#"{"wildcard": "a\\*b"}"#,
+        r#"{"anything-but": "x"}"#,
+        r#"{"anything-but": [1, 2]}"#,
+        r#"{"anything-but": {"prefix": "x"}}"#,
+        r#"{"anything-but": {"suffix": "y"}}"#,
+        r#"{"anything-but": {"equals-ignore-case": "X"}}"#,
+        r#"{"anything-but": {"wildcard": "*y"}}"#,
+        r#"{"numeric": [">", 0]}"#,
+        r#"{"numeric": [">=", -1, "<", 2]}"#,
+        r#"{"numeric": ["=", 1]}"#,
+        r#"{"exists": true}"#,
+        r#"{"exists": false}"#,
+        r#"{"cidr": "10.0.0.0/24"}"#,
+    ])
+    .prop_map(str::to_string)
+}
+
+fn leaf() -> impl Strategy<Value = String> {
+    prop::collection::vec(matcher(), 1..3).prop_map(|ms| format!("[{}]", ms.join(", ")))
+}
+
+fn object_pattern(depth: u32) -> BoxedStrategy<String> {
+    let field: BoxedStrategy<String> = if depth == 0 {
+        leaf().boxed()
+    } else {
+        prop_oneof![3 => leaf(), 2 => object_pattern(depth - 1)].boxed()
+    };
+    let fields = prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), field, 1..3);
+    let or = if depth == 0 {
+        Just(None).boxed()
+    } else {
+        prop_oneof![
+            4 => Just(None),
+            1 => prop::collection::vec(object_pattern(depth - 1), 2..3).prop_map(Some),
+        ]
+        .boxed()
+    };
+    (fields, or)
+        .prop_map(|(fields, or)| {
+            let mut parts: Vec<String> = fields.into_iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            if let Some(alts) = or {
+                parts.push(format!("\"$or\": [{}]", alts.join(", ")));
+            }
+            format!("{{{}}}", parts.join(", "))
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn machine_agrees_with_reference(
+        texts in prop::collection::vec(object_pattern(2), 1..6),
+        events in prop::collection::vec(event(), 1..6),
+    ) {
+        let patterns: Vec<Pattern> = texts.iter().filter_map(|t| Pattern::parse(t).ok()).collect();
+        let m = machine_of(&patterns);
+        for ev in &events {
+            let raw = ev.to_string();
+            let got = m.matches(raw.as_bytes()).expect("valid event");
+            prop_assert_eq!(got, reference(&patterns, ev), "event {} patterns {:?}", raw, texts);
+        }
+        // Removing every other pattern leaves the rest matching as before.
+        let mut m = m;
+        for i in (0..patterns.len()).step_by(2) {
+            m.remove(&i);
+        }
+        for ev in &events {
+            let want: Vec<usize> = reference(&patterns, ev).into_iter().filter(|i| i % 2 == 1).collect();
+            prop_assert_eq!(m.matches(ev.to_string().as_bytes()).expect("valid"), want);
+        }
+    }
+}
