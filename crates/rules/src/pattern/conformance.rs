@@ -179,3 +179,59 @@ fn truncated_and_mutated_patterns_never_panic() {
         let _ = Pattern::parse(&s);
     }
 }
+
+/// The reference evaluator against the shared benchmark's expected counts
+/// (`../shared/bench/README.md` section 3). Needs the generated data in `target/bench-data/`
+/// (see that README); slow in debug builds:
+/// `cargo test --release -p localbridge-rules bench_counts -- --ignored`.
+#[test]
+#[ignore]
+fn bench_counts_reference() {
+    use std::io::BufRead;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bench = root.join("../shared/bench");
+    let readme = std::fs::read_to_string(bench.join("README.md")).expect("bench README");
+    let mut expected = std::collections::HashMap::new();
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() >= 4 && cells[2].starts_with('`') {
+            if let Ok(n) = cells[3].parse::<usize>() {
+                expected.insert(cells[2].trim_matches('`').to_owned(), n);
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    for format in ["v1", "v2"] {
+        let data = root.join(format!("target/bench-data/citylots-{format}.jsonl"));
+        let Ok(file) = std::fs::File::open(&data) else {
+            eprintln!("skipping {format}: no {}", data.display());
+            continue;
+        };
+        let mut patterns = Vec::new();
+        for entry in std::fs::read_dir(bench.join("rules")).unwrap() {
+            let set: Value = serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+            if set["format"] != format {
+                continue;
+            }
+            for (name, p) in set["patterns"].as_object().unwrap() {
+                patterns.push((name.clone(), Pattern::parse(&p.to_string()).unwrap(), 0usize));
+            }
+        }
+        for line in std::io::BufReader::new(file).lines() {
+            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            for (_, p, n) in patterns.iter_mut() {
+                if p.matches(&event) {
+                    *n += 1;
+                }
+            }
+        }
+        for (name, _, n) in &patterns {
+            let want = expected.get(name).copied();
+            eprintln!("{format} {name}: {n} (expected {want:?})");
+            if want != Some(*n) {
+                failures.push(format!("{name}: {n}, expected {want:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
