@@ -93,7 +93,7 @@ def test_events_bad_line_reported_and_exit_2():
     r = run("--pattern", json.dumps(PATTERN), "--events", "-", stdin=stdin)
     assert r.returncode == 2
     assert r.stdout == json.dumps(EC2) + "\n"
-    assert r.stderr.startswith("line 1: invalid event JSON")
+    assert r.stderr.startswith("line 1: the event is not valid JSON")
 
 
 def test_events_invalid_pattern_exit_2():
