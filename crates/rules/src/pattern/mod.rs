@@ -99,3 +99,9 @@ impl Pattern {
 pub(crate) mod conformance;
 #[cfg(test)]
 mod tests;
+
+/// The longest `EventPattern` the EventBridge API accepts (botocore's model: `EventPattern` is a
+/// string with `max` 4096). A longer pattern fails the API's input validation
+/// (`ValidationException`) before it is parsed, so [`Pattern::parse`] does not check it; the
+/// API layer does.
+pub const MAX_PATTERN_LENGTH: usize = 4096;

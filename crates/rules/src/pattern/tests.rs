@@ -27,3 +27,164 @@ fn array_consistency() {
     assert!(m(p, json!({"a": [{"x": 1, "y": 2}]})));
     assert!(!m(p, json!({"a": [{"x": 1, "y": 3}, {"x": 4, "y": 2}]})));
 }
+
+fn paths(p: &Pattern) -> Vec<Vec<String>> {
+    p.alternatives()
+        .iter()
+        .map(|c| c.fields.iter().map(|f| f.path.join(".")).collect())
+        .collect()
+}
+
+#[test]
+fn or_expands_like_event_ruler() {
+    let p = Pattern::parse(
+        r#"{"source": ["aws.cloudwatch"], "$or": [{"metricName": ["CPU"]}, {"metricType": ["T"], "namespace": ["AWS/EC2"]}, {"scope": ["Service"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        paths(&p),
+        vec![
+            vec!["source", "metricName"],
+            vec!["source", "metricType", "namespace"],
+            vec!["source", "scope"],
+        ]
+    );
+    let p =
+        Pattern::parse(r#"{"detail": {"$or": [{"a": [1]}, {"$or": [{"b": [2]}, {"c": [3]}]}]}, "d": [4]}"#).unwrap();
+    assert_eq!(
+        paths(&p),
+        vec![vec!["detail.a", "d"], vec!["detail.b", "d"], vec!["detail.c", "d"]]
+    );
+    let p = Pattern::parse(r#"{"$or": [{"a": [1]}, {"b": [2]}], "$or": [{"c": [3]}, {"d": [4]}]}"#).unwrap();
+    assert_eq!(
+        paths(&p),
+        vec![vec!["a", "c"], vec!["b", "c"], vec!["a", "d"], vec!["b", "d"]]
+    );
+    let or = p.root().or.as_ref().unwrap();
+    assert_eq!(or.len(), 4);
+}
+
+#[test]
+fn repeated_paths_last_one_wins_in_text_order() {
+    let p = Pattern::parse(r#"{"$or": [{"a": ["1"]}, {"b": ["2"]}], "a": ["9"]}"#).unwrap();
+    let alts = p.alternatives();
+    assert_eq!(alts[0].fields.len(), 1);
+    assert_eq!(
+        alts[0].fields[0].matchers,
+        vec![Matcher::Exact(Literal::String("9".into()))]
+    );
+    assert_eq!(paths(&p), vec![vec!["a"], vec!["b", "a"]]);
+    let p = Pattern::parse(r#"{"a": ["1"], "a": ["2"]}"#).unwrap();
+    assert_eq!(p.root().fields.len(), 1);
+    assert_eq!(
+        p.root().fields[0].1,
+        FieldPattern::Leaf(vec![Matcher::Exact(Literal::String("2".into()))])
+    );
+}
+
+#[test]
+fn matcher_shapes() {
+    let p = Pattern::parse(
+        r#"{"a": [{"prefix": "x"}, {"suffix": {"equals-ignore-case": "Y"}}, {"wildcard": "a*b\\*c*"},
+            {"numeric": [">", 0, "<=", 5]}, {"numeric": ["=", 3e0]}, {"cidr": "10.0.0.5/24"}, 3.0,
+            {"anything-but": [1, 2]}, {"anything-but": {"wildcard": ["*x", "y*"]}}, {"exists": false}, null]}"#,
+    )
+    .unwrap();
+    let FieldPattern::Leaf(ms) = &p.root().fields[0].1 else {
+        panic!()
+    };
+    assert_eq!(
+        ms[0],
+        Matcher::Prefix {
+            value: "x".into(),
+            ignore_case: false
+        }
+    );
+    assert_eq!(
+        ms[1],
+        Matcher::Suffix {
+            value: "Y".into(),
+            ignore_case: true
+        }
+    );
+    assert_eq!(
+        ms[2],
+        Matcher::Wildcard(Wildcard {
+            text: "a*b\\*c*".into(),
+            segments: vec!["a".into(), "b*c".into(), "".into()]
+        })
+    );
+    assert_eq!(
+        ms[3],
+        Matcher::Numeric(vec![(NumericOp::Gt, 0.0), (NumericOp::Le, 5.0)])
+    );
+    assert_eq!(ms[4], Matcher::Numeric(vec![(NumericOp::Eq, 3.0)]));
+    assert_eq!(
+        ms[5],
+        Matcher::Cidr(Cidr {
+            network: "10.0.0.5".parse().unwrap(),
+            prefix_len: 24
+        })
+    );
+    assert_eq!(
+        ms[6],
+        Matcher::Exact(Literal::Number(Number {
+            value: 3.0,
+            text: "3.0".into()
+        }))
+    );
+    let Matcher::AnythingBut(AnythingBut::Values(vs)) = &ms[7] else {
+        panic!()
+    };
+    assert_eq!(vs.len(), 2);
+    let Matcher::AnythingBut(AnythingBut::Wildcard(ws)) = &ms[8] else {
+        panic!()
+    };
+    assert_eq!(ws[1].segments, vec!["y".to_string(), String::new()]);
+    assert_eq!(ms[9], Matcher::Exists(false));
+    assert_eq!(ms[10], Matcher::Exact(Literal::Null));
+}
+
+#[test]
+fn locations_follow_jackson() {
+    // After a field name Jackson has read the value's first character; a string value is read
+    // lazily (location just past its opening quote); reading the text moves past the closing one.
+    let e = Pattern::parse(r#"{"a": [{"prefix": 1}]}"#).unwrap_err();
+    assert_eq!(
+        e.location().unwrap(),
+        r#"[Source: (String)"{"a": [{"prefix": 1}]}"; line: 1, column: 20]"#
+    );
+    let e = Pattern::parse(r#"{"a": []}"#).unwrap_err();
+    assert_eq!(
+        e.location().unwrap(),
+        r#"[Source: (String)"{"a": []}"; line: 1, column: 9]"#
+    );
+    let e = Pattern::parse("{\n  \"a\": [{\"wildcard\": \"x**\"}]\n}").unwrap_err();
+    assert!(e.location().unwrap().ends_with("line: 2, column: 27]"), "{e}");
+    // CIDR errors escape event-ruler's parser: no location.
+    let e = Pattern::parse(r#"{"a": [{"cidr": "x"}]}"#).unwrap_err();
+    assert_eq!(e.location(), None);
+    assert_eq!(
+        e.to_string(),
+        "Event pattern is not valid. Reason: Malformed CIDR, one '/' required"
+    );
+    // Long patterns are quoted up to 500 characters.
+    let long = format!(r#"{{"a": "{}"}}"#, "x".repeat(600));
+    let e = Pattern::parse(&long).unwrap_err();
+    assert!(
+        e.location()
+            .unwrap()
+            .contains("\"[truncated 111 chars]; line: 1, column: 8]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn case_folding() {
+    assert_eq!(fold_case("Straße"), fold_case("STRASSE"));
+    assert_eq!(fold_case("ΟΔΟΣ"), fold_case("οδος"));
+    assert!(m(
+        r#"{"a": [{"prefix": {"equals-ignore-case": "STRA"}}]}"#,
+        json!({"a": "straße"})
+    ));
+}
