@@ -174,7 +174,7 @@ fn locations_follow_jackson() {
     assert!(
         e.location()
             .unwrap()
-            .contains("\"[truncated 111 chars]; line: 1, column: 8]"),
+            .contains("\"[truncated 109 chars]; line: 1, column: 8]"),
         "{e}"
     );
 }
