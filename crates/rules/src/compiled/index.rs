@@ -6,6 +6,7 @@
 //! rules. `anything-but`, `numeric`, `wildcard` and `cidr` are tested one by one per field.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::scan::Scalar;
@@ -13,12 +14,58 @@ use crate::pattern::{fold_case, AnythingBut, Cidr, Literal, Matcher, NumericOp, 
 
 pub(crate) type PredId = u32;
 
+/// A fast non-cryptographic hash for the value indexes (keys come from patterns, which the
+/// bus owner writes; lookups are by event values, which never insert).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(23) ^ w).wrapping_mul(MUL);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(23) ^ u64::from_le_bytes(buf)).wrapping_mul(MUL);
+        }
+        self.0 = h;
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(MUL);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^ (x >> 33)
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
 /// Hash map from byte strings to the predicates they trigger, plus the distinct key lengths
 /// (for prefix and suffix lookups).
 #[derive(Debug, Clone, Default)]
 struct LenMap {
     lens: Vec<usize>,
-    map: HashMap<Box<[u8]>, Vec<PredId>>,
+    map: FastMap<Box<[u8]>, Vec<PredId>>,
 }
 
 impl LenMap {
@@ -97,7 +144,7 @@ enum Rejects {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldIndex {
     strings: LenMap,
-    numbers: HashMap<u64, Vec<PredId>>,
+    numbers: FastMap<u64, Vec<PredId>>,
     trues: Vec<PredId>,
     falses: Vec<PredId>,
     nulls: Vec<PredId>,

@@ -55,6 +55,7 @@ impl fmt::Display for EventError {
 impl std::error::Error for EventError {}
 
 const NONE: u32 = u32::MAX;
+const MANY: u32 = u32::MAX - 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotKind {
@@ -88,7 +89,8 @@ struct Conj {
     /// `Pos` slots first.
     slots: Vec<Slot>,
     n_pos: u32,
-    slot_base: u32,
+    /// The slot (a `Pos` one) this conjunction is keyed on.
+    key: u16,
     live: bool,
     /// A path of the conjunction is a proper prefix of another (a leaf with fields below it):
     /// left to the reference evaluator.
@@ -98,8 +100,12 @@ struct Conj {
 #[derive(Debug, Clone, Default)]
 struct Pred {
     field: u32,
-    /// `(conjunction, slot)` pairs whose `pred` this is.
-    users: Vec<(u32, u16)>,
+    /// The conjunctions keyed on this predicate: each conjunction with positive leaves is
+    /// keyed on one of them, the one with the fewest other conjunctions keyed on it, so a
+    /// common value (say `"FROM_ST": ["0"]`) does not wake every rule that names it.
+    /// With each, the conjunction's other positive predicate when it has exactly two
+    /// (checked before the conjunction itself is read), `NONE` with one, `MANY` with more.
+    users: Vec<(u32, PredId)>,
     /// Slots that name it (as `pred` or `presence`); at zero it leaves the index.
     refs: u32,
     matchers: Vec<Matcher>,
@@ -121,7 +127,6 @@ pub struct Machine<K> {
     preds: Vec<Pred>,
     pred_by_sig: HashMap<(u32, String), PredId>,
     conjs: Vec<Conj>,
-    n_slots: u32,
     /// Conjunctions with no `Pos` slot: checked on every event.
     always: Vec<u32>,
     rules: Vec<Option<Rule<K>>>,
@@ -144,7 +149,6 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             preds: Vec::new(),
             pred_by_sig: HashMap::new(),
             conjs: Vec::new(),
-            n_slots: 0,
             always: Vec::new(),
             rules: Vec::new(),
             by_key: HashMap::new(),
@@ -330,16 +334,12 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 .find(|&j| paths[j].len() > parent.len() && paths[j].starts_with(parent))
                 .map(|j| j as u16);
         }
-        for (i, s) in slots.iter().enumerate() {
-            if s.kind != SlotKind::Absent {
-                self.preds[s.pred as usize].users.push((c, i as u16));
-            }
-        }
+        let key = (0..n_pos)
+            .min_by_key(|&j| self.preds[slots[j].pred as usize].users.len())
+            .unwrap_or(0);
         if n_pos == 0 {
             self.always.push(c);
         }
-        let slot_base = self.n_slots;
-        self.n_slots += slots.len() as u32;
         let complex = paths
             .iter()
             .any(|a| paths.iter().any(|b| b.len() > a.len() && b.starts_with(a)));
@@ -347,11 +347,52 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             rule,
             slots,
             n_pos: n_pos as u32,
-            slot_base,
+            key: key as u16,
             live: true,
             complex,
         });
+        if n_pos > 0 {
+            let p = self.conjs[c as usize].slots[key].pred;
+            let other = self.other_pred(c, key);
+            self.preds[p as usize].users.push((c, other));
+            let n = self.preds[p as usize].users.len();
+            if n >= 16 && n.is_power_of_two() {
+                self.rekey(p);
+            }
+        }
         c
+    }
+
+    /// Moves the conjunctions keyed on `p` to a less crowded predicate of theirs, if any.
+    fn rekey(&mut self, p: PredId) {
+        let users = std::mem::take(&mut self.preds[p as usize].users);
+        let mut kept = Vec::new();
+        for (c, other) in users {
+            let conj = &self.conjs[c as usize];
+            let best = (0..conj.n_pos as usize)
+                .filter(|&j| conj.slots[j].pred != p)
+                .min_by_key(|&j| self.preds[conj.slots[j].pred as usize].users.len());
+            match best {
+                Some(j) if self.preds[conj.slots[j].pred as usize].users.len() < kept.len() => {
+                    let q = conj.slots[j].pred;
+                    self.conjs[c as usize].key = j as u16;
+                    let other = self.other_pred(c, j);
+                    self.preds[q as usize].users.push((c, other));
+                }
+                _ => kept.push((c, other)),
+            }
+        }
+        self.preds[p as usize].users = kept;
+    }
+
+    /// The `users` companion of conjunction `c` keyed on slot `key`.
+    fn other_pred(&self, c: u32, key: usize) -> PredId {
+        let conj = &self.conjs[c as usize];
+        match conj.n_pos {
+            1 => NONE,
+            2 => conj.slots[1 - key].pred,
+            _ => MANY,
+        }
     }
 
     fn drop_conj(&mut self, c: u32) {
@@ -396,13 +437,22 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let mut value: Option<serde_json::Value> = None;
         let n_touched = s.touched.len();
         for t in 0..n_touched + self.always.len() {
-            let c = if t < n_touched {
+            let (c, other) = if t < n_touched {
                 s.touched[t]
             } else {
-                self.always[t - n_touched]
+                (self.always[t - n_touched], MANY)
             };
+            if other < MANY && s.pred_gen[other as usize] != gen {
+                continue;
+            }
             let conj = &self.conjs[c as usize];
-            if !conj.live || s.rule_gen[conj.rule as usize] == gen {
+            if !conj.live
+                || s.rule_gen[conj.rule as usize] == gen
+                || (other == MANY
+                    && !conj.slots[..conj.n_pos as usize]
+                        .iter()
+                        .all(|slot| s.pred_gen[slot.pred as usize] == gen))
+            {
                 continue;
             }
             let verdict = if conj.complex {
@@ -562,25 +612,16 @@ struct Scratch {
     any_trail: bool,
     pred_gen: Vec<u32>,
     pred_head: Vec<u32>,
-    slot_gen: Vec<u32>,
-    conj_gen: Vec<u32>,
-    conj_count: Vec<u32>,
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
-    touched: Vec<u32>,
+    touched: Vec<(u32, PredId)>,
     chosen: Vec<u32>,
 }
 
 impl Scratch {
     fn begin<K>(&mut self, m: &Machine<K>) {
         if self.gen == u32::MAX {
-            for v in [
-                &mut self.pred_gen,
-                &mut self.slot_gen,
-                &mut self.conj_gen,
-                &mut self.node_gen,
-                &mut self.rule_gen,
-            ] {
+            for v in [&mut self.pred_gen, &mut self.node_gen, &mut self.rule_gen] {
                 v.iter_mut().for_each(|x| *x = 0);
             }
             self.gen = 0;
@@ -588,9 +629,6 @@ impl Scratch {
         self.gen += 1;
         grow(&mut self.pred_gen, m.preds.len());
         grow(&mut self.pred_head, m.preds.len());
-        grow(&mut self.slot_gen, m.n_slots as usize);
-        grow(&mut self.conj_gen, m.conjs.len());
-        grow(&mut self.conj_count, m.conjs.len());
         grow(&mut self.node_gen, m.trie.nodes.len());
         grow(&mut self.rule_gen, m.rules.len());
         self.hits.clear();
@@ -639,26 +677,7 @@ impl<K> Sink for EventSink<'_, K> {
             if s.pred_gen[p] != gen {
                 s.pred_gen[p] = gen;
                 s.pred_head[p] = NONE;
-                for &(c, slot) in &m.preds[p].users {
-                    let conj = &m.conjs[c as usize];
-                    if (slot as u32) >= conj.n_pos {
-                        continue;
-                    }
-                    let sg = (conj.slot_base + slot as u32) as usize;
-                    if s.slot_gen[sg] == gen {
-                        continue;
-                    }
-                    s.slot_gen[sg] = gen;
-                    let ci = c as usize;
-                    if s.conj_gen[ci] != gen {
-                        s.conj_gen[ci] = gen;
-                        s.conj_count[ci] = 0;
-                    }
-                    s.conj_count[ci] += 1;
-                    if s.conj_count[ci] == conj.n_pos {
-                        s.touched.push(c);
-                    }
-                }
+                s.touched.extend_from_slice(&m.preds[p].users);
             }
             s.hits.push(Hit {
                 next: s.pred_head[p],

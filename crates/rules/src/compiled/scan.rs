@@ -7,10 +7,9 @@
 //! scanner reports has been fully checked (strings: escapes, UTF-8, control characters;
 //! numbers: JSON grammar and range).
 
-use std::collections::HashMap;
-
 use memchr::{memchr2, memchr3};
 
+use super::index::FastMap;
 use super::EventError;
 
 /// serde_json's default recursion limit, so the scanner refuses what the reference's parser
@@ -27,7 +26,7 @@ pub(crate) struct PathTrie {
 pub(crate) struct TrieNode {
     /// Children by key (linear search while small, a map beside it when large).
     small: Vec<(Box<[u8]>, u32)>,
-    large: Option<HashMap<Box<[u8]>, u32>>,
+    large: Option<FastMap<Box<[u8]>, u32>>,
     /// The field index of the path ending here, if a pattern has a leaf here.
     pub(crate) field: Option<u32>,
     pub(crate) parent: u32,
