@@ -62,6 +62,9 @@ pub(crate) struct Lexer<'a> {
     pending: Option<(Tok, usize, Option<usize>)>,
 }
 
+/// Jackson's default nesting limit (`StreamReadConstraints`, 1000 since Jackson 2.15).
+const MAX_DEPTH: usize = 1000;
+
 const VALUE_EXPECTED: &str = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')";
 
 impl<'a> Lexer<'a> {
@@ -239,6 +242,13 @@ impl<'a> Lexer<'a> {
                 let s = self.string(false)?;
                 Ok((Tok::Str(s), start + 1, Some(self.i)))
             }
+            b'{' | b'[' if self.stack.len() >= MAX_DEPTH => Err(self.error_at(
+                format!(
+                    "Document nesting depth ({}) exceeds the maximum allowed ({MAX_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)",
+                    MAX_DEPTH + 1
+                ),
+                start + 1,
+            )),
             b'{' => {
                 self.i += 1;
                 self.stack.push(Ctx::Object(start, false));

@@ -16,9 +16,10 @@ use super::PatternError;
 /// matching considers in events): 5.0e9, as the EventBridge User Guide states.
 pub const NUMERIC_LIMIT: f64 = 5.0e9;
 
-/// Not an AWS limit: a guard against `$or` expansions that would exhaust memory. AWS's own limit
-/// and message for too many combinations are not known here.
-pub const MAX_ALTERNATIVES: usize = 65_536;
+/// Not an AWS limit: localbridge's guard against `$or` expansions that would exhaust memory
+/// (every alternative is a copy of the pattern's fields). AWS documents no limit and
+/// event-ruler has none; the reason text is localbridge's own.
+pub const MAX_ALTERNATIVES: usize = 1024;
 
 /// Words that may not be field names inside `$or` (event-ruler's reserved names).
 const RESERVED_IN_OR: &[&str] = &[
@@ -73,6 +74,16 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, PatternError> {
     })
 }
 
+/// What [`Parser::field`] did.
+enum Step {
+    /// The object ended.
+    End,
+    /// A field was read completely.
+    Done,
+    /// A nested object starts (its `{` read).
+    Nested(String),
+}
+
 struct Parser<'a> {
     lx: Lexer<'a>,
     path: Vec<String>,
@@ -97,6 +108,10 @@ impl Parser<'_> {
     }
 
     /// The inside of an object, after `{`.
+    ///
+    /// This is the parser's only recursion per nesting level, so it is kept thin (a pattern may
+    /// nest 1000 deep, and callers may run on small thread stacks): the work on each field is
+    /// in [`Self::field`].
     fn object(&mut self, rules: &mut Vec<Conjunction>, inside_or: bool) -> Result<ObjectPattern, PatternError> {
         let mut node = ObjectPattern {
             fields: Vec::new(),
@@ -104,38 +119,17 @@ impl Parser<'_> {
         };
         let mut fields_present = false;
         loop {
-            let name = match self.tok()? {
-                Tok::EndObject => break,
-                Tok::FieldName(name) => name,
-                other => return self.barf(format!("Unexpected token {}", other.text())),
-            };
-            fields_present = true;
-            if name == "$or" {
-                let alts = self.or(rules, inside_or)?;
-                node.or = Some(match node.or.take() {
-                    None => alts,
-                    Some(prev) => distribute(&prev, &alts),
-                });
-                continue;
-            }
-            if inside_or && RESERVED_IN_OR.contains(&name.as_str()) {
-                return self.barf(format!(
-                    "{name} is Ruler reserved fieldName which cannot be used inside $or."
-                ));
-            }
-            match self.tok()? {
-                Tok::StartObject => {
+            match self.field(&mut node, rules, inside_or)? {
+                Step::End => break,
+                Step::Done => {}
+                Step::Nested(name) => {
                     self.path.push(name.clone());
                     let child = self.object(rules, inside_or)?;
                     self.path.pop();
                     insert_field(&mut node, name, FieldPattern::Object(child));
                 }
-                Tok::StartArray => {
-                    let matchers = self.leaf(rules, &name)?;
-                    insert_field(&mut node, name, FieldPattern::Leaf(matchers));
-                }
-                _ => return self.barf(format!("\"{name}\" must be an object or an array")),
             }
+            fields_present = true;
         }
         if !fields_present {
             return self.barf("Empty objects are not allowed");
@@ -143,8 +137,45 @@ impl Parser<'_> {
         Ok(node)
     }
 
+    /// One field of an object: handles `$or` and leaves; for a nested object, returns its name
+    /// with the `{` read.
+    fn field(
+        &mut self,
+        node: &mut ObjectPattern,
+        rules: &mut Vec<Conjunction>,
+        inside_or: bool,
+    ) -> Result<Step, PatternError> {
+        let name = match self.tok()? {
+            Tok::EndObject => return Ok(Step::End),
+            Tok::FieldName(name) => name,
+            other => return self.barf(format!("Unexpected token {}", other.text())),
+        };
+        if name == "$or" {
+            let alts = self.or(rules)?;
+            node.or = Some(match node.or.take() {
+                None => alts,
+                Some(prev) => distribute(&prev, &alts),
+            });
+            return Ok(Step::Done);
+        }
+        if inside_or && RESERVED_IN_OR.contains(&name.as_str()) {
+            return self.barf(format!(
+                "{name} is Ruler reserved fieldName which cannot be used inside $or."
+            ));
+        }
+        match self.tok()? {
+            Tok::StartObject => Ok(Step::Nested(name)),
+            Tok::StartArray => {
+                let matchers = self.leaf(rules, &name)?;
+                insert_field(node, name, FieldPattern::Leaf(matchers));
+                Ok(Step::Done)
+            }
+            _ => self.barf(format!("\"{name}\" must be an object or an array")),
+        }
+    }
+
     /// `"$or": [ {...}, ... ]`, after the field name: forks every current alternative.
-    fn or(&mut self, rules: &mut Vec<Conjunction>, _inside_or: bool) -> Result<Vec<ObjectPattern>, PatternError> {
+    fn or(&mut self, rules: &mut Vec<Conjunction>) -> Result<Vec<ObjectPattern>, PatternError> {
         let current = std::mem::take(rules);
         if self.tok()? != Tok::StartArray {
             return self.barf("It must be an Array followed with $or.");

@@ -188,3 +188,46 @@ fn case_folding() {
         json!({"a": "straße"})
     ));
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{}{}", "{\"a\":".repeat(1500), "}".repeat(1500));
+    let e = Pattern::parse(&deep).unwrap_err();
+    assert!(
+        e.reason()
+            .starts_with("Document nesting depth (1001) exceeds the maximum allowed (1000"),
+        "{e}"
+    );
+    let ok = format!("{}[1]{}", "{\"a\":".repeat(999), "}".repeat(999));
+    let p = Pattern::parse(&ok).unwrap();
+    assert_eq!(p.alternatives()[0].fields[0].path.len(), 999);
+    assert!(!p.matches(&json!({"a": {"a": 1}})));
+}
+
+#[test]
+fn too_many_alternatives_is_an_error() {
+    let or = r#""$or": [{"a": [1]}, {"b": [2]}]"#;
+    let mut p = String::from("{");
+    for i in 0..11 {
+        p.push_str(&format!(r#""n{i}": {{{or}}},"#));
+    }
+    p.push_str(r#""z": [0]}"#);
+    let e = Pattern::parse(&p).unwrap_err();
+    assert!(e.reason().contains("1024"), "{e}");
+    let ten = p.replacen(&format!(r#""n10": {{{or}}},"#), "", 1);
+    assert_eq!(Pattern::parse(&ten).unwrap().alternatives().len(), 1024);
+}
+
+#[test]
+fn deep_or_nesting_does_not_overflow() {
+    // Each level: {"$or": [{"x": [1]}, {...}]} -- two nesting levels of JSON per $or.
+    let levels = 450;
+    let mut p = String::from(r#"{"z": [0]}"#);
+    for _ in 0..levels {
+        p = format!(r#"{{"$or": [{{"x": [1]}}, {p}]}}"#);
+    }
+    let pat = Pattern::parse(&p).unwrap();
+    assert_eq!(pat.alternatives().len(), levels + 1);
+    assert!(pat.matches(&json!({"z": 0})));
+    assert!(!pat.matches(&json!({"y": 0})));
+}
