@@ -64,8 +64,11 @@ pub enum Matcher {
     /// `{"numeric": [">", 0, "<=", 5]}`: a number satisfying every condition (and-ed).
     /// Strings, booleans and null never match.
     Numeric(Vec<(NumericOp, f64)>),
-    /// `{"exists": true}`: the field has at least one scalar value (null counts);
-    /// `{"exists": false}`: it has none (missing, or a missing parent).
+    /// `{"exists": true}`: the field has at least one scalar value (null counts; an object,
+    /// an empty array or a missing parent does not); `{"exists": false}`: it has none. Under
+    /// an array of objects, presence is judged in the element the rest of the alternative
+    /// matched (array consistency): `{"a": {"w": [{"exists": false}], "z": [0]}}` matches
+    /// `{"a": [{"w": 1, "z": 1}, {"z": 0}]}`.
     Exists(bool),
     /// `{"cidr": "10.0.0.0/24"}`: a string that is an IP address inside the network.
     Cidr(Cidr),
