@@ -60,19 +60,77 @@ impl Hasher for FastHasher {
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
+/// The predicates of one key: the first inline (most keys have one), the rest in
+/// `LenMap::extra`.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    first: PredId,
+    extra: u32,
+}
+
+const NO_EXTRA: u32 = u32::MAX;
+
+/// A key of up to 15 bytes packed into two words with its length (no pointer to chase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortKey(u64, u64);
+
+#[inline]
+fn short_key(b: &[u8]) -> Option<ShortKey> {
+    if b.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..b.len()].copy_from_slice(b);
+    buf[15] = b.len() as u8;
+    let (lo, hi) = buf.split_at(8);
+    Some(ShortKey(
+        u64::from_le_bytes(lo.try_into().expect("8 bytes")),
+        u64::from_le_bytes(hi.try_into().expect("8 bytes")),
+    ))
+}
+
 /// Hash map from byte strings to the predicates they trigger, plus the distinct key lengths
 /// (for prefix and suffix lookups).
 #[derive(Debug, Clone, Default)]
 struct LenMap {
     lens: Vec<usize>,
-    map: FastMap<Box<[u8]>, Vec<PredId>>,
+    short: FastMap<ShortKey, Entry>,
+    long: FastMap<Box<[u8]>, Entry>,
+    extra: Vec<Vec<PredId>>,
 }
 
 impl LenMap {
     fn insert(&mut self, key: &[u8], pred: PredId) {
-        let v = self.map.entry(key.into()).or_default();
-        if !v.contains(&pred) {
-            v.push(pred);
+        let entry = match short_key(key) {
+            Some(k) => self.short.get_mut(&k),
+            None => self.long.get_mut(key),
+        };
+        match entry {
+            Some(e) if e.first == pred => {}
+            Some(e) => {
+                if e.extra == NO_EXTRA {
+                    e.extra = self.extra.len() as u32;
+                    self.extra.push(Vec::new());
+                }
+                let v = &mut self.extra[e.extra as usize];
+                if !v.contains(&pred) {
+                    v.push(pred);
+                }
+            }
+            None => {
+                let e = Entry {
+                    first: pred,
+                    extra: NO_EXTRA,
+                };
+                match short_key(key) {
+                    Some(k) => {
+                        self.short.insert(k, e);
+                    }
+                    None => {
+                        self.long.insert(key.into(), e);
+                    }
+                }
+            }
         }
         if let Err(at) = self.lens.binary_search(&key.len()) {
             self.lens.insert(at, key.len());
@@ -80,24 +138,62 @@ impl LenMap {
     }
 
     fn remove(&mut self, pred: PredId) {
-        self.map.retain(|_, v| {
-            v.retain(|&p| p != pred);
-            !v.is_empty()
+        let extra = &mut self.extra;
+        let fix = |e: &mut Entry| -> bool {
+            if e.extra != NO_EXTRA {
+                extra[e.extra as usize].retain(|&p| p != pred);
+            }
+            if e.first == pred {
+                match (e.extra != NO_EXTRA).then(|| extra[e.extra as usize].pop()).flatten() {
+                    Some(p) => e.first = p,
+                    None => return false,
+                }
+            }
+            true
+        };
+        let mut lens: Vec<usize> = Vec::new();
+        let mut fix = fix;
+        self.short.retain(|k, e| {
+            let keep = fix(e);
+            if keep {
+                lens.push((k.1 >> 56) as usize);
+            }
+            keep
         });
-        let mut lens: Vec<usize> = self.map.keys().map(|k| k.len()).collect();
+        self.long.retain(|k, e| {
+            let keep = fix(e);
+            if keep {
+                lens.push(k.len());
+            }
+            keep
+        });
         lens.sort_unstable();
         lens.dedup();
         self.lens = lens;
     }
 
     fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.short.is_empty() && self.long.is_empty()
+    }
+
+    #[inline]
+    fn get(&self, s: &[u8], out: &mut Vec<PredId>) {
+        let e = match short_key(s) {
+            Some(k) => self.short.get(&k),
+            None => self.long.get(s),
+        };
+        if let Some(e) = e {
+            out.push(e.first);
+            if e.extra != NO_EXTRA {
+                out.extend_from_slice(&self.extra[e.extra as usize]);
+            }
+        }
     }
 
     #[inline]
     fn exact(&self, s: &[u8], out: &mut Vec<PredId>) {
-        if let Some(v) = self.map.get(s) {
-            out.extend_from_slice(v);
+        if !self.lens.is_empty() {
+            self.get(s, out);
         }
     }
 
@@ -107,9 +203,7 @@ impl LenMap {
             if l > s.len() {
                 break;
             }
-            if let Some(v) = self.map.get(&s[..l]) {
-                out.extend_from_slice(v);
-            }
+            self.get(&s[..l], out);
         }
     }
 
@@ -119,9 +213,7 @@ impl LenMap {
             if l > s.len() {
                 break;
             }
-            if let Some(v) = self.map.get(&s[s.len() - l..]) {
-                out.extend_from_slice(v);
-            }
+            self.get(&s[s.len() - l..], out);
         }
     }
 }
@@ -398,7 +490,15 @@ pub(crate) fn wildcard_matches(segments: &[String], s: &str) -> bool {
             }
             let mut rest = &b[f.len()..b.len() - l.len()];
             for m in middle {
-                match memchr::memmem::find(rest, m.as_bytes()) {
+                let m = m.as_bytes();
+                let found = if m.is_empty() {
+                    Some(0)
+                } else if rest.len() < 64 {
+                    rest.windows(m.len()).position(|w| w == m)
+                } else {
+                    memchr::memmem::find(rest, m)
+                };
+                match found {
                     Some(at) => rest = &rest[at + m.len()..],
                     None => return false,
                 }

@@ -286,11 +286,15 @@ impl<S: Sink> Scanner<'_, '_, S> {
         };
         if self.b[end] == b'"' {
             self.i = end + 1;
+            // A key no pattern names is not checked further (as for skipped values); one that
+            // equals a pattern's key is valid UTF-8 as that key is, and is checked for raw
+            // control characters.
             let raw = &self.b[start..end];
-            if raw.iter().any(|&c| c < 0x20) || std::str::from_utf8(raw).is_err() {
-                return Err(self.err("invalid string"));
+            let child = self.trie.child(node, raw);
+            if child.is_some() && raw.iter().any(|&c| c < 0x20) {
+                return Err(self.err("control character in a string"));
             }
-            return Ok(self.trie.child(node, raw));
+            return Ok(child);
         }
         let mut key = std::mem::take(&mut self.bufs.key);
         key.clear();
