@@ -116,6 +116,30 @@ fn conformance() {
     );
 }
 
+/// What the flattened form promises its consumers (see `ast`).
+fn check_invariants(p: &Pattern, text: &str) {
+    use super::{AnythingBut, Matcher};
+    assert!(!p.alternatives().is_empty(), "{text}");
+    for alt in p.alternatives() {
+        assert!(!alt.fields.is_empty(), "{text}");
+        for (i, f) in alt.fields.iter().enumerate() {
+            assert!(!f.path.is_empty() && !f.matchers.is_empty(), "{text}");
+            assert!(
+                alt.fields[..i].iter().all(|g| g.path != f.path),
+                "repeated path in {text}"
+            );
+            for m in &f.matchers {
+                match m {
+                    Matcher::Wildcard(w) => assert!(!w.segments.is_empty()),
+                    Matcher::AnythingBut(AnythingBut::Values(v)) => assert!(!v.is_empty(), "{text}"),
+                    Matcher::Numeric(c) => assert!(!c.is_empty() && c.len() <= 2, "{text}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 /// A small deterministic generator (no dependency).
 struct Lcg(u64);
 
@@ -140,6 +164,7 @@ fn truncated_and_mutated_patterns_never_panic() {
         for cut in 0..=bytes.len() {
             if let Ok(text) = std::str::from_utf8(&bytes[..cut]) {
                 if let Ok(p) = Pattern::parse(text) {
+                    check_invariants(&p, text);
                     p.matches(&event);
                 }
                 let _ = Pattern::parse(text).map_err(|e| e.to_string());
@@ -161,6 +186,7 @@ fn truncated_and_mutated_patterns_never_panic() {
             if let Ok(text) = String::from_utf8(m) {
                 match Pattern::parse(&text) {
                     Ok(p) => {
+                        check_invariants(&p, &text);
                         p.matches(&event);
                     }
                     Err(e) => {

@@ -71,6 +71,15 @@ impl fmt::Display for PatternError {
 
 impl std::error::Error for PatternError {}
 
+impl std::str::FromStr for Pattern {
+    type Err = PatternError;
+
+    /// The same as [`Pattern::parse`].
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Pattern::parse(text)
+    }
+}
+
 impl Pattern {
     /// Parses and validates a pattern, as PutRule and TestEventPattern do.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
