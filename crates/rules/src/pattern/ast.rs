@@ -200,3 +200,50 @@ pub struct FieldMatch {
 pub fn fold_case(s: &str) -> String {
     s.to_uppercase().to_lowercase()
 }
+
+// The semantics of one matcher on one value, shared by the reference evaluator and any other
+// matcher that wants to stay in step with it.
+
+impl Matcher {
+    /// Whether this matcher accepts one scalar of an event (string, number, bool or null; never
+    /// an object or array). `Exists(true)` accepts any scalar, `Exists(false)` none: presence is
+    /// decided by the caller, which knows whether the field has any scalar at all.
+    pub fn matches_value(&self, v: &serde_json::Value) -> bool {
+        super::reference::matcher_matches(self, v)
+    }
+}
+
+impl Literal {
+    /// Whether the literal equals an event scalar (numbers as doubles; an IP address literal
+    /// in any notation).
+    pub fn matches(&self, v: &serde_json::Value) -> bool {
+        super::reference::literal_matches(self, v)
+    }
+}
+
+impl AnythingBut {
+    /// Whether the inside of the anything-but accepts `v`, i.e. the anything-but rejects it.
+    pub fn excludes(&self, v: &serde_json::Value) -> bool {
+        super::reference::anything_but_excludes(self, v)
+    }
+}
+
+impl Wildcard {
+    /// Whether `s` matches: first segment a prefix, last a suffix, middle ones in order.
+    pub fn matches(&self, s: &str) -> bool {
+        super::reference::wildcard_matches(self, s)
+    }
+}
+
+impl Cidr {
+    /// Whether the address is in the range (same family only).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        super::reference::cidr_contains(self, ip)
+    }
+}
+
+/// Reads an IP address as AWS (event-ruler) does: dotted-decimal IPv4 (leading zeros allowed,
+/// read as decimal) or IPv6 of hex digits and colons (no embedded IPv4, no zone).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    super::parse::parse_ip(s)
+}

@@ -12,7 +12,7 @@ pub use parse::{MAX_ALTERNATIVES, NUMERIC_LIMIT};
 use std::fmt;
 
 pub use ast::{
-    fold_case, AnythingBut, Cidr, Conjunction, FieldMatch, FieldPattern, Literal, Matcher, Number, NumericOp,
+    fold_case, parse_ip, AnythingBut, Cidr, Conjunction, FieldMatch, FieldPattern, Literal, Matcher, Number, NumericOp,
     ObjectPattern, Wildcard,
 };
 

@@ -126,7 +126,7 @@ fn event_number(v: &Value) -> Option<f64> {
     (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&x).then_some(x)
 }
 
-fn literal_matches(lit: &Literal, v: &Value) -> bool {
+pub(crate) fn literal_matches(lit: &Literal, v: &Value) -> bool {
     match (lit, v) {
         (Literal::String(want), Value::String(s)) => {
             s == want
@@ -144,7 +144,7 @@ fn literal_matches(lit: &Literal, v: &Value) -> bool {
 }
 
 /// Whether the inside of an anything-but matches `v` (so that the anything-but does not).
-fn anything_but_excludes(ab: &AnythingBut, v: &Value) -> bool {
+pub(crate) fn anything_but_excludes(ab: &AnythingBut, v: &Value) -> bool {
     let s = v.as_str();
     match ab {
         AnythingBut::Values(values) => values.iter().any(|lit| literal_matches(lit, v)),
@@ -179,7 +179,7 @@ pub(crate) fn wildcard_matches(w: &Wildcard, s: &str) -> bool {
 }
 
 /// event-ruler's range: from the address as written up to it with every host bit set.
-fn cidr_contains(c: &Cidr, ip: std::net::IpAddr) -> bool {
+pub(crate) fn cidr_contains(c: &Cidr, ip: std::net::IpAddr) -> bool {
     use std::net::IpAddr::{V4, V6};
     match (c.network, ip) {
         (V4(n), V4(a)) => {

@@ -231,3 +231,28 @@ fn deep_or_nesting_does_not_overflow() {
     assert!(pat.matches(&json!({"z": 0})));
     assert!(!pat.matches(&json!({"y": 0})));
 }
+
+#[test]
+fn shared_matcher_semantics() {
+    let w = Wildcard {
+        text: "a*c".into(),
+        segments: vec!["a".into(), "c".into()],
+    };
+    assert!(w.matches("abc") && w.matches("ac") && !w.matches("ab"));
+    let c = Cidr {
+        network: "10.0.0.0".parse().unwrap(),
+        prefix_len: 8,
+    };
+    assert!(c.contains("10.255.0.1".parse().unwrap()) && !c.contains("11.0.0.0".parse().unwrap()));
+    assert_eq!(parse_ip("010.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(parse_ip("::ffff:1.2.3.4"), None);
+    assert!(Literal::Number(Number {
+        value: 3.0,
+        text: "3e0".into()
+    })
+    .matches(&json!(3)));
+    assert!(AnythingBut::Prefix(vec!["a".into()]).excludes(&json!("ab")));
+    assert!(!AnythingBut::Prefix(vec!["a".into()]).excludes(&json!(1)));
+    assert!(Matcher::Exists(true).matches_value(&json!(null)));
+    assert!(Matcher::EqualsIgnoreCase("ABC".into()).matches_value(&json!("abc")));
+}
