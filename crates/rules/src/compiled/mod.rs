@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 
-use index::{FieldIndex, PredId};
+use index::{FastMap, FieldIndex, PredId};
 use scan::{ArrayPos, PathTrie, Scalar, ScanBuffers, Sink};
 
 use crate::pattern::{Conjunction, Matcher, Pattern};
@@ -97,6 +97,15 @@ struct Conj {
     complex: bool,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    rule: u32,
+    live: bool,
+    /// Positive leaves only, no path below another: matched once its predicates are hit,
+    /// when no hit of the event lies inside an array.
+    simple: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Pred {
     field: u32,
@@ -106,6 +115,9 @@ struct Pred {
     /// With each, the conjunction's other positive predicate when it has exactly two
     /// (checked before the conjunction itself is read), `NONE` with one, `MANY` with more.
     users: Vec<(u32, PredId)>,
+    /// The same for conjunctions with exactly two positive leaves (also found by pair in
+    /// `Machine::pairs`).
+    pair_users: Vec<(u32, PredId)>,
     /// Slots that name it (as `pred` or `presence`); at zero it leaves the index.
     refs: u32,
     matchers: Vec<Matcher>,
@@ -127,6 +139,13 @@ pub struct Machine<K> {
     preds: Vec<Pred>,
     pred_by_sig: HashMap<(u32, String), PredId>,
     conjs: Vec<Conj>,
+    /// Conjunctions with exactly two positive leaves by their two predicates (smaller first):
+    /// an event that hits few predicates probes its pairs instead of walking `pair_users`.
+    pairs: FastMap<(PredId, PredId), Vec<u32>>,
+    /// What matching reads of every touched conjunction, dense (cache-friendly).
+    hot: Vec<Hot>,
+    /// The key of each rule, dense.
+    keys: Vec<Option<K>>,
     /// Conjunctions with no `Pos` slot: checked on every event.
     always: Vec<u32>,
     rules: Vec<Option<Rule<K>>>,
@@ -149,6 +168,9 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             preds: Vec::new(),
             pred_by_sig: HashMap::new(),
             conjs: Vec::new(),
+            pairs: FastMap::default(),
+            hot: Vec::new(),
+            keys: Vec::new(),
             always: Vec::new(),
             rules: Vec::new(),
             by_key: HashMap::new(),
@@ -174,6 +196,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for alt in pattern.alternatives() {
             conjs.push(self.add_conj(rule, alt));
         }
+        self.keys.push(Some(key.clone()));
         self.rules.push(Some(Rule {
             key: key.clone(),
             pattern: pattern.clone(),
@@ -187,6 +210,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let Some(rule) = self.by_key.remove(key) else {
             return false;
         };
+        self.keys[rule as usize] = None;
         let Some(r) = self.rules[rule as usize].take() else {
             return false;
         };
@@ -265,6 +289,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         self.preds.push(Pred {
             field,
             users: Vec::new(),
+            pair_users: Vec::new(),
             refs: 1,
             matchers,
         });
@@ -335,7 +360,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 .map(|j| j as u16);
         }
         let key = (0..n_pos)
-            .min_by_key(|&j| self.preds[slots[j].pred as usize].users.len())
+            .min_by_key(|&j| self.preds[slots[j].pred as usize].load())
             .unwrap_or(0);
         if n_pos == 0 {
             self.always.push(c);
@@ -343,6 +368,11 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let complex = paths
             .iter()
             .any(|a| paths.iter().any(|b| b.len() > a.len() && b.starts_with(a)));
+        self.hot.push(Hot {
+            rule,
+            live: true,
+            simple: !complex && n_pos == slots.len(),
+        });
         self.conjs.push(Conj {
             rule,
             slots,
@@ -354,8 +384,13 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         if n_pos > 0 {
             let p = self.conjs[c as usize].slots[key].pred;
             let other = self.other_pred(c, key);
-            self.preds[p as usize].users.push((c, other));
-            let n = self.preds[p as usize].users.len();
+            if n_pos == 2 {
+                self.preds[p as usize].pair_users.push((c, other));
+                self.pairs.entry(pair_key(p, other)).or_default().push(c);
+            } else {
+                self.preds[p as usize].users.push((c, other));
+            }
+            let n = self.preds[p as usize].load();
             if n >= 16 && n.is_power_of_two() {
                 self.rekey(p);
             }
@@ -365,24 +400,32 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
 
     /// Moves the conjunctions keyed on `p` to a less crowded predicate of theirs, if any.
     fn rekey(&mut self, p: PredId) {
-        let users = std::mem::take(&mut self.preds[p as usize].users);
-        let mut kept = Vec::new();
+        let mut users = std::mem::take(&mut self.preds[p as usize].users);
+        users.append(&mut std::mem::take(&mut self.preds[p as usize].pair_users));
+        let mut kept = 0usize;
         for (c, other) in users {
             let conj = &self.conjs[c as usize];
+            let pair = conj.n_pos == 2;
             let best = (0..conj.n_pos as usize)
                 .filter(|&j| conj.slots[j].pred != p)
-                .min_by_key(|&j| self.preds[conj.slots[j].pred as usize].users.len());
-            match best {
-                Some(j) if self.preds[conj.slots[j].pred as usize].users.len() < kept.len() => {
-                    let q = conj.slots[j].pred;
+                .min_by_key(|&j| self.preds[conj.slots[j].pred as usize].load());
+            let (q, other) = match best {
+                Some(j) if self.preds[conj.slots[j].pred as usize].load() < kept => {
                     self.conjs[c as usize].key = j as u16;
-                    let other = self.other_pred(c, j);
-                    self.preds[q as usize].users.push((c, other));
+                    (self.conjs[c as usize].slots[j].pred, self.other_pred(c, j))
                 }
-                _ => kept.push((c, other)),
+                _ => {
+                    kept += 1;
+                    (p, other)
+                }
+            };
+            let q = &mut self.preds[q as usize];
+            if pair {
+                q.pair_users.push((c, other));
+            } else {
+                q.users.push((c, other));
             }
         }
-        self.preds[p as usize].users = kept;
     }
 
     /// The `users` companion of conjunction `c` keyed on slot `key`.
@@ -398,10 +441,12 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
     fn drop_conj(&mut self, c: u32) {
         let conj = &mut self.conjs[c as usize];
         conj.live = false;
+        self.hot[c as usize].live = false;
         let slots = std::mem::take(&mut conj.slots);
         for s in &slots {
             if s.pred != NONE {
                 self.preds[s.pred as usize].users.retain(|&(u, _)| u != c);
+                self.preds[s.pred as usize].pair_users.retain(|&(u, _)| u != c);
                 self.release_pred(s.pred);
             }
             if s.presence != NONE {
@@ -409,6 +454,15 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             }
         }
         self.always.retain(|&a| a != c);
+        if self.conjs[c as usize].n_pos == 2 {
+            let k = pair_key(slots[0].pred, slots[1].pred);
+            if let Some(v) = self.pairs.get_mut(&k) {
+                v.retain(|&u| u != c);
+                if v.is_empty() {
+                    self.pairs.remove(&k);
+                }
+            }
+        }
         self.dead_conjs += 1;
     }
 
@@ -434,6 +488,31 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             r?;
         }
         let gen = s.gen;
+        // Two-leaf conjunctions: probe the pairs of hit predicates, or walk the lists of the
+        // hit predicates, whichever is less work for this event.
+        let h = s.hit_preds.len();
+        let walk: usize = s
+            .hit_preds
+            .iter()
+            .map(|&p| self.preds[p as usize].pair_users.len())
+            .sum();
+        if walk > 0 {
+            if h * (h - 1) / 2 < walk {
+                for i in 0..h {
+                    for j in i + 1..h {
+                        let k = pair_key(s.hit_preds[i], s.hit_preds[j]);
+                        if let Some(v) = self.pairs.get(&k) {
+                            s.touched.extend(v.iter().map(|&c| (c, NONE)));
+                        }
+                    }
+                }
+            } else {
+                for i in 0..h {
+                    let p = s.hit_preds[i] as usize;
+                    s.touched.extend_from_slice(&self.preds[p].pair_users);
+                }
+            }
+        }
         let mut value: Option<serde_json::Value> = None;
         let n_touched = s.touched.len();
         for t in 0..n_touched + self.always.len() {
@@ -445,13 +524,20 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             if other < MANY && s.pred_gen[other as usize] != gen {
                 continue;
             }
+            let hot = self.hot[c as usize];
+            if !hot.live || s.rule_gen[hot.rule as usize] == gen {
+                continue;
+            }
+            if hot.simple && other != MANY && !s.any_trail {
+                s.rule_gen[hot.rule as usize] = gen;
+                out.push(self.keys[hot.rule as usize].clone().expect("live rule"));
+                continue;
+            }
             let conj = &self.conjs[c as usize];
-            if !conj.live
-                || s.rule_gen[conj.rule as usize] == gen
-                || (other == MANY
-                    && !conj.slots[..conj.n_pos as usize]
-                        .iter()
-                        .all(|slot| s.pred_gen[slot.pred as usize] == gen))
+            if other == MANY
+                && !conj.slots[..conj.n_pos as usize]
+                    .iter()
+                    .all(|slot| s.pred_gen[slot.pred as usize] == gen)
             {
                 continue;
             }
@@ -566,6 +652,17 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
     }
 }
 
+fn pair_key(a: PredId, b: PredId) -> (PredId, PredId) {
+    (a.min(b), a.max(b))
+}
+
+impl Pred {
+    /// How many conjunctions are keyed here.
+    fn load(&self) -> usize {
+        self.users.len() + self.pair_users.len()
+    }
+}
+
 /// Whether two trails can be taken together: where they pass through the same array, they use
 /// the same element.
 #[inline]
@@ -615,6 +712,8 @@ struct Scratch {
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
     touched: Vec<(u32, PredId)>,
+    /// Predicates hit by the event, each once.
+    hit_preds: Vec<PredId>,
     chosen: Vec<u32>,
 }
 
@@ -634,6 +733,7 @@ impl Scratch {
         self.hits.clear();
         self.trails.clear();
         self.touched.clear();
+        self.hit_preds.clear();
         self.any_trail = false;
     }
 
@@ -678,6 +778,7 @@ impl<K> Sink for EventSink<'_, K> {
                 s.pred_gen[p] = gen;
                 s.pred_head[p] = NONE;
                 s.touched.extend_from_slice(&m.preds[p].users);
+                s.hit_preds.push(p as PredId);
             }
             s.hits.push(Hit {
                 next: s.pred_head[p],

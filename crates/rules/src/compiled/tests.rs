@@ -356,3 +356,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn many_rules_sharing_values_agree_with_reference() {
+    // Enough rules on common values to exercise re-keying, pair probing and pair walking.
+    let mut texts = Vec::new();
+    for i in 0..400 {
+        texts.push(match i % 4 {
+            0 => format!(r#"{{"a": ["v{}"], "b": ["w{}"]}}"#, i % 7, i % 13),
+            1 => format!(
+                r#"{{"a": ["v{}"], "b": ["w{}"], "c": [{{"prefix": "x{}"}}]}}"#,
+                i % 5,
+                i % 3,
+                i % 4
+            ),
+            2 => format!(
+                r#"{{"b": ["w{}"], "d": {{"e": ["z{}"], "f": ["y{}"]}}}}"#,
+                i % 11,
+                i % 2,
+                i % 9
+            ),
+            _ => format!(r#"{{"a": ["v{}"]}}"#, i % 17),
+        });
+    }
+    let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
+    let mut m = machine_of(&patterns);
+    let mut x = 7u64;
+    let mut next = |n: u64| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        let mut ev =
+            json!({"a": format!("v{}", next(17)), "b": format!("w{}", next(13)), "c": format!("x{}", next(5))});
+        if next(2) == 0 {
+            ev["d"] = json!([{"e": format!("z{}", next(2)), "f": format!("y{}", next(9))}, {"e": "z0", "f": "y0"}]);
+        }
+        if next(3) == 0 {
+            ev["a"] = json!(["v0", "v1", format!("v{}", next(17))]);
+        }
+        events.push(ev);
+    }
+    for ev in &events {
+        assert_eq!(
+            m.matches(ev.to_string().as_bytes()).unwrap(),
+            reference(&patterns, ev),
+            "{ev}"
+        );
+    }
+    for i in (0..400).filter(|i| i % 3 != 0) {
+        m.remove(&i);
+    }
+    for ev in &events {
+        let want: Vec<usize> = reference(&patterns, ev).into_iter().filter(|i| i % 3 == 0).collect();
+        assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{ev}");
+    }
+}
