@@ -521,7 +521,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             } else {
                 (self.always[t - n_touched], MANY)
             };
-            if other < MANY && s.pred_gen[other as usize] != gen {
+            if other < MANY && s.pred_state[other as usize].0 != gen {
                 continue;
             }
             let hot = self.hot[c as usize];
@@ -537,7 +537,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             if other == MANY
                 && !conj.slots[..conj.n_pos as usize]
                     .iter()
-                    .all(|slot| s.pred_gen[slot.pred as usize] == gen)
+                    .all(|slot| s.pred_state[slot.pred as usize].0 == gen)
             {
                 continue;
             }
@@ -581,8 +581,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let Some(slot) = conj.slots.get(i) else {
             return Verdict::Yes;
         };
-        if slot.kind != SlotKind::Absent && s.pred_gen[slot.pred as usize] == s.gen {
-            let mut h = s.pred_head[slot.pred as usize];
+        if slot.kind != SlotKind::Absent && s.pred_state[slot.pred as usize].0 == s.gen {
+            let mut h = s.pred_state[slot.pred as usize].1;
             while h != NONE {
                 if self.consistent_with_chosen(h, s) {
                     s.chosen.push(h);
@@ -633,8 +633,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             // chosen, jointly with the other absence leaves. Left to the reference.
             return Verdict::Unknown;
         };
-        if s.pred_gen[slot.presence as usize] == gen {
-            let mut h = s.pred_head[slot.presence as usize];
+        if s.pred_state[slot.presence as usize].0 == gen {
+            let mut h = s.pred_state[slot.presence as usize].1;
             while h != NONE {
                 if consistent(s.trail(h), context) {
                     // A value there; unless the field is an array that may also hold an
@@ -707,8 +707,8 @@ struct Scratch {
     hits: Vec<Hit>,
     trails: Vec<ArrayPos>,
     any_trail: bool,
-    pred_gen: Vec<u32>,
-    pred_head: Vec<u32>,
+    /// Per predicate: the event stamp of its first hit and the head of its hit list.
+    pred_state: Vec<(u32, u32)>,
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
     touched: Vec<(u32, PredId)>,
@@ -720,14 +720,16 @@ struct Scratch {
 impl Scratch {
     fn begin<K>(&mut self, m: &Machine<K>) {
         if self.gen == u32::MAX {
-            for v in [&mut self.pred_gen, &mut self.node_gen, &mut self.rule_gen] {
+            for v in [&mut self.node_gen, &mut self.rule_gen] {
                 v.iter_mut().for_each(|x| *x = 0);
             }
+            self.pred_state.iter_mut().for_each(|x| x.0 = 0);
             self.gen = 0;
         }
         self.gen += 1;
-        grow(&mut self.pred_gen, m.preds.len());
-        grow(&mut self.pred_head, m.preds.len());
+        if self.pred_state.len() < m.preds.len() {
+            self.pred_state.resize(m.preds.len(), (0, NONE));
+        }
         grow(&mut self.node_gen, m.trie.nodes.len());
         grow(&mut self.rule_gen, m.rules.len());
         self.hits.clear();
@@ -774,18 +776,18 @@ impl<K> Sink for EventSink<'_, K> {
         for k in 0..s.found.len() {
             let p = s.found[k] as usize;
             let h = s.hits.len() as u32;
-            if s.pred_gen[p] != gen {
-                s.pred_gen[p] = gen;
-                s.pred_head[p] = NONE;
+            if s.pred_state[p].0 != gen {
+                s.pred_state[p].0 = gen;
+                s.pred_state[p].1 = NONE;
                 s.touched.extend_from_slice(&m.preds[p].users);
                 s.hit_preds.push(p as PredId);
             }
             s.hits.push(Hit {
-                next: s.pred_head[p],
+                next: s.pred_state[p].1,
                 trail_start,
                 trail_len: trail.len() as u32,
             });
-            s.pred_head[p] = h;
+            s.pred_state[p].1 = h;
         }
     }
 
