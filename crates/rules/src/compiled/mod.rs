@@ -559,6 +559,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 }
                 Verdict::No => {}
                 Verdict::Unknown => {
+                    #[cfg(test)]
+                    tests::FALLBACKS.with(|c| c.set(c.get() + 1));
                     s.rule_gen[conj.rule as usize] = gen;
                     if value.is_none() {
                         value = Some(parse(event)?);

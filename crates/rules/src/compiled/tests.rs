@@ -1,6 +1,7 @@
 //! The machine against the reference evaluator: every fixture case, generated patterns and
 //! events (proptest), incremental add/remove, and malformed input.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -8,6 +9,11 @@ use serde_json::{json, Value};
 
 use super::Machine;
 use crate::pattern::Pattern;
+
+thread_local! {
+    /// How many times this thread's machines asked the reference evaluator.
+    pub(super) static FALLBACKS: Cell<u64> = const { Cell::new(0) };
+}
 
 fn machine_of(patterns: &[Pattern]) -> Machine<usize> {
     let mut m = Machine::new();
@@ -250,14 +256,14 @@ fn event_value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 0..3)
+            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 1..4)
                 .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
 }
 
 fn event() -> impl Strategy<Value = Value> {
-    prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), event_value(), 0..4)
+    prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), event_value(), 2..6)
         .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
 }
 
@@ -307,9 +313,10 @@ fn object_pattern(depth: u32) -> BoxedStrategy<String> {
     let field: BoxedStrategy<String> = if depth == 0 {
         leaf().boxed()
     } else {
-        prop_oneof![3 => leaf(), 2 => object_pattern(depth - 1)].boxed()
+        prop_oneof![4 => leaf(), 1 => object_pattern(depth - 1)].boxed()
     };
     let fields = prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), field, 1..3);
+    // (Mostly one or two fields: more of the generated pairs match.)
     let or = if depth == 0 {
         Just(None).boxed()
     } else {
@@ -330,6 +337,44 @@ fn object_pattern(depth: u32) -> BoxedStrategy<String> {
         .boxed()
 }
 
+thread_local! {
+    static STATS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+#[test]
+fn generated_cases_are_mostly_decided_by_the_machine() {
+    // Runs the property test's generators once more and reports how often the machine had to
+    // ask the reference (those cases test the reference against itself) and how often
+    // patterns matched (a test where nothing matches proves little).
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut pairs, mut matched) = (0u64, 0u64);
+    FALLBACKS.with(|c| c.set(0));
+    for _ in 0..2000 {
+        let texts = prop::collection::vec(object_pattern(2), 1..6)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let events = prop::collection::vec(event(), 1..6)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let patterns: Vec<Pattern> = texts.iter().filter_map(|t| Pattern::parse(t).ok()).collect();
+        let m = machine_of(&patterns);
+        for ev in &events {
+            let want = reference(&patterns, ev);
+            assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want);
+            pairs += patterns.len() as u64;
+            matched += want.len() as u64;
+        }
+    }
+    let fallbacks = FALLBACKS.with(|c| c.get());
+    eprintln!("{pairs} (pattern, event) pairs, {matched} matches, {fallbacks} decided by the reference");
+    assert!(matched * 12 > pairs, "too few matches: {matched} of {pairs}");
+    assert!(fallbacks * 10 < pairs, "too many fallbacks: {fallbacks} of {pairs}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
@@ -343,7 +388,14 @@ proptest! {
         for ev in &events {
             let raw = ev.to_string();
             let got = m.matches(raw.as_bytes()).expect("valid event");
-            prop_assert_eq!(got, reference(&patterns, ev), "event {} patterns {:?}", raw, texts);
+            let want = reference(&patterns, ev);
+            STATS.with(|s| {
+                let (mut cases, mut matched) = s.get();
+                cases += patterns.len() as u64;
+                matched += want.len() as u64;
+                s.set((cases, matched));
+            });
+            prop_assert_eq!(got, want, "event {} patterns {:?}", raw, texts);
         }
         // Removing every other pattern leaves the rest matching as before.
         let mut m = m;
@@ -411,5 +463,37 @@ fn many_rules_sharing_values_agree_with_reference() {
     for ev in &events {
         let want: Vec<usize> = reference(&patterns, ev).into_iter().filter(|i| i % 3 == 0).collect();
         assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{ev}");
+    }
+}
+
+#[test]
+fn numbers_are_the_correctly_rounded_doubles_of_their_text() {
+    // serde_json without its `float_roundtrip` feature reads this as -122.398728361668, one
+    // unit in the last place away; the machine reads event numbers with Rust's correctly
+    // rounded parser, as the pattern parser reads literals (and as the bench kit's counts
+    // assume), so a literal copied from an event matches it.
+    let p = [pat(
+        r#"{"x": [-122.398728361667992], "y": [{"numeric": ["=", -122.398728361667992]}]}"#,
+    )];
+    let m = machine_of(&p);
+    assert_eq!(
+        m.matches(br#"{"x": -122.398728361667992, "y": [-122.398728361667992]}"#)
+            .unwrap(),
+        vec![0]
+    );
+    assert_eq!(
+        m.matches(br#"{"x": -122.398728361668, "y": -122.398728361667992}"#)
+            .unwrap(),
+        Vec::<usize>::new()
+    );
+    // 3, 3.0 and 3e0 are one number; -0 equals 0.
+    let p = [pat(r#"{"x": [3], "z": [0]}"#)];
+    let m = machine_of(&p);
+    for ev in [
+        r#"{"x": 3.0, "z": -0}"#,
+        r#"{"x": 3e0, "z": 0.0}"#,
+        r#"{"x": 30e-1, "z": -0.0e5}"#,
+    ] {
+        assert_eq!(m.matches(ev.as_bytes()).unwrap(), vec![0], "{ev}");
     }
 }
