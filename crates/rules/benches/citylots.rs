@@ -7,7 +7,8 @@
 //! fails the run). Then the SCALING sets (1, 100, 10,000 rules).
 //!
 //! Data: `$LB_BENCH_DATA` or `target/bench-data` (made by `scripts/bench-rules`). Arguments
-//! (after `--`) select categories by name, e.g. `cargo bench -p localbridge-rules -- EXACT`.
+//! (after `--`) select categories by name, e.g. `cargo bench -p localbridge-rules -- EXACT`,
+//! and numbers select SCALING sizes (`-- SCALING-prefix 10000`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -141,7 +142,10 @@ const SCALING: &[(&str, [(usize, usize); 3])] = &[
 const PASSES: usize = 3;
 
 fn main() {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    // Numbers select SCALING sizes, words select categories.
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| a.parse::<usize>().is_err()).collect();
     let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.eq_ignore_ascii_case(f));
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = std::env::var_os("LB_BENCH_DATA")
@@ -214,6 +218,9 @@ fn main() {
         let events = loaded[0].get_or_insert_with(|| Events::load(&data.join("citylots-v1.jsonl")));
         let mut row = Vec::new();
         for (n, total) in sets {
+            if !sizes.is_empty() && !sizes.contains(&n) {
+                continue;
+            }
             let path = data.join(format!("scaling-{kind}-{n}.json"));
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bench-rules --data-only)", path.display()));
@@ -233,7 +240,7 @@ fn main() {
         println!("| SCALING | N | best events/s | passes (events/s) | compile | load avg | total | 10,000 vs 1 rule (time per event) |");
         println!("|---|---:|---:|---|---:|---:|---|---:|");
         for (kind, row) in &scaling_rows {
-            let one = row[0].1.best();
+            let one = row.iter().find(|r| r.0 == 1).map_or(f64::NAN, |r| r.1.best());
             for (n, r, ok) in row {
                 println!(
                     "| {kind} | {n} | {} | {} | {:.1} ms | {} | {} | {} |",

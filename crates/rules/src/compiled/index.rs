@@ -395,7 +395,11 @@ impl FieldIndex {
     /// `fold` is a scratch buffer.
     #[inline]
     pub(crate) fn lookup(&self, value: Scalar<'_>, fold: &mut String, out: &mut Vec<PredId>) {
-        out.extend_from_slice(&self.any);
+        // (Small copies are guarded: an empty or one-element `extend_from_slice` still costs a
+        // call to memcpy, on every scalar.)
+        if !self.any.is_empty() {
+            out.extend_from_slice(&self.any);
+        }
         match value {
             Scalar::Str(s) => {
                 let b = s.as_bytes();

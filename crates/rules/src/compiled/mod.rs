@@ -781,7 +781,11 @@ impl<K> Sink for EventSink<'_, K> {
             if s.pred_state[p].0 != gen {
                 s.pred_state[p].0 = gen;
                 s.pred_state[p].1 = NONE;
-                s.touched.extend_from_slice(&m.preds[p].users);
+                match m.preds[p].users.as_slice() {
+                    [] => {}
+                    [one] => s.touched.push(*one),
+                    many => s.touched.extend_from_slice(many),
+                }
                 s.hit_preds.push(p as PredId);
             }
             s.hits.push(Hit {
