@@ -97,6 +97,19 @@ struct Conj {
     complex: bool,
 }
 
+/// A conjunction to look at, as the indexes list it: enough to accept the common case
+/// without reading the conjunction itself.
+#[derive(Debug, Clone, Copy)]
+struct Touch {
+    conj: u32,
+    /// The other positive predicate (two-leaf conjunctions), `NONE` or `MANY`.
+    other: PredId,
+    rule: u32,
+    /// The conjunction is `Hot::simple`, has at most two positive leaves, and is the rule's
+    /// only one (no duplicate to suppress).
+    fast: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Hot {
     rule: u32,
@@ -114,10 +127,10 @@ struct Pred {
     /// common value (say `"FROM_ST": ["0"]`) does not wake every rule that names it.
     /// With each, the conjunction's other positive predicate when it has exactly two
     /// (checked before the conjunction itself is read), `NONE` with one, `MANY` with more.
-    users: Vec<(u32, PredId)>,
+    users: Vec<Touch>,
     /// The same for conjunctions with exactly two positive leaves (also found by pair in
     /// `Machine::pairs`).
-    pair_users: Vec<(u32, PredId)>,
+    pair_users: Vec<Touch>,
     /// Slots that name it (as `pred` or `presence`); at zero it leaves the index.
     refs: u32,
     matchers: Vec<Matcher>,
@@ -141,7 +154,7 @@ pub struct Machine<K> {
     conjs: Vec<Conj>,
     /// Conjunctions with exactly two positive leaves by their two predicates (smaller first):
     /// an event that hits few predicates probes its pairs instead of walking `pair_users`.
-    pairs: FastMap<(PredId, PredId), Vec<u32>>,
+    pairs: FastMap<(PredId, PredId), Vec<Touch>>,
     /// What matching reads of every touched conjunction, dense (cache-friendly).
     hot: Vec<Hot>,
     /// The key of each rule, dense.
@@ -193,8 +206,9 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         self.remove(&key);
         let rule = self.rules.len() as u32;
         let mut conjs = Vec::new();
+        let single = pattern.alternatives().len() == 1;
         for alt in pattern.alternatives() {
-            conjs.push(self.add_conj(rule, alt));
+            conjs.push(self.add_conj(rule, alt, single));
         }
         self.keys.push(Some(key.clone()));
         self.rules.push(Some(Rule {
@@ -308,7 +322,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         }
     }
 
-    fn add_conj(&mut self, rule: u32, alt: &Conjunction) -> u32 {
+    fn add_conj(&mut self, rule: u32, alt: &Conjunction, single: bool) -> u32 {
         let c = self.conjs.len() as u32;
         let mut slots = Vec::new();
         let mut paths = Vec::new();
@@ -384,11 +398,22 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         if n_pos > 0 {
             let p = self.conjs[c as usize].slots[key].pred;
             let other = self.other_pred(c, key);
+            // (With more than two positive leaves the others are checked in `run`.)
+            let fast = single && self.hot[c as usize].simple && n_pos <= 2;
+            let touch = Touch {
+                conj: c,
+                other,
+                rule,
+                fast,
+            };
             if n_pos == 2 {
-                self.preds[p as usize].pair_users.push((c, other));
-                self.pairs.entry(pair_key(p, other)).or_default().push(c);
+                self.preds[p as usize].pair_users.push(touch);
+                self.pairs
+                    .entry(pair_key(p, other))
+                    .or_default()
+                    .push(Touch { other: NONE, ..touch });
             } else {
-                self.preds[p as usize].users.push((c, other));
+                self.preds[p as usize].users.push(touch);
             }
             let n = self.preds[p as usize].load();
             if n >= 16 && n.is_power_of_two() {
@@ -403,7 +428,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let mut users = std::mem::take(&mut self.preds[p as usize].users);
         users.append(&mut std::mem::take(&mut self.preds[p as usize].pair_users));
         let mut kept = 0usize;
-        for (c, other) in users {
+        for t in users {
+            let c = t.conj;
             let conj = &self.conjs[c as usize];
             let pair = conj.n_pos == 2;
             let best = (0..conj.n_pos as usize)
@@ -416,14 +442,15 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 }
                 _ => {
                     kept += 1;
-                    (p, other)
+                    (p, t.other)
                 }
             };
+            let t = Touch { other, ..t };
             let q = &mut self.preds[q as usize];
             if pair {
-                q.pair_users.push((c, other));
+                q.pair_users.push(t);
             } else {
-                q.users.push((c, other));
+                q.users.push(t);
             }
         }
     }
@@ -445,8 +472,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let slots = std::mem::take(&mut conj.slots);
         for s in &slots {
             if s.pred != NONE {
-                self.preds[s.pred as usize].users.retain(|&(u, _)| u != c);
-                self.preds[s.pred as usize].pair_users.retain(|&(u, _)| u != c);
+                self.preds[s.pred as usize].users.retain(|t| t.conj != c);
+                self.preds[s.pred as usize].pair_users.retain(|t| t.conj != c);
                 self.release_pred(s.pred);
             }
             if s.presence != NONE {
@@ -457,7 +484,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         if self.conjs[c as usize].n_pos == 2 {
             let k = pair_key(slots[0].pred, slots[1].pred);
             if let Some(v) = self.pairs.get_mut(&k) {
-                v.retain(|&u| u != c);
+                v.retain(|t| t.conj != c);
                 if v.is_empty() {
                     self.pairs.remove(&k);
                 }
@@ -502,7 +529,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                     for j in i + 1..h {
                         let k = pair_key(s.hit_preds[i], s.hit_preds[j]);
                         if let Some(v) = self.pairs.get(&k) {
-                            s.touched.extend(v.iter().map(|&c| (c, NONE)));
+                            s.touched.extend_from_slice(v);
                         }
                     }
                 }
@@ -517,13 +544,20 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let n_touched = s.touched.len();
         for t in 0..n_touched + self.always.len() {
             let (c, other) = if t < n_touched {
-                s.touched[t]
+                let t = s.touched[t];
+                if t.other < MANY && s.pred_state[t.other as usize].0 != gen {
+                    continue;
+                }
+                if t.fast && !s.any_trail {
+                    // Every positive leaf hit, nothing inside an array, the rule's only
+                    // conjunction: a match, and the only one of this rule.
+                    out.push(self.keys[t.rule as usize].clone().expect("indexed rules are live"));
+                    continue;
+                }
+                (t.conj, t.other)
             } else {
                 (self.always[t - n_touched], MANY)
             };
-            if other < MANY && s.pred_state[other as usize].0 != gen {
-                continue;
-            }
             let hot = self.hot[c as usize];
             if !hot.live || s.rule_gen[hot.rule as usize] == gen {
                 continue;
@@ -713,7 +747,7 @@ struct Scratch {
     pred_state: Vec<(u32, u32)>,
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
-    touched: Vec<(u32, PredId)>,
+    touched: Vec<Touch>,
     /// Predicates hit by the event, each once.
     hit_preds: Vec<PredId>,
     chosen: Vec<u32>,
