@@ -548,7 +548,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 if t.other < MANY && s.pred_state[t.other as usize].0 != gen {
                     continue;
                 }
-                if t.fast && !s.any_trail {
+                if t.fast && !s.any_trail && !s.duplicate_keys {
                     // Every positive leaf hit, nothing inside an array, the rule's only
                     // conjunction: a match, and the only one of this rule.
                     out.push(self.keys[t.rule as usize].clone().expect("indexed rules are live"));
@@ -562,7 +562,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             if !hot.live || s.rule_gen[hot.rule as usize] == gen {
                 continue;
             }
-            if hot.simple && other != MANY && !s.any_trail {
+            if hot.simple && other != MANY && !s.any_trail && !s.duplicate_keys {
                 s.rule_gen[hot.rule as usize] = gen;
                 out.push(self.keys[hot.rule as usize].clone().expect("live rule"));
                 continue;
@@ -575,7 +575,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             {
                 continue;
             }
-            let verdict = if conj.complex {
+            let verdict = if conj.complex || s.duplicate_keys {
                 Verdict::Unknown
             } else if s.any_trail || conj.n_pos as usize != conj.slots.len() {
                 s.chosen.clear();
@@ -743,6 +743,9 @@ struct Scratch {
     hits: Vec<Hit>,
     trails: Vec<ArrayPos>,
     any_trail: bool,
+    /// The event repeats a used key in one object: the values the scanner saw are more than
+    /// a parser keeps (the last), so every candidate is left to the reference.
+    duplicate_keys: bool,
     /// Per predicate: the event stamp of its first hit and the head of its hit list.
     pred_state: Vec<(u32, u32)>,
     node_gen: Vec<u32>,
@@ -773,6 +776,7 @@ impl Scratch {
         self.touched.clear();
         self.hit_preds.clear();
         self.any_trail = false;
+        self.duplicate_keys = false;
     }
 
     #[inline]
@@ -829,6 +833,10 @@ impl<K> Sink for EventSink<'_, K> {
             });
             s.pred_state[p].1 = h;
         }
+    }
+
+    fn duplicate_key(&mut self) {
+        self.s.duplicate_keys = true;
     }
 
     #[inline]

@@ -110,12 +110,16 @@ pub(crate) trait Sink {
     /// The value at trie node `node` is not an object although patterns name fields below
     /// it (an array, or a scalar where children are expected), or it is an array.
     fn odd_at(&mut self, node: u32);
+    /// An object names a used key twice (a JSON parser keeps only the last value).
+    fn duplicate_key(&mut self);
 }
 
 /// Reusable buffers of the scanner.
 #[derive(Debug, Default)]
 pub(crate) struct ScanBuffers {
     stack: Vec<ArrayPos>,
+    /// Used keys seen in the objects being read (for duplicate detection).
+    seen: Vec<u32>,
     string: String,
     key: Vec<u8>,
 }
@@ -127,6 +131,7 @@ pub(crate) fn scan<S: Sink>(
     sink: &mut S,
 ) -> Result<(), EventError> {
     bufs.stack.clear();
+    bufs.seen.clear();
     let mut s = Scanner {
         b: event,
         i: 0,
@@ -224,12 +229,20 @@ impl<S: Sink> Scanner<'_, '_, S> {
             self.i += 1;
             return Ok(());
         }
+        let mark = self.bufs.seen.len();
         loop {
             self.ws();
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a key"));
             }
             let child = self.key(node)?;
+            if let Some(c) = child {
+                if self.bufs.seen[mark..].contains(&c) {
+                    self.sink.duplicate_key();
+                } else {
+                    self.bufs.seen.push(c);
+                }
+            }
             self.expect(b':')?;
             self.ws();
             self.value(child, depth + 1)?;
@@ -238,6 +251,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
+                    self.bufs.seen.truncate(mark);
                     return Ok(());
                 }
                 _ => return Err(self.err("expected `,` or `}`")),

@@ -497,3 +497,46 @@ fn numbers_are_the_correctly_rounded_doubles_of_their_text() {
         assert_eq!(m.matches(ev.as_bytes()).unwrap(), vec![0], "{ev}");
     }
 }
+
+#[test]
+fn duplicate_keys_keep_the_last_value_as_a_parser_does() {
+    let p = [
+        pat(r#"{"a": ["x"]}"#),
+        pat(r#"{"a": ["y"], "b": [{"exists": false}]}"#),
+        pat(r#"{"c": {"d": ["1"]}}"#),
+    ];
+    let m = machine_of(&p);
+    for ev in [
+        r#"{"a": "x", "a": "y"}"#,
+        r#"{"a": "y", "a": "x"}"#,
+        r#"{"a": "y", "b": 1, "b": 2}"#,
+        r#"{"c": {"d": "1"}, "c": {"e": "1"}}"#,
+        r#"{"c": [{"d": "2", "d": "1"}]}"#,
+    ] {
+        let value: Value = serde_json::from_str(ev).unwrap();
+        assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&p, &value), "{ev}");
+    }
+}
+
+#[test]
+fn machine_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Machine<String>>();
+    // Matching from several threads at once (each has its own scratch space).
+    let p = [pat(r#"{"a": [{"prefix": "x"}]}"#)];
+    let m = std::sync::Arc::new(machine_of(&p));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    let ev = format!(r#"{{"a": "x{i}"}}"#);
+                    assert_eq!(m.matches(ev.as_bytes()).unwrap(), vec![0]);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
