@@ -56,6 +56,8 @@ impl std::error::Error for EventError {}
 
 const NONE: u32 = u32::MAX;
 const MANY: u32 = u32::MAX - 1;
+/// Hits `search` may try for one conjunction before leaving it to the reference evaluator.
+const SEARCH_BUDGET: u32 = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotKind {
@@ -579,6 +581,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 Verdict::Unknown
             } else if s.any_trail || conj.n_pos as usize != conj.slots.len() {
                 s.chosen.clear();
+                s.steps = 0;
                 self.search(conj, 0, s)
             } else {
                 Verdict::Yes
@@ -620,6 +623,12 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         if slot.kind != SlotKind::Absent && s.pred_state[slot.pred as usize].0 == s.gen {
             let mut h = s.pred_state[slot.pred as usize].1;
             while h != NONE {
+                s.steps += 1;
+                if s.steps > SEARCH_BUDGET {
+                    // Many array elements and no consistent choice found quickly: the
+                    // reference's tree walk does not multiply the alternatives out.
+                    return Verdict::Unknown;
+                }
                 if self.consistent_with_chosen(h, s) {
                     s.chosen.push(h);
                     let v = self.search(conj, i + 1, s);
@@ -754,6 +763,8 @@ struct Scratch {
     /// Predicates hit by the event, each once.
     hit_preds: Vec<PredId>,
     chosen: Vec<u32>,
+    /// Hits tried by the current `search`.
+    steps: u32,
 }
 
 impl Scratch {

@@ -540,3 +540,27 @@ fn machine_is_shareable_across_threads() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn many_elements_without_a_consistent_choice_stay_fast() {
+    // Three independent arrays and an absence that always fails: the combinations would be
+    // 300^3; the search gives up early and the reference decides.
+    let p = [pat(
+        r#"{"a": {"x": [1], "w": [{"exists": false}]}, "b": {"y": [1]}, "c": {"z": [1]}}"#,
+    )];
+    let m = machine_of(&p);
+    let arr = |k: &str, extra: &str| {
+        let items: Vec<String> = (0..300).map(|_| format!(r#"{{"{k}": 1{extra}}}"#)).collect();
+        format!("[{}]", items.join(","))
+    };
+    let ev = format!(
+        r#"{{"a": {}, "b": {}, "c": {}}}"#,
+        arr("x", r#", "w": 2"#),
+        arr("y", ""),
+        arr("z", "")
+    );
+    let value: Value = serde_json::from_str(&ev).unwrap();
+    let t = std::time::Instant::now();
+    assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&p, &value));
+    assert!(t.elapsed().as_secs() < 5);
+}
