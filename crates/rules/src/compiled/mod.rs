@@ -110,7 +110,17 @@ struct Touch {
     /// The conjunction is `Hot::simple`, has at most two positive leaves, and is the rule's
     /// only one (no duplicate to suppress).
     fast: bool,
+    /// In `Machine::first_user`: the predicate has more `users` than this one.
+    more: bool,
 }
+
+const NO_USER: Touch = Touch {
+    conj: NONE,
+    other: NONE,
+    rule: 0,
+    fast: false,
+    more: false,
+};
 
 #[derive(Debug, Clone, Copy)]
 struct Hot {
@@ -154,6 +164,9 @@ pub struct Machine<K> {
     preds: Vec<Pred>,
     pred_by_sig: HashMap<(u32, String), PredId>,
     conjs: Vec<Conj>,
+    /// Per predicate, its first entry of `Pred::users` (or `NO_USER`), dense: most predicates
+    /// have one, and matching then reads no `Pred`.
+    first_user: Vec<Touch>,
     /// Conjunctions with exactly two positive leaves by their two predicates (smaller first):
     /// an event that hits few predicates probes its pairs instead of walking `pair_users`.
     pairs: FastMap<(PredId, PredId), Vec<Touch>>,
@@ -183,6 +196,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             preds: Vec::new(),
             pred_by_sig: HashMap::new(),
             conjs: Vec::new(),
+            first_user: Vec::new(),
             pairs: FastMap::default(),
             hot: Vec::new(),
             keys: Vec::new(),
@@ -302,6 +316,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for m in &matchers {
             self.fields[field as usize].insert(m, p);
         }
+        self.first_user.push(NO_USER);
         self.preds.push(Pred {
             field,
             users: Vec::new(),
@@ -407,6 +422,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 other,
                 rule,
                 fast,
+                more: false,
             };
             if n_pos == 2 {
                 self.preds[p as usize].pair_users.push(touch);
@@ -416,6 +432,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                     .push(Touch { other: NONE, ..touch });
             } else {
                 self.preds[p as usize].users.push(touch);
+                self.sync_first(p);
             }
             let n = self.preds[p as usize].load();
             if n >= 16 && n.is_power_of_two() {
@@ -448,13 +465,25 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 }
             };
             let t = Touch { other, ..t };
-            let q = &mut self.preds[q as usize];
             if pair {
-                q.pair_users.push(t);
+                self.preds[q as usize].pair_users.push(t);
             } else {
-                q.users.push(t);
+                self.preds[q as usize].users.push(t);
+                self.sync_first(q);
             }
         }
+        self.sync_first(p);
+    }
+
+    fn sync_first(&mut self, p: PredId) {
+        let users = &self.preds[p as usize].users;
+        self.first_user[p as usize] = match users.first() {
+            Some(t) => Touch {
+                more: users.len() > 1,
+                ..*t
+            },
+            None => NO_USER,
+        };
     }
 
     /// The `users` companion of conjunction `c` keyed on slot `key`.
@@ -475,6 +504,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for s in &slots {
             if s.pred != NONE {
                 self.preds[s.pred as usize].users.retain(|t| t.conj != c);
+                self.sync_first(s.pred);
                 self.preds[s.pred as usize].pair_users.retain(|t| t.conj != c);
                 self.release_pred(s.pred);
             }
@@ -830,10 +860,12 @@ impl<K> Sink for EventSink<'_, K> {
             if s.pred_state[p].0 != gen {
                 s.pred_state[p].0 = gen;
                 s.pred_state[p].1 = NONE;
-                match m.preds[p].users.as_slice() {
-                    [] => {}
-                    [one] => s.touched.push(*one),
-                    many => s.touched.extend_from_slice(many),
+                let first = m.first_user[p];
+                if first.conj != NONE {
+                    s.touched.push(first);
+                    if first.more {
+                        s.touched.extend_from_slice(&m.preds[p].users[1..]);
+                    }
                 }
                 s.hit_preds.push(p as PredId);
             }
