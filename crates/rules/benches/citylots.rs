@@ -139,6 +139,24 @@ const SCALING: &[(&str, [(usize, usize); 3])] = &[
     ("mixed", [(1, 1), (100, 11153), (10000, 254326)]),
 ];
 
+/// Per SCALING kind, one pattern that reads the same event fields as that kind's rules and
+/// matches nothing: a 1-rule control that separates the cost of more rules from the cost of
+/// reading more fields (the 1-rule sets read one field, the 10,000-rule sets three or five).
+const SAME_FIELDS: &[(&str, &str)] = &[
+    (
+        "exact",
+        r#"{"properties": {"MAPBLKLOT": ["zz"], "STREET": ["zzz"], "FROM_ST": ["zz"]}}"#,
+    ),
+    (
+        "prefix",
+        r#"{"properties": {"BLKLOT": [{"prefix": "zzzz"}], "STREET": [{"prefix": "zzz"}], "BLOCK_NUM": [{"prefix": "zz"}]}}"#,
+    ),
+    (
+        "mixed",
+        r#"{"properties": {"MAPBLKLOT": ["zz"], "BLKLOT": [{"prefix": "zzzz"}], "STREET": [{"prefix": "zzz"}], "FROM_ST": ["zz"], "BLOCK_NUM": [{"prefix": "zz"}]}}"#,
+    ),
+];
+
 const PASSES: usize = 3;
 
 fn main() {
@@ -233,24 +251,39 @@ fn main() {
             }
             row.push((n, r, got == total));
         }
+        if sizes.is_empty() || sizes.contains(&1) {
+            let control = SAME_FIELDS.iter().find(|(k, _)| *k == kind).expect("control").1;
+            let r = run(&[("same-fields".to_string(), control.to_string())], events);
+            let ok = r.counts == [0];
+            if !ok {
+                failures.push(format!("SCALING {kind} same-fields control matched {:?}", r.counts));
+            }
+            row.push((0, r, ok));
+        }
         scaling_rows.push((kind, row));
     }
     if !scaling_rows.is_empty() {
         println!();
-        println!("| SCALING | N | best events/s | passes (events/s) | compile | load avg | total | 10,000 vs 1 rule (time per event) |");
+        println!("| SCALING | N | best events/s | passes (events/s) | compile | load avg | total | time per event vs 1 rule (vs 1 rule on the same fields) |");
         println!("|---|---:|---:|---|---:|---:|---|---:|");
         for (kind, row) in &scaling_rows {
             let one = row.iter().find(|r| r.0 == 1).map_or(f64::NAN, |r| r.1.best());
+            let same = row.iter().find(|r| r.0 == 0).map_or(f64::NAN, |r| r.1.best());
             for (n, r, ok) in row {
+                let label = if *n == 0 {
+                    "1 (same fields as 10000)".to_string()
+                } else {
+                    n.to_string()
+                };
                 println!(
-                    "| {kind} | {n} | {} | {} | {:.1} ms | {} | {} | {} |",
+                    "| {kind} | {label} | {} | {} | {:.1} ms | {} | {} | {} |",
                     fmt_rate(r.best()),
                     r.rates.iter().map(|&x| fmt_rate(x)).collect::<Vec<_>>().join(" / "),
                     r.compile_ms,
                     r.load,
                     if *ok { "ok" } else { "MISMATCH" },
                     if *n == 10000 {
-                        format!("{:.2}×", one / r.best())
+                        format!("{:.2}× ({:.2}×)", one / r.best(), same / r.best())
                     } else {
                         String::new()
                     }
