@@ -10,16 +10,25 @@
 //!    prefix/suffix length, folded keys for `equals-ignore-case`, lists for the rest).
 //! 2. **Scan.** One pass over the raw JSON bytes descends only into used paths and reports each
 //!    scalar there with its *array trail* (which element of which array leads to it).
-//! 3. **Index.** Each scalar is looked up in its field's index; the first hit of a predicate
-//!    bumps a counter on every conjunction that uses it (stamped per event, so nothing is
-//!    cleared or allocated per event). A conjunction whose positive leaves are all hit is a
-//!    candidate.
+//! 3. **Index.** Each scalar is looked up in its field's index. Every conjunction with
+//!    positive leaves is *keyed* on one of them (the predicate with the fewest conjunctions
+//!    keyed on it, re-balanced as rules are added), so the first hit of a predicate in an event
+//!    wakes only the conjunctions keyed on it; two-leaf conjunctions are also indexed by their
+//!    pair of predicates and, when the event hits few predicates, found by probing those pairs.
+//!    Per-event state is stamped with an event number, so nothing is cleared or allocated per
+//!    event. A woken conjunction whose positive leaves are all hit is a candidate.
 //! 4. **Confirm.** A candidate matches when one hit per leaf can be chosen with consistent
 //!    trails (two hits inside the same array must come from the same element: objects in
 //!    arrays keep their fields together) and every `exists: false` leaf has no value there.
-//!    Without arrays on the used paths this is immediate. The rare `exists: false` whose parent
-//!    is an array that no positive leaf pins down is decided by the reference evaluator
-//!    ([`Pattern::matches`]) on the parsed event, so the answer is always the reference's.
+//!    Without arrays on the used paths this is immediate. What the machine cannot settle
+//!    cheaply is decided by the reference evaluator ([`Pattern::matches`]) on the parsed event,
+//!    so the answer is always the reference's: an `exists: false` below an array that no
+//!    positive leaf pins down, a leaf with fields below it, an event that repeats a used key,
+//!    a search for consistent elements over its budget, a root that is not an object.
+//!
+//! Numbers are read as the correctly rounded double of their text (as the pattern parser
+//! reads literals). Subtrees no pattern uses are skipped with light checking (see [`scan`]):
+//! the machine rejects malformed JSON where it reads, not necessarily elsewhere.
 
 mod index;
 mod scan;

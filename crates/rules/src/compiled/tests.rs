@@ -395,7 +395,12 @@ proptest! {
                 matched += want.len() as u64;
                 s.set((cases, matched));
             });
-            prop_assert_eq!(got, want, "event {} patterns {:?}", raw, texts);
+            prop_assert_eq!(&got, &want, "event {} patterns {:?}", raw, texts);
+            // The same event pretty-printed, and with its keys and strings escaped.
+            let pretty = serde_json::to_string_pretty(ev).expect("serialise");
+            prop_assert_eq!(&m.matches(pretty.as_bytes()).expect("valid"), &want, "{}", pretty);
+            let escaped = raw.replace("\"a\"", "\"\\u0061\"").replace("\"x", "\"\\u0078");
+            prop_assert_eq!(&m.matches(escaped.as_bytes()).expect("valid"), &want, "{}", escaped);
         }
         // Removing every other pattern leaves the rest matching as before.
         let mut m = m;
