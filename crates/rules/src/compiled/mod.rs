@@ -4,9 +4,9 @@
 //! How it works:
 //!
 //! 1. **Compile.** Every pattern is flattened ([`Pattern::alternatives`]) into conjunctions of
-//!    `(path, matchers)` leaves. The paths go into a trie ([`scan::PathTrie`]); each distinct
+//!    `(path, matchers)` leaves. The paths go into a trie (`scan::PathTrie`); each distinct
 //!    leaf becomes a *predicate*, registered in the value index of its field
-//!    ([`index::FieldIndex`]: hash maps for exact values, one hash lookup per distinct
+//!    (`index::FieldIndex`: hash maps for exact values, one hash lookup per distinct
 //!    prefix/suffix length, folded keys for `equals-ignore-case`, lists for the rest).
 //! 2. **Scan.** One pass over the raw JSON bytes descends only into used paths and reports each
 //!    scalar there with its *array trail* (which element of which array leads to it).
@@ -27,7 +27,7 @@
 //!    a search for consistent elements over its budget, a root that is not an object.
 //!
 //! Numbers are read as the correctly rounded double of their text (as the pattern parser
-//! reads literals). Subtrees no pattern uses are skipped with light checking (see [`scan`]):
+//! reads literals). Subtrees no pattern uses are skipped with light checking (see `scan`):
 //! the machine rejects malformed JSON where it reads, not necessarily elsewhere.
 
 mod index;
