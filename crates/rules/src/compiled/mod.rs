@@ -53,6 +53,11 @@ impl EventError {
     fn new(message: String) -> Self {
         Self { message }
     }
+
+    /// What is wrong and where (a byte offset), e.g. `unterminated string at byte 12`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for EventError {
