@@ -3,7 +3,9 @@
 //!
 //! Exact strings and numbers, prefixes, suffixes and `equals-ignore-case` are hash lookups
 //! (one per distinct prefix/suffix length), so their cost does not grow with the number of
-//! rules. `anything-but`, `numeric`, `wildcard` and `cidr` are tested one by one per field.
+//! rules. Wildcards are found by their leading literal (a prefix lookup) and then tested;
+//! wildcards that start with `*`, `anything-but`, `numeric` and `cidr` are tested one by one
+//! per field.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -256,6 +258,10 @@ pub(crate) struct FieldIndex {
     anything_but: Vec<(PredId, Rejects)>,
     numeric: Vec<(PredId, Vec<(NumericOp, f64)>)>,
     wildcard: Vec<(PredId, Wildcard)>,
+    /// Indexes into `wildcard` by the wildcard's leading literal (when it has one).
+    wildcard_by_prefix: LenMap,
+    /// Indexes into `wildcard` of those that start with `*`.
+    wildcard_star: Vec<u32>,
     cidr: Vec<(PredId, Cidr)>,
     /// String literals that are IP addresses: they also match the same address written
     /// differently (an AWS quirk the reference keeps).
@@ -321,7 +327,10 @@ impl FieldIndex {
                 self.eic.insert(fold_case(s).as_bytes(), pred);
                 self.needs_fold = true;
             }
-            Matcher::Wildcard(w) => self.wildcard.push((pred, w.clone())),
+            Matcher::Wildcard(w) => {
+                self.wildcard.push((pred, w.clone()));
+                self.index_wildcard(self.wildcard.len() - 1);
+            }
             Matcher::AnythingBut(ab) => {
                 let r = match ab {
                     AnythingBut::Values(vs) => {
@@ -358,6 +367,15 @@ impl FieldIndex {
         }
     }
 
+    fn index_wildcard(&mut self, i: usize) {
+        let first = &self.wildcard[i].1.segments[0];
+        if first.is_empty() {
+            self.wildcard_star.push(i as u32);
+        } else {
+            self.wildcard_by_prefix.insert(first.as_bytes(), i as u32);
+        }
+    }
+
     /// Forgets `pred` everywhere.
     pub(crate) fn remove(&mut self, pred: PredId) {
         for m in [
@@ -381,7 +399,14 @@ impl FieldIndex {
         }
         self.anything_but.retain(|(p, _)| *p != pred);
         self.numeric.retain(|(p, _)| *p != pred);
-        self.wildcard.retain(|(p, _)| *p != pred);
+        if self.wildcard.iter().any(|(p, _)| *p == pred) {
+            self.wildcard.retain(|(p, _)| *p != pred);
+            self.wildcard_by_prefix = LenMap::default();
+            self.wildcard_star.clear();
+            for i in 0..self.wildcard.len() {
+                self.index_wildcard(i);
+            }
+        }
         self.cidr.retain(|(p, _)| *p != pred);
         self.ips.retain(|(p, _)| *p != pred);
         self.needs_fold = !(self.eic.is_empty() && self.prefix_ic.is_empty() && self.suffix_ic.is_empty())
@@ -413,9 +438,25 @@ impl FieldIndex {
                     self.prefix_ic.prefixes(f, out);
                     self.suffix_ic.suffixes(f, out);
                 }
-                for (p, w) in &self.wildcard {
-                    if wildcard_matches(&w.segments, s) {
-                        out.push(*p);
+                if !self.wildcard.is_empty() {
+                    let start = out.len();
+                    self.wildcard_by_prefix.prefixes(b, out);
+                    // `out[start..]` now holds candidate indexes into `wildcard`: test them
+                    // and keep the predicates of those that match, in place.
+                    let mut kept = start;
+                    for k in start..out.len() {
+                        let (p, w) = &self.wildcard[out[k] as usize];
+                        if wildcard_matches(&w.segments, s) {
+                            out[kept] = *p;
+                            kept += 1;
+                        }
+                    }
+                    out.truncate(kept);
+                    for &i in &self.wildcard_star {
+                        let (p, w) = &self.wildcard[i as usize];
+                        if wildcard_matches(&w.segments, s) {
+                            out.push(*p);
+                        }
                     }
                 }
                 if !self.cidr.is_empty() || !self.ips.is_empty() {

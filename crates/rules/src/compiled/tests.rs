@@ -569,3 +569,30 @@ fn many_elements_without_a_consistent_choice_stay_fast() {
     assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&p, &value));
     assert!(t.elapsed().as_secs() < 5);
 }
+
+#[test]
+fn many_wildcards_agree_with_reference() {
+    let shapes = ["{}*", "*{}", "{}*x*", "*{}*", "{}", "{}\\\\*", "x{}*y"];
+    let mut texts = Vec::new();
+    for i in 0..120 {
+        let w = shapes[i % shapes.len()].replace("{}", &format!("a{}", i % 9));
+        texts.push(format!(r#"{{"s": [{{"wildcard": "{w}"}}]}}"#));
+    }
+    let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
+    let mut m = machine_of(&patterns);
+    let values = [
+        "a1", "a1x", "xa1y", "a10", "ba3xx", "a3*", "xa5zy", "a", "", "a8a8", "ya2",
+    ];
+    let check = |m: &Machine<usize>, keep: &dyn Fn(usize) -> bool| {
+        for v in values {
+            let ev = json!({ "s": v });
+            let want: Vec<usize> = reference(&patterns, &ev).into_iter().filter(|&i| keep(i)).collect();
+            assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{v}");
+        }
+    };
+    check(&m, &|_| true);
+    for i in (0..120).filter(|i| i % 2 == 0) {
+        m.remove(&i);
+    }
+    check(&m, &|i| i % 2 == 1);
+}
