@@ -4,8 +4,8 @@
 //! Exact strings and numbers, prefixes, suffixes and `equals-ignore-case` are hash lookups
 //! (one per distinct prefix/suffix length), so their cost does not grow with the number of
 //! rules. Wildcards are found by their leading literal (a prefix lookup) and then tested;
-//! wildcards that start with `*`, `anything-but`, `numeric` and `cidr` are tested one by one
-//! per field.
+//! numeric ranges by a binary search over their sorted end points ([`NumIndex`]). Wildcards
+//! that start with `*`, `anything-but` and `cidr` are tested one by one per field.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -257,6 +257,10 @@ pub(crate) struct FieldIndex {
     any: Vec<PredId>,
     anything_but: Vec<(PredId, Rejects)>,
     numeric: Vec<(PredId, Vec<(NumericOp, f64)>)>,
+    /// `numeric[..numeric_indexed]` are in `numeric_index`; the rest are tested one by one
+    /// until there are as many of them as indexed ones (then the index is rebuilt).
+    numeric_index: Option<NumIndex>,
+    numeric_indexed: usize,
     wildcard: Vec<(PredId, Wildcard)>,
     /// Indexes into `wildcard` by the wildcard's leading literal (when it has one).
     wildcard_by_prefix: LenMap,
@@ -360,10 +364,27 @@ impl FieldIndex {
                 };
                 self.anything_but.push((pred, r));
             }
-            Matcher::Numeric(conds) => self.numeric.push((pred, conds.clone())),
+            Matcher::Numeric(conds) => {
+                self.numeric.push((pred, conds.clone()));
+                let pending = self.numeric.len() - self.numeric_indexed;
+                if pending > 8 && pending > self.numeric_indexed {
+                    self.index_numeric();
+                }
+            }
             Matcher::Exists(true) => push_unique(&mut self.any, pred),
             Matcher::Exists(false) => {}
             Matcher::Cidr(c) => self.cidr.push((pred, *c)),
+        }
+    }
+
+    fn index_numeric(&mut self) {
+        self.numeric_index = None;
+        self.numeric_indexed = 0;
+        if self.numeric.len() > 8 {
+            if let Some(ix) = NumIndex::build(&self.numeric) {
+                self.numeric_index = Some(ix);
+                self.numeric_indexed = self.numeric.len();
+            }
         }
     }
 
@@ -398,7 +419,10 @@ impl FieldIndex {
             v.retain(|&p| p != pred);
         }
         self.anything_but.retain(|(p, _)| *p != pred);
-        self.numeric.retain(|(p, _)| *p != pred);
+        if self.numeric.iter().any(|(p, _)| *p == pred) {
+            self.numeric.retain(|(p, _)| *p != pred);
+            self.index_numeric();
+        }
         if self.wildcard.iter().any(|(p, _)| *p == pred) {
             self.wildcard.retain(|(p, _)| *p != pred);
             self.wildcard_by_prefix = LenMap::default();
@@ -480,10 +504,14 @@ impl FieldIndex {
                         out.extend_from_slice(ps);
                     }
                 }
-                let in_range = (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&v);
-                for (p, conds) in &self.numeric {
-                    if in_range && conds.iter().all(|&(op, x)| op.holds(v, x)) {
-                        out.push(*p);
+                if !self.numeric.is_empty() && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&v) {
+                    if let Some(ix) = &self.numeric_index {
+                        ix.lookup(v, out);
+                    }
+                    for (p, conds) in &self.numeric[self.numeric_indexed..] {
+                        if conds.iter().all(|&(op, x)| op.holds(v, x)) {
+                            out.push(*p);
+                        }
                     }
                 }
             }
@@ -496,6 +524,112 @@ impl FieldIndex {
                 out.push(*p);
             }
         }
+    }
+}
+
+/// Numeric ranges by piece of the number line: the sorted distinct end points split it into
+/// pieces (each end point, and the open gaps around them), and each piece lists the ranges that
+/// cover it. A lookup is one binary search.
+#[derive(Debug, Clone)]
+pub(crate) struct NumIndex {
+    bounds: Vec<f64>,
+    /// `2 * bounds.len() + 1` pieces: gap before `bounds[0]`, `bounds[0]`, gap, ...
+    covers: Vec<Vec<PredId>>,
+}
+
+/// Past this many (piece, range) entries the ranges stay in a list (nested ranges by the
+/// thousand would make the table quadratic).
+const MAX_COVER: usize = 1 << 20;
+
+impl NumIndex {
+    fn build(ranges: &[(PredId, Vec<(NumericOp, f64)>)]) -> Option<NumIndex> {
+        let intervals: Vec<(PredId, Interval)> = ranges.iter().map(|(p, c)| (*p, Interval::of(c))).collect();
+        let mut bounds: Vec<f64> = intervals
+            .iter()
+            .flat_map(|(_, i)| [i.lo, i.hi])
+            .filter(|x| x.is_finite())
+            .collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup_by(|a, b| a == b);
+        let mut covers = vec![Vec::new(); 2 * bounds.len() + 1];
+        let at = |x: f64| bounds.partition_point(|&b| b < x);
+        let mut total = 0;
+        for (p, i) in &intervals {
+            let first = if i.lo == f64::NEG_INFINITY {
+                0
+            } else {
+                2 * at(i.lo) + if i.lo_incl { 1 } else { 2 }
+            };
+            let last = if i.hi == f64::INFINITY {
+                2 * bounds.len()
+            } else {
+                2 * at(i.hi) + usize::from(i.hi_incl)
+            };
+            if first > last || i.lo > i.hi {
+                continue;
+            }
+            total += last - first + 1;
+            if total > MAX_COVER {
+                return None;
+            }
+            for c in &mut covers[first..=last] {
+                c.push(*p);
+            }
+        }
+        Some(NumIndex { bounds, covers })
+    }
+
+    #[inline]
+    fn lookup(&self, v: f64, out: &mut Vec<PredId>) {
+        let i = self.bounds.partition_point(|&b| b < v);
+        let piece = if self.bounds.get(i) == Some(&v) {
+            2 * i + 1
+        } else {
+            2 * i
+        };
+        out.extend_from_slice(&self.covers[piece]);
+    }
+}
+
+/// The numbers a list of and-ed numeric conditions accepts.
+#[derive(Debug, Clone, Copy)]
+struct Interval {
+    lo: f64,
+    lo_incl: bool,
+    hi: f64,
+    hi_incl: bool,
+}
+
+impl Interval {
+    fn of(conds: &[(NumericOp, f64)]) -> Interval {
+        let mut i = Interval {
+            lo: f64::NEG_INFINITY,
+            lo_incl: false,
+            hi: f64::INFINITY,
+            hi_incl: false,
+        };
+        for &(op, x) in conds {
+            let (lower, upper) = match op {
+                NumericOp::Eq => (Some(true), Some(true)),
+                NumericOp::Gt => (Some(false), None),
+                NumericOp::Ge => (Some(true), None),
+                NumericOp::Lt => (None, Some(false)),
+                NumericOp::Le => (None, Some(true)),
+            };
+            if let Some(incl) = lower {
+                if x > i.lo || (x == i.lo && !incl) {
+                    i.lo = x;
+                    i.lo_incl = incl;
+                }
+            }
+            if let Some(incl) = upper {
+                if x < i.hi || (x == i.hi && !incl) {
+                    i.hi = x;
+                    i.hi_incl = incl;
+                }
+            }
+        }
+        i
     }
 }
 

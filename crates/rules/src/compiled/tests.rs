@@ -596,3 +596,45 @@ fn many_wildcards_agree_with_reference() {
     }
     check(&m, &|i| i % 2 == 1);
 }
+
+#[test]
+fn many_numeric_ranges_agree_with_reference() {
+    // Enough ranges on one field to build the end-point index (and rebuild it as rules come
+    // and go); the values sit on, between and outside the end points.
+    let ops = ["<", "<=", ">", ">=", "="];
+    let mut texts = Vec::new();
+    let mut x = 99u64;
+    let mut next = |n: u64| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    for _ in 0..200 {
+        let a = next(11) as f64 - 5.0;
+        let b = next(11) as f64 / 2.0 - 2.0;
+        let (o1, o2) = (ops[next(5) as usize], ops[next(4) as usize]);
+        texts.push(match next(3) {
+            0 => format!(r#"{{"n": [{{"numeric": ["{o1}", {a}]}}]}}"#),
+            1 => format!(r#"{{"n": [{{"numeric": ["{o1}", {a}, "{o2}", {b}]}}]}}"#),
+            _ => format!(r#"{{"n": [{{"numeric": [">", {a}, "<=", {b}]}}, 3]}}"#),
+        });
+    }
+    let patterns: Vec<Pattern> = texts.iter().filter_map(|t| Pattern::parse(t).ok()).collect();
+    assert!(patterns.len() > 50, "{} valid patterns", patterns.len());
+    eprintln!("{} valid numeric patterns", patterns.len());
+    let mut m = machine_of(&patterns);
+    let values = [
+        -7.0, -5.0, -4.5, -0.0, 0.0, 0.25, 1.0, 1.5, 2.999, 3.0, 3.5, 5.0, 6.0, 6e9,
+    ];
+    let check = |m: &Machine<usize>, keep: &dyn Fn(usize) -> bool| {
+        for v in values {
+            let ev = json!({ "n": v });
+            let want: Vec<usize> = reference(&patterns, &ev).into_iter().filter(|&i| keep(i)).collect();
+            assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{v}");
+        }
+    };
+    check(&m, &|_| true);
+    for i in (0..patterns.len()).filter(|i| i % 3 == 0) {
+        m.remove(&i);
+    }
+    check(&m, &|i| i % 3 != 0);
+}
