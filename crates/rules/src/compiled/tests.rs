@@ -64,6 +64,7 @@ fn fixtures_agree_with_reference_and_expectations() {
         }
     }
     assert!(checked > 0, "no fixture case ran");
+    eprintln!("{checked} fixture cases checked");
 }
 
 #[test]
