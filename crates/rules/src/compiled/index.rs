@@ -3,9 +3,10 @@
 //!
 //! Exact strings and numbers, prefixes, suffixes and `equals-ignore-case` are hash lookups
 //! (one per distinct prefix/suffix length), so their cost does not grow with the number of
-//! rules. Wildcards are found by their leading literal (a prefix lookup) and then tested;
-//! numeric ranges by a binary search over their sorted end points ([`NumIndex`]). Wildcards
-//! that start with `*`, `anything-but` and `cidr` are tested one by one per field.
+//! rules. Wildcards are found by their leading literal (a prefix lookup) or, starting with
+//! `*`, by their trailing one (a suffix lookup), and then tested; numeric ranges by a binary
+//! search over their sorted end points ([`NumIndex`]). Wildcards that start and end with `*`,
+//! `anything-but` and `cidr` are tested one by one per field.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -264,7 +265,9 @@ pub(crate) struct FieldIndex {
     wildcard: Vec<(PredId, Wildcard)>,
     /// Indexes into `wildcard` by the wildcard's leading literal (when it has one).
     wildcard_by_prefix: LenMap,
-    /// Indexes into `wildcard` of those that start with `*`.
+    /// Indexes into `wildcard` of those that start with `*`, by their trailing literal.
+    wildcard_by_suffix: LenMap,
+    /// Indexes into `wildcard` of those that start and end with `*`.
     wildcard_star: Vec<u32>,
     cidr: Vec<(PredId, Cidr)>,
     /// String literals that are IP addresses: they also match the same address written
@@ -389,11 +392,14 @@ impl FieldIndex {
     }
 
     fn index_wildcard(&mut self, i: usize) {
-        let first = &self.wildcard[i].1.segments[0];
-        if first.is_empty() {
-            self.wildcard_star.push(i as u32);
-        } else {
+        let segments = &self.wildcard[i].1.segments;
+        let (first, last) = (&segments[0], &segments[segments.len() - 1]);
+        if !first.is_empty() {
             self.wildcard_by_prefix.insert(first.as_bytes(), i as u32);
+        } else if !last.is_empty() {
+            self.wildcard_by_suffix.insert(last.as_bytes(), i as u32);
+        } else {
+            self.wildcard_star.push(i as u32);
         }
     }
 
@@ -426,6 +432,7 @@ impl FieldIndex {
         if self.wildcard.iter().any(|(p, _)| *p == pred) {
             self.wildcard.retain(|(p, _)| *p != pred);
             self.wildcard_by_prefix = LenMap::default();
+            self.wildcard_by_suffix = LenMap::default();
             self.wildcard_star.clear();
             for i in 0..self.wildcard.len() {
                 self.index_wildcard(i);
@@ -465,6 +472,7 @@ impl FieldIndex {
                 if !self.wildcard.is_empty() {
                     let start = out.len();
                     self.wildcard_by_prefix.prefixes(b, out);
+                    self.wildcard_by_suffix.suffixes(b, out);
                     // `out[start..]` now holds candidate indexes into `wildcard`: test them
                     // and keep the predicates of those that match, in place.
                     let mut kept = start;
