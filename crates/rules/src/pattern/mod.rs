@@ -3,6 +3,7 @@
 //! small reference evaluator ([`Pattern::matches`]).
 
 pub mod ast;
+mod complexity;
 mod lexer;
 mod parse;
 mod reference;
@@ -84,6 +85,7 @@ impl Pattern {
     /// Parses and validates a pattern, as PutRule and TestEventPattern do.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         let parse::Parsed { root, alternatives } = parse::parse(text)?;
+        complexity::check(&alternatives)?;
         Ok(Pattern { root, alternatives })
     }
 
