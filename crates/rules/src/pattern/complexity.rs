@@ -11,19 +11,23 @@
 //!   value. Each name state has one byte machine per field; its wildcard values (and
 //!   `anything-but` wildcard lists) are what is measured. As in event-ruler's evaluator, only
 //!   name states reached through a value are evaluated, not those reached only through
-//!   `{"exists": false}` (a key transition, not a byte-machine match).
+//!   `{"exists": false}` (a key transition, not a byte-machine match). That is event-ruler's
+//!   evaluation before 2.1.0, which 2.1.0 keeps as an option; the third-party reimplementation
+//!   that gives the limit says EventBridge still evaluates that way (not verified here).
 //! - **Byte machine.** A wildcard value is matched byte by byte over the JSON string with its
 //!   quotes (`"a*b"`). Bytes before the first `*` share a trie with the other values of the
 //!   field, and so does the state entered by the first `*` after that shared prefix; every later
-//!   state belongs to one value. A `*` state loops on any byte, and the byte after a `*` is
-//!   reachable both from the `*` state and from the state before it (the `*` matching nothing).
+//!   state belongs to one value, except that the values of one `anything-but` wildcard list (one
+//!   pattern for event-ruler) end in one shared matching state. A `*` state loops on any byte,
+//!   and the byte after a `*` is reachable both from the `*` state and from the state before it
+//!   (the `*` matching nothing).
 //! - **Measure.** Over every set of states that some input can reach at once: the sum, over the
 //!   states of the set, of the number of distinct wildcard values each state can still complete,
 //!   plus that of the `*` states one byte ahead that are not in the set. The pattern is too
 //!   complex when that exceeds [`MAX_COMPLEXITY`] anywhere.
 //!
 //! The measure reproduces the expected values of event-ruler's `MachineComplexityEvaluatorTest`
-//! (see the tests below, which use values without quotes as that test does). The threshold is
+//! (see the tests below: byte machines without quotes as that test builds them, and whole rules). The threshold is
 //! not published by AWS: see [`MAX_COMPLEXITY`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -52,12 +56,23 @@ pub(crate) fn check(alternatives: &[Conjunction]) -> Result<(), PatternError> {
     if !has_wildcard {
         return Ok(());
     }
-    for machine in name_state_machines(alternatives) {
-        if too_complex(&machine) {
-            return Err(PatternError::new(TOO_COMPLEX));
-        }
+    if complexity(alternatives, MAX_COMPLEXITY) > MAX_COMPLEXITY {
+        return Err(PatternError::new(TOO_COMPLEX));
     }
     Ok(())
+}
+
+/// The largest complexity of the pattern's byte machines (values quoted, as in a rule), or a
+/// value above `cap` as soon as one is found.
+fn complexity(alternatives: &[Conjunction], cap: usize) -> usize {
+    let mut max = 0;
+    for machine in name_state_machines(alternatives) {
+        max = max.max(measure(&machine, true, cap));
+        if max > cap {
+            break;
+        }
+    }
+    max
 }
 
 /// The wildcard values of a matcher that count towards complexity.
@@ -150,12 +165,6 @@ fn name_state_machines(alternatives: &[Conjunction]) -> Vec<Vec<Term>> {
     out
 }
 
-/// Whether the byte machine of these wildcard terms measures more than [`MAX_COMPLEXITY`]
-/// (values quoted, as in a rule).
-fn too_complex(terms: &[Term]) -> bool {
-    measure(terms, true, MAX_COMPLEXITY) > MAX_COMPLEXITY
-}
-
 /// A wildcard value as a byte sequence: `None` is a `*`.
 fn tokens(segments: &[String], quoted: bool) -> Vec<Option<u8>> {
     let mut out = Vec::new();
@@ -192,12 +201,16 @@ fn measure(terms: &[Term], quoted: bool, cap: usize) -> usize {
     let mut states: Vec<State> = vec![State::default()];
     let mut alphabet: BTreeSet<u8> = BTreeSet::new();
     for (k, (_, values)) in terms.iter().enumerate() {
+        // The values of one term (an anything-but list) end in one matching state.
+        let mut end: Option<usize> = None;
         for segments in values {
+            let toks = tokens(segments, quoted);
+            let last = toks.len().saturating_sub(1);
             let mut cur = 0;
             let mut in_prefix = true;
             // The state before the last `*`, when the previous token was a `*`.
             let mut before_star: Option<usize> = None;
-            for tok in tokens(segments, quoted) {
+            for (i, tok) in toks.into_iter().enumerate() {
                 let next = match tok {
                     None => {
                         let shared = if in_prefix { states[cur].any } else { None };
@@ -221,8 +234,16 @@ fn measure(terms: &[Term], quoted: bool, cap: usize) -> usize {
                         match child {
                             Some(t) => t,
                             None => {
-                                states.push(State::default());
-                                let t = states.len() - 1;
+                                let t = match end.filter(|_| i == last) {
+                                    Some(t) => t,
+                                    None => {
+                                        states.push(State::default());
+                                        states.len() - 1
+                                    }
+                                };
+                                if i == last {
+                                    end = Some(t);
+                                }
                                 states[cur].lit.push((b, t));
                                 if in_prefix {
                                     states[cur].trie.push((b, t));
@@ -362,6 +383,75 @@ mod tests {
             rev.reverse();
             assert_eq!(bare(&rev), *expected, "{rev:?}");
         }
+    }
+
+    /// event-ruler's anything-but wildcard cases: a list is one pattern (6), separate
+    /// anything-but values are separate patterns (7).
+    #[test]
+    fn event_ruler_anything_but_cases() {
+        let seg = |v: &str| parse_wildcard(v).unwrap().segments;
+        let list: Vec<Term> = vec![("l".into(), vec![seg("a*aaa"), seg("aa*aa")])];
+        assert_eq!(measure(&list, false, 100), 6);
+        let two: Vec<Term> = vec![("x".into(), vec![seg("a*aaa")]), ("y".into(), vec![seg("aa*aa")])];
+        assert_eq!(measure(&two, false, 100), 7);
+        let one: Vec<Term> = vec![("x".into(), vec![seg("a*b*b")])];
+        assert_eq!(measure(&one, false, 100), 4);
+    }
+
+    fn rule(p: &str) -> usize {
+        complexity(
+            &super::super::parse::parse(p)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .alternatives,
+            100,
+        )
+    }
+
+    /// Whole-rule values from event-ruler's MachineComplexityEvaluatorTest (values quoted).
+    #[test]
+    fn event_ruler_rule_cases() {
+        assert_eq!(
+            rule(
+                r#"{"abc": [{"prefix": "a"}, "abcdef", {"suffix": "z"}], "def": [{"prefix": "b"}, {"wildcard": "a*a*a*a*a*a*"}, {"suffix": "c"}], "ghi": [{"prefix": "a"}, "abcdef", {"suffix": "z"}]}"#
+            ),
+            11
+        );
+        assert_eq!(rule(r#"{"zzz": [{"wildcard": "*z*"}]}"#), 3);
+        assert_eq!(rule(r#"{"aaa": [{"exists": true}], "zzz": [{"wildcard": "*z*"}]}"#), 3);
+        assert_eq!(rule(r#"{"zzz": [{"wildcard": "*a*a*a*"}]}"#), 7);
+        assert_eq!(rule(r#"{"zzz": [{"wildcard": "*a*a*a*a*a*a*"}]}"#), 13);
+        assert_eq!(
+            rule(r#"{"zzz": [{"exists": false}], "aaa": [{"wildcard": "*a*a*a*"}]}"#),
+            7
+        );
+        assert_eq!(
+            rule(r#"{"aaa": ["x", {"exists": false}], "zzz": [{"wildcard": "*a*a*a*"}]}"#),
+            7
+        );
+        // event-ruler before 2.1.0 (and, per the third-party reimplementation, EventBridge): a
+        // machine reached only through an absent key is not evaluated. event-ruler 2.1.0 counts
+        // it by default (7 and 2 here).
+        assert_eq!(
+            rule(r#"{"aaa": [{"exists": false}], "zzz": [{"wildcard": "*a*a*a*"}]}"#),
+            0
+        );
+        assert_eq!(
+            rule(r#"{"aaa": [{"exists": false}], "zzz": [{"wildcard": "abc*def"}]}"#),
+            0
+        );
+        assert_eq!(
+            rule(r#"{"aaa": {"inner": [{"exists": false}]}, "zzz": [{"wildcard": "*a*a*a*"}]}"#),
+            0
+        );
+        assert_eq!(
+            rule(r#"{"aaa": [{"wildcard": "*a*"}], "mmm": [{"exists": false}], "zzz": [{"wildcard": "*a*a*a*"}]}"#),
+            3
+        );
+        // Numeric matchers only: no machine is measured.
+        assert_eq!(
+            rule(r#"{"f1": [{"numeric": ["<=", 120]}], "f2": [{"numeric": [">", 300]}]}"#),
+            0
+        );
     }
 
     #[test]
