@@ -124,7 +124,8 @@ struct Touch {
     /// The conjunction is `Hot::simple`, has at most two positive leaves, and is the rule's
     /// only one (no duplicate to suppress).
     fast: bool,
-    /// In `Machine::first_user`: the predicate has more `users` than this one.
+    /// In `Machine::first_user` (`Machine::pair_first`): the predicate's `users` (the pair's
+    /// list) has more entries than this one.
     more: bool,
 }
 
@@ -135,6 +136,31 @@ const NO_USER: Touch = Touch {
     fast: false,
     more: false,
 };
+
+/// What matching reads of a predicate on its first hit in an event (one cache line's part).
+#[derive(Debug, Clone, Copy)]
+#[repr(align(32))]
+struct PredHot {
+    first: Touch,
+    /// `pair_bit` of every predicate this one shares a two-leaf conjunction with (in
+    /// `Machine::pairs`); zero when it is in none. Not cleared on removal (a stale bit only
+    /// costs a probe).
+    partners: u64,
+    /// `Pred::pair_users.len()`.
+    walk: u32,
+}
+
+const NO_HOT: PredHot = PredHot {
+    first: NO_USER,
+    partners: 0,
+    walk: 0,
+};
+
+/// A predicate's bit in the `PredHot::partners` of the predicates it is paired with.
+#[inline]
+fn pair_bit(p: PredId) -> u64 {
+    1 << (p.wrapping_mul(0x9E37_79B9) >> 26)
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Hot {
@@ -178,12 +204,15 @@ pub struct Machine<K> {
     preds: Vec<Pred>,
     pred_by_sig: HashMap<(u32, String), PredId>,
     conjs: Vec<Conj>,
-    /// Per predicate, its first entry of `Pred::users` (or `NO_USER`), dense: most predicates
-    /// have one, and matching then reads no `Pred`.
-    first_user: Vec<Touch>,
+    /// Per predicate, its first entry of `Pred::users` (or `NO_USER`) and its pair summary,
+    /// dense: most predicates have one user, and matching then reads no `Pred`.
+    first_user: Vec<PredHot>,
     /// Conjunctions with exactly two positive leaves by their two predicates (smaller first):
     /// an event that hits few predicates probes its pairs instead of walking `pair_users`.
     pairs: FastMap<(PredId, PredId), Vec<Touch>>,
+    /// The first entry of each list of `pairs` (with `more` set when it has others), what a
+    /// probe reads: one table, no list to follow for most pairs.
+    pair_first: FastMap<(PredId, PredId), Touch>,
     /// What matching reads of every touched conjunction, dense (cache-friendly).
     hot: Vec<Hot>,
     /// The key of each rule, dense.
@@ -212,6 +241,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             conjs: Vec::new(),
             first_user: Vec::new(),
             pairs: FastMap::default(),
+            pair_first: FastMap::default(),
             hot: Vec::new(),
             keys: Vec::new(),
             always: Vec::new(),
@@ -330,7 +360,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for m in &matchers {
             self.fields[field as usize].insert(m, p);
         }
-        self.first_user.push(NO_USER);
+        self.first_user.push(NO_HOT);
         self.preds.push(Pred {
             field,
             users: Vec::new(),
@@ -440,10 +470,12 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             };
             if n_pos == 2 {
                 self.preds[p as usize].pair_users.push(touch);
-                self.pairs
-                    .entry(pair_key(p, other))
-                    .or_default()
-                    .push(Touch { other: NONE, ..touch });
+                let k = pair_key(p, other);
+                self.pairs.entry(k).or_default().push(Touch { other: NONE, ..touch });
+                self.sync_pair(k);
+                self.first_user[p as usize].partners |= pair_bit(other);
+                self.first_user[other as usize].partners |= pair_bit(p);
+                self.sync_first(p);
             } else {
                 self.preds[p as usize].users.push(touch);
                 self.sync_first(p);
@@ -483,21 +515,40 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                 self.preds[q as usize].pair_users.push(t);
             } else {
                 self.preds[q as usize].users.push(t);
-                self.sync_first(q);
             }
+            self.sync_first(q);
         }
         self.sync_first(p);
     }
 
     fn sync_first(&mut self, p: PredId) {
-        let users = &self.preds[p as usize].users;
-        self.first_user[p as usize] = match users.first() {
+        let pred = &self.preds[p as usize];
+        let hot = &mut self.first_user[p as usize];
+        hot.first = match pred.users.first() {
             Some(t) => Touch {
-                more: users.len() > 1,
+                more: pred.users.len() > 1,
                 ..*t
             },
             None => NO_USER,
         };
+        hot.walk = pred.pair_users.len() as u32;
+    }
+
+    fn sync_pair(&mut self, k: (PredId, PredId)) {
+        match self.pairs.get(&k) {
+            Some(v) if !v.is_empty() => {
+                self.pair_first.insert(
+                    k,
+                    Touch {
+                        more: v.len() > 1,
+                        ..v[0]
+                    },
+                );
+            }
+            _ => {
+                self.pair_first.remove(&k);
+            }
+        }
     }
 
     /// The `users` companion of conjunction `c` keyed on slot `key`.
@@ -518,8 +569,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for s in &slots {
             if s.pred != NONE {
                 self.preds[s.pred as usize].users.retain(|t| t.conj != c);
-                self.sync_first(s.pred);
                 self.preds[s.pred as usize].pair_users.retain(|t| t.conj != c);
+                self.sync_first(s.pred);
                 self.release_pred(s.pred);
             }
             if s.presence != NONE {
@@ -535,6 +586,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
                     self.pairs.remove(&k);
                 }
             }
+            self.sync_pair(k);
         }
         self.dead_conjs += 1;
     }
@@ -563,26 +615,35 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let gen = s.gen;
         // Two-leaf conjunctions: probe the pairs of hit predicates, or walk the lists of the
         // hit predicates, whichever is less work for this event.
+        // Only predicates in some pair are listed, with their partner bits: a pair is probed
+        // only when each side has the other's bit.
         let h = s.hit_preds.len();
-        let walk: usize = s
-            .hit_preds
-            .iter()
-            .map(|&p| self.preds[p as usize].pair_users.len())
-            .sum();
+        let walk: usize = s.hit_preds.iter().map(|&(_, _, w)| w as usize).sum();
         if walk > 0 {
             if h * (h - 1) / 2 < walk {
                 for i in 0..h {
+                    let (p, pp, _) = s.hit_preds[i];
+                    let bp = pair_bit(p);
                     for j in i + 1..h {
-                        let k = pair_key(s.hit_preds[i], s.hit_preds[j]);
-                        if let Some(v) = self.pairs.get(&k) {
-                            s.touched.extend_from_slice(v);
+                        let (q, qp, _) = s.hit_preds[j];
+                        if pp & pair_bit(q) == 0 || qp & bp == 0 {
+                            continue;
+                        }
+                        let k = pair_key(p, q);
+                        if let Some(&t) = self.pair_first.get(&k) {
+                            s.touched.push(t);
+                            if t.more {
+                                s.touched.extend_from_slice(&self.pairs[&k][1..]);
+                            }
                         }
                     }
                 }
             } else {
                 for i in 0..h {
-                    let p = s.hit_preds[i] as usize;
-                    s.touched.extend_from_slice(&self.preds[p].pair_users);
+                    let (p, _, w) = s.hit_preds[i];
+                    if w > 0 {
+                        s.touched.extend_from_slice(&self.preds[p as usize].pair_users);
+                    }
                 }
             }
         }
@@ -804,8 +865,9 @@ struct Scratch {
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
     touched: Vec<Touch>,
-    /// Predicates hit by the event, each once.
-    hit_preds: Vec<PredId>,
+    /// Predicates hit by the event that are in some pair, each once, with their
+    /// `PredHot::partners` and `walk`.
+    hit_preds: Vec<(PredId, u64, u32)>,
     chosen: Vec<u32>,
     /// Hits tried by the current `search`.
     steps: u32,
@@ -874,14 +936,17 @@ impl<K> Sink for EventSink<'_, K> {
             if s.pred_state[p].0 != gen {
                 s.pred_state[p].0 = gen;
                 s.pred_state[p].1 = NONE;
-                let first = m.first_user[p];
+                let hot = m.first_user[p];
+                let first = hot.first;
                 if first.conj != NONE {
                     s.touched.push(first);
                     if first.more {
                         s.touched.extend_from_slice(&m.preds[p].users[1..]);
                     }
                 }
-                s.hit_preds.push(p as PredId);
+                if hot.partners != 0 {
+                    s.hit_preds.push((p as PredId, hot.partners, hot.walk));
+                }
             }
             s.hits.push(Hit {
                 next: s.pred_state[p].1,
