@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::scan::Scalar;
+use super::scan::{text, Scalar};
 use crate::pattern::{fold_case, AnythingBut, Cidr, Literal, Matcher, NumericOp, Wildcard, NUMERIC_LIMIT};
 
 pub(crate) type PredId = u32;
@@ -471,9 +471,21 @@ impl FieldIndex {
         if !self.any.is_empty() {
             out.extend_from_slice(&self.any);
         }
+        // The `&str` of a string, only for the matchers that need one (the others read bytes).
+        let s = match value {
+            Scalar::Str(b)
+                if self.needs_fold
+                    || !self.wildcard.is_empty()
+                    || !self.cidr.is_empty()
+                    || !self.ips.is_empty()
+                    || !self.anything_but.is_empty() =>
+            {
+                text(b)
+            }
+            _ => "",
+        };
         match value {
-            Scalar::Str(s) => {
-                let b = s.as_bytes();
+            Scalar::Str(b) => {
                 self.strings.exact(b, out);
                 self.prefix.prefixes(b, out);
                 self.suffix.suffixes(b, out);
@@ -543,7 +555,7 @@ impl FieldIndex {
             Scalar::Null => out.extend_from_slice(&self.nulls),
         }
         for (p, r) in &self.anything_but {
-            if !rejects(r, value, fold) {
+            if !rejects(r, value, s, fold) {
                 out.push(*p);
             }
         }
@@ -667,18 +679,18 @@ fn fold_into(s: &str, out: &mut String) {
     }
 }
 
-/// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it). `fold`
-/// holds the folded string when the field needs folding.
-fn rejects(r: &Rejects, value: Scalar<'_>, fold: &str) -> bool {
+/// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it). `s` is
+/// the text of a string value, `fold` holds it folded when the field needs folding.
+fn rejects(r: &Rejects, value: Scalar<'_>, s: &str, fold: &str) -> bool {
     match (r, value) {
-        (Rejects::Values { strings, ips, .. }, Scalar::Str(s)) => {
+        (Rejects::Values { strings, ips, .. }, Scalar::Str(_)) => {
             strings.contains(s) || (!ips.is_empty() && parse_ip(s).is_some_and(|ip| ips.contains(&ip)))
         }
         (Rejects::Values { numbers, .. }, Scalar::Num(v)) => numbers.contains(&v),
-        (Rejects::Prefix(ps), Scalar::Str(s)) => ps.iter().any(|p| s.starts_with(p.as_str())),
-        (Rejects::Suffix(ps), Scalar::Str(s)) => ps.iter().any(|p| s.ends_with(p.as_str())),
+        (Rejects::Prefix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.starts_with(p.as_bytes())),
+        (Rejects::Suffix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.ends_with(p.as_bytes())),
         (Rejects::EqualsIgnoreCase(set), Scalar::Str(_)) => set.contains(fold),
-        (Rejects::Wildcard(ws), Scalar::Str(s)) => ws.iter().any(|w| wildcard_matches(&w.segments, s)),
+        (Rejects::Wildcard(ws), Scalar::Str(_)) => ws.iter().any(|w| wildcard_matches(&w.segments, s)),
         _ => false,
     }
 }

@@ -24,8 +24,10 @@ pub(crate) struct PathTrie {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TrieNode {
-    /// Children by key (linear search while small, a map beside it when large).
-    small: Vec<(Box<[u8]>, u32)>,
+    /// Children by key (linear search while small, a map beside it when large), each with
+    /// its key's `head` (compared first: most keys differ there, and it settles keys of up to
+    /// 8 bytes).
+    small: Vec<(u64, Box<[u8]>, u32)>,
     large: Option<FastMap<Box<[u8]>, u32>>,
     /// The field index of the path ending here, if a pattern has a leaf here.
     pub(crate) field: Option<u32>,
@@ -56,9 +58,9 @@ impl PathTrie {
                     if let Some(map) = &mut n.large {
                         map.insert(k.clone(), id);
                     }
-                    n.small.push((k, id));
+                    n.small.push((head(&k), k, id));
                     if n.small.len() > 8 && n.large.is_none() {
-                        n.large = Some(n.small.iter().cloned().collect());
+                        n.large = Some(n.small.iter().map(|(_, k, c)| (k.clone(), *c)).collect());
                     }
                     id
                 }
@@ -73,7 +75,11 @@ impl PathTrie {
         if let Some(map) = &n.large {
             return map.get(key).copied();
         }
-        n.small.iter().find(|(k, _)| &**k == key).map(|&(_, c)| c)
+        let h = head(key);
+        n.small
+            .iter()
+            .find(|(kh, k, _)| *kh == h && k.len() == key.len() && (key.len() <= 8 || k[8..] == key[8..]))
+            .map(|&(_, _, c)| c)
     }
 
     fn has_children(&self, node: u32) -> bool {
@@ -81,15 +87,38 @@ impl PathTrie {
     }
 }
 
+/// The first 8 bytes of a key, zero-padded: for keys of the same length up to 8, equal heads
+/// mean equal keys.
+#[inline]
+fn head(b: &[u8]) -> u64 {
+    let n = b.len();
+    match n {
+        0 => 0,
+        1..=3 => u64::from(b[0]) | u64::from(b[n / 2]) << (8 * (n / 2)) | u64::from(b[n - 1]) << (8 * (n - 1)),
+        4..=7 => {
+            let first = u64::from(u32::from_le_bytes(b[..4].try_into().expect("4 bytes")));
+            let last = u64::from(u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes")));
+            first | last << (8 * (n - 4))
+        }
+        _ => u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+    }
+}
+
 /// A scalar of the event, as the scanner reports it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Scalar<'a> {
-    /// Decoded string contents (valid UTF-8).
-    Str(&'a str),
+    /// Decoded string contents, valid UTF-8 (as bytes: most lookups need no `&str`, and
+    /// making one costs a validation pass; see `Scalar::text`).
+    Str(&'a [u8]),
     /// A number: its text (valid JSON grammar) and value.
     Num(f64),
     Bool(bool),
     Null,
+}
+
+/// The text of a string the scanner reported (checked as UTF-8 there).
+pub(crate) fn text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).expect("the scanner reports valid UTF-8")
 }
 
 /// One entry of the array trail: which array occurrence (numbered in event order), which
@@ -338,21 +367,24 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 };
                 if self.b[end] == b'"' {
                     let raw = &self.b[start..end];
-                    if raw.iter().any(|&c| c < 0x20) {
-                        return Err(self.err("control character in a string"));
+                    // Printable ASCII (the common case) is one pass and valid UTF-8.
+                    if !raw.iter().all(|&c| (0x20..0x80).contains(&c)) {
+                        if raw.iter().any(|&c| c < 0x20) {
+                            return Err(self.err("control character in a string"));
+                        }
+                        if std::str::from_utf8(raw).is_err() {
+                            return Err(self.err("invalid UTF-8 in a string"));
+                        }
                     }
-                    let Ok(text) = std::str::from_utf8(raw) else {
-                        return Err(self.err("invalid UTF-8 in a string"));
-                    };
                     self.i = end + 1;
                     self.sink
-                        .scalar(node, field, Scalar::Str(text), &self.bufs.stack[..trail_len]);
+                        .scalar(node, field, Scalar::Str(raw), &self.bufs.stack[..trail_len]);
                 } else {
                     let mut s = std::mem::take(&mut self.bufs.string);
                     let r = self.decode_string(&mut s);
                     if r.is_ok() {
                         self.sink
-                            .scalar(node, field, Scalar::Str(&s), &self.bufs.stack[..trail_len]);
+                            .scalar(node, field, Scalar::Str(s.as_bytes()), &self.bufs.stack[..trail_len]);
                     }
                     self.bufs.string = s;
                     r?;
@@ -600,4 +632,44 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
         v = v * 16 + (c as char).to_digit(16)?;
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod trie_tests {
+    use super::PathTrie;
+
+    #[test]
+    fn children_are_found_by_whole_key() {
+        let keys = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "aba",
+            "abb",
+            "abcd",
+            "abce",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "abcdefghi",
+            "abcdefghj",
+            "abcdefghij",
+            "abcdefgh\0",
+        ];
+        for n in [3, keys.len()] {
+            let mut trie = PathTrie::new();
+            let ids: Vec<u32> = keys[..n].iter().map(|k| trie.insert(&[k.to_string()])).collect();
+            for (k, id) in keys[..n].iter().zip(&ids) {
+                assert_eq!(trie.child(0, k.as_bytes()), Some(*id), "{k:?}");
+            }
+            for k in &keys[n..] {
+                assert_eq!(trie.child(0, k.as_bytes()), None, "{k:?}");
+            }
+            for k in ["c", "abc", "abcdefgj", "abcdefghk", "abcdefghijk", "abcdefg\0"] {
+                assert_eq!(trie.child(0, k.as_bytes()), None, "{k:?}");
+            }
+        }
+    }
 }
