@@ -70,6 +70,9 @@ impl std::error::Error for EventError {}
 
 const NONE: u32 = u32::MAX;
 const MANY: u32 = u32::MAX - 1;
+/// Predicates hit by an event that `Scratch::few` lists before `Scratch::pred_state` takes
+/// over.
+const FEW: usize = 16;
 /// Hits `search` may try for one conjunction before leaving it to the reference evaluator.
 const SEARCH_BUDGET: u32 = 4096;
 
@@ -652,7 +655,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         for t in 0..n_touched + self.always.len() {
             let (c, other) = if t < n_touched {
                 let t = s.touched[t];
-                if t.other < MANY && s.pred_state[t.other as usize].0 != gen {
+                if t.other < MANY && s.head(t.other) == NONE {
                     continue;
                 }
                 if t.fast && !s.any_trail && !s.duplicate_keys {
@@ -678,7 +681,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             if other == MANY
                 && !conj.slots[..conj.n_pos as usize]
                     .iter()
-                    .all(|slot| s.pred_state[slot.pred as usize].0 == gen)
+                    .all(|slot| s.head(slot.pred) != NONE)
             {
                 continue;
             }
@@ -725,8 +728,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let Some(slot) = conj.slots.get(i) else {
             return Verdict::Yes;
         };
-        if slot.kind != SlotKind::Absent && s.pred_state[slot.pred as usize].0 == s.gen {
-            let mut h = s.pred_state[slot.pred as usize].1;
+        if slot.kind != SlotKind::Absent {
+            let mut h = s.head(slot.pred);
             while h != NONE {
                 s.steps += 1;
                 if s.steps > SEARCH_BUDGET {
@@ -783,20 +786,18 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
             // chosen, jointly with the other absence leaves. Left to the reference.
             return Verdict::Unknown;
         };
-        if s.pred_state[slot.presence as usize].0 == gen {
-            let mut h = s.pred_state[slot.presence as usize].1;
-            while h != NONE {
-                if consistent(s.trail(h), context) {
-                    // A value there; unless the field is an array that may also hold an
-                    // object or nothing, it is present.
-                    return if s.node_gen[slot.node as usize] == gen {
-                        Verdict::Unknown
-                    } else {
-                        Verdict::No
-                    };
-                }
-                h = s.hits[h as usize].next;
+        let mut h = s.head(slot.presence);
+        while h != NONE {
+            if consistent(s.trail(h), context) {
+                // A value there; unless the field is an array that may also hold an object or
+                // nothing, it is present.
+                return if s.node_gen[slot.node as usize] == gen {
+                    Verdict::Unknown
+                } else {
+                    Verdict::No
+                };
             }
+            h = s.hits[h as usize].next;
         }
         Verdict::Yes
     }
@@ -860,7 +861,13 @@ struct Scratch {
     /// The event repeats a used key in one object: the values the scanner saw are more than
     /// a parser keeps (the last), so every candidate is left to the reference.
     duplicate_keys: bool,
-    /// Per predicate: the event stamp of its first hit and the head of its hit list.
+    /// The predicates hit by the event with the head of their hit list, while there are at
+    /// most `FEW` (a short list in cache beats a table of every predicate); past that,
+    /// `pred_state` (`dense`).
+    few: Vec<(PredId, u32)>,
+    dense: bool,
+    /// Per predicate: the event stamp of its first hit and the head of its hit list (when
+    /// `dense`).
     pred_state: Vec<(u32, u32)>,
     node_gen: Vec<u32>,
     rule_gen: Vec<u32>,
@@ -892,8 +899,51 @@ impl Scratch {
         self.trails.clear();
         self.touched.clear();
         self.hit_preds.clear();
+        self.few.clear();
+        self.dense = false;
         self.any_trail = false;
         self.duplicate_keys = false;
+    }
+
+    /// The head of predicate `p`'s hit list, `NONE` when the event has not hit it.
+    #[inline]
+    fn head(&self, p: PredId) -> u32 {
+        if self.dense {
+            let (g, h) = self.pred_state[p as usize];
+            if g == self.gen {
+                h
+            } else {
+                NONE
+            }
+        } else {
+            self.few.iter().find(|e| e.0 == p).map_or(NONE, |e| e.1)
+        }
+    }
+
+    /// Makes hit `h` the head of `p`'s hit list: whether it is `p`'s first hit in the event,
+    /// and the previous head.
+    #[inline]
+    fn record(&mut self, p: PredId, h: u32) -> (bool, u32) {
+        if !self.dense {
+            if let Some(e) = self.few.iter_mut().find(|e| e.0 == p) {
+                return (false, std::mem::replace(&mut e.1, h));
+            }
+            if self.few.len() < FEW {
+                self.few.push((p, h));
+                return (true, NONE);
+            }
+            self.dense = true;
+            for &(q, head) in &self.few {
+                self.pred_state[q as usize] = (self.gen, head);
+            }
+        }
+        let st = &mut self.pred_state[p as usize];
+        if st.0 == self.gen {
+            (false, std::mem::replace(&mut st.1, h))
+        } else {
+            *st = (self.gen, h);
+            (true, NONE)
+        }
     }
 
     #[inline]
@@ -929,13 +979,11 @@ impl<K> Sink for EventSink<'_, K> {
             s.trails.extend_from_slice(trail);
             s.any_trail = true;
         }
-        let gen = s.gen;
         for k in 0..s.found.len() {
             let p = s.found[k] as usize;
             let h = s.hits.len() as u32;
-            if s.pred_state[p].0 != gen {
-                s.pred_state[p].0 = gen;
-                s.pred_state[p].1 = NONE;
+            let (first_hit, next) = s.record(p as PredId, h);
+            if first_hit {
                 let hot = m.first_user[p];
                 let first = hot.first;
                 if first.conj != NONE {
@@ -949,11 +997,10 @@ impl<K> Sink for EventSink<'_, K> {
                 }
             }
             s.hits.push(Hit {
-                next: s.pred_state[p].1,
+                next,
                 trail_start,
                 trail_len: trail.len() as u32,
             });
-            s.pred_state[p].1 = h;
         }
     }
 

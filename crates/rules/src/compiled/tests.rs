@@ -639,3 +639,55 @@ fn many_numeric_ranges_agree_with_reference() {
     }
     check(&m, &|i| i % 3 != 0);
 }
+
+#[test]
+fn events_hitting_many_predicates_agree_with_reference() {
+    // More predicates hit by one event than the machine's short list of hits holds (it then
+    // moves them to its table mid-event): prefixes of one value, with pairs, arrays of objects
+    // and absence leaves.
+    let word = "abcdefghijklmnopqrstuvwxyzabcdefghij";
+    let mut texts = Vec::new();
+    for k in 1..=36 {
+        let p = &word[..k];
+        texts.push(match k % 5 {
+            0 => format!(r#"{{"s": [{{"prefix": "{p}"}}]}}"#),
+            1 => format!(r#"{{"s": [{{"prefix": "{p}"}}], "d": {{"e": ["z{}"]}}}}"#, k % 3),
+            2 => format!(r#"{{"s": [{{"prefix": "{p}"}}], "d": {{"e": ["z{}"], "f": ["y{}"]}}}}"#, k % 2, k % 3),
+            3 => format!(r#"{{"s": [{{"prefix": "{p}"}}], "t": [{{"exists": false}}]}}"#),
+            _ => format!(r#"{{"d": {{"e": [{{"prefix": "z"}}], "f": [{{"anything-but": "y{}"}}]}}, "s": [{{"prefix": "{p}"}}]}}"#, k % 3),
+        });
+    }
+    let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
+    let m = machine_of(&patterns);
+    let events = [
+        json!({"s": word}),
+        json!({"s": word, "t": 1}),
+        json!({"s": [word, "abc"], "d": {"e": "z1", "f": "y2"}}),
+        json!({"s": word, "d": [{"e": "z0", "f": "y1"}, {"e": "z1", "f": "y0"}, {"e": "z2", "f": "y2"}]}),
+        json!({"d": [{"e": "z0", "f": "y1"}, {"e": "z1"}], "s": [word, &word[..7]], "t": [1, 2]}),
+        json!({"s": &word[..20], "d": [{"e": "z0"}, {"f": "y0"}]}),
+    ];
+    for ev in &events {
+        let want = reference(&patterns, ev);
+        assert!(!want.is_empty(), "{ev}");
+        assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{ev}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The property test with more patterns per machine (events hit more predicates).
+    #[test]
+    fn larger_machines_agree_with_reference(
+        texts in prop::collection::vec(object_pattern(2), 12..40),
+        events in prop::collection::vec(event(), 1..6),
+    ) {
+        let patterns: Vec<Pattern> = texts.iter().filter_map(|t| Pattern::parse(t).ok()).collect();
+        let m = machine_of(&patterns);
+        for ev in &events {
+            let raw = ev.to_string();
+            prop_assert_eq!(m.matches(raw.as_bytes()).expect("valid event"), reference(&patterns, ev), "event {}", raw);
+        }
+    }
+}
