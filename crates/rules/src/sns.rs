@@ -11,7 +11,12 @@
 //!   `String.Array` a JSON array (any element may match), `Binary` is never compared;
 //!   a `null` in an attribute policy matches a message without that attribute.
 //!
-//! Matching itself is [`Pattern::matches`].
+//! Matching itself is [`Pattern::matches`], with one SNS difference on numbers: SNS compares
+//! numbers "with five digits of accuracy after the decimal point" (SNS Developer Guide, "Filter
+//! policy constraints"), so every number of the policy and of the message within ±1e9 is rounded
+//! to the nearest multiple of 1e-5 (half away from zero) before matching ([`sns_number`]); the
+//! rounding rule itself (nearest rather than truncated) is inferred, the documentation does not
+//! state it. EventBridge patterns are unaffected.
 //!
 //! The messages were checked against responses recorded from AWS (SetSubscriptionAttributes and
 //! Subscribe): SetSubscriptionAttributes answers `Invalid parameter: FilterPolicy: <reason>`
@@ -118,6 +123,43 @@ pub struct FilterPolicy {
     pattern: Option<Pattern>,
     /// Attribute-scope keys whose values list `null`: a missing attribute matches them.
     null_keys: BTreeSet<String>,
+    /// Whether the policy holds any number (only then are message numbers rounded).
+    numeric: bool,
+}
+
+/// A number as SNS compares it: within ±1e9, rounded to five decimal places (half away from
+/// zero); outside that range, unchanged (such message values never satisfy a policy number).
+fn sns_number(x: f64) -> f64 {
+    if !(-MAX_NUMBER..=MAX_NUMBER).contains(&x) {
+        return x;
+    }
+    let r = (x * 1e5).round() / 1e5;
+    // No negative zero: -0.000001 and 0 are the same number.
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+/// Rounds every number in `v` with [`sns_number`]; returns whether it held any number.
+fn round_numbers(v: &mut Value) -> bool {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                let r = sns_number(x);
+                if r != x {
+                    if let Some(rounded) = serde_json::Number::from_f64(r) {
+                        *n = rounded;
+                    }
+                }
+            }
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |any, i| round_numbers(i) | any),
+        Value::Object(map) => map.values_mut().fold(false, |any, i| round_numbers(i) | any),
+        _ => false,
+    }
 }
 
 /// The attribute types SNS compares.
@@ -168,14 +210,31 @@ impl FilterPolicy {
         if combinations > MAX_COMBINATIONS {
             return Err(FilterPolicyError::policy("Filter policy is too complex"));
         }
+        let mut numeric = false;
         let pattern = if root.is_empty() {
             None
         } else {
-            Some(Pattern::parse(text).map_err(|e| FilterPolicyError::policy(e.reason()))?)
+            let pattern = Pattern::parse(text).map_err(|e| FilterPolicyError::policy(e.reason()))?;
+            // The same policy with its numbers at SNS's precision. Should rounding make it
+            // invalid (a range whose bounds round to the same number), the policy is kept as
+            // written and messages are compared at full precision.
+            let mut rounded: Value =
+                serde_json::from_str(text).map_err(|_| FilterPolicyError::policy("failed to parse JSON."))?;
+            if round_numbers(&mut rounded) {
+                if let Ok(p) = Pattern::parse(&rounded.to_string()) {
+                    numeric = true;
+                    Some(p)
+                } else {
+                    Some(pattern)
+                }
+            } else {
+                Some(pattern)
+            }
         };
         Ok(FilterPolicy {
             scope,
             pattern,
+            numeric,
             null_keys: if scope == FilterPolicyScope::MessageAttributes {
                 check.null_keys
             } else {
@@ -209,6 +268,10 @@ impl FilterPolicy {
                 },
                 AttrKind::Binary => continue,
             };
+            let mut v = v;
+            if self.numeric {
+                round_numbers(&mut v);
+            }
             event.insert(name.clone(), v);
         }
         for key in &self.null_keys {
@@ -222,6 +285,11 @@ impl FilterPolicy {
     pub fn matches_body(&self, body: &Value) -> bool {
         match &self.pattern {
             None => true,
+            Some(pattern) if self.numeric && body.is_object() => {
+                let mut body = body.clone();
+                round_numbers(&mut body);
+                pattern.matches(&body)
+            }
             Some(pattern) => body.is_object() && pattern.matches(body),
         }
     }
@@ -774,6 +842,56 @@ mod tests {
         assert!(p.matches_attributes(&attrs(&[("n", "Number", "99")])));
         assert!(p.matches_attributes(&attrs(&[("n", "Number.int", "9.9e1")])));
         assert!(p.matches_attributes(&attrs(&[("n", "String.Array", "[1, 99]")])));
+    }
+
+    /// SNS compares numbers to five decimal places (policy and message alike).
+    #[test]
+    fn numbers_at_five_decimal_places() {
+        let eq = |policy: &str, value: &str| {
+            let p = FilterPolicy::parse(policy, FilterPolicyScope::MessageAttributes).unwrap();
+            let by_attr = p.matches_attributes(&attrs(&[("n", "Number", value)]));
+            let p = FilterPolicy::parse(policy, FilterPolicyScope::MessageBody).unwrap();
+            let body: Value = serde_json::from_str(&format!(r#"{{"n":{value}}}"#)).unwrap();
+            let by_body = p.matches_body(&body);
+            assert_eq!(by_attr, by_body, "{policy} {value}");
+            by_attr
+        };
+        // Exact numeric values and `numeric` `=`.
+        assert!(eq(r#"{"n":[1]}"#, "1.000001"));
+        assert!(!eq(r#"{"n":[1]}"#, "1.00001"));
+        assert!(eq(r#"{"n":[1.000001]}"#, "1"));
+        assert!(eq(r#"{"n":[{"numeric":["=",1]}]}"#, "1.000001"));
+        assert!(eq(r#"{"n":[{"numeric":["=",1]}]}"#, "0.999999"));
+        assert!(!eq(r#"{"n":[{"numeric":["=",1]}]}"#, "1.00001"));
+        assert!(eq(r#"{"n":[{"numeric":["=",301.5]}]}"#, "3.015e2"));
+        assert!(eq(r#"{"n":[{"numeric":["=",-2.5]}]}"#, "-2.500004"));
+        assert!(eq(r#"{"n":[{"numeric":["=",0]}]}"#, "-0.000001"));
+        // Ranges.
+        assert!(!eq(r#"{"n":[{"numeric":[">",1]}]}"#, "1.000001"));
+        assert!(eq(r#"{"n":[{"numeric":[">",1]}]}"#, "1.00001"));
+        assert!(eq(r#"{"n":[{"numeric":["<=",1]}]}"#, "1.000004"));
+        assert!(!eq(r#"{"n":[{"numeric":["<",1]}]}"#, "0.999999"));
+        assert!(eq(r#"{"n":[{"numeric":[">=",0,"<",1]}]}"#, "0.99999"));
+        // anything-but numbers.
+        assert!(!eq(r#"{"n":[{"anything-but":[100]}]}"#, "100.000001"));
+        assert!(eq(r#"{"n":[{"anything-but":[100]}]}"#, "100.00001"));
+        // A range whose bounds round together keeps the policy as written.
+        assert!(eq(r#"{"n":[{"numeric":[">",1.000001,"<",1.000004]}]}"#, "1.000002"));
+        // String.Array elements are rounded too.
+        let p = FilterPolicy::parse(r#"{"n":[1]}"#, FilterPolicyScope::MessageAttributes).unwrap();
+        assert!(p.matches_attributes(&attrs(&[("n", "String.Array", r#"["a", 1.000001]"#)])));
+        // Nested body numbers.
+        let p = FilterPolicy::parse(r#"{"a":{"b":[{"numeric":["=",2]}]}}"#, FilterPolicyScope::MessageBody).unwrap();
+        assert!(p.matches_body(&json!({"a": [{"b": 2.000003}]})));
+    }
+
+    /// EventBridge patterns keep full precision.
+    #[test]
+    fn eventbridge_numbers_unrounded() {
+        let p = Pattern::parse(r#"{"n":[{"numeric":["=",1]}]}"#).unwrap();
+        assert!(!p.matches(&json!({"n": 1.000001})));
+        let p = Pattern::parse(r#"{"n":[1]}"#).unwrap();
+        assert!(!p.matches(&json!({"n": 1.000001})));
     }
 
     #[test]
