@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::scan::{text, Scalar};
-use crate::pattern::{fold_case, AnythingBut, Cidr, Literal, Matcher, NumericOp, Wildcard, NUMERIC_LIMIT};
+use crate::pattern::{AnythingBut, Cidr, IgnoreCase, Literal, Matcher, NumericOp, Wildcard, NUMERIC_LIMIT};
 
 pub(crate) type PredId = u32;
 
@@ -251,7 +251,7 @@ enum Rejects {
     },
     Prefix(Vec<String>),
     Suffix(Vec<String>),
-    EqualsIgnoreCase(HashSet<String>),
+    EqualsIgnoreCase(Vec<IgnoreCase>),
     Wildcard(Vec<Wildcard>),
 }
 
@@ -265,10 +265,9 @@ pub(crate) struct FieldIndex {
     nulls: Vec<PredId>,
     prefix: LenMap,
     suffix: LenMap,
-    /// Keys case-folded.
-    eic: LenMap,
-    prefix_ic: LenMap,
-    suffix_ic: LenMap,
+    /// Ignore-case matchers, tested one by one ([`IgnoreCase`] is not a folding, so they have
+    /// no key).
+    ignore_case: Vec<(PredId, IcKind, IgnoreCase)>,
     /// `exists: true`: every scalar.
     any: Vec<PredId>,
     anything_but: Vec<(PredId, Rejects)>,
@@ -288,8 +287,14 @@ pub(crate) struct FieldIndex {
     /// String literals that are IP addresses: they also match the same address written
     /// differently (an AWS quirk the reference keeps).
     ips: Vec<(PredId, IpAddr)>,
-    /// Whether some predicate needs the folded value.
-    needs_fold: bool,
+}
+
+/// How an ignore-case matcher meets the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IcKind {
+    Equals,
+    Prefix,
+    Suffix,
 }
 
 fn num_key(v: f64) -> u64 {
@@ -330,10 +335,7 @@ impl FieldIndex {
             Matcher::Prefix {
                 value,
                 ignore_case: true,
-            } => {
-                self.prefix_ic.insert(fold_case(value).as_bytes(), pred);
-                self.needs_fold = true;
-            }
+            } => self.ignore_case.push((pred, IcKind::Prefix, IgnoreCase::new(value))),
             Matcher::Suffix {
                 value,
                 ignore_case: false,
@@ -341,14 +343,8 @@ impl FieldIndex {
             Matcher::Suffix {
                 value,
                 ignore_case: true,
-            } => {
-                self.suffix_ic.insert(fold_case(value).as_bytes(), pred);
-                self.needs_fold = true;
-            }
-            Matcher::EqualsIgnoreCase(s) => {
-                self.eic.insert(fold_case(s).as_bytes(), pred);
-                self.needs_fold = true;
-            }
+            } => self.ignore_case.push((pred, IcKind::Suffix, IgnoreCase::new(value))),
+            Matcher::EqualsIgnoreCase(s) => self.ignore_case.push((pred, IcKind::Equals, IgnoreCase::new(s))),
             Matcher::Wildcard(w) => {
                 self.wildcard.push((pred, w.clone()));
                 self.index_wildcard(self.wildcard.len() - 1);
@@ -375,8 +371,7 @@ impl FieldIndex {
                     AnythingBut::Prefix(v) => Rejects::Prefix(v.clone()),
                     AnythingBut::Suffix(v) => Rejects::Suffix(v.clone()),
                     AnythingBut::EqualsIgnoreCase(v) => {
-                        self.needs_fold = true;
-                        Rejects::EqualsIgnoreCase(v.iter().map(|s| fold_case(s)).collect())
+                        Rejects::EqualsIgnoreCase(v.iter().map(|s| IgnoreCase::new(s)).collect())
                     }
                     AnythingBut::Wildcard(v) => Rejects::Wildcard(v.clone()),
                 };
@@ -420,14 +415,7 @@ impl FieldIndex {
 
     /// Forgets `pred` everywhere.
     pub(crate) fn remove(&mut self, pred: PredId) {
-        for m in [
-            &mut self.strings,
-            &mut self.prefix,
-            &mut self.suffix,
-            &mut self.eic,
-            &mut self.prefix_ic,
-            &mut self.suffix_ic,
-        ] {
+        for m in [&mut self.strings, &mut self.prefix, &mut self.suffix] {
             if !m.is_empty() {
                 m.remove(pred);
             }
@@ -455,17 +443,12 @@ impl FieldIndex {
         }
         self.cidr.retain(|(p, _)| *p != pred);
         self.ips.retain(|(p, _)| *p != pred);
-        self.needs_fold = !(self.eic.is_empty() && self.prefix_ic.is_empty() && self.suffix_ic.is_empty())
-            || self
-                .anything_but
-                .iter()
-                .any(|(_, r)| matches!(r, Rejects::EqualsIgnoreCase(_)));
+        self.ignore_case.retain(|(p, _, _)| *p != pred);
     }
 
     /// Appends to `out` the predicates that `value` satisfies (possibly with repeats).
-    /// `fold` is a scratch buffer.
     #[inline]
-    pub(crate) fn lookup(&self, value: Scalar<'_>, fold: &mut String, out: &mut Vec<PredId>) {
+    pub(crate) fn lookup(&self, value: Scalar<'_>, out: &mut Vec<PredId>) {
         // (Small copies are guarded: an empty or one-element `extend_from_slice` still costs a
         // call to memcpy, on every scalar.)
         if !self.any.is_empty() {
@@ -474,8 +457,7 @@ impl FieldIndex {
         // The `&str` of a string, only for the matchers that need one (the others read bytes).
         let s = match value {
             Scalar::Str(b)
-                if self.needs_fold
-                    || !self.wildcard.is_empty()
+                if !self.wildcard.is_empty()
                     || !self.cidr.is_empty()
                     || !self.ips.is_empty()
                     || !self.anything_but.is_empty() =>
@@ -489,12 +471,15 @@ impl FieldIndex {
                 self.strings.exact(b, out);
                 self.prefix.prefixes(b, out);
                 self.suffix.suffixes(b, out);
-                if self.needs_fold {
-                    fold_into(s, fold);
-                    let f = fold.as_bytes();
-                    self.eic.exact(f, out);
-                    self.prefix_ic.prefixes(f, out);
-                    self.suffix_ic.suffixes(f, out);
+                for (p, kind, ic) in &self.ignore_case {
+                    let hit = match kind {
+                        IcKind::Equals => ic.equals(b),
+                        IcKind::Prefix => ic.is_prefix_of(b),
+                        IcKind::Suffix => ic.is_suffix_of(b),
+                    };
+                    if hit {
+                        out.push(*p);
+                    }
                 }
                 if !self.wildcard.is_empty() {
                     let start = out.len();
@@ -555,7 +540,7 @@ impl FieldIndex {
             Scalar::Null => out.extend_from_slice(&self.nulls),
         }
         for (p, r) in &self.anything_but {
-            if !rejects(r, value, s, fold) {
+            if !rejects(r, value, s) {
                 out.push(*p);
             }
         }
@@ -668,20 +653,9 @@ impl Interval {
     }
 }
 
-/// Case folding into a reused buffer (ASCII without allocating).
-fn fold_into(s: &str, out: &mut String) {
-    out.clear();
-    if s.is_ascii() {
-        out.push_str(s);
-        out.make_ascii_lowercase();
-    } else {
-        out.push_str(&fold_case(s));
-    }
-}
-
 /// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it). `s` is
-/// the text of a string value, `fold` holds it folded when the field needs folding.
-fn rejects(r: &Rejects, value: Scalar<'_>, s: &str, fold: &str) -> bool {
+/// the text of a string value.
+fn rejects(r: &Rejects, value: Scalar<'_>, s: &str) -> bool {
     match (r, value) {
         (Rejects::Values { strings, ips, .. }, Scalar::Str(_)) => {
             strings.contains(s) || (!ips.is_empty() && parse_ip(s).is_some_and(|ip| ips.contains(&ip)))
@@ -689,7 +663,7 @@ fn rejects(r: &Rejects, value: Scalar<'_>, s: &str, fold: &str) -> bool {
         (Rejects::Values { numbers, .. }, Scalar::Num(v)) => numbers.contains(&v),
         (Rejects::Prefix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.starts_with(p.as_bytes())),
         (Rejects::Suffix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.ends_with(p.as_bytes())),
-        (Rejects::EqualsIgnoreCase(set), Scalar::Str(_)) => set.contains(fold),
+        (Rejects::EqualsIgnoreCase(ws), Scalar::Str(b)) => ws.iter().any(|w| w.equals(b)),
         (Rejects::Wildcard(ws), Scalar::Str(_)) => ws.iter().any(|w| wildcard_matches(&w.segments, s)),
         _ => false,
     }

@@ -7,7 +7,7 @@
 //!    `(path, matchers)` leaves. The paths go into a trie (`scan::PathTrie`); each distinct
 //!    leaf becomes a *predicate*, registered in the value index of its field
 //!    (`index::FieldIndex`: hash maps for exact values, one hash lookup per distinct
-//!    prefix/suffix length, folded keys for `equals-ignore-case`, lists for the rest).
+//!    prefix/suffix length, lists for the rest, `equals-ignore-case` among them).
 //! 2. **Scan.** One pass over the raw JSON bytes descends only into used paths and reports each
 //!    scalar there with its *array trail* (which element of which array leads to it).
 //! 3. **Index.** Each scalar is looked up in its field's index. Every conjunction with
@@ -309,8 +309,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
 
     /// Like [`Machine::matches`], appending to `out` (which is cleared first), so a caller can
     /// reuse one buffer. The machine keeps its own per-thread scratch space, so matching does
-    /// not allocate once warmed up (except to decode escaped strings and case-fold non-ASCII
-    /// text).
+    /// not allocate once warmed up (except to decode escaped strings and to test ignore-case
+    /// matchers).
     pub fn matches_into(&self, event: &[u8], out: &mut Vec<K>) -> Result<(), EventError> {
         out.clear();
         thread_local! {
@@ -853,7 +853,6 @@ struct Hit {
 struct Scratch {
     gen: u32,
     bufs: ScanBuffers,
-    fold: String,
     found: Vec<PredId>,
     hits: Vec<Hit>,
     trails: Vec<ArrayPos>,
@@ -970,7 +969,7 @@ impl<K> Sink for EventSink<'_, K> {
         let s = &mut *self.s;
         let m = self.m;
         s.found.clear();
-        m.fields[field as usize].lookup(value, &mut s.fold, &mut s.found);
+        m.fields[field as usize].lookup(value, &mut s.found);
         if s.found.is_empty() {
             return;
         }

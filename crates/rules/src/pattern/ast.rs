@@ -195,10 +195,106 @@ pub struct FieldMatch {
     pub matchers: Vec<Matcher>,
 }
 
-/// Unicode case folding as EventBridge's `equals-ignore-case` applies it: upper-case, then
-/// lower-case, so that `ß`/`SS` and `ς`/`σ`/`Σ` compare equal.
+/// Unicode case folding: upper-case, then lower-case, so that `ß`/`SS` and `ς`/`σ`/`Σ` fold
+/// alike. Matching does not use it any more: `equals-ignore-case` follows event-ruler
+/// ([`IgnoreCase`]), which is not a folding.
 pub fn fold_case(s: &str) -> String {
     s.to_uppercase().to_lowercase()
+}
+
+/// An ignore-case pattern (`equals-ignore-case`, and `prefix`/`suffix`/`anything-but` with
+/// `equals-ignore-case`) as aws/event-ruler compiles it (`input/EqualsIgnoreCaseParser.java`):
+/// each UTF-16 unit `c` of the pattern matches either the UTF-8 of `c.toLowerCase(Locale.ROOT)`
+/// or of `c.toUpperCase(Locale.ROOT)`, taken alone; the event's bytes are compared as they are,
+/// never folded. So `ß` matches `ß` and `SS` but not `ss`; `SS` matches `ss`/`Ss` but not `ß`;
+/// `ﬁ` matches `ﬁ` and `FI` but not `fi`; `ς` matches `ς`/`Σ` but not `σ`; `İ` matches `İ` and
+/// `i̇` (`i` + U+0307) but not `i`. A character beyond U+FFFF is two surrogate units, each of
+/// which Java encodes as `?`: it matches `??` and not itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoreCase {
+    /// Per UTF-16 unit: its lower-case and upper-case UTF-8 (equal when the case does not
+    /// change it).
+    units: Vec<(Utf8, Utf8)>,
+}
+
+/// The UTF-8 of one case form of a UTF-16 unit.
+type Utf8 = Box<[u8]>;
+
+impl IgnoreCase {
+    pub fn new(pattern: &str) -> IgnoreCase {
+        let mut units = Vec::with_capacity(pattern.len());
+        for c in pattern.chars() {
+            if c.len_utf16() == 2 {
+                // A lone surrogate: Java's UTF-8 encoder writes `?`.
+                for _ in 0..2 {
+                    units.push((Box::from(&b"?"[..]), Box::from(&b"?"[..])));
+                }
+                continue;
+            }
+            let lower: String = c.to_lowercase().collect();
+            let upper: String = c.to_uppercase().collect();
+            units.push((lower.into_bytes().into(), upper.into_bytes().into()));
+        }
+        IgnoreCase { units }
+    }
+
+    /// Where in `s` the whole pattern can end when matched from the start (sorted, distinct).
+    fn ends(&self, s: &[u8]) -> Vec<usize> {
+        let mut at = vec![0];
+        let mut next = Vec::new();
+        for (lower, upper) in &self.units {
+            next.clear();
+            for &p in &at {
+                if s[p..].starts_with(lower) {
+                    next.push(p + lower.len());
+                }
+                if upper != lower && s[p..].starts_with(upper) {
+                    next.push(p + upper.len());
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            std::mem::swap(&mut at, &mut next);
+            if at.is_empty() {
+                break;
+            }
+        }
+        at
+    }
+
+    /// Whether `s` is the pattern (in some mix of cases, as above).
+    pub fn equals(&self, s: &[u8]) -> bool {
+        self.ends(s).last() == Some(&s.len())
+    }
+
+    /// Whether `s` starts with the pattern.
+    pub fn is_prefix_of(&self, s: &[u8]) -> bool {
+        !self.ends(s).is_empty()
+    }
+
+    /// Whether `s` ends with the pattern.
+    pub fn is_suffix_of(&self, s: &[u8]) -> bool {
+        let mut at = vec![s.len()];
+        let mut next = Vec::new();
+        for (lower, upper) in self.units.iter().rev() {
+            next.clear();
+            for &p in &at {
+                if s[..p].ends_with(lower) {
+                    next.push(p - lower.len());
+                }
+                if upper != lower && s[..p].ends_with(upper) {
+                    next.push(p - upper.len());
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            std::mem::swap(&mut at, &mut next);
+            if at.is_empty() {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 // The semantics of one matcher on one value, shared by the reference evaluator and any other

@@ -13,8 +13,8 @@ pub use parse::{MAX_ALTERNATIVES, NUMERIC_LIMIT};
 use std::fmt;
 
 pub use ast::{
-    fold_case, parse_ip, AnythingBut, Cidr, Conjunction, FieldMatch, FieldPattern, Literal, Matcher, Number, NumericOp,
-    ObjectPattern, Wildcard,
+    fold_case, parse_ip, AnythingBut, Cidr, Conjunction, FieldMatch, FieldPattern, IgnoreCase, Literal, Matcher,
+    Number, NumericOp, ObjectPattern, Wildcard,
 };
 
 /// A validated event pattern.

@@ -97,19 +97,19 @@ pub(crate) fn matcher_matches(m: &Matcher, v: &Value) -> bool {
         Matcher::Exact(lit) => literal_matches(lit, v),
         Matcher::Prefix { value, ignore_case } => v.as_str().is_some_and(|s| {
             if *ignore_case {
-                fold_case(s).starts_with(&fold_case(value))
+                IgnoreCase::new(value).is_prefix_of(s.as_bytes())
             } else {
                 s.starts_with(value.as_str())
             }
         }),
         Matcher::Suffix { value, ignore_case } => v.as_str().is_some_and(|s| {
             if *ignore_case {
-                fold_case(s).ends_with(&fold_case(value))
+                IgnoreCase::new(value).is_suffix_of(s.as_bytes())
             } else {
                 s.ends_with(value.as_str())
             }
         }),
-        Matcher::EqualsIgnoreCase(want) => v.as_str().is_some_and(|s| fold_case(s) == fold_case(want)),
+        Matcher::EqualsIgnoreCase(want) => v.as_str().is_some_and(|s| IgnoreCase::new(want).equals(s.as_bytes())),
         Matcher::Wildcard(w) => v.as_str().is_some_and(|s| wildcard_matches(w, s)),
         Matcher::AnythingBut(ab) => !anything_but_excludes(ab, v),
         Matcher::Numeric(conditions) => {
@@ -150,10 +150,9 @@ pub(crate) fn anything_but_excludes(ab: &AnythingBut, v: &Value) -> bool {
         AnythingBut::Values(values) => values.iter().any(|lit| literal_matches(lit, v)),
         AnythingBut::Prefix(ps) => s.is_some_and(|s| ps.iter().any(|p| s.starts_with(p.as_str()))),
         AnythingBut::Suffix(ps) => s.is_some_and(|s| ps.iter().any(|p| s.ends_with(p.as_str()))),
-        AnythingBut::EqualsIgnoreCase(ws) => s.is_some_and(|s| {
-            let f = fold_case(s);
-            ws.iter().any(|w| fold_case(w) == f)
-        }),
+        AnythingBut::EqualsIgnoreCase(ws) => {
+            s.is_some_and(|s| ws.iter().any(|w| IgnoreCase::new(w).equals(s.as_bytes())))
+        }
         AnythingBut::Wildcard(ws) => s.is_some_and(|s| ws.iter().any(|w| wildcard_matches(w, s))),
     }
 }

@@ -189,6 +189,75 @@ fn case_folding() {
     ));
 }
 
+/// Ignore-case matching as event-ruler's `EqualsIgnoreCaseParser`: per UTF-16 unit, its
+/// `toLowerCase(Locale.ROOT)` or `toUpperCase(Locale.ROOT)` alone; the event unfolded.
+#[test]
+fn ignore_case_as_event_ruler() {
+    let eq = |p: &str, s: &str| IgnoreCase::new(p).equals(s.as_bytes());
+    assert!(eq("aBc", "AbC"));
+    assert!(eq("", ""));
+    assert!(!eq("", "a"));
+    assert!(!eq("abc", "ab"));
+    assert!(!eq("ab", "abc"));
+    // ß: itself or "SS", never "ss"; "SS" never ß.
+    assert!(eq("ß", "ß"));
+    assert!(eq("ß", "SS"));
+    assert!(!eq("ß", "ss"));
+    assert!(!eq("ß", "sS"));
+    assert!(eq("ss", "Ss"));
+    assert!(!eq("SS", "ß"));
+    assert!(!eq("STRASSE", "straße"));
+    assert!(eq("straße", "STRASSE"));
+    // İ: itself or "i" + U+0307; "i" is i/I only.
+    assert!(eq("İ", "İ"));
+    assert!(eq("İ", "i\u{307}"));
+    assert!(!eq("İ", "i"));
+    assert!(!eq("İ", "I"));
+    assert!(!eq("i", "İ"));
+    // ﬁ: itself or "FI".
+    assert!(eq("ﬁ", "ﬁ"));
+    assert!(eq("ﬁ", "FI"));
+    assert!(!eq("ﬁ", "fi"));
+    assert!(!eq("ﬁ", "Fi"));
+    assert!(!eq("FI", "ﬁ"));
+    // Sigmas: ς is ς/Σ, σ and Σ are σ/Σ.
+    assert!(eq("ς", "Σ"));
+    assert!(!eq("ς", "σ"));
+    assert!(!eq("Σ", "ς"));
+    assert!(eq("ΟΔΟΣ", "οδοσ"));
+    assert!(!eq("ΟΔΟΣ", "οδος"));
+    // Lengths that change: ⱥ (3 bytes) / Ⱥ (2), ΰ / Ϋ́.
+    assert!(eq("ⱥ", "Ⱥ"));
+    assert!(eq("Ⱥ", "ⱥ"));
+    assert!(eq("ΰ", "\u{3a5}\u{308}\u{301}"));
+    // Beyond U+FFFF: two surrogates, each `?` in Java's UTF-8.
+    assert!(!eq("😀", "😀"));
+    assert!(eq("😀", "??"));
+    // Prefix and suffix.
+    let ic = IgnoreCase::new("straß");
+    assert!(ic.is_prefix_of("STRASSE".as_bytes()));
+    assert!(ic.is_prefix_of("straße".as_bytes()));
+    assert!(!ic.is_prefix_of("strasse".as_bytes()));
+    assert!(!ic.is_prefix_of("STRA".as_bytes()));
+    let ic = IgnoreCase::new("ße");
+    assert!(ic.is_suffix_of("STRASSE".as_bytes()));
+    assert!(ic.is_suffix_of("straße".as_bytes()));
+    assert!(!ic.is_suffix_of("strasse".as_bytes()));
+    assert!(!ic.is_suffix_of("E".as_bytes()));
+    assert!(IgnoreCase::new("").is_prefix_of(b"x"));
+    assert!(IgnoreCase::new("").is_suffix_of(b""));
+    // Through patterns.
+    assert!(!m(r#"{"a": [{"equals-ignore-case": "SS"}]}"#, json!({"a": "ß"})));
+    assert!(m(
+        r#"{"a": [{"anything-but": {"equals-ignore-case": ["x", "SS"]}}]}"#,
+        json!({"a": "ß"})
+    ));
+    assert!(!m(
+        r#"{"a": [{"anything-but": {"equals-ignore-case": "ß"}}]}"#,
+        json!({"a": "SS"})
+    ));
+}
+
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     let deep = format!("{}{}", "{\"a\":".repeat(1500), "}".repeat(1500));
