@@ -335,6 +335,28 @@ pub fn provided(
     }
 }
 
+/// [`refuse_unsupported`] for the write operations (PutObject, CopyObject, CreateMultipartUpload),
+/// whose inputs share the ACL, grant, Object Lock and SSE-C fields; `$extra_sse` adds the
+/// operation's other SSE-C fields.
+macro_rules! refuse_unsupported_write {
+    ($i:expr, $extra_sse:expr) => {
+        $crate::api::refuse_unsupported(
+            $i.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str),
+            &[
+                $i.grant_full_control.as_ref(),
+                $i.grant_read.as_ref(),
+                $i.grant_read_acp.as_ref(),
+                $i.grant_write_acp.as_ref(),
+            ],
+            $i.object_lock_mode.is_some()
+                || $i.object_lock_retain_until_date.is_some()
+                || $i.object_lock_legal_hold_status.is_some(),
+            $i.sse_customer_algorithm.is_some() || $i.sse_customer_key.is_some() || $extra_sse,
+        )
+    };
+}
+pub(crate) use refuse_unsupported_write;
+
 /// Rejects what a default S3 bucket (ACLs disabled by BucketOwnerEnforced, no Object Lock
 /// configuration) rejects, and SSE-C, which S3 refuses over plain HTTP: localbridge never
 /// accepts such a request and silently ignores part of it.

@@ -8,8 +8,8 @@ use super::list::{enc, encoding, max_keys};
 use super::object::{object_url, sdk_algorithm, write_condition};
 use super::{
     check_copy_conditions, check_declared_length, copy_source, etag, initiator, object_meta, owner, parse_algorithm,
-    parse_tagging_header, provided, read_body, refuse_unsupported, set_checksum, set_checksum_value, sse, ts,
-    verify_content_sha256, Call, Res,
+    parse_tagging_header, provided, read_body, refuse_unsupported, refuse_unsupported_write, set_checksum,
+    set_checksum_value, sse, ts, verify_content_sha256, Call, Res,
 };
 use crate::checksum::{self, Algorithm, ChecksumType as Kind};
 use crate::error::Fault;
@@ -75,19 +75,7 @@ impl S3Stub {
     ) -> Res<CreateMultipartUploadOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
-        refuse_unsupported(
-            i.acl.as_ref().map(ObjectCannedACL::as_str),
-            &[
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
-            i.object_lock_mode.is_some()
-                || i.object_lock_retain_until_date.is_some()
-                || i.object_lock_legal_hold_status.is_some(),
-            i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
-        )?;
+        refuse_unsupported_write!(i, false)?;
         let meta = object_meta(
             i.content_type.as_ref(),
             i.content_encoding.as_ref(),

@@ -9,8 +9,8 @@ use s3s::S3Request;
 
 use super::{
     blob, check_copy_conditions, check_declared_length, check_read_conditions, copy_source, etag, object_meta,
-    parse_algorithm, parse_tagging_header, provided, read_body, refuse_unsupported, set_checksum, set_checksum_value,
-    sse, ts, user_metadata, verify_content_sha256, Call, Res,
+    parse_algorithm, parse_tagging_header, provided, read_body, refuse_unsupported, refuse_unsupported_write,
+    set_checksum, set_checksum_value, sse, ts, user_metadata, verify_content_sha256, Call, Res,
 };
 use crate::checksum::{self, Algorithm, Checksum, Provided};
 use crate::error::Fault;
@@ -67,19 +67,7 @@ macro_rules! put_args {
             body: i.body,
             content_length: i.content_length,
             tagging: i.tagging,
-            unsupported: refuse_unsupported(
-                i.acl.as_ref().map(ObjectCannedACL::as_str),
-                &[
-                    i.grant_full_control.as_ref(),
-                    i.grant_read.as_ref(),
-                    i.grant_read_acp.as_ref(),
-                    i.grant_write_acp.as_ref(),
-                ],
-                i.object_lock_mode.is_some()
-                    || i.object_lock_retain_until_date.is_some()
-                    || i.object_lock_legal_hold_status.is_some(),
-                i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some() || i.sse_customer_key_md5.is_some(),
-            ),
+            unsupported: refuse_unsupported_write!(i, i.sse_customer_key_md5.is_some()),
             if_match: i.if_match,
             if_none_match: i.if_none_match,
             signed_headers: None,
@@ -514,21 +502,9 @@ impl S3Stub {
     pub(super) async fn copy_object(&self, call: &Call, req: S3Request<CopyObjectInput>) -> Res<CopyObjectOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
-        refuse_unsupported(
-            i.acl.as_ref().map(ObjectCannedACL::as_str),
-            &[
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
-            i.object_lock_mode.is_some()
-                || i.object_lock_retain_until_date.is_some()
-                || i.object_lock_legal_hold_status.is_some(),
-            i.sse_customer_algorithm.is_some()
-                || i.sse_customer_key.is_some()
-                || i.copy_source_sse_customer_algorithm.is_some()
-                || i.copy_source_sse_customer_key.is_some(),
+        refuse_unsupported_write!(
+            i,
+            i.copy_source_sse_customer_algorithm.is_some() || i.copy_source_sse_customer_key.is_some()
         )?;
         let (src_bucket, src) = copy_source(self, &i.copy_source)?;
         let src_obj = src.object.as_ref().ok_or_else(|| Fault::no_such_key(&src.key))?;
