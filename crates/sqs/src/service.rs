@@ -866,39 +866,30 @@ impl Sqs {
         queue: &QueueRef,
         input: ReceiveMessageInput,
     ) -> Result<Vec<ReceivedMessage>, AwsError> {
-        let max = match input.max_number_of_messages {
-            None => 1,
-            Some(n @ 1..=10) => usize::try_from(n).unwrap_or(1),
-            Some(n) => {
-                return Err(errors::invalid_value(
-                    n,
-                    "MaxNumberOfMessages",
-                    "Must be between 1 and 10, if provided.",
-                ))
-            }
-        };
-        let wait = match input.wait_time_seconds {
-            None => None,
-            Some(w @ 0..=MAX_WAIT_TIME_SECONDS) => u64::try_from(w).ok(),
-            Some(w) => {
-                return Err(errors::invalid_value(
-                    w,
-                    "WaitTimeSeconds",
-                    "Must be >= 0 and <= 20, if provided.",
-                ))
-            }
-        };
-        let visibility = match input.visibility_timeout {
-            None => None,
-            Some(v @ 0..=MAX_VISIBILITY_TIMEOUT) => u32::try_from(v).ok(),
-            Some(v) => {
-                return Err(errors::invalid_value(
-                    v,
-                    "VisibilityTimeout",
-                    "Must be >= 0 and <= 43200, if provided.",
-                ))
-            }
-        };
+        let max = optional_in_range(
+            input.max_number_of_messages,
+            1,
+            10,
+            "MaxNumberOfMessages",
+            "Must be between 1 and 10, if provided.",
+        )?
+        .map_or(1, |n| usize::try_from(n).unwrap_or(1));
+        let wait = optional_in_range(
+            input.wait_time_seconds,
+            0,
+            MAX_WAIT_TIME_SECONDS,
+            "WaitTimeSeconds",
+            "Must be >= 0 and <= 20, if provided.",
+        )?
+        .and_then(|w| u64::try_from(w).ok());
+        let visibility = optional_in_range(
+            input.visibility_timeout,
+            0,
+            MAX_VISIBILITY_TIMEOUT,
+            "VisibilityTimeout",
+            "Must be >= 0 and <= 43200, if provided.",
+        )?
+        .and_then(|v| u32::try_from(v).ok());
         let q = self.queue(&ctx.region, queue)?;
         let attempt_id = input.receive_request_attempt_id.as_deref().filter(|_| q.fifo);
         if let Some(id) = attempt_id {
@@ -1294,4 +1285,18 @@ fn statements_mut(policy: &mut Value) -> Option<&mut Vec<Value>> {
         *entry = Value::Array(if single.is_null() { Vec::new() } else { vec![single] });
     }
     entry.as_array_mut()
+}
+
+/// An optional integer parameter that must lie in `min..=max` when given.
+fn optional_in_range(
+    value: Option<i64>,
+    min: i64,
+    max: i64,
+    param: &str,
+    reason: &str,
+) -> Result<Option<i64>, AwsError> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(errors::invalid_value(v, param, reason)),
+        v => Ok(v),
+    }
 }

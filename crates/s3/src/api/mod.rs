@@ -482,6 +482,27 @@ pub fn storage_class(sc: Option<&StorageClass>) -> Result<Option<String>, Fault>
     }
 }
 
+/// [`object_meta`] from a write input (PutObject, PostObject, CopyObject, CreateMultipartUpload):
+/// their standard-header and metadata fields share names.
+macro_rules! object_meta_of {
+    ($i:expr) => {
+        $crate::api::object_meta(
+            $i.content_type.as_ref(),
+            $i.content_encoding.as_ref(),
+            $i.content_disposition.as_ref(),
+            $i.cache_control.as_ref(),
+            $i.content_language.as_ref(),
+            $i.expires.as_ref(),
+            $i.metadata.as_ref(),
+            $i.storage_class.as_ref(),
+            $i.website_redirect_location.as_ref(),
+            $i.server_side_encryption.as_ref(),
+            $i.ssekms_key_id.as_ref(),
+        )
+    };
+}
+pub(crate) use object_meta_of;
+
 /// The standard headers and metadata of a write request.
 #[allow(clippy::too_many_arguments)]
 pub fn object_meta(

@@ -7,7 +7,7 @@ use s3s::S3Request;
 use super::list::{enc, encoding, max_keys};
 use super::object::{object_url, sdk_algorithm, write_condition};
 use super::{
-    check_copy_conditions, check_declared_length, copy_source, etag, initiator, object_meta, owner, parse_algorithm,
+    check_copy_conditions, check_declared_length, copy_source, etag, initiator, object_meta_of, owner, parse_algorithm,
     parse_tagging_header, provided, read_body, refuse_unsupported, refuse_unsupported_write, set_checksum,
     set_checksum_value, sse, ts, verify_content_sha256, Call, Res,
 };
@@ -76,19 +76,7 @@ impl S3Stub {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         refuse_unsupported_write!(i, false)?;
-        let meta = object_meta(
-            i.content_type.as_ref(),
-            i.content_encoding.as_ref(),
-            i.content_disposition.as_ref(),
-            i.cache_control.as_ref(),
-            i.content_language.as_ref(),
-            i.expires.as_ref(),
-            i.metadata.as_ref(),
-            i.storage_class.as_ref(),
-            i.website_redirect_location.as_ref(),
-            i.server_side_encryption.as_ref(),
-            i.ssekms_key_id.as_ref(),
-        )?;
+        let meta = object_meta_of!(i)?;
         let tags = parse_tagging_header(i.tagging.as_deref())?;
         let algorithm = parse_algorithm(i.checksum_algorithm.as_ref())?;
         let kind = checksum_type(i.checksum_type.as_ref())?;

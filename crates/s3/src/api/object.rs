@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::S3Request;
 
 use super::{
-    blob, check_copy_conditions, check_declared_length, check_read_conditions, copy_source, etag, object_meta,
+    blob, check_copy_conditions, check_declared_length, check_read_conditions, copy_source, etag, object_meta_of,
     parse_algorithm, parse_tagging_header, provided, read_body, refuse_unsupported, refuse_unsupported_write,
     set_checksum, set_checksum_value, sse, ts, user_metadata, verify_content_sha256, Call, Res,
 };
@@ -40,19 +40,7 @@ macro_rules! put_args {
     ($i:expr) => {{
         let i = $i;
         PutArgs {
-            meta: object_meta(
-                i.content_type.as_ref(),
-                i.content_encoding.as_ref(),
-                i.content_disposition.as_ref(),
-                i.cache_control.as_ref(),
-                i.content_language.as_ref(),
-                i.expires.as_ref(),
-                i.metadata.as_ref(),
-                i.storage_class.as_ref(),
-                i.website_redirect_location.as_ref(),
-                i.server_side_encryption.as_ref(),
-                i.ssekms_key_id.as_ref(),
-            ),
+            meta: object_meta_of!(i),
             provided: provided(
                 i.checksum_algorithm.as_ref(),
                 i.checksum_crc32.as_ref(),
@@ -565,19 +553,7 @@ impl S3Stub {
                 "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_OBJECT_SIZE}"
             )));
         }
-        let requested = object_meta(
-            i.content_type.as_ref(),
-            i.content_encoding.as_ref(),
-            i.content_disposition.as_ref(),
-            i.cache_control.as_ref(),
-            i.content_language.as_ref(),
-            i.expires.as_ref(),
-            i.metadata.as_ref(),
-            i.storage_class.as_ref(),
-            i.website_redirect_location.as_ref(),
-            i.server_side_encryption.as_ref(),
-            i.ssekms_key_id.as_ref(),
-        )?;
+        let requested = object_meta_of!(i)?;
         let meta = if replace_meta {
             requested
         } else {
