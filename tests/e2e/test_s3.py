@@ -1011,5 +1011,5 @@ def test_oversized_put_is_refused_before_its_body_is_read(endpoint, s3):
         )
         head = sock.recv(65536).decode()
     assert head.startswith("HTTP/1.1 400"), head
-    assert "<Code>EntityTooLarge</Code>" in head or "EntityTooLarge" in head
+    assert "<Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message>" in head
     assert s3.list_objects_v2(Bucket="big")["KeyCount"] == 0

@@ -328,7 +328,7 @@ fn body_error(service: &Service, err: &BodyError) -> Response {
         (Service::S3, BodyError::TooLarge) => (
             400,
             "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed object size.",
+            "Your proposed upload exceeds the maximum allowed size",
         ),
         (_, BodyError::TooLarge) => (413, "RequestEntityTooLarge", "Request entity too large"),
         (_, BodyError::Read) => (400, "IncompleteBody", "The request body terminated unexpectedly"),
