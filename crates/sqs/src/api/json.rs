@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::Response;
 use lb_core::{AwsError, RequestContext};
+use lb_protocol::json::{JsonError, JsonVersion};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_ref, respond, SqsOp, SqsOutput};
+use super::{queue_ref, SqsOp, SqsOutput};
 use crate::errors;
 use crate::model::{
     AddPermissionInput, BatchEntry, BatchOutput, ChangeVisibilityEntry, CreateQueueInput, GetQueueUrlInput,
@@ -20,13 +21,11 @@ use crate::model::{
     SendMessageOutput, StartMessageMoveTaskInput,
 };
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const VERSION: JsonVersion = JsonVersion::V1_0;
 
 fn body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, AwsError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| errors::serialization(format!("Failed to parse the request body: {e}")))
+    lb_protocol::json::decode(bytes)
+        .map_err(|e| errors::serialization(format!("Failed to parse the request body: {e}")))
 }
 
 #[derive(Deserialize, Default)]
@@ -678,30 +677,23 @@ fn to_body(out: &SqsOutput) -> Result<Vec<u8>, serde_json::Error> {
 
 pub(super) fn response(out: &SqsOutput, ctx: &RequestContext) -> Response<Bytes> {
     match to_body(out) {
-        Ok(body) => respond(200, CONTENT_TYPE, body, ctx),
+        Ok(body) => lb_protocol::json::response(VERSION, body, &ctx.request_id),
         Err(e) => error_response(&AwsError::internal(format!("could not render the response: {e}")), ctx),
     }
 }
 
-#[derive(Serialize)]
-struct ErrorOut<'a> {
-    #[serde(rename = "__type")]
-    kind: String,
-    message: &'a str,
-}
-
+/// `{"__type": "<namespace>#<shape>", "message": ...}` with the query code in
+/// `x-amzn-query-error` (SQS is `awsQueryCompatible`).
 pub(super) fn error_response(err: &AwsError, ctx: &RequestContext) -> Response<Bytes> {
-    let body = serde_json::to_vec(&ErrorOut {
-        kind: errors::json_full_type(&err.code),
-        message: &err.message,
-    })
-    .unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = respond(err.status, CONTENT_TYPE, body, ctx);
-    if errors::has_query_code(&err.code) {
-        let fault = if err.sender_fault { "Sender" } else { "Receiver" };
-        if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", err.code)) {
-            resp.headers_mut().insert("x-amzn-query-error", v);
-        }
-    }
-    resp
+    let type_name = errors::json_full_type(&err.code);
+    lb_protocol::json::error_response(
+        VERSION,
+        &JsonError {
+            status: err.status,
+            type_name: &type_name,
+            message: &err.message,
+            query_error: errors::has_query_code(&err.code).then_some((&*err.code, err.sender_fault)),
+        },
+        &ctx.request_id,
+    )
 }

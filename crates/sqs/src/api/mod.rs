@@ -5,11 +5,16 @@
 
 mod json;
 mod query;
-mod xml;
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
+use lb_core::clock::BoxFuture;
 use lb_core::{AwsError, RequestContext};
+use lb_protocol::query::{ErrorStyle, Params};
+use lb_protocol::{ApiRequest, JsonVersion, Protocol, ServiceSpec};
 use tracing::debug;
 
 use crate::errors;
@@ -105,7 +110,13 @@ pub const OPERATIONS: [&str; 23] = [
 ];
 
 /// Runs one operation.
-pub async fn execute(sqs: &Sqs, ctx: &RequestContext, endpoint: &str, op: SqsOp) -> Result<SqsOutput, AwsError> {
+async fn execute(sqs: &Sqs, ctx: &RequestContext, req: &ApiRequest, op: SqsOp) -> Result<SqsOutput, AwsError> {
+    let endpoint = if needs_endpoint(&op) {
+        endpoint(req)
+    } else {
+        String::new()
+    };
+    let endpoint = endpoint.as_str();
     Ok(match op {
         SqsOp::CreateQueue(input) => SqsOutput::QueueUrl(sqs.create_queue(ctx, endpoint, input)?),
         SqsOp::GetQueueUrl(input) => SqsOutput::QueueUrl(sqs.get_queue_url(ctx, endpoint, input)?),
@@ -175,20 +186,67 @@ pub async fn execute(sqs: &Sqs, ctx: &RequestContext, endpoint: &str, op: SqsOp)
     })
 }
 
-/// Handles one SQS request; the gateway has decided it is SQS (by `X-Amz-Target`, credential
-/// scope or `Action`). Never panics on any input; always answers in the request's protocol.
-pub async fn handle(sqs: &Sqs, ctx: &RequestContext, req: Request<Bytes>) -> Response<Bytes> {
-    let endpoint = endpoint(&req);
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match target {
-        Some(target) => {
-            let op_name = target.strip_prefix("AmazonSQS.").unwrap_or(&target);
-            let result = match json::parse(op_name, req.body()) {
-                Ok(op) => execute(sqs, ctx, &endpoint, op).await,
+/// The namespace of every SQS query response.
+pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+
+/// What identifies SQS's requests (botocore `sqs` 2012-11-05: protocol `json` 1.0, target
+/// prefix `AmazonSQS`, `awsQueryCompatible`; the query protocol is still served for older SDKs).
+pub const SPEC: ServiceSpec = ServiceSpec {
+    json: Some(JsonVersion::V1_0),
+    target_prefixes: &["AmazonSQS."],
+    operations: &OPERATIONS,
+    query: true,
+    query_path: Some(is_queue_path),
+    xmlns: NAMESPACE,
+    query_errors: ErrorStyle {
+        xmlns: Some(NAMESPACE),
+        detail: true,
+    },
+    query_compatible: true,
+    ..ServiceSpec::new("sqs")
+};
+
+/// `/<12-digit account>/<queue name>`, the path of an SQS queue URL.
+pub fn is_queue_path(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(account), Some(name), None)
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty()
+    )
+}
+
+/// SQS's wire edge as a gateway service.
+pub struct SqsApi {
+    sqs: Arc<Sqs>,
+}
+
+impl SqsApi {
+    pub fn new(sqs: Arc<Sqs>) -> Self {
+        Self { sqs }
+    }
+}
+
+impl lb_protocol::Service for SqsApi {
+    fn spec(&self) -> &ServiceSpec {
+        &SPEC
+    }
+
+    fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(handle_api(&self.sqs, req))
+    }
+}
+
+/// Handles one classified SQS request. Never panics on any input; always answers in the
+/// request's protocol (a query request with `Accept: application/json` is answered in the JSON
+/// 1.0 envelope, as AWS's `awsQueryCompatible` front end does).
+pub async fn handle_api(sqs: &Sqs, req: ApiRequest) -> Response<Bytes> {
+    let ctx = &req.ctx;
+    match req.protocol {
+        Protocol::Json(_) => {
+            let op_name: &str = &req.operation;
+            let result = match json::parse(op_name, &req.body) {
+                Ok(op) => execute(sqs, ctx, &req, op).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -199,16 +257,22 @@ pub async fn handle(sqs: &Sqs, ctx: &RequestContext, req: Request<Bytes>) -> Res
                 }
             }
         }
-        None => {
+        _ => {
+            let as_json = req.accepts_json();
             let (action, result) = match query::parse(&req) {
-                Ok((action, op)) => (Some(action), execute(sqs, ctx, &endpoint, op).await),
+                Ok((action, op)) => (Some(action), execute(sqs, ctx, &req, op).await),
                 Err((action, e)) => (action, Err(e)),
             };
             match (action, result) {
+                (Some(_), Ok(out)) if as_json => json::response(&out, ctx),
                 (Some(action), Ok(out)) => query::response(action, &out, ctx),
                 (action, Err(e)) => {
                     debug!(op = action.unwrap_or("?"), code = %e.code, message = %e.message, "sqs error");
-                    query::error_response(&e, ctx)
+                    if as_json {
+                        json::error_response(&e, ctx)
+                    } else {
+                        query::error_response(&e, ctx)
+                    }
                 }
                 (None, Ok(_)) => query::error_response(&errors::missing_action(), ctx),
             }
@@ -216,28 +280,51 @@ pub async fn handle(sqs: &Sqs, ctx: &RequestContext, req: Request<Bytes>) -> Res
     }
 }
 
-/// `http://{Host}`: queue URLs point back at the address the caller used.
-fn endpoint<B>(req: &Request<B>) -> String {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
+/// Handles one SQS request given as plain HTTP (tests and callers outside the gateway): JSON 1.0
+/// when it has `X-Amz-Target`, else the query protocol.
+pub async fn handle(sqs: &Sqs, ctx: &RequestContext, req: Request<Bytes>) -> Response<Bytes> {
+    let (parts, body) = req.into_parts();
+    let target = parts
+        .headers
+        .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or(DEFAULT_HOST);
-    format!("http://{host}")
+        .map(|t| t.strip_prefix("AmazonSQS.").unwrap_or(t).to_owned());
+    let (protocol, operation, params) = match target {
+        Some(op) => (Protocol::Json(JsonVersion::V1_0), op, None),
+        None => {
+            let params = Params::parse(parts.uri.query(), &body);
+            let op = params.action().unwrap_or_default().to_owned();
+            (Protocol::Query, op, Some(params))
+        }
+    };
+    let req = ApiRequest {
+        service: SPEC.name,
+        protocol,
+        operation: Cow::Owned(operation),
+        parts,
+        body,
+        params,
+        ctx: ctx.clone(),
+    };
+    handle_api(sqs, req).await
 }
 
-/// A response with the protocol's content type and AWS's request-id header.
-fn respond(status: u16, content_type: &'static str, body: Vec<u8>, ctx: &RequestContext) -> Response<Bytes> {
-    let mut resp = Response::new(Bytes::from(body));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = resp.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        headers.insert("x-amzn-requestid", v);
-    }
-    resp
+/// Whether an operation's result names queue URLs (built from the request's Host).
+fn needs_endpoint(op: &SqsOp) -> bool {
+    matches!(
+        op,
+        SqsOp::CreateQueue(_) | SqsOp::GetQueueUrl(_) | SqsOp::ListQueues(_) | SqsOp::ListDeadLetterSourceQueues { .. }
+    )
+}
+
+/// `http://{Host}`: queue URLs point back at the address the caller used.
+fn endpoint(req: &ApiRequest) -> String {
+    let host = req
+        .header(http::header::HOST.as_str())
+        .filter(|h| !h.is_empty())
+        .or_else(|| req.parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or(DEFAULT_HOST);
+    format!("http://{host}")
 }
 
 /// The queue a request names by `QueueUrl`.

@@ -2,18 +2,19 @@
 //! XML responses. Lists and maps are flattened as the model's `locationName`s say:
 //! `AttributeName.1`, `Attribute.1.Name` / `Attribute.1.Value`, `MessageAttribute.1.Value.DataType`,
 //! `SendMessageBatchRequestEntry.1.MessageBody`, ... A request may be POSTed to the queue URL
-//! itself (`/000000000000/uploads`) instead of naming `QueueUrl`.
-
-use std::collections::{BTreeSet, HashMap};
+//! itself (`/000000000000/uploads`) instead of naming `QueueUrl`. The parameters are parsed
+//! once (by the gateway, which needed `Action`), the framing and XML writer are
+//! [`lb_protocol`]'s.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Response};
 use lb_core::{AwsError, RequestContext};
+use lb_protocol::query::{Params, QueryWriter};
+use lb_protocol::{ApiRequest, XmlWriter};
 
-use super::xml::Xml;
-use super::{queue_ref, respond, SqsOp, SqsOutput, OPERATIONS};
+use super::{queue_ref, SqsOp, SqsOutput, NAMESPACE, OPERATIONS, SPEC};
 use crate::errors;
 use crate::model::{
     AddPermissionInput, BatchEntry, BatchOutput, ChangeVisibilityEntry, CreateQueueInput, GetQueueUrlInput,
@@ -21,76 +22,41 @@ use crate::model::{
     SendMessageOutput, StartMessageMoveTaskInput,
 };
 
-const CONTENT_TYPE: &str = "text/xml";
+/// Actions that name no queue: sent to a queue URL, AWS answers `InvalidAction`.
+const QUEUELESS: [&str; 2] = ["CreateQueue", "ListQueues"];
 
-/// The request's parameters (query string and form body; the body wins).
-struct Params {
-    map: HashMap<String, String>,
+/// The request's parameters with SQS's readings of them.
+struct P<'a> {
+    p: &'a Params,
     /// The queue URL path the request was sent to, if any (`/{account}/{name}`).
-    path: String,
+    path: &'a str,
 }
 
-impl Params {
-    fn from_request(req: &Request<Bytes>) -> Self {
-        let mut map = HashMap::new();
-        if let Some(q) = req.uri().query() {
-            map.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
-        }
-        map.extend(form_urlencoded::parse(req.body()).into_owned());
-        Self {
-            map,
-            path: req.uri().path().to_owned(),
-        }
-    }
-
+impl P<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).map(String::as_str)
+        self.p.get(key)
     }
 
     fn string(&self, key: &str) -> Option<String> {
-        self.map.get(key).cloned()
+        self.p.string(key)
     }
 
     fn int(&self, key: &str) -> Result<Option<i64>, AwsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| errors::invalid_value(v, key, "Value must be an integer.")),
-        }
+        self.p
+            .int(key)
+            .map_err(|e| errors::invalid_value(&e.value, key, "Value must be an integer."))
     }
 
-    /// The `N`s of `{prefix}.N` and `{prefix}.N.*` keys, in order.
-    fn indices(&self, prefix: &str) -> BTreeSet<u32> {
-        self.map
-            .keys()
-            .filter_map(|k| {
-                let rest = k.strip_prefix(prefix)?.strip_prefix('.')?;
-                rest.split('.').next()?.parse::<u32>().ok()
-            })
-            .collect()
+    fn indices(&self, prefix: &str) -> std::collections::BTreeSet<u32> {
+        self.p.indices(prefix)
     }
 
-    /// `{prefix}.1`, `{prefix}.2`, ... in index order.
     fn list(&self, prefix: &str) -> Vec<String> {
-        self.indices(prefix)
-            .into_iter()
-            .filter_map(|n| self.string(&format!("{prefix}.{n}")))
-            .collect()
+        self.p.list(prefix)
     }
 
-    /// `{prefix}.N.{key}` / `{prefix}.N.{value}` pairs in index order.
     fn pairs(&self, prefix: &str, key: &str, value: &str) -> Vec<(String, String)> {
-        self.indices(prefix)
-            .into_iter()
-            .filter_map(|n| {
-                let k = self.string(&format!("{prefix}.{n}.{key}"))?;
-                let v = self.string(&format!("{prefix}.{n}.{value}")).unwrap_or_default();
-                Some((k, v))
-            })
-            .collect()
+        self.p.pairs(prefix, key, value)
     }
 
     /// Message attributes under `{prefix}.N.Name` / `{prefix}.N.Value.*`.
@@ -152,22 +118,46 @@ impl Params {
 
 type ParseError = (Option<&'static str>, AwsError);
 
+/// A GET without `Action`: 404 `UnknownOperationException` (recorded from AWS; the message is
+/// localbridge's).
+fn unknown_operation_without_action() -> AwsError {
+    AwsError::new(
+        errors::UNKNOWN_OPERATION,
+        404,
+        "The request names no operation (Action).",
+    )
+}
+
 /// Parses a query-protocol request into its action name and operation.
-pub(super) fn parse(req: &Request<Bytes>) -> Result<(&'static str, SqsOp), ParseError> {
-    let p = Params::from_request(req);
-    let action = match p.get("Action") {
-        None | Some("") => return Err((None, errors::missing_action())),
+pub(super) fn parse(req: &ApiRequest) -> Result<(&'static str, SqsOp), ParseError> {
+    let parsed;
+    let params = match &req.params {
+        Some(p) => p,
+        None => {
+            parsed = Params::parse(req.parts.uri.query(), &req.body);
+            &parsed
+        }
+    };
+    let path = req.parts.uri.path();
+    let p = P { p: params, path };
+    let action = match params.action() {
+        // Over GET, a request without an action is no operation at all.
+        None if req.parts.method == Method::GET => return Err((None, unknown_operation_without_action())),
+        None => return Err((None, errors::missing_action())),
         Some(a) => OPERATIONS
             .into_iter()
             .find(|op| *op == a)
             .ok_or_else(|| (None, errors::invalid_action(a)))?,
     };
+    if QUEUELESS.contains(&action) && super::is_queue_path(path) {
+        return Err((Some(action), errors::invalid_action(action)));
+    }
     parse_op(action, &p)
         .map(|op| (action, op))
         .map_err(|e| (Some(action), e))
 }
 
-fn parse_op(action: &str, p: &Params) -> Result<SqsOp, AwsError> {
+fn parse_op(action: &str, p: &P<'_>) -> Result<SqsOp, AwsError> {
     Ok(match action {
         "CreateQueue" => SqsOp::CreateQueue(CreateQueueInput {
             queue_name: p.string("QueueName").unwrap_or_default(),
@@ -283,7 +273,7 @@ fn parse_op(action: &str, p: &Params) -> Result<SqsOp, AwsError> {
 
 // ---- responses ----------------------------------------------------------------------------
 
-fn batch_errors<T>(x: &mut Xml, b: &BatchOutput<T>) {
+fn batch_errors<T>(x: &mut XmlWriter, b: &BatchOutput<T>) {
     for f in &b.failed {
         x.open("BatchResultErrorEntry");
         x.leaf("Id", &f.id);
@@ -294,7 +284,7 @@ fn batch_errors<T>(x: &mut Xml, b: &BatchOutput<T>) {
     }
 }
 
-fn sent(x: &mut Xml, o: &SendMessageOutput) {
+fn sent(x: &mut XmlWriter, o: &SendMessageOutput) {
     x.leaf("MessageId", &o.message_id);
     x.leaf("MD5OfMessageBody", &o.md5_of_message_body);
     x.opt("MD5OfMessageAttributes", o.md5_of_message_attributes.as_deref());
@@ -306,8 +296,7 @@ fn sent(x: &mut Xml, o: &SendMessageOutput) {
 }
 
 /// Writes `<{action}Result>...</{action}Result>` for outputs that have one.
-fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
-    let tag = format!("{action}Result");
+fn result(q: &mut QueryWriter<'_>, action: &str, out: &SqsOutput) {
     let empty = match out {
         SqsOutput::Empty => return,
         SqsOutput::QueueUrls(l) | SqsOutput::DeadLetterSourceQueues(l) => {
@@ -319,13 +308,15 @@ fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
         _ => false,
     };
     if empty {
-        x.empty(&tag);
+        q.empty_result();
         return;
     }
-    x.open(&tag);
+    let x = q.open_result();
     match out {
         SqsOutput::Empty => {}
-        SqsOutput::QueueUrl(url) => x.leaf("QueueUrl", url),
+        SqsOutput::QueueUrl(url) => {
+            x.leaf("QueueUrl", url);
+        }
         SqsOutput::QueueUrls(list) | SqsOutput::DeadLetterSourceQueues(list) => {
             for url in &list.queue_urls {
                 x.leaf("QueueUrl", url);
@@ -359,11 +350,10 @@ fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
             batch_errors(x, b);
         }
         SqsOutput::Batch(b) => {
-            let entry = format!("{action}ResultEntry");
             for (id, ()) in &b.successful {
-                x.open(&entry);
+                x.open2(action, "ResultEntry");
                 x.leaf("Id", id);
-                x.close(&entry);
+                x.close2(action, "ResultEntry");
             }
             batch_errors(x, b);
         }
@@ -396,8 +386,12 @@ fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
                 x.close("Message");
             }
         }
-        SqsOutput::TaskHandle(h) => x.leaf("TaskHandle", h),
-        SqsOutput::Moved(n) => x.leaf("ApproximateNumberOfMessagesMoved", &n.to_string()),
+        SqsOutput::TaskHandle(h) => {
+            x.leaf("TaskHandle", h);
+        }
+        SqsOutput::Moved(n) => {
+            x.leaf("ApproximateNumberOfMessagesMoved", &n.to_string());
+        }
         SqsOutput::MoveTasks(tasks) => {
             for t in tasks {
                 x.open("ListMessageMoveTasksResultEntry");
@@ -425,27 +419,15 @@ fn result(x: &mut Xml, action: &str, out: &SqsOutput) {
             }
         }
     }
-    x.close(&tag);
+    q.close_result();
 }
 
 pub(super) fn response(action: &str, out: &SqsOutput, ctx: &RequestContext) -> Response<Bytes> {
-    let mut x = Xml::response(action);
-    result(&mut x, action, out);
-    respond(200, CONTENT_TYPE, x.finish(action, &ctx.request_id).into_bytes(), ctx)
+    let mut q = QueryWriter::start(action, NAMESPACE);
+    result(&mut q, action, out);
+    lb_protocol::query::response(q.finish(&ctx.request_id), &ctx.request_id)
 }
 
 pub(super) fn error_response(err: &AwsError, ctx: &RequestContext) -> Response<Bytes> {
-    let mut x = Xml::error();
-    x.open("Error");
-    x.leaf("Type", if err.sender_fault { "Sender" } else { "Receiver" });
-    x.leaf("Code", &err.code);
-    x.leaf("Message", errors::query_message(err));
-    x.empty("Detail");
-    x.close("Error");
-    respond(
-        err.status,
-        CONTENT_TYPE,
-        x.finish_error(&ctx.request_id).into_bytes(),
-        ctx,
-    )
+    lb_protocol::query::error_response(err, errors::query_message(err), &ctx.request_id, SPEC.query_errors)
 }
