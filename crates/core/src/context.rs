@@ -13,6 +13,8 @@ pub struct RequestContext {
     pub source_ip: IpAddr,
     /// Unique per request; returned in the protocol's request-id header.
     pub request_id: String,
+    /// The `X-Amzn-Trace-Id` request header, if any (SQS keeps it as `AWSTraceHeader`).
+    pub trace_header: Option<String>,
 }
 
 impl RequestContext {
@@ -23,6 +25,7 @@ impl RequestContext {
             access_key: None,
             source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             request_id: crate::ids::request_id(),
+            trace_header: None,
         }
     }
 }

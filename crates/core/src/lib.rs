@@ -14,7 +14,7 @@ pub mod ids;
 pub mod policy;
 
 pub use arn::Arn;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ClockHold, ClockMode, ManualClock, SystemClock, TokioClock};
 pub use context::RequestContext;
 pub use error::AwsError;
 

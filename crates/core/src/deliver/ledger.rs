@@ -1,0 +1,222 @@
+//! The ledger: a bounded ring with one record per delivery the engine accepted (or dropped at its
+//! door): who produced it, where it went, every attempt, and its fate. The answer to "my event
+//! never arrived — why?".
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use serde::Serialize;
+
+use super::Producer;
+use crate::clock::iso8601_millis;
+
+/// Where a delivery ended (or that it has not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fate {
+    Pending,
+    Delivered,
+    DeadLettered,
+    Dropped,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Pending => "pending",
+            Fate::Delivered => "delivered",
+            Fate::DeadLettered => "dead-lettered",
+            Fate::Dropped => "dropped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fate> {
+        Some(match s {
+            "pending" => Fate::Pending,
+            "delivered" => Fate::Delivered,
+            "dead-lettered" => Fate::DeadLettered,
+            "dropped" => Fate::Dropped,
+            _ => return None,
+        })
+    }
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// When the attempt finished (RFC 3339, milliseconds, UTC).
+    pub at: String,
+    /// `delivered` or the failure kind (`retryable`, `not-found`, `access-denied`, `terminal`).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What the ledger knows of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerRecord {
+    pub id: u64,
+    pub producer: Producer,
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub submitted_at: String,
+    pub fate: Fate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a dead-lettered delivery: where it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target: Option<String>,
+    /// For a delivery to a dead-letter target: the record it carries on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_of: Option<u64>,
+    /// Attempts made in all (the list keeps the first and the most recent ones).
+    pub attempt_count: u32,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Filters for [`Ledger::query`]; each given one must match.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerQuery {
+    pub target: Option<String>,
+    pub producer: Option<String>,
+    pub fate: Option<Fate>,
+    /// At most this many records (newest first).
+    pub limit: Option<usize>,
+}
+
+/// Attempts kept per record: the first few and the most recent ones (a 185-attempt retry policy
+/// must not make one record hold 185 entries).
+const KEEP_FIRST: usize = 4;
+const KEEP_LAST: usize = 12;
+
+pub struct Ledger {
+    capacity: usize,
+    // A std Mutex: held for one push or one in-place update, never across an await.
+    ring: Mutex<Ring>,
+}
+
+struct Ring {
+    records: VecDeque<LedgerRecord>,
+    /// The id the next record gets; ids are consecutive, so a record's slot is `id - first id`.
+    next_id: u64,
+}
+
+impl Ledger {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            ring: Mutex::new(Ring {
+                records: VecDeque::with_capacity(capacity.min(1024)),
+                next_id: 1,
+            }),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a record and returns its id; the oldest record leaves when the ring is full.
+    pub(crate) fn open(
+        &self,
+        producer: &Producer,
+        target: &str,
+        event_id: Option<&str>,
+        now: u64,
+        dead_letter_of: Option<u64>,
+    ) -> u64 {
+        let mut ring = self.lock();
+        let id = ring.next_id;
+        ring.next_id += 1;
+        if self.capacity == 0 {
+            return id;
+        }
+        if ring.records.len() == self.capacity {
+            ring.records.pop_front();
+        }
+        ring.records.push_back(LedgerRecord {
+            id,
+            producer: producer.clone(),
+            target: target.to_owned(),
+            event_id: event_id.map(str::to_owned),
+            submitted_at: iso8601_millis(now),
+            fate: Fate::Pending,
+            reason: None,
+            dead_letter_target: None,
+            dead_letter_of,
+            attempt_count: 0,
+            attempts: Vec::new(),
+        });
+        id
+    }
+
+    fn update(&self, id: u64, f: impl FnOnce(&mut LedgerRecord)) {
+        let mut ring = self.lock();
+        let Some(first) = ring.records.front().map(|r| r.id) else {
+            return;
+        };
+        let Some(slot) = id.checked_sub(first).and_then(|i| usize::try_from(i).ok()) else {
+            return;
+        };
+        if let Some(r) = ring.records.get_mut(slot) {
+            f(r);
+        }
+    }
+
+    pub(crate) fn attempt(&self, id: u64, at: u64, outcome: &'static str, error: Option<String>) {
+        self.update(id, |r| {
+            r.attempt_count += 1;
+            if r.attempts.len() >= KEEP_FIRST + KEEP_LAST {
+                r.attempts.remove(KEEP_FIRST);
+            }
+            r.attempts.push(Attempt {
+                at: iso8601_millis(at),
+                outcome,
+                error,
+            });
+        });
+    }
+
+    pub(crate) fn settle(&self, id: u64, fate: Fate, reason: Option<String>, dead_letter_target: Option<String>) {
+        self.update(id, |r| {
+            r.fate = fate;
+            r.reason = reason;
+            r.dead_letter_target = dead_letter_target;
+        });
+    }
+
+    /// Records matching `q`, newest first.
+    pub fn query(&self, q: &LedgerQuery) -> Vec<LedgerRecord> {
+        let ring = self.lock();
+        ring.records
+            .iter()
+            .rev()
+            .filter(|r| q.target.as_deref().is_none_or(|t| r.target == t))
+            .filter(|r| q.producer.as_deref().is_none_or(|p| r.producer.arn == p))
+            .filter(|r| q.fate.is_none_or(|f| r.fate == f))
+            .take(q.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
+    }
+
+    /// One record, if still in the ring.
+    pub fn get(&self, id: u64) -> Option<LedgerRecord> {
+        let ring = self.lock();
+        let first = ring.records.front()?.id;
+        ring.records.get(usize::try_from(id.checked_sub(first)?).ok()?).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
