@@ -1,6 +1,8 @@
 //! Queue attributes: their names, defaults, ranges and the validation AWS applies when they are
 //! set by CreateQueue or SetQueueAttributes.
 
+use std::sync::Arc;
+
 use lb_core::{Arn, AwsError};
 use serde_json::Value;
 
@@ -142,8 +144,6 @@ impl FifoThroughputLimit {
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: String,
     pub max_receive_count: u32,
-    /// The value as the caller sent it (AWS quotes it back in errors).
-    pub raw: String,
 }
 
 impl RedrivePolicy {
@@ -192,7 +192,6 @@ impl RedrivePolicy {
         Ok(Self {
             dead_letter_target_arn: arn,
             max_receive_count: count,
-            raw: raw.to_owned(),
         })
     }
 }
@@ -290,6 +289,71 @@ impl RedriveAllowPolicy {
     }
 }
 
+/// The most bytes a queue `Policy` may have (Amazon SQS policy quotas).
+pub const MAX_POLICY_BYTES: usize = 8_192;
+/// The most statements a queue `Policy` may have.
+pub const MAX_POLICY_STATEMENTS: usize = 20;
+/// The most actions one statement of a queue `Policy` may name.
+pub const MAX_POLICY_ACTIONS: usize = 7;
+/// The longest `KmsMasterKeyId` (a KMS key id, ARN, alias or alias ARN: at most 2,048 characters
+/// in KMS's `KeyId`).
+const MAX_KMS_KEY_ID: usize = 2_048;
+
+/// A queue's resource policy: the text as set (GetQueueAttributes returns it) and the parsed
+/// document, parsed once when set and shared with deliveries that evaluate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePolicy {
+    pub text: String,
+    pub document: Arc<Value>,
+}
+
+impl QueuePolicy {
+    /// Parses and checks a policy against AWS's limits: 403 `OverLimit` past 8,192 bytes, 20
+    /// statements or 7 actions in a statement, with AWS's messages; `InvalidAttributeValue` when
+    /// it is not a JSON object.
+    pub fn parse(text: &str) -> Result<Self, AwsError> {
+        if text.len() > MAX_POLICY_BYTES {
+            return Err(errors::policy_over_limit("Submitted policy is over max allowed size."));
+        }
+        let document = match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return Err(errors::invalid_attribute_value("Policy", None)),
+        };
+        let statements: Vec<&Value> = match document.get("Statement") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list.iter().collect(),
+            Some(one) => vec![one],
+        };
+        if statements.len() > MAX_POLICY_STATEMENTS {
+            return Err(errors::policy_over_limit(format!(
+                "{} statements were found in the submitted policy, max allowed is {MAX_POLICY_STATEMENTS}",
+                statements.len()
+            )));
+        }
+        for st in statements {
+            let actions = match st.get("Action").or_else(|| st.get("NotAction")) {
+                Some(Value::Array(list)) => list.len(),
+                Some(_) => 1,
+                None => 0,
+            };
+            if actions > MAX_POLICY_ACTIONS {
+                return Err(errors::policy_over_limit(format!(
+                    "{actions} actions were found in a statement from the submitted policy, max allowed is {MAX_POLICY_ACTIONS}"
+                )));
+            }
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            document: Arc::new(document),
+        })
+    }
+
+    /// A policy built here (AddPermission), checked like one that was set.
+    pub fn from_document(document: &Value) -> Result<Self, AwsError> {
+        Self::parse(&document.to_string())
+    }
+}
+
 /// The settable configuration of a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
@@ -299,7 +363,7 @@ pub struct QueueConfig {
     pub message_retention_period: u32,
     pub receive_message_wait_time_seconds: u32,
     pub visibility_timeout: u32,
-    pub policy: Option<String>,
+    pub policy: Option<QueuePolicy>,
     pub redrive_policy: Option<RedrivePolicy>,
     pub redrive_allow_policy: Option<RedriveAllowPolicy>,
     pub content_based_deduplication: bool,
@@ -345,7 +409,7 @@ impl QueueConfig {
             QueueAttr::MessageRetentionPeriod => self.message_retention_period.to_string(),
             QueueAttr::ReceiveMessageWaitTimeSeconds => self.receive_message_wait_time_seconds.to_string(),
             QueueAttr::VisibilityTimeout => self.visibility_timeout.to_string(),
-            QueueAttr::Policy => self.policy.clone()?,
+            QueueAttr::Policy => self.policy.as_ref()?.text.clone(),
             QueueAttr::RedrivePolicy => self.redrive_policy.as_ref()?.to_json(),
             QueueAttr::RedriveAllowPolicy => self.redrive_allow_policy.as_ref()?.to_json(),
             QueueAttr::FifoQueue => "true".to_owned(),
@@ -391,10 +455,7 @@ impl QueueConfig {
                     next.policy = if value.is_empty() {
                         None
                     } else {
-                        match serde_json::from_str::<Value>(value) {
-                            Ok(Value::Object(_)) => Some(value.clone()),
-                            _ => return Err(errors::invalid_attribute_value(name, None)),
-                        }
+                        Some(QueuePolicy::parse(value)?)
                     };
                 }
                 QueueAttr::RedrivePolicy => {
@@ -453,6 +514,9 @@ impl QueueConfig {
                     };
                 }
                 QueueAttr::KmsMasterKeyId => {
+                    if value.len() > MAX_KMS_KEY_ID {
+                        return Err(errors::invalid_attribute_value(name, None));
+                    }
                     next.kms_master_key_id = (!value.is_empty()).then(|| value.clone());
                     kms_set = true;
                 }

@@ -13,6 +13,7 @@ use lb_core::{aws_error, AwsError};
 
 pub const NON_EXISTENT_QUEUE: &str = "AWS.SimpleQueueService.NonExistentQueue";
 pub const QUEUE_ALREADY_EXISTS: &str = "QueueAlreadyExists";
+pub const QUEUE_DELETED_RECENTLY: &str = "AWS.SimpleQueueService.QueueDeletedRecently";
 pub const INVALID_PARAMETER_VALUE: &str = "InvalidParameterValue";
 pub const MISSING_PARAMETER: &str = "MissingParameter";
 pub const INVALID_ATTRIBUTE_NAME: &str = "InvalidAttributeName";
@@ -52,6 +53,22 @@ pub fn queue_already_exists(attribute: &str) -> AwsError {
         QUEUE_ALREADY_EXISTS,
         "A queue already exists with the same name and a different value for attribute {attribute}"
     )
+}
+
+/// CreateQueue within 60 s of deleting a queue of the same name. Code (query protocol; JSON
+/// `__type` `QueueDeletedRecently`), status and message as AWS answers.
+pub fn queue_deleted_recently() -> AwsError {
+    AwsError::new(
+        QUEUE_DELETED_RECENTLY,
+        400,
+        "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+    )
+}
+
+/// A `Policy` over AWS's limits (8,192 bytes, 20 statements, 7 actions per statement): 403
+/// `OverLimit` with AWS's messages.
+pub fn policy_over_limit(message: impl Into<String>) -> AwsError {
+    AwsError::new(OVER_LIMIT, 403, message)
 }
 
 pub fn invalid_parameter(message: impl Into<String>) -> AwsError {

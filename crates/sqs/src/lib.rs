@@ -57,22 +57,23 @@ struct Inner {
     next_queue_uid: AtomicU64,
     next_message_id: AtomicU64,
     sequence: Monotonic,
-    nonce: AtomicU64,
+    /// When queues were deleted, by registry key, for the 60 s before their name may be reused
+    /// (swept as entries age out, so it holds at most a minute of deletions).
+    deleted: Mutex<HashMap<String, u64>>,
     /// Message move tasks by source queue ARN, most recent first.
     tasks: Mutex<HashMap<String, VecDeque<Arc<MoveTask>>>>,
 }
 
 impl Sqs {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        let seed = uuid_seed();
         Self {
             inner: Arc::new(Inner {
                 clock,
                 queues: RwLock::new(BTreeMap::new()),
-                next_queue_uid: AtomicU64::new(seed | 1),
+                next_queue_uid: AtomicU64::new(lb_core::ids::random_u64() | 1),
                 next_message_id: AtomicU64::new(1),
                 sequence: Monotonic::new(),
-                nonce: AtomicU64::new(seed),
+                deleted: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
             }),
         }
@@ -86,30 +87,14 @@ impl Sqs {
         self.inner.next_message_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Receipt-handle entropy: a splitmix64 sequence from a random seed (unique, unguessable
-    /// enough for a local emulator, and cheap).
+    /// Receipt-handle entropy.
     fn nonce(&self) -> u64 {
-        let mut z = self
-            .inner
-            .nonce
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-            .wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        lb_core::ids::random_u64()
     }
 
-    /// A message id: a version-4 UUID drawn from the nonce sequence rather than the OS (a
-    /// `getrandom` call per message was a measurable share of SendMessage). Unique within the
-    /// process: the sequence is a bijection of a counter.
+    /// A message id: a version-4 UUID.
     fn message_uuid(&self) -> String {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.nonce().to_be_bytes());
-        b[8..].copy_from_slice(&self.nonce().to_be_bytes());
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h = digest::to_hex(&b);
-        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+        lb_core::ids::uuid()
     }
 
     /// FIFO sequence numbers: 20-digit decimals above 10^19 (past `u64`, as AWS's are), strictly
@@ -117,15 +102,6 @@ impl Sqs {
     fn next_sequence_number(&self) -> u128 {
         10_000_000_000_000_000_000 + u128::from(self.inner.sequence.next())
     }
-}
-
-fn uuid_seed() -> u64 {
-    let id = lb_core::ids::uuid();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ impl MessageAttributeValue {
 /// Message attributes by name; a `BTreeMap` because the attribute MD5 is computed in name order.
 pub type MessageAttributes = BTreeMap<String, MessageAttributeValue>;
 
-/// A queue as named by a queue URL: `http://host/{account}/{name}`.
+/// A queue as a request names it: by queue URL (`http://host/{account}/{name}`) or, as AWS also
+/// accepts, by its bare name. `account` is empty for a bare name: the caller's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueRef {
     pub account: String,
@@ -60,27 +61,90 @@ impl QueueRef {
 
     /// Takes the account and queue name from the last two path segments of `url`, whatever its
     /// host (`http://localhost:4566/000000000000/q`, `https://sqs.eu-west-1.amazonaws.com/1/q`, or
-    /// the bare path `/000000000000/q`).
+    /// the bare path `/000000000000/q`); a bare queue name (`q`) names a queue of the caller's
+    /// account. The region is the request's (its signature's), never the URL host's: every
+    /// region is served on the one endpoint.
     pub fn from_url(url: &str) -> Result<Self, AwsError> {
-        let path = match url.find("://") {
+        let (path, had_host) = match url.find("://") {
             Some(i) => {
                 let rest = &url[i + 3..];
-                rest.find('/').map_or("", |j| &rest[j..])
+                (rest.find('/').map_or("", |j| &rest[j..]), true)
             }
-            None => url,
+            None => (url, false),
         };
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let mut segments = path.split('/').filter(|s| !s.is_empty()).rev();
         match (segments.next(), segments.next()) {
             (Some(name), Some(account)) => Ok(Self::new(account, name)),
+            (Some(name), None) if !had_host && !path.contains('/') && plausible_queue_name(name) => {
+                Ok(Self::new("", name))
+            }
             _ => Err(errors::invalid_address(url)),
+        }
+    }
+
+    /// The account this reference names, the caller's for a bare queue name.
+    pub fn account_or<'a>(&'a self, caller: &'a str) -> &'a str {
+        if self.account.is_empty() {
+            caller
+        } else {
+            &self.account
         }
     }
 }
 
-/// The URL of a queue as the caller addressed the service: `{endpoint}/{account}/{name}`.
-pub fn queue_url(endpoint: &str, account: &str, name: &str) -> String {
-    format!("{endpoint}/{account}/{name}")
+/// Whether a bare `QueueUrl` can be a queue name (anything else is an invalid address).
+fn plausible_queue_name(name: &str) -> bool {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    !base.is_empty()
+        && name.len() <= 80
+        && base
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// The URL of a queue as the caller addressed the service.
+///
+/// Queues are per region and account, and so are their URLs, as on AWS
+/// (`https://sqs.eu-west-1.amazonaws.com/123456789012/q`). Decision: in `us-east-1` (the default
+/// region) the URL is `{endpoint}/{account}/{name}`, the caller's own endpoint unchanged, so
+/// every existing script keeps working; in any other region the host gains AWS's
+/// `sqs.{region}.` prefix: `http://sqs.eu-west-1.localhost:4566/{account}/{name}`. An IP-literal
+/// host cannot take a prefix, so it becomes `localhost` (the same loopback address: `*.localhost`
+/// resolves to loopback per RFC 6761 in curl, browsers and systemd-resolved); a named host keeps
+/// its name (`sqs.eu-west-1.localhost.localstack.cloud:4566`, the form other emulators use). The
+/// path stays `/{account}/{name}`, which the gateway recognises as a queue path, and every
+/// operation takes the queue from the path and the region from the request's signature, so
+/// clients that send to their configured endpoint (every current SDK and the CLI) and clients
+/// that send to the queue URL both reach this server.
+pub fn queue_url(endpoint: &str, region: &str, account: &str, name: &str) -> String {
+    if region == lb_core::DEFAULT_REGION {
+        return format!("{endpoint}/{account}/{name}");
+    }
+    let (scheme, host) = endpoint.split_once("://").unwrap_or(("http", endpoint));
+    let (hostname, port) = split_port(host);
+    // Already a regional host (`sqs.{region}.x`): take the base after it.
+    let base = hostname
+        .strip_prefix("sqs.")
+        .and_then(|rest| rest.split_once('.'))
+        .filter(|(r, _)| r.split('-').count() >= 3)
+        .map_or(hostname, |(_, base)| base);
+    let base = if base.parse::<std::net::IpAddr>().is_ok() || base.starts_with('[') || base.is_empty() {
+        "localhost"
+    } else {
+        base
+    };
+    format!("{scheme}://sqs.{region}.{base}{port}/{account}/{name}")
+}
+
+/// `host:port` → (`host`, `:port`); IPv6 literals keep their brackets.
+fn split_port(host: &str) -> (&str, &str) {
+    match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') && (host.starts_with('[') || !host[..i].contains(':')) => {
+            (&host[..i], &host[i..])
+        }
+        _ => (host, ""),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -284,9 +348,56 @@ mod tests {
                 "{url}"
             );
         }
-        for bad in ["", "uploads", "http://localhost:4566/uploads", "http://localhost:4566"] {
+        assert_eq!(QueueRef::from_url("uploads").unwrap(), QueueRef::new("", "uploads"));
+        assert_eq!(QueueRef::new("", "q").account_or("123456789012"), "123456789012");
+        assert_eq!(QueueRef::from_url("f.fifo").unwrap(), QueueRef::new("", "f.fifo"));
+        for bad in [
+            "",
+            "not a url",
+            "http://localhost:4566/uploads",
+            "http://localhost:4566",
+        ] {
             let err = QueueRef::from_url(bad).unwrap_err();
             assert_eq!(err.code, errors::INVALID_ADDRESS, "{bad}");
+        }
+    }
+
+    #[test]
+    fn queue_urls_show_the_region() {
+        let url = |ep, region| queue_url(ep, region, "000000000000", "q");
+        assert_eq!(
+            url("http://localhost:4566", "us-east-1"),
+            "http://localhost:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:4566", "us-east-1"),
+            "http://127.0.0.1:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:4566", "eu-west-1"),
+            "http://sqs.eu-west-1.localhost:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://localhost.localstack.cloud:4566", "eu-west-1"),
+            "http://sqs.eu-west-1.localhost.localstack.cloud:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://sqs.us-west-2.localhost:4566", "eu-west-1"),
+            "http://sqs.eu-west-1.localhost:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://[::1]:4566", "eu-west-1"),
+            "http://sqs.eu-west-1.localhost:4566/000000000000/q"
+        );
+        assert_eq!(
+            url("http://myhost", "ap-south-1"),
+            "http://sqs.ap-south-1.myhost/000000000000/q"
+        );
+        for u in [
+            url("http://127.0.0.1:4566", "eu-west-1"),
+            url("http://127.0.0.1:4566", "us-east-1"),
+        ] {
+            assert_eq!(QueueRef::from_url(&u).unwrap(), QueueRef::new("000000000000", "q"));
         }
     }
 }

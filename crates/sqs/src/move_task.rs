@@ -8,7 +8,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -242,12 +241,19 @@ impl Sqs {
         }
     }
 
+    /// Runs a task to its end. A rate-limited task moves its n-th message no earlier than
+    /// n / rate seconds after it started, in clock time (so a manual clock paces it too).
     async fn run_task(self, task: Arc<MoveTask>) {
-        let pause = task.max_per_second.map(|r| Duration::from_secs(1) / r);
-        let step = if pause.is_some() { 1 } else { STEP };
+        let step = if task.max_per_second.is_some() { 1 } else { STEP };
         while self.move_step(&task, step) {
-            match pause {
-                Some(p) => tokio::time::sleep(p).await,
+            match task.max_per_second {
+                Some(rate) => {
+                    let moved = task.moved.load(Ordering::Relaxed);
+                    let due = task
+                        .started_ms
+                        .saturating_add(moved.saturating_mul(1000) / u64::from(rate.max(1)));
+                    self.inner.clock.sleep_until(due).await;
+                }
                 None => tokio::task::yield_now().await,
             }
         }

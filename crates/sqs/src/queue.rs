@@ -2,19 +2,21 @@
 //!
 //! The message store keeps every operation cheap on big queues:
 //! - `msgs`, a map ordered by (sent time, id), so retention expiry pops from the front;
-//! - `visible` (standard queues), a deque of messages ready to receive, so a receive pops instead
-//!   of scanning;
+//! - `visible` (standard queues), the messages ready to receive ordered by send time, so a
+//!   receive pops the oldest instead of scanning, and a message whose visibility timeout expired
+//!   is received again before newer ones;
 //! - `timers`, a min-heap of the moments delayed and in-flight messages become visible, so the
 //!   store and a long-polling waiter know the next wake-up without scanning;
-//! - FIFO queues replace `visible` with message groups and `ready`, the receivable groups ordered
-//!   by their oldest message (a group with a message in flight is locked).
+//! - FIFO queues replace `visible` with message groups and `ready`, the receivable groups in the
+//!   order they became receivable (a group is held only by its in-flight messages: its visible
+//!   messages before the first in-flight one are still delivered).
 //!
-//! Deque and heap entries are hints, validated against the message when used (a deleted or
-//! re-scheduled message leaves a stale entry behind); `compact` drops stale entries once they
-//! outnumber live ones, so memory stays proportional to the queue.
+//! Heap entries are hints, validated against the message when used (a deleted or re-scheduled
+//! message leaves a stale entry behind); `compact` drops stale entries once they outnumber live
+//! ones, so memory stays proportional to the queue.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -102,8 +104,6 @@ pub struct Slot {
     pub until: u64,
     /// Bumped on every reschedule; a timer entry is valid only for the generation it was made for.
     pub gen: u32,
-    /// Whether an entry for this message is in the `visible` deque.
-    pub queued: bool,
     pub receive_count: u32,
     pub first_receive_ms: Option<u64>,
     /// When the current receive happened (the 12-hour visibility limit counts from it).
@@ -122,7 +122,6 @@ impl Slot {
             state: SlotState::Delayed,
             until,
             gen: 0,
-            queued: false,
             receive_count: 0,
             first_receive_ms: None,
             received_ms: 0,
@@ -166,9 +165,8 @@ pub struct Taken {
 struct Group {
     /// Undeleted messages in send order, in-flight ones included.
     keys: VecDeque<MsgKey>,
-    in_flight: u32,
-    /// The key under which this group sits in `ready`, if it does.
-    ready_key: Option<MsgKey>,
+    /// The group's place in `ready`, while it is there.
+    ready_seq: Option<u64>,
 }
 
 fn group_of(data: &MessageData) -> &str {
@@ -183,10 +181,14 @@ fn dec(n: &mut usize) {
 pub struct Store {
     fifo: bool,
     msgs: BTreeMap<MsgKey, Slot>,
-    visible: VecDeque<MsgKey>,
+    /// Standard queues: the visible messages, oldest first (a message whose visibility timeout
+    /// expired goes back among them by its send time, so it is received before newer ones).
+    visible: BTreeSet<MsgKey>,
     timers: BinaryHeap<Reverse<(u64, MsgKey, u32)>>,
     groups: HashMap<Arc<str>, Group>,
-    ready: BTreeMap<MsgKey, Arc<str>>,
+    /// FIFO queues: the receivable groups in the order they became receivable.
+    ready: BTreeMap<u64, Arc<str>>,
+    next_ready_seq: u64,
     visible_count: usize,
     in_flight_count: usize,
     delayed_count: usize,
@@ -197,10 +199,11 @@ impl Store {
         Self {
             fifo,
             msgs: BTreeMap::new(),
-            visible: VecDeque::new(),
+            visible: BTreeSet::new(),
             timers: BinaryHeap::new(),
             groups: HashMap::new(),
             ready: BTreeMap::new(),
+            next_ready_seq: 0,
             visible_count: 0,
             in_flight_count: 0,
             delayed_count: 0,
@@ -238,7 +241,6 @@ impl Store {
     /// Stores a message; it is delayed if `slot.until` is in the future, visible otherwise.
     pub fn insert(&mut self, key: MsgKey, mut slot: Slot, now: u64) {
         slot.gen = slot.gen.wrapping_add(1);
-        slot.queued = false;
         if slot.until > now {
             slot.state = SlotState::Delayed;
             self.delayed_count += 1;
@@ -247,8 +249,7 @@ impl Store {
             slot.state = SlotState::Visible;
             self.visible_count += 1;
             if !self.fifo {
-                slot.queued = true;
-                self.visible.push_back(key);
+                self.visible.insert(key);
             }
         }
         let group = self.fifo.then(|| Arc::clone(&slot.data));
@@ -259,37 +260,46 @@ impl Store {
                 Some((name, _)) => Arc::clone(name),
                 None => Arc::from(gid),
             };
-            self.groups.entry(Arc::clone(&name)).or_default().keys.push_back(key);
+            let g = self.groups.entry(Arc::clone(&name)).or_default();
+            // Keys arrive in send order, except messages put back (redrive, a failed move).
+            match g.keys.back() {
+                Some(last) if *last > key => {
+                    let at = g.keys.partition_point(|k| *k < key);
+                    g.keys.insert(at, key);
+                }
+                _ => g.keys.push_back(key),
+            }
             self.refresh_group(&name);
         }
     }
 
-    /// Puts a FIFO group in `ready` (keyed by its head) iff nothing of it is in flight and its
-    /// head is visible.
+    /// A FIFO group is receivable while its first message is visible: a group is held only by
+    /// its in-flight messages, and only from the first of them on (the visible messages before
+    /// one are still delivered). A group that becomes receivable joins the back of `ready`.
     fn refresh_group(&mut self, name: &Arc<str>) {
         let Some(group) = self.groups.get(name.as_ref()) else {
             return;
         };
-        let head = if group.in_flight == 0 {
-            group
-                .keys
-                .front()
-                .copied()
-                .filter(|k| self.msgs.get(k).is_some_and(|s| s.state == SlotState::Visible))
-        } else {
-            None
-        };
-        if head == group.ready_key {
-            return;
-        }
-        if let Some(old) = group.ready_key {
-            self.ready.remove(&old);
-        }
-        if let Some(h) = head {
-            self.ready.insert(h, Arc::clone(name));
-        }
-        if let Some(g) = self.groups.get_mut(name.as_ref()) {
-            g.ready_key = head;
+        let receivable = group
+            .keys
+            .front()
+            .is_some_and(|k| self.msgs.get(k).is_some_and(|s| s.state == SlotState::Visible));
+        match (receivable, group.ready_seq) {
+            (true, None) => {
+                let seq = self.next_ready_seq;
+                self.next_ready_seq += 1;
+                self.ready.insert(seq, Arc::clone(name));
+                if let Some(g) = self.groups.get_mut(name.as_ref()) {
+                    g.ready_seq = Some(seq);
+                }
+            }
+            (false, Some(seq)) => {
+                self.ready.remove(&seq);
+                if let Some(g) = self.groups.get_mut(name.as_ref()) {
+                    g.ready_seq = None;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -313,24 +323,14 @@ impl Store {
             let was = slot.state;
             slot.state = SlotState::Visible;
             let data = Arc::clone(&slot.data);
-            let needs_queue = !self.fifo && !slot.queued;
-            if needs_queue {
-                slot.queued = true;
-            }
             self.uncount(was);
             self.visible_count += 1;
             if self.fifo {
-                let gid = group_of(&data);
-                if was == SlotState::InFlight {
-                    if let Some(g) = self.groups.get_mut(gid) {
-                        g.in_flight = g.in_flight.saturating_sub(1);
-                    }
-                }
-                if let Some(name) = self.group_name(gid) {
+                if let Some(name) = self.group_name(group_of(&data)) {
                     self.refresh_group(&name);
                 }
-            } else if needs_queue {
-                self.visible.push_back(key);
+            } else {
+                self.visible.insert(key);
             }
         }
     }
@@ -348,7 +348,7 @@ impl Store {
         n
     }
 
-    /// Removes a message (delete, expiry, redrive). Its deque and heap entries go stale.
+    /// Removes a message (delete, expiry, redrive). Its heap entry goes stale.
     pub fn remove(&mut self, key: MsgKey) -> Option<Slot> {
         let slot = self.msgs.remove(&key)?;
         self.uncount(slot.state);
@@ -358,18 +358,17 @@ impl Store {
                 if let Some(pos) = g.keys.iter().position(|k| *k == key) {
                     g.keys.remove(pos);
                 }
-                if slot.state == SlotState::InFlight {
-                    g.in_flight = g.in_flight.saturating_sub(1);
-                }
                 if g.keys.is_empty() {
-                    if let Some(rk) = g.ready_key.take() {
-                        self.ready.remove(&rk);
+                    if let Some(seq) = g.ready_seq.take() {
+                        self.ready.remove(&seq);
                     }
                     self.groups.remove(gid);
                 } else if let Some(name) = self.group_name(gid) {
                     self.refresh_group(&name);
                 }
             }
+        } else if slot.state == SlotState::Visible {
+            self.visible.remove(&key);
         }
         Some(slot)
     }
@@ -397,6 +396,9 @@ impl Store {
             nonce,
         };
         self.timers.push(Reverse((slot.until, key, slot.gen)));
+        if !self.fifo {
+            self.visible.remove(&key);
+        }
         dec(&mut self.visible_count);
         self.in_flight_count += 1;
         Some(taken)
@@ -417,27 +419,22 @@ impl Store {
 
     fn receive_standard(&mut self, p: &ReceiveParams, nonce: &mut dyn FnMut() -> u64, out: &mut Received) {
         while out.taken.len() < p.max {
-            let Some(key) = self.visible.pop_front() else {
+            let Some(&key) = self.visible.first() else {
                 break;
             };
-            let count = match self.msgs.get_mut(&key) {
-                Some(slot) => {
-                    slot.queued = false;
-                    if slot.state != SlotState::Visible {
-                        continue;
-                    }
-                    slot.receive_count
-                }
-                None => continue,
-            };
+            let count = self.msgs.get(&key).map_or(0, |s| s.receive_count);
             if p.max_receive_count.is_some_and(|m| count >= m) {
                 if let Some(slot) = self.remove(key) {
                     out.dead.push((key, slot));
                 }
                 continue;
             }
-            if let Some(t) = self.take(key, p.now, p.visibility_ms, nonce()) {
-                out.taken.push(t);
+            match self.take(key, p.now, p.visibility_ms, nonce()) {
+                Some(t) => out.taken.push(t),
+                None => {
+                    // Not visible after all (cannot happen while the set is kept exact).
+                    self.visible.remove(&key);
+                }
             }
         }
     }
@@ -448,10 +445,11 @@ impl Store {
                 break;
             };
             match self.groups.get_mut(name.as_ref()) {
-                Some(g) => g.ready_key = None,
+                Some(g) => g.ready_seq = None,
                 None => continue,
             }
-            // As many messages of this group as possible, in order, then the next group.
+            // As many messages of this group as possible, in order, up to its first message that
+            // is not visible; then the next group.
             let mut i = 0;
             while out.taken.len() < p.max {
                 let Some(key) = self.groups.get(name.as_ref()).and_then(|g| g.keys.get(i).copied()) else {
@@ -473,9 +471,6 @@ impl Store {
                 }
                 if let Some(t) = self.take(key, p.now, p.visibility_ms, nonce()) {
                     out.taken.push(t);
-                    if let Some(g) = self.groups.get_mut(name.as_ref()) {
-                        g.in_flight += 1;
-                    }
                 }
                 i += 1;
             }
@@ -507,7 +502,7 @@ impl Store {
 
     /// Sets when a message becomes visible again: `timeout_ms` from `now` (0: at once). A visible
     /// message of a standard queue becomes invisible. Returns false for a message that cannot
-    /// change (delayed, or visible in a FIFO queue, where that would bypass group locking).
+    /// change (delayed, or visible in a FIFO queue, where that would bypass group order).
     pub fn change_visibility(&mut self, key: MsgKey, now: u64, timeout_ms: u64) -> bool {
         let fifo = self.fifo;
         let Some(slot) = self.msgs.get_mut(&key) else {
@@ -521,9 +516,13 @@ impl Store {
                 slot.received_ms = now;
                 dec(&mut self.visible_count);
                 self.in_flight_count += 1;
+                self.visible.remove(&key);
             }
             SlotState::InFlight => {}
         }
+        let Some(slot) = self.msgs.get_mut(&key) else {
+            return false;
+        };
         slot.until = now.saturating_add(timeout_ms);
         slot.gen = slot.gen.wrapping_add(1);
         self.timers.push(Reverse((slot.until, key, slot.gen)));
@@ -543,19 +542,7 @@ impl Store {
                 .map(|(k, _)| *k)
                 .collect()
         } else {
-            let mut keys = Vec::with_capacity(n.min(self.visible_count));
-            while keys.len() < n {
-                let Some(key) = self.visible.pop_front() else {
-                    break;
-                };
-                if let Some(slot) = self.msgs.get_mut(&key) {
-                    slot.queued = false;
-                    if slot.state == SlotState::Visible {
-                        keys.push(key);
-                    }
-                }
-            }
-            keys
+            self.visible.iter().take(n).copied().collect()
         };
         keys.into_iter()
             .filter_map(|k| self.remove(k).map(|s| (k, s)))
@@ -567,19 +554,8 @@ impl Store {
         *self = Self::new(self.fifo);
     }
 
-    /// Drops stale deque and heap entries once they outnumber the live ones.
+    /// Drops stale heap entries once they outnumber the live ones.
     pub fn compact(&mut self) {
-        if self.visible.len() > 2 * self.visible_count + 64 {
-            let msgs = &mut self.msgs;
-            self.visible.retain(|k| match msgs.get_mut(k) {
-                Some(s) if s.state == SlotState::Visible => true,
-                Some(s) => {
-                    s.queued = false;
-                    false
-                }
-                None => false,
-            });
-        }
         if self.timers.len() > 2 * (self.in_flight_count + self.delayed_count) + 64 {
             let msgs = &self.msgs;
             self.timers.retain(|Reverse((_, k, g))| {
@@ -595,10 +571,14 @@ impl Store {
     }
 }
 
-/// FIFO deduplication: ids seen in the last five minutes, with the message they produced.
+/// FIFO deduplication: ids seen in the last five minutes, with the message group they were sent
+/// in and the message they produced. Entries are kept by id and group whatever the queue's
+/// `DeduplicationScope`, so changing the scope later forgets nothing: with `queue` scope an id
+/// matches in any group, with `messageGroup` scope only in its own.
 #[derive(Debug, Default)]
 pub struct Dedup {
-    map: HashMap<String, DedupHit>,
+    /// Deduplication id -> (group, hit), oldest first.
+    map: HashMap<String, Vec<(Box<str>, DedupHit)>>,
     order: VecDeque<(u64, String)>,
 }
 
@@ -617,19 +597,35 @@ impl Dedup {
             if *expires > now {
                 break;
             }
-            if let Some((_, key)) = self.order.pop_front() {
-                self.map.remove(&key);
+            let Some((_, id)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(entries) = self.map.get_mut(&id) {
+                if !entries.is_empty() {
+                    entries.remove(0);
+                }
+                if entries.is_empty() {
+                    self.map.remove(&id);
+                }
             }
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&DedupHit> {
-        self.map.get(key)
+    /// The message an id produced within the window: in any group (`group` None, queue scope) or
+    /// in `group` (message-group scope).
+    pub fn get(&self, id: &str, group: Option<&str>) -> Option<&DedupHit> {
+        let entries = self.map.get(id)?;
+        entries
+            .iter()
+            .rev()
+            .find(|(g, _)| group.is_none_or(|want| &**g == want))
+            .map(|(_, hit)| hit)
     }
 
-    pub fn insert(&mut self, key: String, hit: DedupHit, now: u64) {
-        self.order.push_back((now.saturating_add(DEDUP_WINDOW_MS), key.clone()));
-        self.map.insert(key, hit);
+    pub fn insert(&mut self, id: &str, group: &str, hit: DedupHit, now: u64) {
+        self.order
+            .push_back((now.saturating_add(DEDUP_WINDOW_MS), id.to_owned()));
+        self.map.entry(id.to_owned()).or_default().push((Box::from(group), hit));
     }
 }
 
@@ -764,6 +760,11 @@ impl Queue {
         self.notify.notified()
     }
 
+    /// How many long-polling receivers wait on this queue.
+    pub fn waiting(&self) -> usize {
+        self.waiters.load(Ordering::SeqCst)
+    }
+
     /// Registers a long-polling receiver for as long as the guard lives.
     pub fn waiter(&self) -> WaiterGuard<'_> {
         self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -835,9 +836,10 @@ mod tests {
         let (got, _) = receive(&mut s, 1_000, 10, 1_000, None);
         assert_eq!(bodies(&got), ["a", "b"], "visible again after the timeout");
         assert_eq!(got[0].receive_count, 2);
-        // By 5 s everything not deleted is visible again, in the order it became visible.
+        // By 5 s everything not deleted is visible again: a message whose visibility timeout
+        // ended is received before newer ones (oldest sent first), as AWS redelivers.
         let (got, _) = receive(&mut s, 5_000, 10, 1_000, None);
-        assert_eq!(bodies(&got), ["c", "a", "b", "late"]);
+        assert_eq!(bodies(&got), ["a", "b", "c", "late"]);
         assert!(s.remove(got[0].key).is_some());
         assert_eq!(s.len(), 3);
     }

@@ -70,13 +70,14 @@ pub fn check_token(value: &str, param: &str) -> Result<(), AwsError> {
     }
 }
 
+/// Alphanumeric characters (any script: AWS accepts `attr.1øßä`), `_`, `-` and `.`.
 fn valid_attribute_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.is_empty()
-        && name.len() <= 256
+        && name.chars().count() <= 256
         && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -277,7 +278,8 @@ mod tests {
         );
         let err = check_attributes(&one("n", MessageAttributeValue::string("Number", "abc"))).unwrap_err();
         assert_eq!(err.message, "Could not cast message attribute 'n' value to number.");
-        for bad in ["AWS.x", "amazon.x", ".a", "a.", "a..b", "a b", ""] {
+        assert!(check_attributes(&one("attr.1øßä", MessageAttributeValue::string("String", "v"))).is_ok());
+        for bad in ["AWS.x", "amazon.x", ".a", "a.", "a..b", "a b", "", "a/b", "a\u{0}"] {
             assert!(
                 check_attributes(&one(bad, MessageAttributeValue::string("String", "v"))).is_err(),
                 "{bad}"
