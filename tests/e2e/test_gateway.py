@@ -25,7 +25,8 @@ def test_health(endpoint):
     doc = json.loads(body)
     assert doc["status"] == "running"
     assert doc["services"] == {"s3": "running", "sqs": "running"}
-    assert set(doc["delivery"]) == {"submitted", "delivered", "retried", "dropped"}
+    assert doc["clock"] == "system"
+    assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])
 
 
 def test_unknown_internal_path(endpoint):

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Signatures are not verified (see `sigv4`); trailers other than `x-amz-trailer-signature` are
-//! returned so the gateway can present them to S3 as ordinary checksum headers.
+//! returned so the gateway can check them against the request's `x-amz-trailer` and present the
+//! declared checksums to S3 as ordinary headers (`s3edge::normalize`; nothing else is accepted).
 
 use bytes::{Bytes, BytesMut};
 

@@ -1,400 +1,508 @@
-//! The one HTTP port. Every request is classified once (see [`classify`]), given a
-//! [`RequestContext`] (region and access key from the SigV4 credential scope, source IP, request
-//! id), and handed to its service's wire-protocol layer. Services never see the socket; the
-//! gateway never sees service state.
+//! The one HTTP port, built from a table of services ([`lb_protocol::ServiceTable`]).
+//!
+//! Every request is classified once (X-Amz-Target, SigV4 credential scope, query `Action`, rest
+//! paths, else the fallback service, S3), given a [`RequestContext`] (region and account from the
+//! credential, source IP, request id, trace header), its body read incrementally under the
+//! service's limit and a global budget of bytes in flight, and handed to its service as an
+//! [`ApiRequest`] — query parameters already parsed, headers moved, never cloned.
+//!
+//! The server is hyper's HTTP/1.1 connection directly (no filter chain): a request target that
+//! is not a path (authority form `CONNECT host:22`, `*`) is answered 400, a handler that panics
+//! is answered 500, and idle or slow header reads time out.
 //!
 //! **Invariant:** the gateway holds no lock and no service logic; it routes and renders.
 
+pub mod body;
 pub mod chunked;
 pub mod classify;
+mod internal;
+pub mod metrics;
 pub mod render;
+pub mod s3;
 pub mod s3edge;
 pub mod sigv4;
 
+use std::borrow::Cow;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
-use futures::{Stream, StreamExt};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use lb_core::deliver::Dispatcher;
-use lb_core::{AwsError, RequestContext};
+use bytes::Bytes;
+use futures::FutureExt as _;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use lb_core::deliver::Engine;
+use lb_core::{AwsError, Clock, RequestContext};
+use lb_protocol::{ApiRequest, Params, Protocol, Route, Service, ServiceSpec, ServiceTable, Signals, UnservedSpec};
 use tracing::{debug, warn};
-use warp::Filter;
 
-use crate::classify::{Protocol, Service};
+use crate::body::{BodyBudget, BodyError, Held};
+use crate::metrics::Metrics;
 
-/// The largest object a single PUT (or part) may carry: 5 GiB.
-pub const MAX_OBJECT_SIZE: usize = 5 * 1024 * 1024 * 1024;
-/// The largest request body accepted for S3 (a 5 GiB single PUT plus aws-chunked framing).
-pub const MAX_S3_BODY: usize = 5 * 1024 * 1024 * 1024 + 64 * 1024 * 1024;
-/// The largest request body accepted for the other services (their own limits are far lower).
+pub use crate::s3::{S3Api, MAX_OBJECT_SIZE, MAX_S3_BODY};
+
+/// The largest request body read before classification (an unsigned form whose `Action` decides
+/// the service) and for localbridge's own endpoints.
 pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// How long a connection may take to send a request's headers, counted from when the server
+    /// starts waiting for them (an idle keep-alive connection is closed after it too).
+    pub header_read_timeout: Duration,
+    /// Bytes of request bodies held in memory at once, across all requests.
+    pub max_body_in_flight: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(20),
+            max_body_in_flight: 8 * 1024 * 1024 * 1024,
+        }
+    }
+}
 
 /// Everything the gateway routes to.
 pub struct Gateway {
-    pub s3: s3s::service::S3Service,
-    pub sqs: Arc<lb_sqs::Sqs>,
-    pub dispatcher: Dispatcher,
-    pub started: Instant,
+    table: ServiceTable,
+    fallback: Arc<dyn Service>,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    started: Instant,
+    metrics: Metrics,
+    budget: BodyBudget,
+    config: GatewayConfig,
 }
 
-/// Serves `gateway` on `listener` until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve<F>(listener: tokio::net::TcpListener, gateway: Arc<Gateway>, shutdown: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let route = warp::any()
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
-        .and(warp::body::stream())
-        .then(
-            move |method, path: warp::path::FullPath, query, headers, remote, body| {
-                let gateway = Arc::clone(&gateway);
-                async move {
-                    let req = Incoming {
-                        method,
-                        path: path.as_str().to_owned(),
-                        query,
-                        headers,
-                        remote,
-                    };
-                    let resp = handle(&gateway, req, body).await;
-                    let (parts, body) = resp.into_parts();
-                    warp::reply::Response::from_parts(parts, body.into())
-                }
-            },
+/// Builds a [`Gateway`]: one `.service(...)` line per service.
+pub struct GatewayBuilder {
+    services: Vec<Arc<dyn Service>>,
+    fallback: Option<Arc<dyn Service>>,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    config: GatewayConfig,
+    started: Instant,
+}
+
+impl GatewayBuilder {
+    /// Registers a service.
+    pub fn service(mut self, service: impl Service) -> Self {
+        self.services.push(Arc::new(service));
+        self
+    }
+
+    /// The service that owns every request nobody else claims (S3).
+    pub fn fallback(mut self, service: impl Service) -> Self {
+        self.fallback = Some(Arc::new(service));
+        self
+    }
+
+    pub fn config(mut self, config: GatewayConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// When the process started (for the health endpoint's uptime).
+    pub fn started(mut self, started: Instant) -> Self {
+        self.started = started;
+        self
+    }
+
+    pub fn build(self) -> Gateway {
+        let fallback = self.fallback.unwrap_or_else(|| Arc::new(NoFallback));
+        let table = ServiceTable::new(self.services, fallback.spec().signing_name);
+        Gateway {
+            table,
+            fallback,
+            engine: self.engine,
+            clock: self.clock,
+            started: self.started,
+            metrics: Metrics::default(),
+            budget: BodyBudget::new(self.config.max_body_in_flight),
+            config: self.config,
+        }
+    }
+}
+
+/// Without a fallback, unclaimed requests are answered `NotImplemented`.
+struct NoFallback;
+
+const NO_FALLBACK: ServiceSpec = ServiceSpec {
+    rest: Some(Protocol::RestXml),
+    ..ServiceSpec::new("none")
+};
+
+impl Service for NoFallback {
+    fn spec(&self) -> &ServiceSpec {
+        &NO_FALLBACK
+    }
+
+    fn handle(&self, req: ApiRequest) -> lb_core::clock::BoxFuture<'_, Response<Bytes>> {
+        let resp = NO_FALLBACK.error_response(
+            Protocol::RestXml,
+            &AwsError::new("NotImplemented", 501, "no service claims this request"),
+            &req.ctx.request_id,
         );
-    warp::serve(route).incoming(listener).graceful(shutdown).run().await;
+        Box::pin(std::future::ready(resp))
+    }
 }
 
-struct Incoming {
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    remote: Option<SocketAddr>,
+impl Gateway {
+    pub fn builder(engine: Engine, clock: Arc<dyn Clock>) -> GatewayBuilder {
+        GatewayBuilder {
+            services: Vec::new(),
+            fallback: None,
+            engine,
+            clock,
+            config: GatewayConfig::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The names of the services served (registered ones, then the fallback).
+    pub fn service_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.table.services().iter().map(|s| s.spec().name).collect();
+        names.push(self.fallback.spec().name);
+        names
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Answers one request (the whole gateway, without the socket).
+    pub async fn call<B>(&self, remote: Option<SocketAddr>, req: Request<B>) -> Response<Bytes>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let method = parts.method.clone();
+        let (resp, service, operation) = match AssertUnwindSafe(self.route(remote, parts, body)).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => {
+                warn!(%method, "request handler panicked");
+                (
+                    plain_json(500, "InternalFailure", "the request handler failed"),
+                    "gateway",
+                    "panic",
+                )
+            }
+        };
+        let status = resp.status().as_u16();
+        self.metrics.record(service, operation, status, started.elapsed());
+        if status >= 500 {
+            warn!(%method, service, operation, status, "request failed");
+        } else {
+            debug!(%method, service, operation, status, "request");
+        }
+        resp
+    }
+
+    async fn route<B>(
+        &self,
+        remote: Option<SocketAddr>,
+        parts: Parts,
+        body: B,
+    ) -> (Response<Bytes>, &'static str, &'static str)
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let path = parts.uri.path();
+        if !path.starts_with('/') {
+            // Authority form (`CONNECT host:port`, `GET host:port`) or `*`: not a resource here.
+            debug!(method = %parts.method, target = %parts.uri, "request target is not a path");
+            return (
+                plain_json(
+                    400,
+                    "BadRequest",
+                    "the request target must be a path (origin or absolute form)",
+                ),
+                "gateway",
+                "bad-target",
+            );
+        }
+        let query = parts.uri.query();
+        let credential = sigv4::request_credential(&parts.headers, query.unwrap_or(""));
+        let ctx = context(&parts, remote, credential.as_ref());
+        let target = header(&parts, "x-amz-target");
+        let signing_name = credential
+            .as_ref()
+            .map(|c| c.service.as_str())
+            .filter(|s| !s.is_empty());
+
+        // The `Action` decides only unsigned requests without X-Amz-Target; a form body is read
+        // for it before classification.
+        let mut params: Option<Params> = None;
+        let mut body = Early::Unread(body);
+        if target.is_none() && signing_name.is_none() && self.table.wants_action() {
+            if parts.method == Method::POST && is_form(&parts) {
+                match body.read(&parts, MAX_API_BODY, &self.budget).await {
+                    Ok((b, held)) => {
+                        params = Some(Params::parse(query, &b));
+                        body = Early::Read(Some((b, held)));
+                    }
+                    Err(e) => {
+                        // A form POST without a target or scope is a query-protocol request.
+                        let svc = self.table.services().iter().find(|s| s.spec().query);
+                        let resp = match svc {
+                            Some(s) => s.error_response(Protocol::Query, &body_error(&e, false), &ctx.request_id),
+                            None => plain_json(400, "BadRequest", "unreadable request body"),
+                        };
+                        return (resp, svc.map_or("gateway", |s| s.spec().name), "unknown");
+                    }
+                }
+            } else if query.is_some_and(|q| q.contains("Action=")) {
+                params = Some(Params::parse(query, &[]));
+            }
+        }
+        self.dispatch(parts, ctx, signing_name, params, body).await
+    }
+
+    async fn dispatch<B>(
+        &self,
+        parts: Parts,
+        ctx: RequestContext,
+        signing_name: Option<&str>,
+        params: Option<Params>,
+        body: Early<B>,
+    ) -> (Response<Bytes>, &'static str, &'static str)
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let signals = Signals {
+            path: parts.uri.path(),
+            target: header(&parts, "x-amz-target"),
+            signing_name,
+            action: params.as_ref().and_then(Params::action),
+        };
+        let route = self.table.classify(&signals);
+        let (svc, protocol, operation) = match route {
+            Route::Internal => {
+                let (bytes, _held) = match body.read(&parts, MAX_API_BODY, &self.budget).await {
+                    Ok(b) => b,
+                    Err(_) => {
+                        return (
+                            plain_json(413, "RequestEntityTooLarge", "request body too large"),
+                            "internal",
+                            "unknown",
+                        )
+                    }
+                };
+                let (resp, op) = internal::handle(self, &parts, &bytes).await;
+                return (resp, "internal", op);
+            }
+            Route::Unserved { name, protocol } => {
+                debug!(service = %name, "request for a service not served");
+                return (
+                    UnservedSpec::not_implemented(&name, protocol, &ctx.request_id),
+                    "unserved",
+                    "NotImplemented",
+                );
+            }
+            Route::Service {
+                index,
+                protocol,
+                operation,
+            } => match self.table.get(index) {
+                Some(s) => (Arc::clone(s), protocol, operation),
+                None => (Arc::clone(&self.fallback), Protocol::RestXml, Cow::Borrowed("")),
+            },
+            Route::Fallback => (
+                Arc::clone(&self.fallback),
+                self.fallback.spec().rest.unwrap_or(Protocol::RestXml),
+                Cow::Borrowed(method_name(&parts.method)),
+            ),
+        };
+        let spec = svc.spec();
+        let op_label = match &operation {
+            Cow::Borrowed(op) if !op.is_empty() => *op,
+            _ => "unknown",
+        };
+        if let Some(resp) = svc.check_head(&parts) {
+            return (resp, spec.name, op_label);
+        }
+        let (bytes, _held) = match body.read(&parts, spec.max_body, &self.budget).await {
+            Ok(b) => b,
+            Err(e) => {
+                let err = body_error(&e, spec.rest == Some(Protocol::RestXml));
+                return (svc.error_response(protocol, &err, &ctx.request_id), spec.name, op_label);
+            }
+        };
+        let params = match protocol {
+            Protocol::Query => Some(params.unwrap_or_else(|| Params::parse(parts.uri.query(), &bytes))),
+            _ => None,
+        };
+        let req = ApiRequest {
+            service: spec.name,
+            protocol,
+            operation,
+            parts,
+            body: bytes,
+            params,
+            ctx,
+        };
+        (svc.handle(req).await, spec.name, op_label)
+    }
 }
 
-type Response = http::Response<Bytes>;
+/// A body read before classification, or still to be read.
+enum Early<B> {
+    Read(Option<(Bytes, Held)>),
+    Unread(B),
+}
 
-async fn handle<S, B>(gw: &Gateway, mut req: Incoming, body: S) -> Response
+impl<B> Early<B>
 where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
 {
-    let credential = sigv4::request_credential(&req.headers, &req.query);
+    async fn read(self, parts: &Parts, limit: usize, budget: &BodyBudget) -> Result<(Bytes, Held), BodyError> {
+        match self {
+            Early::Read(Some((b, held))) if b.len() <= limit => Ok((b, held)),
+            Early::Read(Some(_)) => Err(BodyError::TooLarge),
+            Early::Read(None) => Ok((Bytes::new(), Held::default())),
+            Early::Unread(body) => body::read(body, content_length(parts), limit, budget).await,
+        }
+    }
+}
+
+/// A body error as an AWS error (S3's codes when `s3`).
+fn body_error(err: &BodyError, s3: bool) -> AwsError {
+    match (err, s3) {
+        (BodyError::TooLarge, true) => AwsError::new(
+            "EntityTooLarge",
+            400,
+            "Your proposed upload exceeds the maximum allowed size",
+        ),
+        (BodyError::TooLarge, false) => AwsError::new("RequestEntityTooLarge", 413, "Request entity too large"),
+        (BodyError::Read, _) => AwsError::new("IncompleteBody", 400, "The request body terminated unexpectedly"),
+        (BodyError::Busy, true) => AwsError::new("SlowDown", 503, "Please reduce your request rate."),
+        (BodyError::Busy, false) => AwsError::new(
+            "ServiceUnavailable",
+            503,
+            "The server is reading too many request bodies at once; retry.",
+        ),
+    }
+}
+
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn content_length(parts: &Parts) -> Option<usize> {
+    header(parts, http::header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok())
+}
+
+fn is_form(parts: &Parts) -> bool {
+    header(parts, http::header::CONTENT_TYPE.as_str())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The request's context: region from the credential scope, the account from a 12-digit access
+/// key, source IP, request id, trace header.
+fn context(parts: &Parts, remote: Option<SocketAddr>, credential: Option<&sigv4::Credential>) -> RequestContext {
     let region = credential
-        .as_ref()
         .map(|c| c.region.as_str())
         .filter(|r| !r.is_empty())
         .unwrap_or(lb_core::DEFAULT_REGION);
     let mut ctx = RequestContext::new(region);
-    ctx.access_key = credential.as_ref().map(|c| c.access_key.clone());
-    ctx.source_ip = req.remote.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
-
-    // The form `Action` is only needed when neither X-Amz-Target nor a credential scope decides.
-    let needs_action = req.headers.get("x-amz-target").is_none() && credential.is_none();
-    let is_form = req
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let query_action = needs_action
-        .then(|| query_param(req.query.as_bytes(), "Action"))
-        .flatten();
-
-    // Bodies are read before classification only when an unsigned form might carry `Action`.
-    let mut body = Some(body);
-    let mut early_body = None;
-    if needs_action && query_action.is_none() && is_form && req.method == Method::POST {
-        match collect(body.take(), &req.headers, MAX_API_BODY).await {
-            Ok(b) => early_body = Some(b),
-            Err(e) => return body_error(&Service::Sqs, &e),
+    if let Some(c) = credential {
+        if c.access_key.len() == 12 && c.access_key.bytes().all(|b| b.is_ascii_digit()) {
+            ctx.account.clone_from(&c.access_key);
         }
+        ctx.access_key = Some(c.access_key.clone());
     }
-    let action = query_action.or_else(|| early_body.as_ref().and_then(|b| query_param(b, "Action")));
-    let service = classify::classify(&req.path, &req.headers, credential.as_ref(), action.as_deref());
-    debug!(method = %req.method, path = %req.path, ?service, region = %ctx.region, "request");
-
-    if service == Service::S3 && s3_declared_size(&req.headers).is_some_and(|n| n > MAX_OBJECT_SIZE) {
-        return body_error(&service, &BodyError::TooLarge);
-    }
-    let limit = if service == Service::S3 {
-        MAX_S3_BODY
-    } else {
-        MAX_API_BODY
-    };
-    let bytes = match early_body {
-        Some(b) => b,
-        None => match collect(body.take(), &req.headers, limit).await {
-            Ok(b) => b,
-            Err(e) => return body_error(&service, &e),
-        },
-    };
-
-    match service {
-        Service::Internal => internal(gw, &req),
-        Service::Sqs => {
-            let query = std::mem::take(&mut req.query);
-            let http_req = match build_request(req, &query, bytes) {
-                Ok(r) => r,
-                Err(e) => return json_error_response(&e),
-            };
-            lb_sqs::api::handle(&gw.sqs, &ctx, http_req).await
-        }
-        Service::S3 => s3(gw, req, ctx, bytes).await,
-        Service::Unsupported { service, protocol } => {
-            let err = AwsError::new(
-                "NotImplemented",
-                501,
-                format!("localbridge does not implement the {service} service yet"),
-            );
-            warn!(service, "request for an unsupported service");
-            match protocol {
-                Protocol::Json | Protocol::RestJson => json_error_response(&err),
-                Protocol::Query => xml_response(err.status, render::query_error_xml(&err, &ctx.request_id)),
-            }
-        }
-    }
+    ctx.source_ip = remote.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
+    ctx.trace_header = header(parts, "x-amzn-trace-id").map(str::to_owned);
+    ctx
 }
 
-async fn s3(gw: &Gateway, req: Incoming, ctx: RequestContext, body: Bytes) -> Response {
-    let request_id = lb_core::ids::s3_request_id();
-    let host_id = lb_core::ids::s3_host_id();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let query = match s3edge::strip_presigned(&req.query, now, &request_id, &host_id) {
-        Ok(q) => q,
-        Err(r) => return xml_response(r.status, r.body),
-    };
-    let mut req = req;
-    let body = match s3edge::normalize(&mut req.headers, body, &request_id, &host_id) {
-        Ok(b) => b,
-        Err(r) => return xml_response(r.status, r.body),
-    };
-    let http_req = match build_request(req, &query, s3s::Body::from(body)) {
-        Ok(mut r) => {
-            r.extensions_mut().insert(ctx);
-            r
-        }
-        Err(e) => {
-            return xml_response(
-                400,
-                render::s3_error_xml("InvalidURI", &e.message, &[], &request_id, &host_id),
-            )
-        }
-    };
-    match gw.s3.call(http_req).await {
-        Ok(resp) => {
-            let (mut parts, mut body) = resp.into_parts();
-            match body.store_all_limited(usize::MAX).await {
-                Ok(bytes) => {
-                    // Only error documents need finishing; a success body (an object) is never scanned.
-                    let bytes = if parts.status.is_client_error() || parts.status.is_server_error() {
-                        lb_s3::finish_response(&mut parts, bytes)
-                    } else {
-                        parts.headers.remove(lb_s3::error::FIELDS_HEADER);
-                        bytes
-                    };
-                    http::Response::from_parts(parts, bytes)
-                }
-                Err(e) => {
-                    warn!(error = %e, "S3 response body failed");
-                    xml_response(
-                        500,
-                        render::s3_error_xml(
-                            "InternalError",
-                            "We encountered an internal error. Please try again.",
-                            &[],
-                            &request_id,
-                            &host_id,
-                        ),
-                    )
-                }
-            }
-        }
-        Err(e) => {
-            warn!(error = ?e, "S3 request failed");
-            xml_response(
-                500,
-                render::s3_error_xml(
-                    "InternalError",
-                    "We encountered an internal error. Please try again.",
-                    &[],
-                    &request_id,
-                    &host_id,
-                ),
-            )
-        }
-    }
+/// `{"__type": code, "message": ...}` as `application/json` (gateway-level answers).
+fn plain_json(status: u16, code: &str, message: &str) -> Response<Bytes> {
+    json_response(
+        status,
+        serde_json::json!({"__type": code, "message": message}).to_string(),
+    )
 }
 
-fn internal(gw: &Gateway, req: &Incoming) -> Response {
-    let path = req.path.trim_start_matches(classify::INTERNAL_PREFIX);
-    match (req.method.clone(), path) {
-        (Method::GET | Method::HEAD, "health") => {
-            let body = serde_json::json!({
-                "status": "running",
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime_seconds": gw.started.elapsed().as_secs_f64(),
-                "services": {"s3": "running", "sqs": "running"},
-                "delivery": gw.dispatcher.stats(),
-            });
-            json_response(200, body.to_string())
-        }
-        _ => json_response(
-            404,
-            serde_json::json!({"message": "no such localbridge endpoint"}).to_string(),
-        ),
-    }
+fn json_response(status: u16, body: String) -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
-/// Why a request body could not be read.
-#[derive(Debug)]
-enum BodyError {
-    TooLarge,
-    Read,
-}
-
-/// Collects a request body, refusing more than `limit` bytes (checked against Content-Length
-/// first, so an oversized upload is refused before it is read).
-async fn collect<S, B>(body: Option<S>, headers: &HeaderMap, limit: usize) -> Result<Bytes, BodyError>
+/// Serves `gateway` on `listener` until `shutdown` resolves, then stops accepting and waits for
+/// in-flight connections to finish their current request (the caller bounds that wait).
+pub async fn serve<F>(listener: tokio::net::TcpListener, gateway: Arc<Gateway>, shutdown: F)
 where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
+    F: Future<Output = ()> + Send + 'static,
 {
-    let declared = header_usize(headers, http::header::CONTENT_LENGTH.as_str());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(BodyError::TooLarge);
-    }
-    let Some(body) = body else { return Ok(Bytes::new()) };
-    let mut body = std::pin::pin!(body);
-    let mut first: Option<Bytes> = None;
-    let mut buf: Option<BytesMut> = None;
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| {
-            debug!(error = %e, "request body read failed");
-            BodyError::Read
-        })?;
-        let chunk = chunk.copy_to_bytes(chunk.remaining());
-        let len = first.as_ref().map_or(0, Bytes::len) + buf.as_ref().map_or(0, BytesMut::len) + chunk.len();
-        if len > limit {
-            return Err(BodyError::TooLarge);
-        }
-        match (&mut first, &mut buf) {
-            (None, None) => first = Some(chunk),
-            (Some(f), None) => {
-                let mut b = BytesMut::with_capacity(declared.unwrap_or(f.len() + chunk.len()));
-                b.extend_from_slice(f);
-                b.extend_from_slice(&chunk);
-                first = None;
-                buf = Some(b);
-            }
-            (_, Some(b)) => b.extend_from_slice(&chunk),
-        }
-    }
-    Ok(match (first, buf) {
-        (_, Some(b)) => b.freeze(),
-        (Some(f), None) => f,
-        (None, None) => Bytes::new(),
-    })
-}
-
-/// The object size an S3 upload declares: the decoded length of an aws-chunked body, else its
-/// Content-Length.
-fn s3_declared_size(headers: &HeaderMap) -> Option<usize> {
-    header_usize(headers, "x-amz-decoded-content-length")
-        .or_else(|| header_usize(headers, http::header::CONTENT_LENGTH.as_str()))
-}
-
-fn header_usize(headers: &HeaderMap, name: &str) -> Option<usize> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-/// A body error in the envelope of the service the request was for.
-fn body_error(service: &Service, err: &BodyError) -> Response {
-    let (status, code, message) = match (service, err) {
-        // S3 answers an object over 5 GiB with 400 EntityTooLarge.
-        (Service::S3, BodyError::TooLarge) => (
-            400,
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed size",
-        ),
-        (_, BodyError::TooLarge) => (413, "RequestEntityTooLarge", "Request entity too large"),
-        (_, BodyError::Read) => (400, "IncompleteBody", "The request body terminated unexpectedly"),
-    };
-    match service {
-        Service::S3 => xml_response(
-            status,
-            render::s3_error_xml(
-                code,
-                message,
-                &[],
-                &lb_core::ids::s3_request_id(),
-                &lb_core::ids::s3_host_id(),
-            ),
-        ),
-        Service::Unsupported {
-            protocol: Protocol::Query,
-            ..
-        } => xml_response(
-            status,
-            render::query_error_xml(&AwsError::new(code, status, message), &lb_core::ids::request_id()),
-        ),
-        _ => json_error_response(&AwsError::new(code, status, message)),
-    }
-}
-
-fn build_request<B>(req: Incoming, query: &str, body: B) -> Result<http::Request<B>, AwsError> {
-    let uri = if query.is_empty() {
-        req.path
-    } else {
-        format!("{}?{}", req.path, query)
-    };
-    let mut builder = http::Request::builder().method(req.method).uri(uri);
-    if let Some(h) = builder.headers_mut() {
-        *h = req.headers;
-    }
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .body(body)
-        .map_err(|e| AwsError::new("InvalidURI", 400, format!("Couldn't parse the specified URI: {e}")))
+        .timer(TokioTimer::new())
+        .header_read_timeout(gateway.config.header_read_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let gw = Arc::clone(&gateway);
+        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let gw = Arc::clone(&gw);
+            async move {
+                let resp = gw.call(Some(remote), req).await;
+                Ok::<_, Infallible>(resp.map(Full::new))
+            }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
-fn query_param(raw: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(raw)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn json_error_response(err: &AwsError) -> Response {
-    let mut resp = json_response(err.status, render::json_error(err));
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-    resp
-}
-
-fn json_response(status: u16, body: String) -> Response {
-    let mut resp = http::Response::new(Bytes::from(body));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    resp
-}
-
-fn xml_response(status: u16, body: String) -> Response {
-    let mut resp = http::Response::new(Bytes::from(body));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/xml"));
-    resp
-}
+#[cfg(test)]
+mod tests;

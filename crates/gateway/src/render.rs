@@ -1,55 +1,18 @@
-//! Error envelopes for requests the gateway answers itself (before any service sees them).
+//! S3's error document, for requests the gateway (or its S3 edge) refuses before `s3s` sees
+//! them. Written with [`lb_protocol::xml`], the one XML writer and escaper; every other envelope
+//! is [`lb_protocol`]'s.
 
-use lb_core::AwsError;
+use lb_protocol::xml::{XmlWriter, DECLARATION_UTF8};
 
-/// Escapes text for XML element content and attribute values.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// S3's error document.
+/// S3's error document: `<Error><Code/><Message/>{extra}<RequestId/><HostId/></Error>`.
 pub fn s3_error_xml(code: &str, message: &str, extra: &[(&str, String)], request_id: &str, host_id: &str) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-    out.push_str(&xml_escape(code));
-    out.push_str("</Code><Message>");
-    out.push_str(&xml_escape(message));
-    out.push_str("</Message>");
+    let mut w = XmlWriter::with_declaration(DECLARATION_UTF8);
+    w.open("Error").leaf("Code", code).leaf("Message", message);
     for (name, value) in extra {
-        out.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
+        w.leaf(name, value);
     }
-    out.push_str(&format!(
-        "<RequestId>{}</RequestId><HostId>{}</HostId></Error>",
-        xml_escape(request_id),
-        xml_escape(host_id)
-    ));
-    out
-}
-
-/// The AWS JSON protocols' error body.
-pub fn json_error(err: &AwsError) -> String {
-    serde_json::json!({"__type": err.code, "message": err.message}).to_string()
-}
-
-/// The query protocol's error document.
-pub fn query_error_xml(err: &AwsError, request_id: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\"?>\n<ErrorResponse><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        if err.sender_fault { "Sender" } else { "Receiver" },
-        xml_escape(&err.code),
-        xml_escape(&err.message),
-        xml_escape(request_id)
-    )
+    w.leaf("RequestId", request_id).leaf("HostId", host_id).close("Error");
+    w.finish()
 }
 
 #[cfg(test)]
@@ -57,8 +20,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_envelopes() {
-        assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+    fn renders_s3_errors() {
         let x = s3_error_xml(
             "NoSuchKey",
             "The specified key does not exist.",
@@ -66,9 +28,9 @@ mod tests {
             "R",
             "H",
         );
-        assert!(x.ends_with("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>R</RequestId><HostId>H</HostId></Error>"));
-        let e = AwsError::new("NotImplemented", 501, "x");
-        assert_eq!(json_error(&e), r#"{"__type":"NotImplemented","message":"x"}"#);
-        assert!(query_error_xml(&e, "R").contains("<Type>Receiver</Type><Code>NotImplemented</Code>"));
+        assert_eq!(
+            x,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>R</RequestId><HostId>H</HostId></Error>"
+        );
     }
 }

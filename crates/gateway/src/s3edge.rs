@@ -1,7 +1,8 @@
 //! What the gateway does to an S3 request before the `s3s` layer sees it: signatures are parsed,
 //! not verified, so the header or presigned signature is removed (after checking a presigned URL's
-//! expiry, which clients rely on), and `aws-chunked` bodies are decoded with their trailing
-//! checksums moved into ordinary headers. `s3s` then handles an anonymous, plain request.
+//! expiry, which clients rely on, against the clock time the caller passes), and `aws-chunked`
+//! bodies are decoded with their trailing checksums (only those declared in `x-amz-trailer`)
+//! moved into ordinary headers. `s3s` then handles an anonymous, plain request.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
@@ -132,10 +133,36 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
             });
         }
     }
+    let declared = declared_trailers(headers);
+    let malformed = || Rejection {
+        status: 400,
+        body: render::s3_error_xml(
+            "MalformedTrailerError",
+            "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+            &[],
+            request_id,
+            host_id,
+        ),
+    };
+    // A trailer is accepted only when the request declared it in `x-amz-trailer` and it is a
+    // checksum: anything else (`x-amz-copy-source`, `x-amz-tagging`, ...) would otherwise turn
+    // into an ordinary header and change what the request does after it was signed.
+    let mut accepted = Vec::with_capacity(decoded.trailers.len());
     for (name, value) in decoded.trailers {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            headers.insert(name, value);
+        if !is_checksum_trailer(&name) || !declared.iter().any(|d| *d == name) {
+            return Err(malformed());
         }
+        let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), HeaderValue::try_from(value)) else {
+            return Err(malformed());
+        };
+        accepted.push((name, value));
+    }
+    if declared.len() != accepted.len() {
+        // A declared trailer that never came (or one sent twice).
+        return Err(malformed());
+    }
+    for (name, value) in accepted {
+        headers.insert(name, value);
     }
     headers.remove("x-amz-decoded-content-length");
     headers.remove("x-amz-trailer");
@@ -143,6 +170,31 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
     strip_aws_chunked_encoding(headers);
     Ok(decoded.body)
+}
+
+/// The trailer names a request declared in `x-amz-trailer` (comma-separated, lower-cased).
+fn declared_trailers(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("x-amz-trailer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// `x-amz-checksum-crc32`, `-crc32c`, `-crc64nvme`, `-sha1`, `-sha256`: the only trailers S3
+/// takes (botocore's `requestChecksumCalculation` sends these and nothing else).
+fn is_checksum_trailer(name: &str) -> bool {
+    matches!(
+        name,
+        "x-amz-checksum-crc32"
+            | "x-amz-checksum-crc32c"
+            | "x-amz-checksum-crc64nvme"
+            | "x-amz-checksum-sha1"
+            | "x-amz-checksum-sha256"
+    )
 }
 
 /// S3 serves one byte range; a `Range` header it cannot use (bad syntax, `last < first`, several
@@ -275,6 +327,57 @@ mod tests {
         assert_eq!(h.get("x-amz-checksum-crc32").unwrap(), "DUoRhQ==");
         assert_eq!(h.get("content-length").unwrap(), "11");
         assert!(h.get("authorization").is_none() && h.get("content-encoding").is_none());
+    }
+
+    fn chunked_headers(trailer: Option<&'static str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        );
+        h.insert("content-encoding", HeaderValue::from_static("aws-chunked"));
+        if let Some(t) = trailer {
+            h.insert("x-amz-trailer", HeaderValue::from_static(t));
+        }
+        h
+    }
+
+    #[test]
+    fn only_declared_checksum_trailers_become_headers() {
+        // An undeclared trailer that would turn a PutObject into a CopyObject.
+        let mut h = chunked_headers(Some("x-amz-checksum-crc32"));
+        let body = Bytes::from_static(
+            b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\nx-amz-copy-source:/bucket/key\r\n\r\n",
+        );
+        let err = normalize(&mut h, body, "r", "h").unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.body.contains("<Code>MalformedTrailerError</Code>"), "{}", err.body);
+        assert!(!h.contains_key("x-amz-copy-source"));
+
+        // Declared, but not a checksum.
+        let mut h = chunked_headers(Some("x-amz-copy-source"));
+        let body = Bytes::from_static(b"b\r\nhello world\r\n0\r\nx-amz-copy-source:/bucket/key\r\n\r\n");
+        assert_eq!(normalize(&mut h, body, "r", "h").unwrap_err().status, 400);
+        assert!(!h.contains_key("x-amz-copy-source"));
+
+        // A checksum trailer the request did not declare.
+        let mut h = chunked_headers(None);
+        let body = Bytes::from_static(b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n");
+        assert_eq!(normalize(&mut h, body, "r", "h").unwrap_err().status, 400);
+
+        // Declared but never sent.
+        let mut h = chunked_headers(Some("x-amz-checksum-crc32"));
+        let body = Bytes::from_static(b"b\r\nhello world\r\n0\r\n\r\n");
+        assert_eq!(normalize(&mut h, body, "r", "h").unwrap_err().status, 400);
+
+        // The trailer signature is not a trailer of the object.
+        let mut h = chunked_headers(Some("x-amz-checksum-sha256"));
+        let body = Bytes::from_static(
+            b"b\r\nhello world\r\n0\r\nx-amz-checksum-sha256:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=\r\nx-amz-trailer-signature:ff\r\n\r\n",
+        );
+        normalize(&mut h, body, "r", "h").unwrap();
+        assert!(h.contains_key("x-amz-checksum-sha256"));
+        assert!(!h.contains_key("x-amz-trailer-signature") && !h.contains_key("x-amz-trailer"));
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-use lb_core::deliver::{Dispatcher, Registry};
-use lb_core::{Clock, SystemClock};
+use clap::{Parser, Subcommand, ValueEnum};
+use lb_core::deliver::{Engine, EngineConfig, Registry};
+use lb_core::{Clock, ManualClock, SystemClock};
 use tracing::info;
 
 mod test_pattern;
@@ -43,6 +43,23 @@ struct ServeArgs {
     /// Base domains for S3 virtual-hosted-style requests (`bucket.<domain>`).
     #[arg(long = "s3-domain", default_values_t = ["localhost".to_owned(), "s3.localhost".to_owned(), "localhost.localstack.cloud".to_owned(), "s3.localhost.localstack.cloud".to_owned()])]
     s3_domains: Vec<String>,
+    /// `system` follows the wall clock; `manual` starts at the current time and holds it until
+    /// `POST /_localbridge/clock {"advanceSeconds": N}` moves it.
+    #[arg(long, value_enum, default_value_t = ClockArg::System)]
+    clock: ClockArg,
+    /// Records the delivery ledger keeps (the oldest leave first).
+    #[arg(long, default_value_t = 10_000)]
+    ledger_capacity: usize,
+    /// Seconds a connection may take to send a request's headers (idle keep-alive connections
+    /// are closed after it too).
+    #[arg(long, default_value_t = 20.0)]
+    header_read_timeout: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ClockArg {
+    System,
+    Manual,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,29 +94,49 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let listener = bind(addr).with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match args.clock {
+        ClockArg::System => Arc::new(SystemClock),
+        ClockArg::Manual => Arc::new(ManualClock::new(SystemClock.now_millis())),
+    };
     let registry = Arc::new(Registry::new());
-    let dispatcher = Dispatcher::spawn(Arc::clone(&registry));
+    let engine = Engine::new(
+        Arc::clone(&registry),
+        Arc::clone(&clock),
+        EngineConfig {
+            ledger_capacity: args.ledger_capacity,
+            ..EngineConfig::default()
+        },
+    );
 
     let sqs = Arc::new(lb_sqs::Sqs::new(Arc::clone(&clock)));
     registry.register("sqs", sqs.clone());
 
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
-        dispatcher: dispatcher.clone(),
+        engine: engine.clone(),
         clock: Arc::clone(&clock),
     }));
     let s3 = lb_s3::service(lb_s3::S3Stub::new(notifier, Arc::clone(&clock)), &args.s3_domains);
 
-    let gateway = Arc::new(lb_gateway::Gateway {
-        s3,
-        sqs,
-        dispatcher,
-        started,
-    });
+    let header_read_timeout = std::time::Duration::try_from_secs_f64(args.header_read_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--header-read-timeout must be a positive number of seconds")?;
+    // One registration line per service; S3 owns whatever nobody else claims.
+    let gateway = lb_gateway::Gateway::builder(engine.clone(), Arc::clone(&clock))
+        .started(started)
+        .config(lb_gateway::GatewayConfig {
+            header_read_timeout,
+            ..lb_gateway::GatewayConfig::default()
+        })
+        .service(lb_sqs::api::SqsApi::new(sqs))
+        .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
+        .build();
+    let gateway = Arc::new(gateway);
     info!(
         address = %local,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        clock = if args.clock == ClockArg::Manual { "manual" } else { "system" },
         "localbridge ready"
     );
     // In-flight requests get a grace period after the signal; a long poll (up to 20 s) must not
@@ -119,12 +156,21 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             }
         }
     }
+    let report = engine.shutdown(DRAIN_DEADLINE).await;
+    info!(
+        drained = report.drained,
+        left = report.left,
+        deadline_ms = DRAIN_DEADLINE.as_millis(),
+        "deliveries drained"
+    );
     info!("localbridge stopped");
     Ok(())
 }
 
 /// How long in-flight requests may finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long pending deliveries may drain after the server has stopped.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Binds with TCP_NODELAY on the listening socket: Linux copies it to every accepted socket, so
 /// small responses are not held back by Nagle's algorithm.

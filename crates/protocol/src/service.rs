@@ -174,8 +174,21 @@ impl ApiRequest {
 /// A service's wire edge: it declares what identifies its requests and answers them.
 pub trait Service: Send + Sync + 'static {
     fn spec(&self) -> &ServiceSpec;
+
     /// Answers one request, in `req.protocol`'s envelope. Never panics.
     fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>>;
+
+    /// A refusal decided from the head alone, before the body is read (S3: a declared object
+    /// over 5 GiB).
+    fn check_head(&self, _parts: &Parts) -> Option<Response<Bytes>> {
+        None
+    }
+
+    /// An error raised before the service saw the request (body too large, unreadable), in the
+    /// service's envelope.
+    fn error_response(&self, protocol: Protocol, err: &AwsError, request_id: &str) -> Response<Bytes> {
+        self.spec().error_response(protocol, err, request_id)
+    }
 }
 
 /// A service recognised but not served: answered `NotImplemented` in its protocol.
