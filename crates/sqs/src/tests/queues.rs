@@ -339,3 +339,150 @@ fn queues_are_per_region_and_account() {
         .unwrap();
     assert_eq!(attrs[0].1, "arn:aws:sqs:eu-west-1:000000000000:q");
 }
+
+/// `QueueUrl` may be a bare queue name in every operation that takes one.
+#[tokio::test]
+async fn a_bare_queue_name_works_as_the_queue_url() {
+    let (sqs, _, ctx) = setup();
+    create(&sqs, &ctx, "plain", &[]);
+    let q = QueueRef::from_url("plain").unwrap();
+    send(&sqs, &ctx, &q, "m");
+    let got = recv(&sqs, &ctx, &q, 1).await;
+    sqs.change_message_visibility(&ctx, &q, &got[0].receipt_handle, Some(5))
+        .unwrap();
+    sqs.delete_message(&ctx, &q, &got[0].receipt_handle).unwrap();
+    sqs.tag_queue(&ctx, &q, attrs(&[("k", "v")])).unwrap();
+    assert_eq!(sqs.list_queue_tags(&ctx, &q).unwrap().len(), 1);
+    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("DelaySeconds", "1")]))
+        .unwrap();
+    assert_eq!(attr_map(&sqs, &ctx, &q)["DelaySeconds"], "1");
+    sqs.purge_queue(&ctx, &q).unwrap();
+    sqs.delete_queue(&ctx, &q).unwrap();
+    assert_eq!(
+        sqs.send_message(&ctx, &q, SendMessageEntry::new("x")).unwrap_err().code,
+        errors::NON_EXISTENT_QUEUE
+    );
+}
+
+/// The same name in two regions: two queues, two URLs.
+#[test]
+fn the_same_name_in_two_regions_gives_two_urls() {
+    let (sqs, _, ctx) = setup();
+    let eu = RequestContext::new("eu-west-1");
+    let input = || CreateQueueInput {
+        queue_name: "q".into(),
+        ..Default::default()
+    };
+    let us_url = sqs.create_queue(&ctx, "http://127.0.0.1:4566", input()).unwrap();
+    let eu_url = sqs.create_queue(&eu, "http://127.0.0.1:4566", input()).unwrap();
+    assert_eq!(us_url, "http://127.0.0.1:4566/000000000000/q");
+    assert_eq!(eu_url, "http://sqs.eu-west-1.localhost:4566/000000000000/q");
+    let get = GetQueueUrlInput {
+        queue_name: "q".into(),
+        ..Default::default()
+    };
+    assert_eq!(sqs.get_queue_url(&eu, "http://127.0.0.1:4566", get).unwrap(), eu_url);
+    let listed = sqs
+        .list_queues(&eu, "http://127.0.0.1:4566", ListQueuesInput::default())
+        .unwrap();
+    assert_eq!(listed.queue_urls, [eu_url.clone()]);
+}
+
+#[test]
+fn recreating_within_60_seconds_is_refused() {
+    let (sqs, clock, ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[]);
+    sqs.delete_queue(&ctx, &q).unwrap();
+    let input = || CreateQueueInput {
+        queue_name: "q".into(),
+        ..Default::default()
+    };
+    let e = sqs.create_queue(&ctx, EP, input()).unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.status, e.message.as_str()),
+        (
+            errors::QUEUE_DELETED_RECENTLY,
+            400,
+            "You must wait 60 seconds after deleting a queue before you can create another with the same name."
+        )
+    );
+    assert_eq!(crate::errors::json_type(&e.code), "QueueDeletedRecently");
+    // Another region's queue of the same name is not affected.
+    sqs.create_queue(&RequestContext::new("eu-west-1"), EP, input())
+        .unwrap();
+    clock.advance(59_999);
+    assert!(sqs.create_queue(&ctx, EP, input()).is_err());
+    clock.advance(1);
+    sqs.create_queue(&ctx, EP, input()).unwrap();
+}
+
+/// AWS's policy quotas: 8,192 bytes, 20 statements, 7 actions per statement (403 OverLimit, AWS's
+/// messages); a refused value leaves the queue unchanged and is not kept.
+#[test]
+fn policy_limits() {
+    let (sqs, _, ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[]);
+    let statement = |i: usize, actions: usize| {
+        let actions: Vec<String> = (0..actions).map(|a| format!("sqs:A{a}")).collect();
+        serde_json::json!({"Sid": format!("s{i}"), "Effect": "Allow", "Principal": "*", "Action": actions, "Resource": "*"})
+    };
+    let policy = |n: usize, actions: usize| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": (0..n).map(|i| statement(i, actions)).collect::<Vec<_>>()})
+            .to_string()
+    };
+    let set = |p: &str| sqs.set_queue_attributes(&ctx, &q, &attrs(&[("Policy", p)]));
+    set(&policy(20, 7)).unwrap();
+    let e = set(&policy(21, 1)).unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.status, e.message.as_str()),
+        (
+            errors::OVER_LIMIT,
+            403,
+            "21 statements were found in the submitted policy, max allowed is 20"
+        )
+    );
+    let e = set(&policy(1, 10)).unwrap_err();
+    assert_eq!(
+        e.message,
+        "10 actions were found in a statement from the submitted policy, max allowed is 7"
+    );
+    let huge = format!(
+        r#"{{"Version":"2012-10-17","Id":"{}","Statement":[]}}"#,
+        "x".repeat(9_500_000)
+    );
+    let e = set(&huge).unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.status, e.message.as_str()),
+        (errors::OVER_LIMIT, 403, "Submitted policy is over max allowed size.")
+    );
+    assert_eq!(attr_map(&sqs, &ctx, &q)["Policy"], policy(20, 7), "unchanged");
+    let e = sqs
+        .create_queue(
+            &ctx,
+            EP,
+            CreateQueueInput {
+                queue_name: "big".into(),
+                attributes: attrs(&[("Policy", &huge)]),
+                tags: vec![],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, errors::OVER_LIMIT);
+    // AddPermission past 20 statements.
+    let e = sqs
+        .add_permission(
+            &ctx,
+            &q,
+            AddPermissionInput {
+                label: "one-more".into(),
+                account_ids: vec!["111122223333".into()],
+                actions: vec!["SendMessage".into()],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, errors::OVER_LIMIT);
+    let e = sqs
+        .set_queue_attributes(&ctx, &q, &attrs(&[("KmsMasterKeyId", &"k".repeat(2_049))]))
+        .unwrap_err();
+    assert_eq!(e.code, errors::INVALID_ATTRIBUTE_VALUE);
+}

@@ -453,3 +453,81 @@ async fn a_batch_wakes_as_many_waiters_as_it_has_messages() {
         assert_eq!(w.await.unwrap().unwrap().len(), 1);
     }
 }
+
+/// Standard queues: a message whose visibility timeout ends is received before newer ones.
+#[tokio::test]
+async fn standard_redelivers_an_expired_message_before_newer_ones() {
+    let (sqs, clock, ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[("VisibilityTimeout", "1")]);
+    send(&sqs, &ctx, &q, "old");
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 1).await), ["old"]);
+    clock.advance(500);
+    send(&sqs, &ctx, &q, "new");
+    clock.advance(500);
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 1).await), ["old"]);
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 1).await), ["new"]);
+}
+
+/// FIFO: a group is held only by its in-flight messages. A message made visible again
+/// (ChangeMessageVisibility to 0) while a later one of its group is in flight is delivered; the
+/// messages after the in-flight one stay held.
+#[tokio::test]
+async fn fifo_group_is_held_only_by_in_flight_messages() {
+    let (sqs, _, ctx) = setup();
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
+    for b in ["a1", "a2", "a3"] {
+        send_fifo(&sqs, &ctx, &q, b, "a", None).unwrap();
+    }
+    let got = recv(&sqs, &ctx, &q, 2).await;
+    assert_eq!(bodies(&got), ["a1", "a2"]);
+    sqs.change_message_visibility(&ctx, &q, &got[0].receipt_handle, Some(0))
+        .unwrap();
+    let again = recv(&sqs, &ctx, &q, 10).await;
+    assert_eq!(bodies(&again), ["a1"], "a1 is before the in-flight a2; a3 is after it");
+    assert_eq!(again[0].attribute("ApproximateReceiveCount"), Some("2"));
+}
+
+/// FIFO: a group whose message becomes visible again is served again at once, from the back of
+/// the queue's group order.
+#[tokio::test]
+async fn fifo_group_visible_again_goes_to_the_back() {
+    let (sqs, clock, ctx) = setup();
+    let q = create(
+        &sqs,
+        &ctx,
+        "f.fifo",
+        &[
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "true"),
+            ("VisibilityTimeout", "10"),
+        ],
+    );
+    send_fifo(&sqs, &ctx, &q, "a1", "a", None).unwrap();
+    send_fifo(&sqs, &ctx, &q, "a2", "a", None).unwrap();
+    send_fifo(&sqs, &ctx, &q, "b1", "b", None).unwrap();
+    send_fifo(&sqs, &ctx, &q, "c1", "c", None).unwrap();
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 1).await), ["a1"]);
+    clock.advance(10_000);
+    // Group a became receivable again after b and c were: it is served after them.
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 10).await), ["b1", "c1", "a1", "a2"]);
+
+    // The same after ChangeMessageVisibility to 0.
+    let r = create(
+        &sqs,
+        &ctx,
+        "r.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    );
+    send_fifo(&sqs, &ctx, &r, "x1", "x", None).unwrap();
+    send_fifo(&sqs, &ctx, &r, "y1", "y", None).unwrap();
+    let x = recv(&sqs, &ctx, &r, 1).await;
+    assert_eq!(bodies(&x), ["x1"]);
+    sqs.change_message_visibility(&ctx, &r, &x[0].receipt_handle, Some(0))
+        .unwrap();
+    assert_eq!(bodies(&recv(&sqs, &ctx, &r, 10).await), ["y1", "x1"]);
+}

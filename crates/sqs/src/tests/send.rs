@@ -437,3 +437,89 @@ fn fifo_batch_needs_group_ids() {
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// The request's `X-Amzn-Trace-Id` (gateway: `ctx.trace_header`) comes back as `AWSTraceHeader`;
+/// an explicit system attribute wins; the header is not part of `MD5OfMessageSystemAttributes`.
+#[tokio::test]
+async fn trace_header_from_the_request() {
+    let (sqs, _, mut ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[]);
+    ctx.trace_header = Some("Root=1-67891233-abcdef012345678912345678".into());
+    let sent = send(&sqs, &ctx, &q, "from header");
+    assert_eq!(sent.md5_of_message_system_attributes, None);
+    let mut entry = SendMessageEntry::new("explicit");
+    entry.system_attributes.insert(
+        "AWSTraceHeader".into(),
+        MessageAttributeValue::string("String", "Root=explicit"),
+    );
+    sqs.send_message(&ctx, &q, entry).unwrap();
+    let batch = vec![BatchEntry {
+        id: "b".into(),
+        entry: SendMessageEntry::new("batch"),
+    }];
+    sqs.send_message_batch(&ctx, &q, batch).unwrap();
+    let input = ReceiveMessageInput {
+        max_number_of_messages: Some(10),
+        attribute_names: vec!["AWSTraceHeader".into()],
+        ..Default::default()
+    };
+    let got = recv_with(&sqs, &ctx, &q, input).await;
+    let traces: Vec<(&str, Option<&str>)> = got.iter().map(|m| (m.body(), m.attribute("AWSTraceHeader"))).collect();
+    assert_eq!(
+        traces,
+        [
+            ("from header", Some("Root=1-67891233-abcdef012345678912345678")),
+            ("explicit", Some("Root=explicit")),
+            ("batch", Some("Root=1-67891233-abcdef012345678912345678")),
+        ]
+    );
+}
+
+/// Deduplication ids are remembered by id and group, so switching `DeduplicationScope` later
+/// forgets nothing; PurgeQueue clears them.
+#[tokio::test]
+async fn fifo_dedup_survives_scope_changes_and_purge_clears_it() {
+    let (sqs, clock, ctx) = setup();
+    let q = create(&sqs, &ctx, "f.fifo", &[("FifoQueue", "true")]);
+    send_fifo(&sqs, &ctx, &q, "a", "g1", Some("d1")).unwrap();
+    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("DeduplicationScope", "messageGroup")]))
+        .unwrap();
+    send_fifo(&sqs, &ctx, &q, "a again", "g1", Some("d1")).unwrap();
+    counts_are(&sqs, &ctx, &q, (1, 0, 0));
+    send_fifo(&sqs, &ctx, &q, "other group", "g2", Some("d1")).unwrap();
+    counts_are(&sqs, &ctx, &q, (2, 0, 0));
+    sqs.set_queue_attributes(&ctx, &q, &attrs(&[("DeduplicationScope", "queue")]))
+        .unwrap();
+    send_fifo(&sqs, &ctx, &q, "any group", "g3", Some("d1")).unwrap();
+    counts_are(&sqs, &ctx, &q, (2, 0, 0));
+
+    sqs.purge_queue(&ctx, &q).unwrap();
+    counts_are(&sqs, &ctx, &q, (0, 0, 0));
+    let again = send_fifo(&sqs, &ctx, &q, "after purge", "g1", Some("d1")).unwrap();
+    counts_are(&sqs, &ctx, &q, (1, 0, 0));
+    clock.advance(1);
+    assert_eq!(bodies(&recv(&sqs, &ctx, &q, 10).await), ["after purge"]);
+    assert!(again.sequence_number.is_some());
+}
+
+/// Attribute names may be non-ASCII letters (AWS accepted `attr.1øßä`); `*` selects them all.
+#[tokio::test]
+async fn non_ascii_attribute_names() {
+    let (sqs, _, ctx) = setup();
+    let q = create(&sqs, &ctx, "q", &[]);
+    let mut entry = SendMessageEntry::new("m");
+    entry
+        .attributes
+        .insert("attr.1øßä".into(), MessageAttributeValue::string("String", "v"));
+    let sent = sqs.send_message(&ctx, &q, entry).unwrap();
+    for names in [vec!["*"], vec!["attr.*"], vec!["attr.1øßä"]] {
+        let input = ReceiveMessageInput {
+            message_attribute_names: names.iter().map(|s| (*s).to_owned()).collect(),
+            visibility_timeout: Some(0),
+            ..Default::default()
+        };
+        let got = recv_with(&sqs, &ctx, &q, input).await;
+        assert_eq!(got[0].message_attributes.len(), 1, "{names:?}");
+        assert_eq!(got[0].md5_of_message_attributes, sent.md5_of_message_attributes);
+    }
+}
