@@ -16,6 +16,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import start_server
+
 NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
 ACCOUNT = "000000000000"
 
@@ -61,6 +63,51 @@ def query(endpoint, params, path="/"):
 def text(root, path):
     node = root.find(path, NS)
     return None if node is None else node.text
+
+
+class ManualServer:
+    """A server started with `--clock manual`: time moves only when a test advances it, so
+    visibility timeouts, delays and long-poll deadlines are jumped over instead of slept through."""
+
+    def __init__(self, server):
+        self.server = server
+        self.endpoint = server.endpoint
+        self.sqs = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        ).client("sqs", endpoint_url=self.endpoint)
+
+    def advance(self, seconds):
+        req = urllib.request.Request(
+            self.endpoint + "/_localbridge/clock",
+            data=json.dumps({"advanceSeconds": seconds}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = json.loads(resp.read())
+        assert body["mode"] == "manual"
+        return body["now"]
+
+    def run_until_done(self, thread, step_seconds, wall_limit=10):
+        """Advances the clock by `step_seconds` until `thread` ends (or `wall_limit` passes);
+        returns how many steps it took."""
+        steps = 0
+        deadline = time.monotonic() + wall_limit
+        while thread.is_alive() and time.monotonic() < deadline:
+            self.advance(step_seconds)
+            steps += 1
+            thread.join(0.05)
+        assert not thread.is_alive(), "the receive never returned"
+        return steps
+
+
+@pytest.fixture
+def manual(tmp_path):
+    srv = start_server(tmp_path, ["--clock", "manual"])
+    yield ManualServer(srv)
+    srv.proc.terminate()
+    srv.proc.wait(timeout=5)
+    assert "panicked" not in srv.log()
 
 
 # ---- queues ------------------------------------------------------------------------------------
@@ -231,61 +278,68 @@ def test_round_trip_with_attributes_and_exact_md5s(sqs):
     )
 
 
-def test_long_poll_returns_as_soon_as_a_message_arrives(sqs, endpoint):
+def test_long_poll_returns_as_soon_as_a_message_arrives(manual):
+    # Under the manual clock a long poll cannot time out by itself: it returns because the
+    # message arrived, whenever the send lands.
+    sqs = manual.sqs
     url = sqs.create_queue(QueueName="longpoll")["QueueUrl"]
     result = {}
 
     def waiter():
-        started = time.monotonic()
-        result["resp"] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)
-        result["elapsed"] = time.monotonic() - started
+        result["resp"] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)
 
     t = threading.Thread(target=waiter)
-    started = time.monotonic()
     t.start()
-    time.sleep(1)
     # A second client: the first one is busy long-polling.
     other = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    ).client("sqs", endpoint_url=endpoint)
+    ).client("sqs", endpoint_url=manual.endpoint)
     other.send_message(QueueUrl=url, MessageBody="wake up")
-    t.join(15)
-    total = time.monotonic() - started
+    t.join(10)
+    assert not t.is_alive()
     assert [m["Body"] for m in result["resp"]["Messages"]] == ["wake up"]
-    assert total < 1.5, f"long poll returned {total:.3f} s after it started (message sent at 1 s)"
 
-    # An empty long poll lasts the whole wait.
-    started = time.monotonic()
-    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
-    assert 0.9 <= time.monotonic() - started < 2
+    # An empty long poll ends when the clock passes its deadline (clock time, not wall time).
+    t = threading.Thread(target=waiter)
+    t.start()
+    steps = manual.run_until_done(t, 20)
+    assert "Messages" not in result["resp"]
+    assert steps <= 2
 
 
-def test_delayed_message_wakes_a_long_poll_when_it_becomes_visible(sqs):
+def test_delayed_message_wakes_a_long_poll_when_it_becomes_visible(manual):
+    sqs = manual.sqs
     url = sqs.create_queue(QueueName="delayed")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=5)
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
         "Attributes"
     ] == {"ApproximateNumberOfMessagesDelayed": "1"}
-    started = time.monotonic()
-    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)
-    elapsed = time.monotonic() - started
-    assert [m["Body"] for m in got["Messages"]] == ["later"]
-    assert 0.8 <= elapsed < 1.6, elapsed
+    result = {}
+
+    def waiter():
+        result["resp"] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    steps = manual.run_until_done(t, 1)
+    assert [m["Body"] for m in result["resp"]["Messages"]] == ["later"]
+    assert steps <= 6, "woken when the delay ended, long before the 20 s deadline"
 
 
-def test_visibility_timeout_and_change_visibility(sqs):
+def test_visibility_timeout_and_change_visibility(manual):
+    sqs = manual.sqs
     url = sqs.create_queue(QueueName="vis", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="m")
     first = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
-    time.sleep(1.2)
+    manual.advance(1)
     second = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
     assert second["Attributes"]["ApproximateReceiveCount"] == "2"
     assert second["ReceiptHandle"] != first["ReceiptHandle"]
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=30)
-    time.sleep(1.2)
+    manual.advance(1)
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
     third = sqs.receive_message(QueueUrl=url)["Messages"][0]
@@ -364,7 +418,8 @@ def make_redrive(sqs, source, dlq, max_receive=2):
     return url, dlq_url, dlq_arn
 
 
-def test_redrive_to_dlq_after_max_receive_count(sqs):
+def test_redrive_to_dlq_after_max_receive_count(manual):
+    sqs = manual.sqs
     url, dlq_url, dlq_arn = make_redrive(sqs, "work", "work-dlq", max_receive=2)
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
     assert json.loads(got) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}
@@ -372,9 +427,9 @@ def test_redrive_to_dlq_after_max_receive_count(sqs):
     sent = sqs.send_message(QueueUrl=url, MessageBody="poison", MessageAttributes=attrs)
 
     for n in (1, 2):
-        m = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], WaitTimeSeconds=3)["Messages"][0]
+        m = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
         assert m["Attributes"]["ApproximateReceiveCount"] == str(n)
-    time.sleep(1.1)
+        manual.advance(1)
     # The third attempt moves it to the dead-letter queue instead of returning it.
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"][0]
@@ -395,14 +450,15 @@ def test_redrive_to_dlq_after_max_receive_count(sqs):
     assert e.value.response["Error"]["Message"].endswith("Reason: Invalid value for deadLetterTargetArn.")
 
 
-def test_message_move_task_back_to_source(sqs):
+def test_message_move_task_back_to_source(manual):
+    sqs = manual.sqs
     url, dlq_url, dlq_arn = make_redrive(sqs, "mover", "mover-dlq", max_receive=1)
     for i in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
     got = []
     while len(got) < 3:
         got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    time.sleep(1.1)
+    manual.advance(1)
     assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     assert sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
         "ApproximateNumberOfMessages": "3"
@@ -461,7 +517,7 @@ def test_fifo_ordering_group_locking_and_dedup(sqs):
     assert first[0]["Attributes"]["MessageDeduplicationId"] == hashlib.sha256(b"a1").hexdigest()
     assert first[0]["Attributes"]["SequenceNumber"] == str(seqs[0])
     second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    assert [m["Body"] for m in second] == ["b1"], "group a is locked while a1/a2 are in flight"
+    assert [m["Body"] for m in second] == ["b1"], "a3 is held while a1/a2 (before it) are in flight"
     for m in first:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     third = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
@@ -480,14 +536,15 @@ def test_fifo_ordering_group_locking_and_dedup(sqs):
     assert [m["Body"] for m in msgs] == ["x"]
 
 
-def test_fifo_expired_receipt_handle(sqs):
+def test_fifo_expired_receipt_handle(manual):
+    sqs = manual.sqs
     url = sqs.create_queue(
         QueueName="expiry.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "1"},
     )["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="foobar", MessageGroupId="g")
     m = sqs.receive_message(QueueUrl=url)["Messages"][0]
-    time.sleep(1.2)
+    manual.advance(1)
     with pytest.raises(ClientError) as e:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert e.value.response["Error"]["Message"] == (
