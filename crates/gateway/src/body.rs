@@ -126,9 +126,9 @@ mod tests {
 
     use super::*;
 
-    fn chunks(
-        parts: Vec<&'static [u8]>,
-    ) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<http_body::Frame<Bytes>, Infallible>>>> {
+    type Frames = futures::stream::Iter<std::vec::IntoIter<Result<http_body::Frame<Bytes>, Infallible>>>;
+
+    fn chunks(parts: Vec<&'static [u8]>) -> StreamBody<Frames> {
         let frames: Vec<_> = parts
             .into_iter()
             .map(|p| Ok(http_body::Frame::data(Bytes::from_static(p))))

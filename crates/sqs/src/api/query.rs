@@ -92,7 +92,7 @@ impl P<'_> {
     fn queue(&self) -> Result<QueueRef, AwsError> {
         match self.get("QueueUrl").filter(|u| !u.is_empty()) {
             Some(url) => queue_ref(Some(url)),
-            None if self.path.split('/').filter(|s| !s.is_empty()).count() >= 2 => QueueRef::from_url(&self.path),
+            None if self.path.split('/').filter(|s| !s.is_empty()).count() >= 2 => QueueRef::from_url(self.path),
             None => Err(errors::missing_parameter("QueueUrl")),
         }
     }
