@@ -2,8 +2,14 @@
 //!
 //! The object side of the stub calls [`Notifier::emit`] on every write path; the notifier decides
 //! which configurations match (event type + key filter), builds the event record exactly as AWS
-//! does, and hands one message per destination to `lb_core`'s dispatcher. It never calls another
-//! service directly, and `emit` returns before anything is delivered.
+//! does, and submits one delivery per destination to `lb_core`'s delivery engine. It never calls
+//! another service directly, and `emit` returns before anything is delivered.
+//!
+//! Each delivery names its producer (the bucket's ARN and the configuration's Id; none for the
+//! EventBridge delivery and for `s3:TestEvent`), carries the event's request id, the caller's
+//! `X-Amzn-Trace-Id` and S3's service principal (checked against the destination's policy at
+//! delivery), is retried by [`RetryPolicy::s3_notifications`], and is dropped and counted when the
+//! engine is full: AWS cannot fail the S3 call that caused an event.
 //!
 //! Layout:
 //! - [`config`]: PutBucketNotificationConfiguration validation (event names, ARNs, filter rules,
@@ -30,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use lb_core::deliver::{Dispatcher, Message, Registry};
+use lb_core::deliver::{Delivery, Engine, Message, Producer, Registry, RetryPolicy, WhenFull};
 use lb_core::{Arn, Clock, RequestContext};
 use s3s::dto::NotificationConfiguration;
 use s3s::S3Result;
@@ -62,14 +68,17 @@ pub struct ObjectEvent {
     pub ctx: RequestContext,
 }
 
+/// The service principal S3 delivers as (what destination policies name).
+pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+
 pub struct NotifierDeps {
     pub registry: Arc<Registry>,
-    pub dispatcher: Dispatcher,
+    pub engine: Engine,
     pub clock: Arc<dyn Clock>,
 }
 
 /// Counters of what [`Notifier::emit`] did with each event: every event is either matched by at
-/// least one destination (and its messages submitted to the dispatcher, which counts from there)
+/// least one destination (and its messages submitted to the engine, which counts from there)
 /// or filtered out.
 #[derive(Debug, Default)]
 struct Stats {
@@ -84,7 +93,7 @@ pub struct NotifierStats {
     pub events: u64,
     /// Events that matched no configuration (and no EventBridge delivery): filtered out.
     pub filtered: u64,
-    /// Messages submitted to the dispatcher (one per matching destination, plus EventBridge).
+    /// Messages submitted to the engine (one per matching destination, plus EventBridge).
     pub messages: u64,
 }
 
@@ -150,8 +159,9 @@ impl Notifier {
         // skips it too.
         if !skip_destination_validation {
             let body = record::test_event(bucket, self.deps.clock.now_millis(), &ctx.request_id);
+            let message = Arc::new(self.message(body, bucket, &ctx.account, ctx.trace_header.clone()));
             for arn in compiled.test_event_destinations() {
-                self.submit(arn.clone(), body.clone(), bucket);
+                self.submit(arn.clone(), Arc::clone(&message), bucket, None, &ctx.request_id);
             }
         }
         debug!(
@@ -192,14 +202,25 @@ impl Notifier {
         };
         let sequencer = shape.sequencer.then(record::Sequencer::next);
         let mut sent = 0u64;
+        let owner = bucket.owner_account();
+        let trace = &event.ctx.trace_header;
+        let request_id = &event.ctx.request_id;
         for rule in bucket.rules().iter().filter(|r| r.matches(name, &event.key)) {
             let body = record::records_body(&event, name, &shape, &bucket, &rule.id, sequencer);
-            self.submit(rule.arn.clone(), body, &event.bucket);
+            let message = Arc::new(self.message(body, &event.bucket, owner, trace.clone()));
+            self.submit(rule.arn.clone(), message, &event.bucket, Some(&rule.id), request_id);
             sent += 1;
         }
         if bucket.event_bridge() {
             if let Some(ev) = eventbridge::event(&event, name, &bucket, sequencer) {
-                self.submit(eventbridge::default_bus(&bucket), ev, &event.bucket);
+                let message = Arc::new(self.message(ev, &event.bucket, owner, trace.clone()));
+                self.submit(
+                    eventbridge::default_bus(&bucket),
+                    message,
+                    &event.bucket,
+                    None,
+                    request_id,
+                );
                 sent += 1;
             }
         }
@@ -226,13 +247,35 @@ impl Notifier {
             .cloned()
     }
 
-    fn submit(&self, target: Arn, body: String, bucket: &str) {
-        self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        let message = Message {
+    /// What S3 sends: the body, and who sends it (checked by the destination's policy).
+    fn message(&self, body: String, bucket: &str, owner: &str, trace_header: Option<String>) -> Message {
+        Message {
             body,
             source_arn: Some(record::bucket_arn(bucket)),
+            source_account: Some(owner.to_owned()),
+            principal: Some(S3_PRINCIPAL.to_owned()),
+            trace_header,
             ..Message::default()
-        };
-        self.deps.dispatcher.submit(target, message);
+        }
+    }
+
+    /// Hands one message to the engine. Never fails the caller: a full engine drops the delivery
+    /// and counts and records it (S3 cannot fail the request that caused the event).
+    fn submit(&self, target: Arn, message: Arc<Message>, bucket: &str, config_id: Option<&str>, request_id: &str) {
+        self.stats.messages.fetch_add(1, Ordering::Relaxed);
+        let producer = Producer::new(record::bucket_arn(bucket), config_id.map(str::to_owned));
+        let mut delivery = Delivery::new(target, message, producer);
+        delivery.event_id = Some(request_id.to_owned());
+        delivery.retry = RetryPolicy::s3_notifications();
+        delivery.when_full = WhenFull::Drop;
+        if let Err(e) = self.deps.engine.submit(delivery) {
+            // With `WhenFull::Drop` the engine has already counted and recorded the drop.
+            debug!(bucket, error = %e, "notification not accepted by the delivery engine");
+        }
+    }
+
+    /// The engine notifications are submitted to (for diagnostics and tests).
+    pub fn engine(&self) -> &Engine {
+        &self.deps.engine
     }
 }

@@ -128,7 +128,9 @@ impl S3Stub {
             key: key.to_owned(),
             size,
             etag: etag.map(str::to_owned),
-            version_id,
+            // Event records carry no `versionId` for the null version (objects written, and
+            // delete markers created, while versioning is suspended), as recorded from AWS.
+            version_id: version_id.filter(|id| id != crate::store::NULL_VERSION),
             time_millis,
             ctx,
         };

@@ -278,7 +278,8 @@ impl S3Stub {
         let checksum = a.provided.verify(&body, Some(Algorithm::Crc64Nvme))?;
         let object = ObjectData {
             etag: checksum::etag(&body),
-            body,
+            // Not a slice of the request's read buffer (see `store::compact`).
+            body: crate::store::compact(body),
             meta,
             tags,
             checksum,
@@ -428,10 +429,16 @@ impl S3Stub {
         let d = bucket.delete(&i.key, i.version_id.as_deref(), now)?;
         let versioned = bucket.versioning_status().is_some();
         let version_id = d.version_id.clone().filter(|_| versioned || i.version_id.is_some());
-        if d.changed {
-            let event_version = d.version_id.clone().filter(|_| versioned);
-            self.emit(call, &bucket, d.event, &i.key, None, None, event_version, now);
-        }
+        // Every successful DeleteObject emits its event, whether or not the key existed. AWS's
+        // recordings show DeleteObjects emitting `ObjectRemoved:Delete` for keys that did not
+        // exist (one existing and two missing keys: three events), and DeleteObjects is S3's
+        // batch of DeleteObject calls; the S3 User Guide says events come from every operation
+        // that succeeds (only failed operations send none), and a delete of a missing key is a
+        // 204 success. No recording of a single missing-key DeleteObject was found (LocalStack,
+        // unvalidated for this case, sends nothing; MinIO changed to sending the event, minio
+        // PR 19037), so the recorded batch behaviour decides.
+        let event_version = d.version_id.clone().filter(|_| versioned);
+        self.emit(call, &bucket, d.event, &i.key, None, None, event_version, now);
         Ok(DeleteObjectOutput {
             delete_marker: d.delete_marker.then_some(true),
             version_id,
@@ -458,10 +465,10 @@ impl S3Stub {
             let now = self.now();
             match bucket.delete(&o.key, o.version_id.as_deref(), now) {
                 Ok(d) => {
-                    if d.changed {
-                        let event_version = d.version_id.clone().filter(|_| versioned);
-                        self.emit(call, &bucket, d.event, &o.key, None, None, event_version, now);
-                    }
+                    // One event per key named, existing or not (recorded from AWS: one existing
+                    // and two missing keys give three `ObjectRemoved:Delete` events).
+                    let event_version = d.version_id.clone().filter(|_| versioned);
+                    self.emit(call, &bucket, d.event, &o.key, None, None, event_version, now);
                     if !quiet {
                         deleted.push(DeletedObject {
                             delete_marker: d.delete_marker.then_some(true),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
-use lb_core::deliver::{Dispatcher, Registry};
+use lb_core::deliver::{Engine, EngineConfig, Registry};
 use lb_core::{ManualClock, RequestContext};
 use s3s::service::S3Service;
 
@@ -41,7 +41,7 @@ fn harness() -> Harness {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let notifier = Arc::new(Notifier::new(NotifierDeps {
         registry: Arc::clone(&registry),
-        dispatcher: Dispatcher::spawn(registry),
+        engine: Engine::new(registry, clock.clone(), EngineConfig::default()),
         clock: clock.clone(),
     }));
     let stub = S3Stub::new(notifier, clock);
@@ -553,4 +553,105 @@ fn between<'a>(s: &'a str, a: &str, b: &str) -> &'a str {
     let start = s.find(a).map_or(0, |i| i + a.len());
     let end = s[start..].find(b).map_or(s.len(), |i| start + i);
     &s[start..end]
+}
+
+#[tokio::test]
+async fn deletes_emit_for_every_key_named_existing_or_not() {
+    let h = harness();
+    h.put("/gone", &[], b"").await;
+    h.put("/gone/there", &[], b"x").await;
+    h.events();
+    // AWS's recording: one existing and two missing keys give three events.
+    let body = "<Delete><Quiet>true</Quiet><Object><Key>there</Key></Object><Object><Key>dummy1</Key></Object><Object><Key>dummy2</Key></Object></Delete>";
+    let r = h.call(Method::POST, "/gone?delete", &[], Bytes::from(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = h.events();
+    let got: Vec<(&str, &str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.event_name, e.key.as_str(), e.version_id.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ObjectRemoved:Delete", "there", None),
+            ("ObjectRemoved:Delete", "dummy1", None),
+            ("ObjectRemoved:Delete", "dummy2", None),
+        ]
+    );
+    assert!(events.iter().all(|e| e.size.is_none() && e.etag.is_none()));
+    // A single DeleteObject of a missing key succeeds (204) and emits too.
+    let r = h.call(Method::DELETE, "/gone/never-was", &[], Bytes::new()).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].event_name, events[0].key.as_str()),
+        ("ObjectRemoved:Delete", "never-was")
+    );
+}
+
+#[tokio::test]
+async fn suspended_versioning_writes_show_no_version_id() {
+    let h = harness();
+    h.put("/susp", &[], b"").await;
+    for status in ["Enabled", "Suspended"] {
+        let body = format!("<VersioningConfiguration><Status>{status}</Status></VersioningConfiguration>");
+        let r = h.call(Method::PUT, "/susp?versioning", &[], Bytes::from(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    h.events();
+    let put = h.put("/susp/k", &[], b"one").await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.header("x-amz-version-id"), None, "PutObject names no version");
+    let copy = h.put("/susp/copy", &[("x-amz-copy-source", "/susp/k")], b"").await;
+    assert_eq!(copy.status, 200, "{}", copy.text());
+    assert_eq!(copy.header("x-amz-version-id"), None, "CopyObject names no version");
+
+    let create = h.call(Method::POST, "/susp/big?uploads", &[], Bytes::new()).await;
+    let upload_id = between(create.text(), "<UploadId>", "</UploadId>");
+    let part = h
+        .call(
+            Method::PUT,
+            &format!("/susp/big?partNumber=1&uploadId={upload_id}"),
+            &[],
+            Bytes::from_static(b"part"),
+        )
+        .await;
+    let part_etag = part.header("etag").unwrap().to_owned();
+    let complete = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done = h
+        .call(
+            Method::POST,
+            &format!("/susp/big?uploadId={upload_id}"),
+            &[],
+            Bytes::from(complete),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        done.header("x-amz-version-id"),
+        None,
+        "CompleteMultipartUpload names no version"
+    );
+
+    let del = h.call(Method::DELETE, "/susp/k", &[], Bytes::new()).await;
+    assert_eq!(del.header("x-amz-delete-marker"), Some("true"));
+
+    let events = h.events();
+    let got: Vec<(&str, Option<&str>)> = events.iter().map(|e| (e.event_name, e.version_id.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("ObjectCreated:Put", None),
+            ("ObjectCreated:Copy", None),
+            ("ObjectCreated:CompleteMultipartUpload", None),
+            ("ObjectRemoved:DeleteMarkerCreated", None),
+        ],
+        "no event record carries the null version"
+    );
+    // Reads still name the null version.
+    let get = h.get("/susp/copy").await;
+    assert_eq!(get.header("x-amz-version-id"), Some("null"));
 }

@@ -1,6 +1,8 @@
 //! Unit tests of the notifier, without HTTP: a fake SQS/SNS/EventBridge registered in a real
-//! `Registry` (with real resource-policy evaluation), the real `Dispatcher` on a tokio runtime,
-//! and the expected JSON in `fixtures/s3-events/`.
+//! `Registry` (with real resource-policy evaluation, when a configuration is saved and again at
+//! delivery), the real delivery `Engine` on paused tokio time (retries run at once and
+//! deterministically), and the expected JSON in `fixtures/s3-events/`. Tests wait on the engine's
+//! state (its counters and ledger), never on wall-clock time.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -8,9 +10,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lb_core::deliver::{BoxFuture, DeliveryError, DestinationError, Message, Registry, Target};
+use lb_core::deliver::{
+    BoxFuture, DeliveryError, DestinationError, EngineConfig, Fate, LedgerQuery, Message, Registry, Target,
+};
 use lb_core::policy::{self, Decision, PolicyRequest};
-use lb_core::{Arn, ManualClock, RequestContext};
+use lb_core::{Arn, ManualClock, RequestContext, TokioClock};
 use s3s::dto::{
     Event, EventBridgeConfiguration, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
     NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter, TopicConfiguration,
@@ -72,12 +76,34 @@ impl FakeService {
 }
 
 impl Target for FakeService {
-    fn deliver<'a>(&'a self, arn: &'a Arn, msg: Message) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn deliver<'a>(&'a self, arn: &'a Arn, msg: &'a Message) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
-            if !self.resources.lock().unwrap().contains_key(&arn.to_string()) && arn.service != "events" {
-                return Err(DeliveryError::NotFound(arn.to_string()));
+            if arn.service != "events" {
+                // The destination's policy is evaluated at delivery too, as SQS and SNS do.
+                let resources = self.resources.lock().unwrap();
+                let Some(policy) = resources.get(&arn.to_string()) else {
+                    return Err(DeliveryError::not_found(arn.to_string()));
+                };
+                let resource = arn.to_string();
+                let req = PolicyRequest {
+                    principal_service: msg.principal.as_deref().unwrap_or_default(),
+                    action: if arn.service == "sns" {
+                        "SNS:Publish"
+                    } else {
+                        "SQS:SendMessage"
+                    },
+                    resource: &resource,
+                    source_arn: msg.source_arn.as_deref(),
+                    source_account: msg.source_account.as_deref(),
+                };
+                if policy::evaluate(policy, &req) != Decision::Allow {
+                    return Err(DeliveryError::access_denied(format!(
+                        "{} may not send to {resource}",
+                        req.principal_service
+                    )));
+                }
             }
-            self.got.lock().unwrap().push((arn.to_string(), msg));
+            self.got.lock().unwrap().push((arn.to_string(), msg.clone()));
             Ok(())
         })
     }
@@ -124,8 +150,6 @@ struct Harness {
     sqs: Arc<FakeService>,
     sns: Arc<FakeService>,
     events: Arc<FakeService>,
-    dispatcher: Dispatcher,
-    clock: Arc<ManualClock>,
 }
 
 /// A notifier with SQS and SNS registered (and EventBridge when `with_events`); Lambda never is.
@@ -140,20 +164,24 @@ fn harness_with(with_events: bool) -> Harness {
         registry.register("events", events.clone());
     }
     sqs.add(QUEUE, s3_may_send(QUEUE, "SQS:SendMessage", BUCKET));
-    let dispatcher = Dispatcher::spawn(Arc::clone(&registry));
-    let clock = Arc::new(ManualClock::new(T0));
+    // The engine follows (paused) tokio time; the notifier's manual clock stamps test events.
+    let engine = Engine::new(
+        Arc::clone(&registry),
+        Arc::new(TokioClock::new(T0)),
+        EngineConfig::default(),
+    );
+    // Five seconds before the events' time, so the test event's `Time` tells the two apart.
+    let clock = Arc::new(ManualClock::new(T0 - 5_000));
     let notifier = Notifier::new(NotifierDeps {
         registry,
-        dispatcher: dispatcher.clone(),
-        clock: clock.clone(),
+        engine,
+        clock,
     });
     Harness {
         notifier,
         sqs,
         sns,
         events,
-        dispatcher,
-        clock,
     }
 }
 
@@ -162,16 +190,21 @@ fn harness() -> Harness {
 }
 
 impl Harness {
-    /// Waits until the dispatcher has delivered or dropped everything submitted.
+    fn engine(&self) -> &Engine {
+        self.notifier.engine()
+    }
+
+    /// Waits until every submitted delivery has its fate. Time is paused: each sleep lets the
+    /// engine's tasks run (and jumps over retry back-offs) without any wall-clock wait.
     async fn settle(&self) {
-        for _ in 0..2000 {
-            let s = self.dispatcher.stats();
-            if s.delivered + s.dropped == s.submitted {
+        for _ in 0..10_000 {
+            let s = self.engine().stats();
+            if s.pending == 0 && s.delivered + s.dropped + s.dead_lettered == s.submitted {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        panic!("dispatcher did not settle: {:?}", self.dispatcher.stats());
+        panic!("engine did not settle: {:?}", self.engine().stats());
     }
 
     fn put(&self, config: NotificationConfiguration, skip: bool) -> Result<(), NotificationError> {
@@ -187,6 +220,7 @@ fn ctx(request_id: &str) -> RequestContext {
         access_key: Some("test".to_owned()),
         source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         request_id: request_id.to_owned(),
+        trace_header: None,
     }
 }
 
@@ -387,10 +421,9 @@ fn check(name: &str, actual: &str) {
 // ---------------------------------------------------------------------------------------------
 // Records and events, compared with the fixtures.
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn walkthrough_stores_sends_test_event_then_the_record() {
     let h = harness();
-    h.clock.set(T0 - 5_000);
     h.put(walkthrough(), false).unwrap();
     h.settle().await;
     let got = h.sqs.got();
@@ -452,7 +485,7 @@ async fn walkthrough_stores_sends_test_event_then_the_record() {
         .map(|k| body.find(k).unwrap_or_else(|| panic!("{k} missing")))
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "field order: {body}");
-    assert_eq!(h.dispatcher.stats().dropped, 0);
+    assert_eq!(h.engine().stats().dropped, 0);
 }
 
 /// (event name, size, etag, version id, record fixture, EventBridge fixture)
@@ -465,7 +498,7 @@ type FixtureCase = (
     Option<&'static str>,
 );
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_write_path_matches_its_fixture() {
     let h = harness_with(true);
     h.put(everything(), true).unwrap();
@@ -581,7 +614,7 @@ async fn every_write_path_matches_its_fixture() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn sequencers_increase_and_are_shared_by_an_events_destinations() {
     let h = harness_with(true);
     // Overlap rules send each event to at most one configuration; EventBridge gets every event.
@@ -592,7 +625,8 @@ async fn sequencers_increase_and_are_shared_by_an_events_destinations() {
         ..NotificationConfiguration::default()
     };
     h.put(config, true).unwrap();
-    h.sns.add(TOPIC, json!({}));
+    // Policies are evaluated at delivery too.
+    h.sns.add(TOPIC, s3_may_send(TOPIC, "SNS:Publish", BUCKET));
     h.notifier
         .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
     h.notifier
@@ -630,7 +664,7 @@ async fn sequencers_increase_and_are_shared_by_an_events_destinations() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn keys_are_url_encoded_and_ids_come_from_the_request() {
     let h = harness();
     h.put(
@@ -654,7 +688,7 @@ async fn keys_are_url_encoded_and_ids_come_from_the_request() {
     assert_eq!(r["s3"]["configurationId"], "q");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn eventbridge_without_an_events_service_is_dropped_and_counted() {
     let h = harness();
     h.put(
@@ -670,8 +704,8 @@ async fn eventbridge_without_an_events_service_is_dropped_and_counted() {
     h.notifier
         .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
     h.settle().await;
-    assert_eq!(h.dispatcher.stats().submitted, 1);
-    assert_eq!(h.dispatcher.stats().dropped, 1, "no service handles arn:aws:events");
+    assert_eq!(h.engine().stats().submitted, 1);
+    assert_eq!(h.engine().stats().dropped, 1, "no service handles arn:aws:events");
     assert_eq!(
         h.notifier.stats(),
         NotifierStats {
@@ -690,7 +724,7 @@ async fn eventbridge_without_an_events_service_is_dropped_and_counted() {
 // ---------------------------------------------------------------------------------------------
 // What does not match produces nothing.
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn non_matching_keys_and_events_produce_nothing() {
     let h = harness();
     h.put(walkthrough(), true).unwrap();
@@ -749,7 +783,7 @@ fn event_patterns_match_by_family_wildcard() {
 // ---------------------------------------------------------------------------------------------
 // Configuration: storage, ids, removal.
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn get_returns_what_was_stored_with_ids_and_canonical_rule_names() {
     let h = harness();
     assert_eq!(
@@ -763,7 +797,7 @@ async fn get_returns_what_was_stored_with_ids_and_canonical_rule_names() {
     assert_eq!(got, expected);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missing_ids_are_generated_like_aws() {
     let h = harness();
     h.sqs.add(QUEUE2, s3_may_send(QUEUE2, "sqs:SendMessage", BUCKET));
@@ -795,12 +829,13 @@ async fn missing_ids_are_generated_like_aws() {
     h.notifier
         .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
     h.settle().await;
-    let last = h.sqs.bodies().pop().unwrap().1;
+    // Order is kept per destination, not across them: take the first queue's last message.
+    let last = h.sqs.bodies().into_iter().rfind(|(arn, _)| arn == QUEUE).unwrap().1;
     let v: Value = serde_json::from_str(&last).unwrap();
     assert_eq!(v["Records"][0]["s3"]["configurationId"], ids[0].as_str());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn empty_configuration_and_bucket_removal_turn_notifications_off() {
     let h = harness();
     h.put(walkthrough(), true).unwrap();
@@ -847,7 +882,7 @@ fn assert_error(err: NotificationError, code: &str, message: &str, details: &[(&
     assert_eq!(got, details, "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn overlapping_configurations_are_rejected() {
     let h = harness();
     let overlap = "Configurations overlap. Configurations on the same bucket cannot share a common event type.";
@@ -931,7 +966,7 @@ async fn overlapping_configurations_are_rejected() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bad_filter_rules_are_rejected() {
     let h = harness();
     let with_rules = |rules: &[(&str, &str)]| queues(vec![queue(None, QUEUE, &["s3:ObjectCreated:*"], rules)]);
@@ -968,7 +1003,7 @@ async fn bad_filter_rules_are_rejected() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn unknown_event_names_and_unparsable_arns_are_rejected_even_when_skipping_validation() {
     let h = harness();
     for skip in [false, true] {
@@ -1056,7 +1091,7 @@ async fn unknown_event_names_and_unparsable_arns_are_rejected_even_when_skipping
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missing_destinations_are_all_listed() {
     let h = harness();
     let config = NotificationConfiguration {
@@ -1108,7 +1143,7 @@ async fn missing_destinations_are_all_listed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn destinations_are_asked_with_s3s_principal_and_the_bucket() {
     let h = harness();
     h.sns.add(TOPIC, s3_may_send(TOPIC, "SNS:Publish", BUCKET));
@@ -1134,7 +1169,7 @@ async fn destinations_are_asked_with_s3s_principal_and_the_bucket() {
     check("test-event.json", &h.sns.got()[0].1.body);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn denied_policies_are_reported_per_destination() {
     let h = harness();
     // A queue whose policy names another bucket, and a topic with no S3 statement at all.
@@ -1190,7 +1225,7 @@ async fn denied_policies_are_reported_per_destination() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn skipping_destination_validation_accepts_missing_destinations_silently() {
     let h = harness();
     let config = NotificationConfiguration {
@@ -1208,7 +1243,7 @@ async fn skipping_destination_validation_accepts_missing_destinations_silently()
     assert!(h.sqs.asked().is_empty(), "nothing asked");
     h.settle().await;
     assert_eq!(
-        h.dispatcher.stats().submitted,
+        h.engine().stats().submitted,
         0,
         "no test event when validation is skipped"
     );
@@ -1218,11 +1253,11 @@ async fn skipping_destination_validation_accepts_missing_destinations_silently()
     h.notifier
         .emit(object_event("ObjectRemoved:Delete", KEY, None, None, None));
     h.settle().await;
-    let s = h.dispatcher.stats();
+    let s = h.engine().stats();
     assert_eq!((s.submitted, s.delivered, s.dropped), (2, 0, 2));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_rejected_configuration_leaves_the_old_one_in_place() {
     let h = harness();
     h.put(walkthrough(), false).unwrap();
@@ -1300,7 +1335,7 @@ fn notification_errors_become_s3_errors_with_the_details_as_source() {
     assert_eq!(malformed.code(), &s3s::S3ErrorCode::MalformedXML);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn put_configuration_reports_the_s3_error() {
     let h = harness();
     let err = h
@@ -1315,4 +1350,78 @@ async fn put_configuration_reports_the_s3_error() {
         .unwrap_err();
     assert_eq!(err.code(), &s3s::S3ErrorCode::InvalidArgument);
     assert_eq!(err.message(), Some("The ARN could not be parsed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The delivery engine: what each delivery carries, and its fate in the ledger.
+
+#[tokio::test(start_paused = true)]
+async fn deliveries_name_their_producer_request_and_sender() {
+    let h = harness();
+    h.put(walkthrough(), false).unwrap();
+    let mut event = object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None);
+    event.ctx.trace_header = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".to_owned());
+    h.notifier.emit(event);
+    h.settle().await;
+    let got = h.sqs.got();
+    assert_eq!(got.len(), 2, "test event and record");
+    let msg = &got[1].1;
+    assert_eq!(msg.principal.as_deref(), Some("s3.amazonaws.com"));
+    assert_eq!(msg.source_arn.as_deref(), Some("arn:aws:s3:::photos"));
+    assert_eq!(msg.source_account.as_deref(), Some(ACCOUNT));
+    assert_eq!(
+        msg.trace_header.as_deref(),
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    );
+
+    let records = h.engine().ledger().query(&LedgerQuery {
+        producer: Some("arn:aws:s3:::photos".to_owned()),
+        ..LedgerQuery::default()
+    });
+    assert_eq!(records.len(), 2, "{records:?}");
+    // Newest first: the record, then the test event.
+    let (record, test) = (&records[0], &records[1]);
+    assert_eq!(record.producer.arn, "arn:aws:s3:::photos");
+    assert_eq!(
+        record.producer.id.as_deref(),
+        Some("thumbs-queue"),
+        "the configuration's Id"
+    );
+    assert_eq!(
+        record.event_id.as_deref(),
+        Some("C3D13FE58DE4C810"),
+        "the PUT's request id"
+    );
+    assert_eq!(record.target, QUEUE);
+    assert_eq!(record.fate, Fate::Delivered);
+    assert_eq!(record.attempt_count, 1);
+    assert_eq!(test.producer.id, None, "s3:TestEvent belongs to no one configuration");
+    assert_eq!(test.event_id.as_deref(), Some("5582815E1AEA5ADF"));
+    let s = h.engine().stats();
+    assert_eq!((s.submitted, s.delivered, s.dropped), (2, 2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_removed_after_configuration_drops_the_delivery_with_access_denied() {
+    let h = harness();
+    h.put(walkthrough(), false).unwrap();
+    h.settle().await;
+    // The queue's owner replaces the policy with one that names another bucket.
+    h.sqs.add(QUEUE, s3_may_send(QUEUE, "SQS:SendMessage", "someone-else"));
+    h.notifier
+        .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
+    h.settle().await;
+    assert_eq!(h.sqs.got().len(), 1, "only the test event was delivered");
+    let dropped = h.engine().ledger().query(&LedgerQuery {
+        producer: Some("arn:aws:s3:::photos".to_owned()),
+        fate: Some(Fate::Dropped),
+        ..LedgerQuery::default()
+    });
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].attempt_count, 1, "an access-denied delivery is not retried");
+    assert_eq!(dropped[0].attempts[0].outcome, "access-denied");
+    let reason = dropped[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("AccessDenied"), "{reason}");
+    let s = h.engine().stats();
+    assert_eq!((s.delivered, s.dropped), (1, 1));
 }

@@ -121,7 +121,8 @@ impl Bucket {
         find(&g, upload_id, key).cloned()
     }
 
-    pub fn put_part(&self, upload_id: &str, key: &str, part: Part) -> Result<(), Fault> {
+    pub fn put_part(&self, upload_id: &str, key: &str, mut part: Part) -> Result<(), Fault> {
+        part.body = super::compact(part.body);
         let mut g = self.write()?;
         let upload = g
             .uploads
@@ -186,7 +187,10 @@ pub(super) fn insert_version(g: &mut BucketState, key: &str, object: ObjectData,
     });
     versions.push(Arc::clone(&version));
     Written {
-        shown_version_id: Bucket::shown(versioning, &version.version_id),
+        // A write's response never names the null version: on a bucket with versioning suspended
+        // S3 answers PutObject (and POST, CopyObject, CompleteMultipartUpload) without a version
+        // id, as recorded from AWS, although reads of that version say `null`.
+        shown_version_id: Bucket::shown(versioning, &version.version_id).filter(|id| id != super::NULL_VERSION),
         version,
     }
 }
