@@ -738,7 +738,19 @@ def test_suspended_versioning_uses_null(s3, versioned):
     v1 = s3.put_object(Bucket=b, Key="k", Body=b"one")["VersionId"]
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
     assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Suspended"
-    assert s3.put_object(Bucket=b, Key="k", Body=b"n1").get("VersionId") == "null"
+    # Writes to a bucket with versioning suspended answer no VersionId (recorded from AWS), on
+    # every write path: PutObject, CopyObject, CompleteMultipartUpload. Reads name "null".
+    assert "VersionId" not in s3.put_object(Bucket=b, Key="k", Body=b"n1")
+    assert s3.head_object(Bucket=b, Key="k")["VersionId"] == "null"
+    assert "VersionId" not in s3.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "k"})
+    mpu = s3.create_multipart_upload(Bucket=b, Key="m")
+    part = s3.upload_part(Bucket=b, Key="m", UploadId=mpu["UploadId"], PartNumber=1, Body=b"part")
+    done = s3.complete_multipart_upload(
+        Bucket=b, Key="m", UploadId=mpu["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    assert "VersionId" not in done
+    s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "c", "VersionId": "null"}, {"Key": "m", "VersionId": "null"}]})
     s3.put_object(Bucket=b, Key="k", Body=b"n2")
     versions = s3.list_object_versions(Bucket=b)["Versions"]
     assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [("null", True), (v1, False)]
@@ -1013,3 +1025,72 @@ def test_oversized_put_is_refused_before_its_body_is_read(endpoint, s3):
     assert head.startswith("HTTP/1.1 400"), head
     assert "<Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message>" in head
     assert s3.list_objects_v2(Bucket="big")["KeyCount"] == 0
+
+
+def test_aws_chunked_trailers_are_only_the_declared_checksums(endpoint, s3):
+    """A trailer is taken only when `x-amz-trailer` declared it and it is an `x-amz-checksum-*`:
+    an undeclared `x-amz-copy-source` trailer once turned this PutObject into a CopyObject and
+    discarded the upload."""
+    s3.create_bucket(Bucket="trailers")
+    s3.put_object(Bucket="trailers", Key="secret", Body=b"not yours")
+    data = b"hello world"
+
+    def put(key, trailers, declared):
+        body = b"%x\r\n%s\r\n0\r\n" % (len(data), data) + b"".join(b"%s:%s\r\n" % t for t in trailers) + b"\r\n"
+        headers = {
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "content-encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(data)),
+        }
+        if declared:
+            headers["x-amz-trailer"] = declared
+        return http("PUT", f"{endpoint}/trailers/{key}", body, headers)
+
+    crc = crc32_b64(data).encode()
+    status, _, body = put("hijack", [(b"x-amz-checksum-crc32", crc), (b"x-amz-copy-source", b"/trailers/secret")],
+                          "x-amz-checksum-crc32")
+    assert status == 400, body
+    assert b"<Code>MalformedTrailerError</Code>" in body, body
+    status, _, body = put("hijack", [(b"x-amz-copy-source", b"/trailers/secret")], "x-amz-copy-source")
+    assert status == 400 and b"<Code>MalformedTrailerError</Code>" in body, body
+    status, _, body = put("hijack", [(b"x-amz-checksum-crc32", crc)], None)
+    assert status == 400 and b"<Code>MalformedTrailerError</Code>" in body, body
+    assert code_of(s3.head_object, Bucket="trailers", Key="hijack") == ("404", 404)
+
+    # The declared checksum trailer is checked and stored; a wrong one is refused.
+    status, _, body = put("ok", [(b"x-amz-checksum-crc32", crc)], "x-amz-checksum-crc32")
+    assert status == 200, body
+    got = s3.get_object(Bucket="trailers", Key="ok", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data and got["ChecksumCRC32"] == crc.decode()
+    status, _, body = put("bad", [(b"x-amz-checksum-crc32", b"AAAAAA==")], "x-amz-checksum-crc32")
+    assert status == 400, body
+    # boto3's own aws-chunked uploads (trailing CRC32) keep working.
+    s3.put_object(Bucket="trailers", Key="sdk", Body=b"x" * 100_000, ChecksumAlgorithm="CRC32")
+    assert s3.get_object(Bucket="trailers", Key="sdk")["Body"].read() == b"x" * 100_000
+
+
+def test_presigned_expiry_follows_the_server_clock(tmp_path):
+    """Presigned-URL expiry is checked against the server's clock: under `--clock manual` (which
+    starts at the current time and holds) a URL stays valid while the clock holds, and expires
+    when the clock is moved past it."""
+    from conftest import start_server
+
+    srv = start_server(tmp_path, ["--clock", "manual"])
+    try:
+        s3 = client(srv.endpoint)
+        s3.create_bucket(Bucket="presigned")
+        s3.put_object(Bucket="presigned", Key="k", Body=b"body")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "k"}, ExpiresIn=60)
+        status, _, body = http("GET", url)
+        assert (status, body) == (200, b"body")
+        # Signed at wall time, a moment after the clock was started and held.
+        status, _, body = http("POST", f"{srv.endpoint}/_localbridge/clock", b'{"advanceSeconds": 30}')
+        assert status == 200, body
+        assert http("GET", url)[0] == 200, "still inside its 60 s"
+        http("POST", f"{srv.endpoint}/_localbridge/clock", b'{"advanceSeconds": 60}')
+        status, _, body = http("GET", url)
+        assert status == 403, body
+        assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in body, body
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=5)
