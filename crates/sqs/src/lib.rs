@@ -33,7 +33,7 @@ mod validate;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use lb_core::ids::Monotonic;
 use lb_core::Clock;
@@ -42,6 +42,9 @@ pub use model::*;
 
 use crate::move_task::MoveTask;
 use crate::queue::Queue;
+
+/// The most distinct sender ids kept for sharing.
+const MAX_SENDERS: usize = 1024;
 
 /// The SQS service: every queue of every region and account. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -60,6 +63,10 @@ struct Inner {
     /// When queues were deleted, by registry key, for the 60 s before their name may be reused
     /// (swept as entries age out, so it holds at most a minute of deletions).
     deleted: Mutex<HashMap<String, u64>>,
+    /// Sender ids shared by the messages they sent (a `SenderId` per stored message would cost
+    /// an allocation each). Bounded: past `MAX_SENDERS` distinct senders, new ones are not kept.
+    // A std RwLock: a read per send, a write once per new sender.
+    senders: RwLock<HashMap<Box<str>, Arc<str>>>,
     /// Message move tasks by source queue ARN, most recent first.
     tasks: Mutex<HashMap<String, VecDeque<Arc<MoveTask>>>>,
 }
@@ -74,6 +81,7 @@ impl Sqs {
                 next_message_id: AtomicU64::new(1),
                 sequence: Monotonic::new(),
                 deleted: Mutex::new(HashMap::new()),
+                senders: RwLock::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
             }),
         }
@@ -85,6 +93,25 @@ impl Sqs {
 
     fn next_message_id(&self) -> u64 {
         self.inner.next_message_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The shared form of a sender id.
+    fn sender(&self, id: &str) -> Arc<str> {
+        if let Some(s) = self
+            .inner
+            .senders
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return Arc::clone(s);
+        }
+        let shared: Arc<str> = Arc::from(id);
+        let mut senders = self.inner.senders.write().unwrap_or_else(PoisonError::into_inner);
+        if senders.len() < MAX_SENDERS {
+            senders.insert(Box::from(id), Arc::clone(&shared));
+        }
+        shared
     }
 
     /// Receipt-handle entropy.
@@ -100,7 +127,7 @@ impl Sqs {
     /// FIFO sequence numbers: 20-digit decimals above 10^19 (past `u64`, as AWS's are), strictly
     /// increasing within a process and across restarts.
     fn next_sequence_number(&self) -> u128 {
-        10_000_000_000_000_000_000 + u128::from(self.inner.sequence.next())
+        crate::queue::SEQUENCE_BASE + u128::from(self.inner.sequence.next())
     }
 }
 

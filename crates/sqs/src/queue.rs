@@ -17,6 +17,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -33,7 +34,8 @@ pub struct MessageData {
     pub message_id: String,
     pub body: String,
     pub md5_of_body: [u8; 16],
-    pub sender_id: String,
+    /// Shared between the messages of one sender (see `Sqs::sender`).
+    pub sender_id: Arc<str>,
     pub extra: Option<Box<MessageExtra>>,
 }
 
@@ -105,30 +107,46 @@ pub struct Slot {
     /// Bumped on every reschedule; a timer entry is valid only for the generation it was made for.
     pub gen: u32,
     pub receive_count: u32,
-    pub first_receive_ms: Option<u64>,
+    /// When the message was first received (epoch ms; 0 until then).
+    pub first_receive_ms: u64,
     /// When the current receive happened (the 12-hour visibility limit counts from it).
     pub received_ms: u64,
     /// Entropy of the current receipt handle.
     pub nonce: u64,
-    pub sequence_number: Option<u128>,
+    /// FIFO: the sequence number above [`SEQUENCE_BASE`] (8 bytes here instead of an
+    /// `Option<u128>`'s 32, on every stored message).
+    sequence: Option<NonZeroU64>,
     /// Set when the message was moved here from a source queue's redrive.
     pub dead_letter_source: Option<Arc<str>>,
 }
 
 impl Slot {
     pub fn new(data: Arc<MessageData>, until: u64, sequence_number: Option<u128>) -> Self {
+        let sequence = sequence_number
+            .and_then(|n| u64::try_from(n.saturating_sub(SEQUENCE_BASE)).ok())
+            .and_then(NonZeroU64::new);
         Self {
             data,
             state: SlotState::Delayed,
             until,
             gen: 0,
             receive_count: 0,
-            first_receive_ms: None,
+            first_receive_ms: 0,
             received_ms: 0,
             nonce: 0,
-            sequence_number,
+            sequence,
             dead_letter_source: None,
         }
+    }
+}
+
+/// FIFO sequence numbers are 20-digit decimals above 10^19 (past `u64`, as AWS's are).
+pub const SEQUENCE_BASE: u128 = 10_000_000_000_000_000_000;
+
+impl Slot {
+    /// The FIFO sequence number, if any.
+    pub fn sequence_number(&self) -> Option<u128> {
+        self.sequence.map(|n| SEQUENCE_BASE + u128::from(n.get()))
     }
 }
 
@@ -383,7 +401,10 @@ impl Store {
         slot.until = now.saturating_add(visibility_ms);
         slot.gen = slot.gen.wrapping_add(1);
         slot.receive_count = slot.receive_count.saturating_add(1);
-        let first = *slot.first_receive_ms.get_or_insert(now);
+        if slot.first_receive_ms == 0 {
+            slot.first_receive_ms = now;
+        }
+        let first = slot.first_receive_ms;
         slot.received_ms = now;
         slot.nonce = nonce;
         let taken = Taken {
@@ -391,7 +412,7 @@ impl Store {
             key,
             receive_count: slot.receive_count,
             first_receive_ms: first,
-            sequence_number: slot.sequence_number,
+            sequence_number: slot.sequence_number(),
             dead_letter_source: slot.dead_letter_source.clone(),
             nonce,
         };
@@ -493,8 +514,12 @@ impl Store {
             data: Arc::clone(&slot.data),
             key,
             receive_count: slot.receive_count,
-            first_receive_ms: slot.first_receive_ms.unwrap_or(now),
-            sequence_number: slot.sequence_number,
+            first_receive_ms: if slot.first_receive_ms == 0 {
+                now
+            } else {
+                slot.first_receive_ms
+            },
+            sequence_number: slot.sequence_number(),
             dead_letter_source: slot.dead_letter_source.clone(),
             nonce: slot.nonce,
         })
@@ -789,7 +814,7 @@ mod tests {
             message_id: body.to_owned(),
             body: body.to_owned(),
             md5_of_body: [0; 16],
-            sender_id: String::new(),
+            sender_id: Arc::from(""),
             extra: group.map(|g| {
                 Box::new(MessageExtra {
                     group_id: Some(g.to_owned()),
@@ -920,5 +945,13 @@ mod tests {
         assert_eq!(s.len(), 499);
         let (visible, _) = s.internal_sizes();
         assert!(visible <= 2 * s.counts().0 + 64);
+    }
+
+    /// What every stored message costs beside its payload and the shared data: kept small on
+    /// purpose (see the memory figures in the report of issue 6).
+    #[test]
+    fn a_slot_stays_small() {
+        assert!(std::mem::size_of::<Slot>() <= 80, "{}", std::mem::size_of::<Slot>());
+        assert!(std::mem::size_of::<MessageData>() <= 96);
     }
 }

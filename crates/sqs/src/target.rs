@@ -135,7 +135,7 @@ impl Sqs {
                     let prepared = prepare(
                         queue.fifo,
                         self.message_uuid(),
-                        arn.account.clone(),
+                        self.sender(&arn.account),
                         entry,
                         msg.trace_header.as_deref(),
                     );

@@ -293,7 +293,7 @@ impl Sqs {
                     .filter(|name| sel.wants_system(name))
                     .filter_map(|name| {
                         let value = match name {
-                            "SenderId" => Some(data.sender_id.clone()),
+                            "SenderId" => Some(data.sender_id.to_string()),
                             "SentTimestamp" => Some(t.key.sent.to_string()),
                             "ApproximateReceiveCount" => Some(t.receive_count.to_string()),
                             "ApproximateFirstReceiveTimestamp" => Some(t.first_receive_ms.to_string()),

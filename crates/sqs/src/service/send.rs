@@ -20,8 +20,8 @@ use crate::Sqs;
 pub(crate) const TRACE_HEADER: &str = "AWSTraceHeader";
 
 /// Who sent a message: the caller's access key when signed, else the account.
-pub(crate) fn sender_id(ctx: &RequestContext) -> String {
-    ctx.access_key.clone().unwrap_or_else(|| ctx.account.clone())
+pub(crate) fn sender_id(ctx: &RequestContext) -> &str {
+    ctx.access_key.as_deref().unwrap_or(&ctx.account)
 }
 
 /// A validated message, with its digests computed, ready to be stored.
@@ -42,7 +42,7 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare(
     fifo: bool,
     message_id: String,
-    sender_id: String,
+    sender_id: Arc<str>,
     mut entry: SendMessageEntry,
     trace_header: Option<&str>,
 ) -> Result<Prepared, AwsError> {
@@ -162,13 +162,13 @@ impl Sqs {
         entry: SendMessageEntry,
     ) -> Result<SendMessageOutput, AwsError> {
         let q = self.queue(ctx, queue)?;
-        self.send_to(&q, sender_id(ctx), entry, ctx.trace_header.as_deref())
+        self.send_to(&q, self.sender(sender_id(ctx)), entry, ctx.trace_header.as_deref())
     }
 
     pub(crate) fn send_to(
         &self,
         q: &Queue,
-        sender_id: String,
+        sender_id: Arc<str>,
         entry: SendMessageEntry,
         trace_header: Option<&str>,
     ) -> Result<SendMessageOutput, AwsError> {
@@ -199,7 +199,7 @@ impl Sqs {
                 "The request must contain the parameter MessageGroupId.",
             ));
         }
-        let sender = sender_id(ctx);
+        let sender = self.sender(sender_id(ctx));
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
         let items = entries
             .into_iter()

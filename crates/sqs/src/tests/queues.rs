@@ -385,7 +385,7 @@ fn the_same_name_in_two_regions_gives_two_urls() {
     let listed = sqs
         .list_queues(&eu, "http://127.0.0.1:4566", ListQueuesInput::default())
         .unwrap();
-    assert_eq!(listed.queue_urls, [eu_url.clone()]);
+    assert_eq!(listed.queue_urls, [eu_url]);
 }
 
 #[test]
