@@ -3,7 +3,13 @@ path with boto3, and every validation error, against the real binary.
 
 Records are compared field for field with the exact JSON AWS delivers. Volatile fields are
 checked for form and consistency (ids equal to the response's and unique per request,
-sequencers increasing, eventTime inside the test's time window), then compared too.
+sequencers increasing, eventTime equal to the server's clock), then compared too.
+
+Every server here runs on the manual clock (`--clock manual`): it holds still, and each
+`Window` moves it forward, so an event's time is known exactly. No test sleeps: a message that
+should arrive is long-polled (the receive returns the moment it arrives); one that should not is
+checked after the delivery engine has settled every delivery (`/_localbridge/health`), and the
+ledger (`/_localbridge/ledger`) says what became of each.
 
 Values localbridge derives (see crates/s3/src/notify/record.rs and fixtures/s3-events/README.md):
 userIdentity.principalId = "AWS:AIDA" + base32(md5("localbridge:user:" + access key))[:17],
@@ -15,13 +21,17 @@ import datetime
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import start_server
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -82,18 +92,59 @@ def make_queue(sqs, name, bucket=None):
     return url, arn
 
 
-def receive(sqs, url, count, timeout=10.0):
-    """Receives exactly `count` messages (fails if fewer arrive within `timeout`), deletes them,
-    and returns their bodies parsed."""
-    bodies = []
+@pytest.fixture
+def server(tmp_path, request):
+    """The server on the manual clock (see the module's docstring)."""
+    srv = start_server(tmp_path, ["--clock", "manual"])
+    yield srv
+    srv.proc.terminate()
+    try:
+        srv.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        srv.proc.kill()
+        pytest.fail("localbridge did not stop within 5 s of SIGTERM")
+    log = srv.log()
+    if "panicked" in log:
+        pytest.fail(f"localbridge panicked:\n{log}")
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        sys.stderr.write(f"\n--- localbridge log ---\n{log[-20000:]}\n")
+
+
+def get_json(endpoint, path):
+    with urllib.request.urlopen(f"{endpoint}{path}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def health(endpoint):
+    return get_json(endpoint, "/_localbridge/health")["delivery"]
+
+
+def ledger(endpoint, **params):
+    """The delivery ledger, newest first, filtered by `target`, `producer`, `fate`, `limit`."""
+    return get_json(endpoint, "/_localbridge/ledger?" + urllib.parse.urlencode(params))["records"]
+
+
+def settle(endpoint, timeout=10.0):
+    """Waits until the delivery engine has given every submitted delivery its fate (the S3 call
+    that caused an event has submitted its deliveries before it returns)."""
     deadline = time.monotonic() + timeout
+    while True:
+        d = health(endpoint)
+        if d["pending"] == 0 and d["delivered"] + d["dropped"] + d["deadLettered"] == d["submitted"]:
+            return d
+        if time.monotonic() > deadline:
+            pytest.fail(f"deliveries did not settle: {d}")
+        time.sleep(0.005)
+
+
+def receive(sqs, url, count):
+    """Receives exactly `count` messages, deletes them, and returns their bodies parsed. Each
+    receive long-polls: under the manual clock it returns the moment a message arrives (a message
+    that never comes fails the test at the client's read timeout)."""
+    bodies = []
     while len(bodies) < count:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            pytest.fail(f"received {len(bodies)} of {count} messages: {bodies}")
-        resp = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=max(1, min(5, int(left)))
-        )
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
         for m in resp.get("Messages", []):
             bodies.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -101,8 +152,10 @@ def receive(sqs, url, count, timeout=10.0):
     return bodies
 
 
-def assert_no_message(sqs, url, wait=2):
-    resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
+def assert_no_message(sqs, url):
+    """Nothing (more) was delivered to `url`: checked once every delivery has its fate."""
+    settle(sqs.meta.endpoint_url)
+    resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     assert resp.get("Messages", []) == [], [m["Body"] for m in resp["Messages"]]
 
 
@@ -119,20 +172,28 @@ def records(bodies):
 # Expected JSON
 
 
-class Window:
-    """The wall-clock interval a test's requests ran in (eventTime must fall inside it)."""
+def parse_time(stamp):
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
-    def __init__(self):
-        self.start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+
+class Window:
+    """Moves the server's manual clock forward (by 1 s, so consecutive windows differ) and
+    holds it there: the requests that follow, until the next window, happen at exactly `now`."""
+
+    def __init__(self, client):
+        endpoint = client.meta.endpoint_url
+        req = urllib.request.Request(
+            f"{endpoint}/_localbridge/clock", data=b'{"advanceSeconds": 1}', method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            self.now = parse_time(json.loads(resp.read())["now"])
 
     def close(self):
-        self.end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
         return self
 
     def check(self, stamp):
         assert TIME_MS.match(stamp), stamp
-        t = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-        assert self.start <= t <= self.end, (stamp, self.start, self.end)
+        assert parse_time(stamp) == self.now, (stamp, self.now)
 
 
 def expected_record(event_name, bucket, key, obj, config_id, version="2.1"):
@@ -204,7 +265,7 @@ def test_walkthrough_queue_gets_test_event_and_records(aws, aws_raw, sqs, s3, tm
         ]
     }
     (tmp_path / "n.json").write_text(json.dumps(config))
-    window = Window()
+    window = Window(s3)
     aws_raw(
         "s3api", "put-bucket-notification-configuration", "--bucket", "photos",
         "--notification-configuration", "file://n.json", check=True,
@@ -233,7 +294,7 @@ def test_walkthrough_queue_gets_test_event_and_records(aws, aws_raw, sqs, s3, tm
 
     photo = b"\xff\xd8\xff\xe0 not really a jpeg " * 100
     (tmp_path / "beach photo.jpg").write_bytes(photo)
-    window = Window()
+    window = Window(s3)
     aws_raw("s3", "cp", "beach photo.jpg", "s3://photos/images/beach photo.jpg", check=True)
     [first] = records(receive(sqs, url, 1))
     # A second write of the same key, with boto3 to see the response's ids.
@@ -312,7 +373,7 @@ def created(name, key, body, seq, version_id=None):
 
 def test_put_copy_and_delete(s3, sqs, everything):
     url = everything
-    window = Window()
+    window = Window(s3)
     body = b"hello world\n"
     put = s3.put_object(Bucket="events", Key="docs/a b.txt", Body=body)
     rec = one_record(sqs, url)
@@ -320,14 +381,14 @@ def test_put_copy_and_delete(s3, sqs, everything):
     check_record(rec, created("ObjectCreated:Put", "docs/a+b.txt", body, rec["s3"]["object"].get("sequencer")), window,
                  put["ResponseMetadata"])
 
-    window = Window()
+    window = Window(s3)
     copy = s3.copy_object(Bucket="events", Key="docs/copy@1.txt", CopySource={"Bucket": "events", "Key": "docs/a b.txt"})
     rec = one_record(sqs, url)
     window.close()
     check_record(rec, created("ObjectCreated:Copy", "docs/copy%401.txt", body, rec["s3"]["object"].get("sequencer")),
                  window, copy["ResponseMetadata"])
 
-    window = Window()
+    window = Window(s3)
     delete = s3.delete_object(Bucket="events", Key="docs/a b.txt")
     rec = one_record(sqs, url)
     window.close()
@@ -338,7 +399,7 @@ def test_put_copy_and_delete(s3, sqs, everything):
         window,
         delete["ResponseMetadata"],
     )
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
 
 
 def post_object(s3, bucket, key, body):
@@ -368,7 +429,7 @@ def post_object(s3, bucket, key, body):
 def test_post_object(s3, sqs, everything):
     url = everything
     body = b"posted by a browser form\n"
-    window = Window()
+    window = Window(s3)
     headers = post_object(s3, "events", "uploads/form.txt", body)
     rec = one_record(sqs, url)
     window.close()
@@ -389,13 +450,13 @@ def test_multipart_upload_emits_only_its_completion(s3, sqs, everything):
     url = everything
     part1 = b"a" * (5 * 1024 * 1024)
     part2 = b"b" * 1024
-    window = Window()
+    window = Window(s3)
     mpu = s3.create_multipart_upload(Bucket="events", Key="big/file.bin")
     etags = []
     for n, data in enumerate([part1, part2], start=1):
         r = s3.upload_part(Bucket="events", Key="big/file.bin", UploadId=mpu["UploadId"], PartNumber=n, Body=data)
         etags.append(r["ETag"])
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
     done = s3.complete_multipart_upload(
         Bucket="events", Key="big/file.bin", UploadId=mpu["UploadId"],
         MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, start=1)]},
@@ -414,7 +475,7 @@ def test_multipart_upload_emits_only_its_completion(s3, sqs, everything):
         window,
         done["ResponseMetadata"],
     )
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
 
 
 def test_delete_objects_emits_one_event_per_key(s3, sqs, everything):
@@ -423,7 +484,7 @@ def test_delete_objects_emits_one_event_per_key(s3, sqs, everything):
     for k in keys:
         s3.put_object(Bucket="events", Key=k, Body=b"x")
     receive(sqs, url, 3)
-    window = Window()
+    window = Window(s3)
     resp = s3.delete_objects(Bucket="events", Delete={"Objects": [{"Key": k} for k in keys]})
     recs = records(receive(sqs, url, 3))
     window.close()
@@ -442,7 +503,7 @@ def test_delete_objects_emits_one_event_per_key(s3, sqs, everything):
             )
         )
     assert len(rids) == 1, "one request"
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
 
 
 def test_tagging_put_and_delete(s3, sqs, everything):
@@ -450,7 +511,7 @@ def test_tagging_put_and_delete(s3, sqs, everything):
     body = b"tag me"
     s3.put_object(Bucket="events", Key="t/obj.txt", Body=body)
     one_record(sqs, url)
-    window = Window()
+    window = Window(s3)
     put = s3.put_object_tagging(Bucket="events", Key="t/obj.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     rec = one_record(sqs, url)
     window.close()
@@ -460,7 +521,7 @@ def test_tagging_put_and_delete(s3, sqs, everything):
         window,
         put["ResponseMetadata"],
     )
-    window = Window()
+    window = Window(s3)
     delete = s3.delete_object_tagging(Bucket="events", Key="t/obj.txt")
     rec = one_record(sqs, url)
     window.close()
@@ -476,7 +537,7 @@ def test_versioned_bucket_put_and_delete_marker(s3, sqs, everything):
     url = everything
     s3.put_bucket_versioning(Bucket="events", VersioningConfiguration={"Status": "Enabled"})
     body = b"version one"
-    window = Window()
+    window = Window(s3)
     put = s3.put_object(Bucket="events", Key="v/obj.txt", Body=body)
     rec = one_record(sqs, url)
     window.close()
@@ -486,7 +547,7 @@ def test_versioned_bucket_put_and_delete_marker(s3, sqs, everything):
         window,
         put["ResponseMetadata"],
     )
-    window = Window()
+    window = Window(s3)
     delete = s3.delete_object(Bucket="events", Key="v/obj.txt")
     rec = one_record(sqs, url)
     window.close()
@@ -502,7 +563,7 @@ def test_versioned_bucket_put_and_delete_marker(s3, sqs, everything):
         delete["ResponseMetadata"],
     )
     # Permanently deleting a version is ObjectRemoved:Delete, with the version's id.
-    window = Window()
+    window = Window(s3)
     gone = s3.delete_object(Bucket="events", Key="v/obj.txt", VersionId=put["VersionId"])
     rec = one_record(sqs, url)
     window.close()
@@ -539,7 +600,7 @@ def test_non_matching_keys_produce_nothing(s3, sqs):
         s3.put_object(Bucket="photos", Key=key, Body=b"x")
     s3.copy_object(Bucket="photos", Key="images/copied.jpg", CopySource={"Bucket": "photos", "Key": "docs/a.jpg"})
     s3.delete_object(Bucket="photos", Key="docs/a.jpg")
-    assert_no_message(sqs, url, wait=2)
+    assert_no_message(sqs, url)
     s3.put_object(Bucket="photos", Key="images/yes.jpg", Body=b"x")
     [rec] = records(receive(sqs, url, 1))
     assert rec["s3"]["object"]["key"] == "images/yes.jpg"
@@ -665,7 +726,7 @@ def test_validation_errors(s3, sqs):
     compare_errors(s3, cases, keys=("Code", "Message"))
     # Nothing was stored and no test event was sent.
     assert s3.get_bucket_notification_configuration(Bucket="strict").get("QueueConfigurations") is None
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
 
     # The ARN check holds even when destination validation is skipped.
     err = put_error(s3, "strict", {"QueueConfigurations": [queue_config("invalid-queue")]}, skip=True)
@@ -710,7 +771,7 @@ def test_skip_destination_validation(aws, aws_raw, s3, sqs, tmp_path):
         "--notification-configuration", "file://n.json", "--skip-destination-validation", check=True,
     )
     assert aws("s3api", "get-bucket-notification-configuration", "--bucket", "skipper") == config
-    assert_no_message(sqs, url, wait=1)  # no s3:TestEvent when validation is skipped
+    assert_no_message(sqs, url)  # no s3:TestEvent when validation is skipped
     s3.put_object(Bucket="skipper", Key="k", Body=b"x")  # goes to the missing queue: dropped
     s3.delete_object(Bucket="skipper", Key="k")
     [rec] = records(receive(sqs, url, 1))
@@ -735,12 +796,12 @@ def test_rejected_configuration_leaves_the_old_one(s3, sqs):
         after = s3.get_bucket_notification_configuration(Bucket="keep")
         after.pop("ResponseMetadata")
         assert after == before
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
     s3.put_object(Bucket="keep", Key="in/a.txt", Body=b"x")
     s3.delete_object(Bucket="keep", Key="in/a.txt")
     [rec] = records(receive(sqs, url, 1))
     assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["configurationId"] == "good"
-    assert_no_message(sqs, url, wait=1)
+    assert_no_message(sqs, url)
 
 
 def test_generated_ids_and_empty_configuration(s3, sqs):
@@ -760,25 +821,145 @@ def test_generated_ids_and_empty_configuration(s3, sqs):
     got.pop("ResponseMetadata")
     assert got == {}
     s3.put_object(Bucket="ids", Key="b", Body=b"x")
-    assert_no_message(sqs, url, wait=2)
-
-
-def health(endpoint):
-    with urllib.request.urlopen(f"{endpoint}/_localbridge/health", timeout=10) as resp:
-        return json.loads(resp.read())["delivery"]
+    assert_no_message(sqs, url)
 
 
 def test_eventbridge_configuration_is_stored_and_its_events_dropped_until_events_exists(aws, s3, endpoint):
-    """No events service yet: S3 builds the aws.s3 event and the dispatcher drops it, counted."""
+    """No events service yet: S3 builds the aws.s3 event and the engine drops it, counted and
+    recorded in the ledger with its reason."""
     s3.create_bucket(Bucket="bus")
     aws("s3api", "put-bucket-notification-configuration", "--bucket", "bus",
         "--notification-configuration", '{"EventBridgeConfiguration": {}}')
     assert aws("s3api", "get-bucket-notification-configuration", "--bucket", "bus") == {"EventBridgeConfiguration": {}}
-    before = health(endpoint)
-    s3.put_object(Bucket="bus", Key="a", Body=b"x")
-    deadline = time.monotonic() + 5
-    while health(endpoint)["dropped"] < before["dropped"] + 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    after = health(endpoint)
+    before = settle(endpoint)
+    put = s3.put_object(Bucket="bus", Key="a", Body=b"x")
+    after = settle(endpoint)
     assert after["submitted"] == before["submitted"] + 1
     assert after["dropped"] == before["dropped"] + 1
+    [rec] = ledger(endpoint, producer="arn:aws:s3:::bus")
+    assert rec["producer"] == {"arn": "arn:aws:s3:::bus"}, "EventBridge has no configuration Id"
+    assert rec["target"] == f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    assert rec["fate"] == "dropped" and rec["reason"], rec
+    assert rec["eventId"] == put["ResponseMetadata"]["RequestId"]
+
+
+# --------------------------------------------------------------------------------------------
+# Deletes of missing keys, suspended versioning
+
+
+def test_deletes_of_missing_keys_emit_too(s3, sqs, everything):
+    """AWS's recording: DeleteObjects naming one existing and two missing keys gives three
+    `ObjectRemoved:Delete` events. A single DeleteObject of a missing key (a 204 success) emits
+    one as well (see crates/s3/src/api/object.rs for why)."""
+    url = everything
+    s3.put_object(Bucket="events", Key="there", Body=b"x")
+    receive(sqs, url, 1)
+    window = Window(s3)
+    resp = s3.delete_objects(
+        Bucket="events",
+        Delete={"Objects": [{"Key": "there"}, {"Key": "dummy1"}, {"Key": "dummy2"}], "Quiet": True},
+    )
+    recs = sorted(records(receive(sqs, url, 3)), key=lambda r: r["s3"]["object"]["key"])
+    assert [r["s3"]["object"]["key"] for r in recs] == ["dummy1", "dummy2", "there"]
+    for rec in recs:
+        check_record(
+            rec,
+            expected_record("ObjectRemoved:Delete", "events", rec["s3"]["object"]["key"],
+                            {"sequencer": rec["s3"]["object"].get("sequencer")}, "all"),
+            window,
+            resp["ResponseMetadata"],
+        )
+    window = Window(s3)
+    gone = s3.delete_object(Bucket="events", Key="never-was")
+    assert gone["ResponseMetadata"]["HTTPStatusCode"] == 204
+    rec = one_record(sqs, url)
+    check_record(
+        rec,
+        expected_record("ObjectRemoved:Delete", "events", "never-was",
+                        {"sequencer": rec["s3"]["object"].get("sequencer")}, "all"),
+        window,
+        gone["ResponseMetadata"],
+    )
+    assert_no_message(sqs, url)
+
+
+def test_suspended_versioning_records_carry_no_version_id(s3, sqs, everything):
+    url = everything
+    for status in ["Enabled", "Suspended"]:
+        s3.put_bucket_versioning(Bucket="events", VersioningConfiguration={"Status": status})
+    body = b"null version"
+    window = Window(s3)
+    put = s3.put_object(Bucket="events", Key="s/obj.txt", Body=body)
+    assert "VersionId" not in put, "PutObject answers no VersionId (recorded from AWS)"
+    rec = one_record(sqs, url)
+    check_record(rec, created("ObjectCreated:Put", "s/obj.txt", body, rec["s3"]["object"].get("sequencer")),
+                 window, put["ResponseMetadata"])
+    copy = s3.copy_object(Bucket="events", Key="s/copy.txt", CopySource={"Bucket": "events", "Key": "s/obj.txt"})
+    assert "VersionId" not in copy
+    rec = one_record(sqs, url)
+    assert rec["eventName"] == "ObjectCreated:Copy" and "versionId" not in rec["s3"]["object"], rec
+    # The delete marker a suspended bucket creates is the null version too.
+    s3.delete_object(Bucket="events", Key="s/obj.txt")
+    rec = one_record(sqs, url)
+    assert rec["eventName"] == "ObjectRemoved:DeleteMarkerCreated", rec
+    assert list(rec["s3"]["object"]) == ["key", "eTag", "sequencer"], rec
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger: what became of each event
+
+
+def test_ledger_records_each_delivery(s3, sqs, endpoint, everything):
+    url = everything
+    put = s3.put_object(Bucket="events", Key="l/a.txt", Body=b"x")
+    one_record(sqs, url)
+    settle(endpoint)
+    recs = ledger(endpoint, producer="arn:aws:s3:::events")
+    assert [r["fate"] for r in recs] == ["delivered", "delivered"], recs  # the record, the test event
+    rec = recs[0]
+    assert rec["producer"] == {"arn": "arn:aws:s3:::events", "id": "all"}
+    assert rec["target"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:all-events"
+    assert rec["eventId"] == put["ResponseMetadata"]["RequestId"]
+    assert [a["outcome"] for a in rec["attempts"]] == ["delivered"]
+    assert "reason" not in rec or rec["reason"] is None
+    assert recs[1]["producer"] == {"arn": "arn:aws:s3:::events"}, "s3:TestEvent"
+    assert ledger(endpoint, producer="arn:aws:s3:::events", fate="dropped") == []
+    assert len(ledger(endpoint, producer="arn:aws:s3:::events", limit=1)) == 1
+
+
+@pytest.mark.parametrize("change", ["removed", "explicit-deny", "other-bucket"])
+def test_a_queue_policy_changed_after_configuration_stops_delivery(s3, sqs, endpoint, change):
+    """The queue's policy is evaluated at delivery, not only when the configuration is saved: once
+    it no longer lets S3 send for this bucket, the next event is not delivered, and the ledger
+    says why."""
+    s3.create_bucket(Bucket="revoked")
+    url, arn = make_queue(sqs, "revoked-q", bucket="revoked")
+    s3.put_bucket_notification_configuration(
+        Bucket="revoked",
+        NotificationConfiguration={"QueueConfigurations": [queue_config(arn, id="revoked")]},
+    )
+    receive(sqs, url, 1)  # s3:TestEvent
+    s3.put_object(Bucket="revoked", Key="before", Body=b"x")
+    receive(sqs, url, 1)
+    if change == "removed":
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    elif change == "explicit-deny":
+        policy = queue_policy(arn, "revoked")
+        policy["Statement"].append({
+            "Sid": "deny-s3", "Effect": "Deny", "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "SQS:SendMessage", "Resource": arn,
+        })
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    else:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(queue_policy(arn, "someone-else"))})
+    put = s3.put_object(Bucket="revoked", Key="after", Body=b"x")
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 200, "the S3 call itself succeeds"
+    assert_no_message(sqs, url)
+    [rec] = ledger(endpoint, producer="arn:aws:s3:::revoked", fate="dropped")
+    assert rec["producer"] == {"arn": "arn:aws:s3:::revoked", "id": "revoked"}
+    assert rec["target"] == arn
+    assert rec["eventId"] == put["ResponseMetadata"]["RequestId"]
+    assert "AccessDenied" in rec["reason"], rec
+    assert [a["outcome"] for a in rec["attempts"]] == ["access-denied"], rec
+    delivered = ledger(endpoint, producer="arn:aws:s3:::revoked", fate="delivered")
+    assert len(delivered) == 2, "the test event and the first record"
