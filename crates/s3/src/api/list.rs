@@ -202,7 +202,7 @@ impl S3Stub {
                         key: Some(enc(url, &v.key)),
                         last_modified: Some(ts(v.last_modified)),
                         owner: Some(owner()),
-                        version_id: Some(v.version_id.clone()),
+                        version_id: Some(v.version_id.to_string()),
                     }),
                     Some(o) => versions.push(ObjectVersion {
                         checksum_algorithm: algorithm_list(o.checksum.as_ref()),
@@ -215,14 +215,14 @@ impl S3Stub {
                         restore_status: None,
                         size: Some(i64::try_from(o.size()).unwrap_or(i64::MAX)),
                         storage_class: Some(ObjectVersionStorageClass::from(o.meta.storage_class().to_owned())),
-                        version_id: Some(v.version_id.clone()),
+                        version_id: Some(v.version_id.to_string()),
                     }),
                 },
             }
         }
         let (next_key, next_version) = match (page.truncated, page.entries.last()) {
             (true, Some(VersionEntry::Version { version, .. })) => {
-                (Some(enc(url, &version.key)), Some(version.version_id.clone()))
+                (Some(enc(url, &version.key)), Some(version.version_id.to_string()))
             }
             (true, Some(VersionEntry::Prefix(p))) => (Some(enc(url, p)), None),
             _ => (None, None),

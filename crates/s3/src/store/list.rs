@@ -167,7 +167,7 @@ impl Bucket {
             let mut skipping = inclusive && q.key_marker == Some(key.as_str());
             for (i, v) in versions.iter().rev().enumerate() {
                 if skipping {
-                    if Some(v.version_id.as_str()) == q.version_marker {
+                    if Some(v.version_id.as_ref()) == q.version_marker {
                         skipping = false;
                     }
                     continue;

@@ -13,6 +13,7 @@
 pub mod list;
 pub mod multipart;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -166,7 +167,8 @@ impl ObjectData {
 #[derive(Debug, Clone)]
 pub struct Version {
     pub key: String,
-    pub version_id: String,
+    /// Borrowed for the null version (every object of an unversioned bucket): no allocation.
+    pub version_id: Cow<'static, str>,
     /// Epoch milliseconds.
     pub last_modified: u64,
     /// `None` for a delete marker.
@@ -404,7 +406,7 @@ impl Bucket {
                 })
             }
             (None, Some(state)) => {
-                let versions = g.keys.entry(key.to_owned()).or_default();
+                let versions = g.keys.entry(key.to_owned()).or_insert_with(|| Vec::with_capacity(1));
                 let id = if state == Versioning::Enabled {
                     random_id()
                 } else {
@@ -413,7 +415,11 @@ impl Bucket {
                 };
                 versions.push(Arc::new(Version {
                     key: key.to_owned(),
-                    version_id: id.clone(),
+                    version_id: if id == NULL_VERSION {
+                        Cow::Borrowed(NULL_VERSION)
+                    } else {
+                        Cow::Owned(id.clone())
+                    },
                     last_modified: whole_seconds(now),
                     object: None,
                 }));

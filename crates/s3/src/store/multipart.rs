@@ -172,12 +172,13 @@ fn find<'a>(g: &'a BucketState, upload_id: &str, key: &str) -> Result<&'a Upload
 pub(super) fn insert_version(g: &mut BucketState, key: &str, object: ObjectData, now: u64) -> Written {
     let now = super::whole_seconds(now);
     let versioning = g.versioning;
-    let versions = g.keys.entry(key.to_owned()).or_default();
+    // Most keys have one version: no room reserved for more.
+    let versions = g.keys.entry(key.to_owned()).or_insert_with(|| Vec::with_capacity(1));
     let version_id = if versioning == Some(super::Versioning::Enabled) {
-        random_id()
+        std::borrow::Cow::Owned(random_id())
     } else {
         versions.retain(|v| v.version_id != super::NULL_VERSION);
-        super::NULL_VERSION.to_owned()
+        std::borrow::Cow::Borrowed(super::NULL_VERSION)
     };
     let version = Arc::new(Version {
         key: key.to_owned(),
