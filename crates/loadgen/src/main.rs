@@ -268,6 +268,13 @@ fn main() -> anyhow::Result<()> {
             server.rss_kib()? as f64 / 1024.0
         );
         client.sqs("DeleteQueue", serde_json::json!({"QueueUrl": url})).await?;
+        // Freed memory goes back to the OS shortly after (allocator purge delays), not at once.
+        let mut after = server.rss_kib()?;
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            after = after.min(server.rss_kib()?);
+        }
+        println!("| RSS 2 s after deleting that queue | {:.1} MiB |", after as f64 / 1024.0);
 
         // Send + receive + delete cycles on one queue.
         let url = client.create_queue("bench-cycle").await?;
@@ -299,6 +306,22 @@ fn main() -> anyhow::Result<()> {
         // S3 PutObject → SQS ReceiveMessage latency (one event in flight at a time).
         let url = client.create_queue("bench-events").await?;
         let arn = "arn:aws:sqs:us-east-1:000000000000:bench-events";
+        // S3 may send to the queue (the policy is checked at delivery too).
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SQS:SendMessage",
+                "Resource": arn,
+            }],
+        });
+        client
+            .sqs(
+                "SetQueueAttributes",
+                serde_json::json!({"QueueUrl": url, "Attributes": {"Policy": policy.to_string()}}),
+            )
+            .await?;
         client.s3_put("/bench-bucket", Vec::new()).await?;
         let config = format!(
             "<NotificationConfiguration><QueueConfiguration><Id>bench</Id><Queue>{arn}</Queue>\
