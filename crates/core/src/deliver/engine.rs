@@ -101,7 +101,7 @@ impl Counters {
             Fate::Dropped => &self.dropped,
             Fate::Pending => return,
         };
-        c.fetch_add(1, Ordering::Relaxed);
+        c.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -163,6 +163,8 @@ struct LaneState {
 
 struct Lane {
     target: Arn,
+    /// The target ARN as text, shared by every ledger record of this lane.
+    key: Arc<str>,
     state: Mutex<LaneState>,
     wake: Notify,
     counters: Counters,
@@ -232,7 +234,7 @@ struct Inner {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    lanes: DashMap<String, Arc<Lane>>,
+    lanes: DashMap<Arn, Arc<Lane>>,
     ledger: Ledger,
     totals: Counters,
     rejected: AtomicU64,
@@ -283,17 +285,33 @@ impl Engine {
         self.inner.enqueue(delivery, None)
     }
 
+    /// Totals, summed over the targets' counters (the delivery path touches only its lane's).
     pub fn stats(&self) -> EngineStats {
-        let t = &self.inner.totals;
-        EngineStats {
-            submitted: t.submitted.load(Ordering::Relaxed),
-            delivered: t.delivered.load(Ordering::Relaxed),
-            dead_lettered: t.dead_lettered.load(Ordering::Relaxed),
-            dropped: t.dropped.load(Ordering::Relaxed),
-            pending: t.pending.load(Ordering::Relaxed) as u64,
-            retried: t.retried.load(Ordering::Relaxed),
+        let mut s = EngineStats {
+            submitted: 0,
+            delivered: 0,
+            dead_lettered: 0,
+            dropped: 0,
+            pending: 0,
+            retried: 0,
             rejected: self.inner.rejected.load(Ordering::Relaxed),
+        };
+        for lane in &self.inner.lanes {
+            let c = &lane.value().counters;
+            // Read the fates before `submitted`, so a concurrent delivery never makes the sum
+            // exceed it; `pending` is derived, so the invariant holds in every snapshot.
+            let delivered = c.delivered.load(Ordering::Acquire);
+            let dead_lettered = c.dead_lettered.load(Ordering::Acquire);
+            let dropped = c.dropped.load(Ordering::Acquire);
+            let submitted = c.submitted.load(Ordering::Acquire);
+            s.submitted += submitted;
+            s.delivered += delivered;
+            s.dead_lettered += dead_lettered;
+            s.dropped += dropped;
+            s.pending += submitted.saturating_sub(delivered + dead_lettered + dropped);
+            s.retried += c.retried.load(Ordering::Relaxed);
         }
+        s
     }
 
     /// Counters of every target the engine has delivered to, sorted by ARN.
@@ -305,7 +323,7 @@ impl Engine {
             .map(|e| {
                 let c = &e.value().counters;
                 TargetStats {
-                    target: e.key().clone(),
+                    target: e.value().key.to_string(),
                     submitted: c.submitted.load(Ordering::Relaxed),
                     delivered: c.delivered.load(Ordering::Relaxed),
                     dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
@@ -370,13 +388,13 @@ impl Engine {
 
 impl Inner {
     fn lane(self: &Arc<Self>, target: &Arn) -> Arc<Lane> {
-        let key = target.to_string();
-        if let Some(l) = self.lanes.get(&key) {
+        if let Some(l) = self.lanes.get(target) {
             return Arc::clone(l.value());
         }
-        let entry = self.lanes.entry(key).or_insert_with(|| {
+        let entry = self.lanes.entry(target.clone()).or_insert_with(|| {
             let lane = Arc::new(Lane {
                 target: target.clone(),
+                key: target.to_string().into(),
                 state: Mutex::new(LaneState::default()),
                 wake: Notify::new(),
                 counters: Counters::default(),
@@ -411,31 +429,29 @@ impl Inner {
             }
             let id = self.ledger.open(
                 &delivery.producer,
-                &lane.counters_key(),
+                &lane.key,
                 delivery.event_id.as_deref(),
                 now,
                 dead_letter_of,
             );
-            for c in [&self.totals, &lane.counters] {
-                c.submitted.fetch_add(1, Ordering::Relaxed);
-                c.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            lane.counters.dropped.fetch_add(1, Ordering::Release);
+            lane.counters.submitted.fetch_add(1, Ordering::Release);
             self.ledger.settle(id, Fate::Dropped, Some(reason.to_owned()), None);
-            self.drop_log.drop_warning(now, &lane.counters_key(), reason);
+            self.drop_log.drop_warning(now, &lane.key, reason);
             return Err(err);
         }
         let ledger_id = self.ledger.open(
             &delivery.producer,
-            &lane.counters_key(),
+            &lane.key,
             delivery.event_id.as_deref(),
             now,
             dead_letter_of,
         );
         for c in [&self.totals, &lane.counters] {
-            c.submitted.fetch_add(1, Ordering::Relaxed);
             c.pending.fetch_add(1, Ordering::Relaxed);
             c.bytes.fetch_add(size, Ordering::Relaxed);
         }
+        lane.counters.submitted.fetch_add(1, Ordering::Release);
         lane.lock().ready.push_back(Job {
             ledger_id,
             delivery,
@@ -451,15 +467,20 @@ impl Inner {
     fn settle(&self, lane: &Lane, job: Job, fate: Fate, reason: Option<String>, dead_letter_target: Option<String>) {
         self.ledger
             .settle(job.ledger_id, fate, reason.clone(), dead_letter_target);
+        self.count_fate(lane, &job, fate, reason);
+    }
+
+    /// Counts `job`'s fate (already in the ledger) and releases what it held.
+    fn count_fate(&self, lane: &Lane, job: &Job, fate: Fate, reason: Option<String>) {
         for c in [&self.totals, &lane.counters] {
-            c.fate(fate);
             c.pending.fetch_sub(1, Ordering::Relaxed);
             c.bytes.fetch_sub(job.size, Ordering::Relaxed);
         }
+        lane.counters.fate(fate);
         if fate == Fate::Dropped {
             self.drop_log.drop_warning(
                 self.clock.now_millis(),
-                &lane.counters_key(),
+                &lane.key,
                 reason.as_deref().unwrap_or("dropped"),
             );
         } else {
@@ -485,18 +506,19 @@ impl Inner {
             let group = job.delivery.message.group_id.clone();
             match result {
                 Ok(()) => {
-                    self.ledger.attempt(job.ledger_id, now, "delivered", None);
-                    lane.lock().release_group(group.as_deref());
-                    self.settle(lane, job, Fate::Delivered, None, None);
+                    self.ledger
+                        .attempt(job.ledger_id, now, "delivered", None, Some(Fate::Delivered));
+                    if group.is_some() {
+                        lane.lock().release_group(group.as_deref());
+                    }
+                    self.count_fate(lane, &job, Fate::Delivered, None);
                 }
                 Err(err) => {
                     self.ledger
-                        .attempt(job.ledger_id, now, outcome(err.kind), Some(err.to_string()));
+                        .attempt(job.ledger_id, now, outcome(err.kind), Some(err.to_string()), None);
                     match self.retry_at(&job, &err, now) {
                         Ok(due) => {
-                            for c in [&self.totals, &lane.counters] {
-                                c.retried.fetch_add(1, Ordering::Relaxed);
-                            }
+                            lane.counters.retried.fetch_add(1, Ordering::Relaxed);
                             debug!(target_arn = %lane.target, ledger_id = job.ledger_id, attempt = job.attempts, due, error = %err, "delivery failed, will retry");
                             let mut st = lane.lock();
                             let seq = st.retry_seq;
@@ -574,12 +596,6 @@ impl Inner {
     }
 }
 
-impl Lane {
-    fn counters_key(&self) -> String {
-        self.target.to_string()
-    }
-}
-
 fn outcome(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::NotFound => "not-found",
@@ -627,6 +643,7 @@ async fn run_lane(engine: Weak<Inner>, lane: Arc<Lane>) {
     // Held from a retry timer firing until this lane has acted on it and waits again, so a
     // manual clock's step moves through retries one deadline at a time.
     let mut hold: Option<ClockHold> = None;
+    let mut busy_rounds = 0u32;
     loop {
         let Some(inner) = engine.upgrade() else { return };
         let now = inner.clock.now_millis();
@@ -654,6 +671,12 @@ async fn run_lane(engine: Weak<Inner>, lane: Arc<Lane>) {
             Some((jobs, results)) = in_flight.next(), if !in_flight.is_empty() => {
                 if let Some(inner) = engine.upgrade() {
                     inner.finish(&lane, jobs, results);
+                }
+                // A lane that never waits (a target failing fast, a deep queue) gives the
+                // worker back now and then, so other lanes and requests run beside it.
+                busy_rounds += 1;
+                if busy_rounds % 32 == 0 {
+                    tokio::task::yield_now().await;
                 }
             }
             () = notified => {}

@@ -3,9 +3,9 @@
 //! never arrived — why?".
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::Producer;
 use crate::clock::iso8601_millis;
@@ -41,11 +41,22 @@ impl Fate {
     }
 }
 
+/// A clock time, kept as epoch milliseconds and written as RFC 3339 with milliseconds, UTC
+/// (formatted when read, not on the delivery path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&iso8601_millis(self.0))
+    }
+}
+
 /// One delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
-    /// When the attempt finished (RFC 3339, milliseconds, UTC).
-    pub at: String,
+    /// When the attempt finished.
+    pub at: Timestamp,
     /// `delivered` or the failure kind (`retryable`, `not-found`, `access-denied`, `terminal`).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,10 +69,10 @@ pub struct Attempt {
 pub struct LedgerRecord {
     pub id: u64,
     pub producer: Producer,
-    pub target: String,
+    pub target: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
-    pub submitted_at: String,
+    pub submitted_at: Timestamp,
     pub fate: Fate,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -74,6 +85,18 @@ pub struct LedgerRecord {
     /// Attempts made in all (the list keeps the first and the most recent ones).
     pub attempt_count: u32,
     pub attempts: Vec<Attempt>,
+}
+
+fn push_attempt(r: &mut LedgerRecord, at: u64, outcome: &'static str, error: Option<String>) {
+    r.attempt_count += 1;
+    if r.attempts.len() >= KEEP_FIRST + KEEP_LAST {
+        r.attempts.remove(KEEP_FIRST);
+    }
+    r.attempts.push(Attempt {
+        at: Timestamp(at),
+        outcome,
+        error,
+    });
 }
 
 /// Filters for [`Ledger::query`]; each given one must match.
@@ -126,7 +149,7 @@ impl Ledger {
     pub(crate) fn open(
         &self,
         producer: &Producer,
-        target: &str,
+        target: &Arc<str>,
         event_id: Option<&str>,
         now: u64,
         dead_letter_of: Option<u64>,
@@ -143,9 +166,9 @@ impl Ledger {
         ring.records.push_back(LedgerRecord {
             id,
             producer: producer.clone(),
-            target: target.to_owned(),
+            target: Arc::clone(target),
             event_id: event_id.map(str::to_owned),
-            submitted_at: iso8601_millis(now),
+            submitted_at: Timestamp(now),
             fate: Fate::Pending,
             reason: None,
             dead_letter_target: None,
@@ -169,17 +192,13 @@ impl Ledger {
         }
     }
 
-    pub(crate) fn attempt(&self, id: u64, at: u64, outcome: &'static str, error: Option<String>) {
+    /// Records an attempt and, when it ends the delivery, its fate (one lock for both).
+    pub(crate) fn attempt(&self, id: u64, at: u64, outcome: &'static str, error: Option<String>, fate: Option<Fate>) {
         self.update(id, |r| {
-            r.attempt_count += 1;
-            if r.attempts.len() >= KEEP_FIRST + KEEP_LAST {
-                r.attempts.remove(KEEP_FIRST);
+            push_attempt(r, at, outcome, error);
+            if let Some(f) = fate {
+                r.fate = f;
             }
-            r.attempts.push(Attempt {
-                at: iso8601_millis(at),
-                outcome,
-                error,
-            });
         });
     }
 
@@ -197,8 +216,8 @@ impl Ledger {
         ring.records
             .iter()
             .rev()
-            .filter(|r| q.target.as_deref().is_none_or(|t| r.target == t))
-            .filter(|r| q.producer.as_deref().is_none_or(|p| r.producer.arn == p))
+            .filter(|r| q.target.as_deref().is_none_or(|t| &*r.target == t))
+            .filter(|r| q.producer.as_deref().is_none_or(|p| &*r.producer.arn == p))
             .filter(|r| q.fate.is_none_or(|f| r.fate == f))
             .take(q.limit.unwrap_or(usize::MAX))
             .cloned()

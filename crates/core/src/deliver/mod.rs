@@ -28,7 +28,7 @@ use crate::policy::PolicyRequest;
 pub use crate::clock::BoxFuture;
 pub use compat::{DeliveryStatsSnapshot, Dispatcher};
 pub use engine::{Engine, EngineConfig, EngineStats, ShutdownReport, SubmitError, TargetStats};
-pub use ledger::{Attempt, Fate, Ledger, LedgerQuery, LedgerRecord};
+pub use ledger::{Attempt, Fate, Ledger, LedgerQuery, LedgerRecord, Timestamp};
 
 /// A message attribute in the SQS/SNS sense.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,16 +226,21 @@ impl Registry {
 
 /// Who produced a delivery: the resource (bucket, rule, topic, function) and, where one exists,
 /// the configuration or target id within it.
+///
+/// Shared strings: the ledger keeps a copy per delivery, and a copy is a reference count.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Producer {
-    pub arn: String,
+    pub arn: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Arc<str>>,
 }
 
 impl Producer {
-    pub fn new(arn: impl Into<String>, id: Option<String>) -> Self {
-        Self { arn: arn.into(), id }
+    pub fn new(arn: impl Into<Arc<str>>, id: Option<String>) -> Self {
+        Self {
+            arn: arn.into(),
+            id: id.map(Into::into),
+        }
     }
 }
 
