@@ -200,7 +200,8 @@ impl Gateway {
         };
         let status = resp.status().as_u16();
         self.metrics.record(service, operation, status, started.elapsed());
-        if status >= 500 {
+        // 501 is the deliberate answer for services not served yet; other 5xx are failures.
+        if status >= 500 && status != 501 {
             warn!(%method, service, operation, status, "request failed");
         } else {
             debug!(%method, service, operation, status, "request");

@@ -141,6 +141,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);
+    let signal = shutdown_signal();
     info!(
         address = %local,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -156,7 +157,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     }));
     tokio::select! {
         _ = &mut server => {}
-        () = shutdown_signal() => {
+        () = signal => {
             let _ = stop_tx.send(true);
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
                 info!(grace_ms = SHUTDOWN_GRACE.as_millis(), "requests still in flight after the grace period, closing them");
@@ -194,26 +195,50 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(1024)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for SIGINT/SIGTERM. The handlers are installed when this is called (before the server
+/// says it is ready), so a signal sent right after "ready" stops it gracefully too.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let streams = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = streams;
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = term => {},
+                () = int => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        info!("shutdown signal received, draining");
     }
-    info!("shutdown signal received, draining");
 }
 
 #[cfg(test)]
