@@ -675,7 +675,7 @@ async fn run_lane(engine: Weak<Inner>, lane: Arc<Lane>) {
                 // A lane that never waits (a target failing fast, a deep queue) gives the
                 // worker back now and then, so other lanes and requests run beside it.
                 busy_rounds += 1;
-                if busy_rounds % 32 == 0 {
+                if busy_rounds.is_multiple_of(32) {
                     tokio::task::yield_now().await;
                 }
             }
