@@ -12,7 +12,6 @@
 //!   in exactly one [`Fate`] — delivered, dead-lettered or dropped with a reason — recorded in the
 //!   [`Ledger`] and counted per target.
 
-mod compat;
 mod engine;
 mod ledger;
 mod rate_log;
@@ -26,7 +25,6 @@ use crate::arn::Arn;
 use crate::policy::PolicyRequest;
 
 pub use crate::clock::BoxFuture;
-pub use compat::{DeliveryStatsSnapshot, Dispatcher};
 pub use engine::{Engine, EngineConfig, EngineStats, ShutdownReport, SubmitError, TargetStats};
 pub use ledger::{Attempt, Fate, Ledger, LedgerQuery, LedgerRecord, Timestamp};
 
