@@ -13,13 +13,22 @@ use tracing::info;
 
 mod test_pattern;
 
-/// mimalloc instead of glibc's malloc: it purges freed pages back to the OS shortly after they
-/// are freed (its default 10 ms purge delay), so a long-running server returns to near its idle
-/// footprint once its queues and buckets are deleted; glibc kept most of a freed heap (see the
-/// README's memory figures).
-#[cfg(feature = "mimalloc")]
+/// jemalloc instead of glibc's malloc, with its background threads purging freed pages (after
+/// its default 10 s decay): a long-running server returns to near its idle footprint once its
+/// queues and buckets are deleted, even while idle. glibc kept most of a freed heap; mimalloc
+/// (measured too) returns it only once the threads that own it allocate again. Figures in the
+/// README.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Starts jemalloc's background purging threads.
+fn allocator_setup() {
+    #[cfg(feature = "jemalloc")]
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "jemalloc background threads could not be started");
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    allocator_setup();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
