@@ -151,3 +151,24 @@ def test_input_path():
     assert (r.returncode, r.stdout) == (0, '{"instance-id":"i-0123456789","state":"RUNNING"}\n')
     r = run("--pattern", json.dumps(PATTERN), "--event", json.dumps(EC2), "--input-path", "$..x")
     assert r.returncode == 2
+
+
+def test_names_joined_with_dots():
+    # EventBridge joins nested names with `.`: `state.status` in a pattern is `state` then
+    # `status`, and so in an event; the same in the reference (--event) and the compiled
+    # machine (--events).
+    dotted = {"detail": {"state.status": ["running"]}}
+    nested = {"detail": {"state": {"status": ["running"]}}}
+    nested_event = dict(EC2, detail={"state": {"status": "running"}})
+    dotted_event = dict(EC2, detail={"state.status": "running"})
+    stopped_event = dict(EC2, detail={"state.status": "stopped"})
+    for pattern in (dotted, nested):
+        for event in (nested_event, dotted_event):
+            r = run("--pattern", json.dumps(pattern), "--event", json.dumps(event))
+            assert (r.returncode, r.stdout, r.stderr) == (0, "true\n", "")
+        r = run("--pattern", json.dumps(pattern), "--event", json.dumps(stopped_event))
+        assert (r.returncode, r.stdout) == (1, "false\n")
+        lines = [json.dumps(e) for e in (nested_event, stopped_event, dotted_event)]
+        r = run("--pattern", json.dumps(pattern), "--events", "-", stdin="\n".join(lines) + "\n")
+        assert (r.returncode, r.stderr) == (0, "")
+        assert r.stdout == lines[0] + "\n" + lines[2] + "\n"

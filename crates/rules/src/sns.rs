@@ -18,6 +18,13 @@
 //! rounding rule itself (nearest rather than truncated) is inferred, the documentation does not
 //! state it. EventBridge patterns are unaffected.
 //!
+//! And one on names: EventBridge joins nested field names with `.` (its User Guide says so, and
+//! `{"a.b": [..]}` there is `{"a": {"b": [..]}}`); the SNS Developer Guide says nothing of the
+//! kind, so a policy's keys are matched as written (`Pattern::parse_literal_names`): in a body
+//! policy `{"a.b": ["x"]}` matches `{"a.b": "x"}` and not `{"a": {"b": "x"}}`. Should SNS turn
+//! out to run the same joining (its payload filtering may well be event-ruler too), the change
+//! is to parse with `Pattern::parse`.
+//!
 //! The messages were checked against responses recorded from AWS (SetSubscriptionAttributes and
 //! Subscribe): SetSubscriptionAttributes answers `Invalid parameter: FilterPolicy: <reason>`
 //! ([`FilterPolicyError`]'s `Display`), Subscribe `Invalid parameter: Attributes Reason:
@@ -214,14 +221,19 @@ impl FilterPolicy {
         let pattern = if root.is_empty() {
             None
         } else {
-            let pattern = Pattern::parse(text).map_err(|e| FilterPolicyError::policy(e.reason()))?;
+            // Names as written, not joined with `.` as EventBridge joins them: the SNS Developer
+            // Guide (payload-based filtering, "Filter policy constraints") describes nested keys
+            // matched by nesting and says nothing of joining, so `{"a.b": [..]}` names a key
+            // `a.b`, not `b` inside `a` (EventBridge's User Guide states its joining; SNS's does
+            // not). Attribute scope is flat, where both readings agree.
+            let pattern = Pattern::parse_literal_names(text).map_err(|e| FilterPolicyError::policy(e.reason()))?;
             // The same policy with its numbers at SNS's precision. Should rounding make it
             // invalid (a range whose bounds round to the same number), the policy is kept as
             // written and messages are compared at full precision.
             let mut rounded: Value =
                 serde_json::from_str(text).map_err(|_| FilterPolicyError::policy("failed to parse JSON."))?;
             if round_numbers(&mut rounded) {
-                if let Ok(p) = Pattern::parse(&rounded.to_string()) {
+                if let Ok(p) = Pattern::parse_literal_names(&rounded.to_string()) {
                     numeric = true;
                     Some(p)
                 } else {
@@ -913,5 +925,26 @@ mod tests {
         .unwrap();
         assert!(p.matches_body(&json!({"source_ip": "10.0.0.7", "b": "y"})));
         assert!(!p.matches_body(&json!({"source_ip": "10.0.1.7", "a": "x"})));
+    }
+
+    #[test]
+    fn names_with_dots_are_names_as_written() {
+        // Not joined with `.` as EventBridge joins them (see the module documentation).
+        let body = |policy: &str| FilterPolicy::parse(policy, FilterPolicyScope::MessageBody).unwrap();
+        let p = body(r#"{"a.b": ["x"]}"#);
+        assert!(p.matches_body(&json!({"a.b": "x"})));
+        assert!(!p.matches_body(&json!({"a": {"b": "x"}})));
+        let p = body(r#"{"a": {"b": ["x"]}}"#);
+        assert!(p.matches_body(&json!({"a": {"b": "x"}})));
+        assert!(!p.matches_body(&json!({"a.b": "x"})));
+        let p = body(r#"{"a.b": [{"exists": false}]}"#);
+        assert!(p.matches_body(&json!({"a": {"b": "x"}})));
+        let p = body(r#"{"n.m": [{"numeric": ["=", 1.000001]}]}"#);
+        assert!(p.matches_body(&json!({"n.m": 1})));
+        assert!(!p.matches_body(&json!({"n": {"m": 1}})));
+        // Attribute names may hold dots; a flat policy reads them either way.
+        let p = FilterPolicy::parse(r#"{"store.id": ["x"]}"#, FilterPolicyScope::MessageAttributes).unwrap();
+        assert!(p.matches_attributes(&attrs(&[("store.id", "String", "x")])));
+        assert!(!p.matches_attributes(&attrs(&[("store", "String", "x")])));
     }
 }

@@ -9,7 +9,9 @@
 //!    (`index::FieldIndex`: hash maps for exact values, one hash lookup per distinct
 //!    prefix/suffix length, lists for the rest, `equals-ignore-case` among them).
 //! 2. **Scan.** One pass over the raw JSON bytes descends only into used paths and reports each
-//!    scalar there with its *array trail* (which element of which array leads to it).
+//!    scalar there with its *array trail* (which element of which array leads to it). Names
+//!    are joined with `.` as on EventBridge: an event name with dots walks several steps of
+//!    the trie at once, so `{"a.b": 1}` and `{"a": {"b": 1}}` both give `a.b` the value 1.
 //! 3. **Index.** Each scalar is looked up in its field's index. Every conjunction with
 //!    positive leaves is *keyed* on one of them (the predicate with the fewest conjunctions
 //!    keyed on it, re-balanced as rules are added), so the first hit of a predicate in an event
@@ -23,8 +25,10 @@
 //!    Without arrays on the used paths this is immediate. What the machine cannot settle
 //!    cheaply is decided by the reference evaluator ([`Pattern::matches`]) on the parsed event,
 //!    so the answer is always the reference's: an `exists: false` below an array that no
-//!    positive leaf pins down, a leaf with fields below it, an event that repeats a used key,
-//!    a search for consistent elements over its budget, a root that is not an object.
+//!    positive leaf pins down (or below an array in an event with names with dots, where one
+//!    path's arrays are not necessarily another's), a leaf with fields below it, an event that
+//!    repeats a used key, a search for consistent elements over its budget, a root that is not
+//!    an object.
 //!
 //! Numbers are read as the correctly rounded double of their text (as the pattern parser
 //! reads literals). Subtrees no pattern uses are skipped with light checking (see `scan`):
@@ -266,6 +270,8 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
 
     /// Adds `pattern` under `key`, replacing the pattern already there.
     pub fn add(&mut self, key: K, pattern: &Pattern) {
+        // The scanner joins event names with `.`; patterns' paths must be split alike.
+        debug_assert!(pattern.joins_names(), "the machine takes EventBridge patterns");
         self.remove(&key);
         let rule = self.rules.len() as u32;
         let mut conjs = Vec::new();
@@ -779,6 +785,11 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         let parents_plain = slot.parents.iter().all(|&n| s.node_gen[n as usize] != gen);
         let context: &[ArrayPos] = if parents_plain {
             &[]
+        } else if s.dotted_keys {
+            // A name with dots can reach the anchor's field or this one without going through
+            // an array that the other path passes (`{"a": [{"w": 1}, {}], "a.z": 0}`): the
+            // anchor's trail need not list the arrays above this field. Left to the reference.
+            return Verdict::Unknown;
         } else if let Some(a) = slot.anchor {
             s.trail(s.chosen[a as usize])
         } else {
@@ -860,6 +871,9 @@ struct Scratch {
     /// The event repeats a used key in one object: the values the scanner saw are more than
     /// a parser keeps (the last), so every candidate is left to the reference.
     duplicate_keys: bool,
+    /// A name with dots led to a used node: a node's values may come from several places of
+    /// the event (see `Machine::absent`).
+    dotted_keys: bool,
     /// The predicates hit by the event with the head of their hit list, while there are at
     /// most `FEW` (a short list in cache beats a table of every predicate); past that,
     /// `pred_state` (`dense`).
@@ -902,6 +916,7 @@ impl Scratch {
         self.dense = false;
         self.any_trail = false;
         self.duplicate_keys = false;
+        self.dotted_keys = false;
     }
 
     /// The head of predicate `p`'s hit list, `NONE` when the event has not hit it.
@@ -1005,6 +1020,10 @@ impl<K> Sink for EventSink<'_, K> {
 
     fn duplicate_key(&mut self) {
         self.s.duplicate_keys = true;
+    }
+
+    fn dotted_key(&mut self) {
+        self.s.dotted_keys = true;
     }
 
     #[inline]

@@ -7,7 +7,7 @@
 //! scanner reports has been fully checked (strings: escapes, UTF-8, control characters;
 //! numbers: JSON grammar and range).
 
-use memchr::{memchr2, memchr3};
+use memchr::{memchr, memchr2, memchr3};
 
 use super::index::FastMap;
 use super::EventError;
@@ -82,6 +82,14 @@ impl PathTrie {
             .map(|&(_, _, c)| c)
     }
 
+    /// The node that the event name `key` leads to from `node`: EventBridge joins names with
+    /// `.` (patterns' paths are held split at every `.`), so a name with dots is a walk of
+    /// several steps, `{"a.b": 1}` reaching the node of `a` then `b`.
+    #[inline]
+    pub(crate) fn dotted_child(&self, node: u32, key: &[u8]) -> Option<u32> {
+        key.split(|&c| c == b'.').try_fold(node, |n, step| self.child(n, step))
+    }
+
     fn has_children(&self, node: u32) -> bool {
         !self.nodes[node as usize].small.is_empty()
     }
@@ -141,6 +149,8 @@ pub(crate) trait Sink {
     fn odd_at(&mut self, node: u32);
     /// An object names a used key twice (a JSON parser keeps only the last value).
     fn duplicate_key(&mut self);
+    /// A name with dots led to a used node (several steps below its object).
+    fn dotted_key(&mut self);
 }
 
 /// Reusable buffers of the scanner.
@@ -320,22 +330,52 @@ impl<S: Sink> Scanner<'_, '_, S> {
         }
     }
 
-    /// Reads a key and returns the child of `node` it leads to.
+    /// Reads a key and returns the node it leads to from `node`: its child, or for a name with
+    /// dots the node of its steps ([`PathTrie::dotted_child`]).
     fn key(&mut self, node: u32) -> Result<Option<u32>, EventError> {
         let start = self.i + 1;
-        let end = match memchr2(b'"', b'\\', &self.b[start..]) {
+        // The first quote, backslash or dot: a name without dots or escapes (the common case)
+        // is read in this one pass.
+        let end = match memchr3(b'"', b'\\', b'.', &self.b[start..]) {
             Some(o) => start + o,
             None => return Err(self.err("unterminated string")),
         };
+        if self.b[end] != b'"' {
+            return self.dotted_or_escaped_key(node, start, end);
+        }
+        self.i = end + 1;
+        // A key no pattern names is not checked further (as for skipped values); one that
+        // equals a pattern's key is valid UTF-8 as that key is, and is checked for raw control
+        // characters.
+        let raw = &self.b[start..end];
+        let child = self.trie.child(node, raw);
+        if child.is_some() && raw.iter().any(|&c| c < 0x20) {
+            return Err(self.err("control character in a string"));
+        }
+        Ok(child)
+    }
+
+    /// [`Self::key`] for a key with a dot or an escape (`at`: the first of them).
+    #[inline(never)]
+    fn dotted_or_escaped_key(&mut self, node: u32, start: usize, at: usize) -> Result<Option<u32>, EventError> {
+        let end = if self.b[at] == b'.' {
+            match memchr2(b'"', b'\\', &self.b[at..]) {
+                Some(o) => at + o,
+                None => return Err(self.err("unterminated string")),
+            }
+        } else {
+            at
+        };
         if self.b[end] == b'"' {
+            // Dots, no escapes. Checked as above when it leads to a node (a dot is ASCII).
             self.i = end + 1;
-            // A key no pattern names is not checked further (as for skipped values); one that
-            // equals a pattern's key is valid UTF-8 as that key is, and is checked for raw
-            // control characters.
             let raw = &self.b[start..end];
-            let child = self.trie.child(node, raw);
-            if child.is_some() && raw.iter().any(|&c| c < 0x20) {
-                return Err(self.err("control character in a string"));
+            let child = self.trie.dotted_child(node, raw);
+            if child.is_some() {
+                if raw.iter().any(|&c| c < 0x20) {
+                    return Err(self.err("control character in a string"));
+                }
+                self.sink.dotted_key();
             }
             return Ok(child);
         }
@@ -346,7 +386,15 @@ impl<S: Sink> Scanner<'_, '_, S> {
         let r = self.decode_string(&mut s);
         key.extend_from_slice(s.as_bytes());
         std::mem::swap(&mut s, &mut self.bufs.string);
-        let child = self.trie.child(node, &key);
+        let child = if memchr(b'.', &key).is_some() {
+            let child = self.trie.dotted_child(node, &key);
+            if child.is_some() && r.is_ok() {
+                self.sink.dotted_key();
+            }
+            child
+        } else {
+            self.trie.child(node, &key)
+        };
         self.bufs.key = key;
         r.map(|()| child)
     }

@@ -228,6 +228,9 @@ fn non_object_events_follow_the_reference() {
 // ---- property test: generated patterns and events ----
 
 const KEYS: &[&str] = &["a", "b", "c"];
+fn key() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(KEYS.to_vec())
+}
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -253,19 +256,78 @@ fn scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// The event with names joined with `.` here and there, as EventBridge reads them: for some
+/// members whose value is an object, the object's members are written with their names joined
+/// to the member's (`{"a": {"b": 1}}` as `{"a.b": 1}`), or the first of them only (`{"a": {},
+/// "a.b": 1}`), all of which changes nothing; or a second value is given to the first member's
+/// path (`{"a": {"b": 1}, "a.b": "x"}`: `a.b` has two values, neither inside an array), or
+/// to a path inside an array of objects, from outside it (`{"a": [{"b": 1}], "a.b": 0}`).
+/// `next` draws numbers.
+fn join_some_names(v: Value, next: &mut impl FnMut() -> u64) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.into_iter().map(|i| join_some_names(i, next)).collect()),
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let v = join_some_names(v, next);
+                let extra = [json!("x"), json!(0), json!(null), json!(["y", 2])][(next() % 4) as usize].clone();
+                let Value::Object(mut inner) = v else {
+                    // An array of objects: sometimes a value beside it, at the path of a member
+                    // of one of its elements (`{"a": [{"b": 1}], "a.b": 0}`).
+                    let element = v.as_array().and_then(|items| items.iter().find_map(Value::as_object));
+                    if let Some(e) = element.filter(|e| !e.is_empty() && next().is_multiple_of(4)) {
+                        let k2 = e.keys().nth((next() % e.len() as u64) as usize).expect("a member");
+                        out.insert(format!("{k}.{k2}"), extra);
+                    }
+                    out.insert(k, v);
+                    continue;
+                };
+                let first = inner.keys().next().cloned();
+                match (next() % 8, first) {
+                    (0 | 1, Some(_)) => {
+                        for (k2, v2) in inner {
+                            out.insert(format!("{k}.{k2}"), v2);
+                        }
+                    }
+                    (2, Some(k2)) => {
+                        let v2 = inner.remove(&k2).expect("a member");
+                        out.insert(format!("{k}.{k2}"), v2);
+                        out.insert(k, Value::Object(inner));
+                    }
+                    (3, Some(k2)) => {
+                        out.insert(format!("{k}.{k2}"), extra);
+                        out.insert(k, Value::Object(inner));
+                    }
+                    _ => {
+                        out.insert(k, Value::Object(inner));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
 fn event_value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 1..4)
+            prop::collection::btree_map(key(), inner, 1..4)
                 .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
 }
 
 fn event() -> impl Strategy<Value = Value> {
-    prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), event_value(), 2..6)
-        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+    (prop::collection::btree_map(key(), event_value(), 2..6), any::<u64>()).prop_map(|(m, seed)| {
+        let ev = Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let mut x = seed;
+        join_some_names(ev, &mut || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        })
+    })
 }
 
 fn matcher() -> impl Strategy<Value = String> {
@@ -310,13 +372,30 @@ fn leaf() -> impl Strategy<Value = String> {
     prop::collection::vec(matcher(), 1..3).prop_map(|ms| format!("[{}]", ms.join(", ")))
 }
 
-fn object_pattern(depth: u32) -> BoxedStrategy<String> {
-    let field: BoxedStrategy<String> = if depth == 0 {
-        leaf().boxed()
+/// An object of a generated pattern: its fields (name, value text) and its `$or` text.
+type Parts = (Vec<(String, String)>, Option<String>);
+
+fn render((fields, or): Parts) -> String {
+    let mut parts: Vec<String> = fields.into_iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    if let Some(or) = or {
+        parts.push(format!("\"$or\": {or}"));
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn object_parts(depth: u32) -> BoxedStrategy<Parts> {
+    // A field: a leaf, or a nested object, which is sometimes (without `$or`) written with its
+    // names joined to the field's (`"a": {"b": [..]}` as `"a.b": [..]`: the same pattern).
+    let field: BoxedStrategy<(Option<String>, Option<Parts>, bool)> = if depth == 0 {
+        leaf().prop_map(|l| (Some(l), None, false)).boxed()
     } else {
-        prop_oneof![4 => leaf(), 1 => object_pattern(depth - 1)].boxed()
+        prop_oneof![
+            4 => leaf().prop_map(|l| (Some(l), None, false)),
+            1 => (object_parts(depth - 1), any::<bool>()).prop_map(|(p, join)| (None, Some(p), join)),
+        ]
+        .boxed()
     };
-    let fields = prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), field, 1..3);
+    let fields = prop::collection::btree_map(key(), field, 1..3);
     // (Mostly one or two fields: more of the generated pairs match.)
     let or = if depth == 0 {
         Just(None).boxed()
@@ -329,13 +408,24 @@ fn object_pattern(depth: u32) -> BoxedStrategy<String> {
     };
     (fields, or)
         .prop_map(|(fields, or)| {
-            let mut parts: Vec<String> = fields.into_iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
-            if let Some(alts) = or {
-                parts.push(format!("\"$or\": [{}]", alts.join(", ")));
+            let mut out = Vec::new();
+            for (k, field) in fields {
+                match field {
+                    (Some(leaf), _, _) => out.push((k.to_string(), leaf)),
+                    (None, Some((inner, None)), true) => {
+                        out.extend(inner.into_iter().map(|(k2, v)| (format!("{k}.{k2}"), v)));
+                    }
+                    (None, Some(inner), _) => out.push((k.to_string(), render(inner))),
+                    (None, None, _) => unreachable!("a field is a leaf or an object"),
+                }
             }
-            format!("{{{}}}", parts.join(", "))
+            (out, or.map(|alts| format!("[{}]", alts.join(", "))))
         })
         .boxed()
+}
+
+fn object_pattern(depth: u32) -> BoxedStrategy<String> {
+    object_parts(depth).prop_map(render).boxed()
 }
 
 thread_local! {
@@ -397,10 +487,13 @@ proptest! {
                 s.set((cases, matched));
             });
             prop_assert_eq!(&got, &want, "event {} patterns {:?}", raw, texts);
-            // The same event pretty-printed, and with its keys and strings escaped.
+            // The same event pretty-printed, and with its keys (dots too) and strings escaped.
             let pretty = serde_json::to_string_pretty(ev).expect("serialise");
             prop_assert_eq!(&m.matches(pretty.as_bytes()).expect("valid"), &want, "{}", pretty);
-            let escaped = raw.replace("\"a\"", "\"\\u0061\"").replace("\"x", "\"\\u0078");
+            let escaped = raw
+                .replace("\"a\"", "\"\\u0061\"")
+                .replace("\"x", "\"\\u0078")
+                .replace("a.b", "a\\u002eb");
             prop_assert_eq!(&m.matches(escaped.as_bytes()).expect("valid"), &want, "{}", escaped);
         }
         // Removing every other pattern leaves the rest matching as before.
@@ -684,6 +777,124 @@ proptest! {
         events in prop::collection::vec(event(), 1..6),
     ) {
         let patterns: Vec<Pattern> = texts.iter().filter_map(|t| Pattern::parse(t).ok()).collect();
+        let m = machine_of(&patterns);
+        for ev in &events {
+            let raw = ev.to_string();
+            prop_assert_eq!(m.matches(raw.as_bytes()).expect("valid event"), reference(&patterns, ev), "event {}", raw);
+        }
+    }
+}
+
+#[test]
+fn dotted_names_agree_with_reference() {
+    // EventBridge joins names with `.`: an event name with dots walks several steps of the
+    // trie, escaped or not, and its values join those reached by nesting.
+    let p = [
+        pat(r#"{"detail": {"state.status": ["running"]}}"#),
+        pat(r#"{"detail": {"state": {"status": ["running"], "code": [16]}}}"#),
+        pat(r#"{"a": {"b": {"c": [1], "d": [2]}}}"#),
+        pat(r#"{"a": {"w": [{"exists": false}], "z": [0]}}"#),
+        pat(r#"{"a": {"w": [{"exists": false}]}}"#),
+        pat(r#"{"a.b": [{"anything-but": "x"}], "a": {"c": [{"exists": true}]}}"#),
+        pat(r#"{"a": [1], "a.b": [2]}"#),
+        pat(r#"{"e": {"": {"f": ["x"]}}}"#),
+    ];
+    let m = machine_of(&p);
+    for ev in [
+        r#"{"detail": {"state.status": "running"}}"#,
+        r#"{"detail": {"state\u002estatus": "running"}}"#,
+        r#"{"detail\u002estate.status": "running"}"#,
+        r#"{"detail.state": {"status": "running", "code": 16}}"#,
+        r#"{"detail": {"state.status": "running", "state": {"code": 16}}}"#,
+        r#"{"detail": {"state.status": "stopped", "state": {"status": "running"}}}"#,
+        r#"{"detail": {"state.status": "running", "state.status": "stopped"}}"#,
+        r#"{"detail": {"state.code": 16, "state": {"status": "running", "status": "x"}}}"#,
+        r#"{"detail": {"state.status.x": "running", "state.": "running", ".state": "running"}}"#,
+        r#"{"a": [{"b.c": 1}, {"b": {"d": 2}}]}"#,
+        r#"{"a": [{"b.c": 1, "b": {"d": 2}}]}"#,
+        r#"{"a.b": [{"c": 1, "d": 2}]}"#,
+        r#"{"a.b.c": 1, "a": [{"b.d": 2}]}"#,
+        r#"{"a": [{"w": 1}, {}], "a.z": 0}"#,
+        r#"{"a": [{"w": 1}, {"z": 0}], "a.w": 3}"#,
+        r#"{"a": {"z": 0}, "a.w": 3}"#,
+        r#"{"a": {"z": 0}, "a.w": []}"#,
+        r#"{"a.w": [{}], "a.z": 0}"#,
+        r#"{"a": 1, "a.b": 2}"#,
+        r#"{"a": [1, {"b": 2}]}"#,
+        r#"{"a.b": "y", "a": {"c": null}}"#,
+        r#"{"a.b": ["x", "y"], "a.c": [[1]]}"#,
+        r#"{"e..f": "x"}"#,
+        r#"{"e.": {"f": "x"}}"#,
+        r#"{"e": {"": {"f": "x"}}}"#,
+        r#"{"e": {".f": "x"}}"#,
+        r#"{"e.f": "x"}"#,
+    ] {
+        let value: Value = serde_json::from_str(ev).unwrap();
+        assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&p, &value), "{ev}");
+    }
+    // (Pattern 4 matches every event without `a.w`.)
+    assert_eq!(
+        m.matches(br#"{"detail": {"state.status": "running"}}"#).unwrap(),
+        vec![0, 4]
+    );
+    assert_eq!(
+        m.matches(br#"{"detail.state.status": "running", "detail.state.code": 16}"#)
+            .unwrap(),
+        vec![0, 1, 4]
+    );
+    assert_eq!(
+        m.matches(br#"{"a": [{"b.c": 1, "b": {"d": 2}}], "a.w": 1}"#).unwrap(),
+        vec![2]
+    );
+    assert_eq!(
+        m.matches(br#"{"a": [{"b.c": 1}, {"b": {"d": 2}}], "a.w": 1}"#).unwrap(),
+        Vec::<usize>::new()
+    );
+    assert_eq!(m.matches(br#"{"e": {"": {"f": "x"}}}"#).unwrap(), vec![4, 7]);
+    assert_eq!(m.matches(br#"{"e..f": "x"}"#).unwrap(), vec![4, 7]);
+    // A used name with dots is checked as a used name is.
+    assert!(m.matches(b"{\"detail\": {\"state.status\x01\": 1}}").is_ok(), "unused");
+    assert!(m.matches(b"{\"detail.state\": {\"sta\x01tus\": 1}}").is_ok(), "unused");
+    assert!(m.matches(b"{\"a.\\u0000\": 1}").is_ok());
+    for bad in [
+        &br#"{"detail.state.status": "running"#[..],
+        br#"{"detail.state"#,
+        br#"{"a.b\u12": 1}"#,
+    ] {
+        assert!(m.matches(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Absence and array consistency where names with dots give a path values from several
+    /// places (inside an array and beside it): generated events, patterns aimed at them.
+    #[test]
+    fn dotted_names_around_arrays_agree_with_reference(events in prop::collection::vec(event(), 1..8)) {
+        // For every object `p` and two of its fields: `w` absent where `z` has a value that the
+        // generated extra values (beside arrays) take; and a few others.
+        let mut texts: Vec<String> = Vec::new();
+        for p in KEYS {
+            for w in KEYS {
+                for z in KEYS.iter().filter(|&z| z != w) {
+                    let values = r#"["x", 0, null, "y", 2]"#;
+                    texts.push(format!(r#"{{"{p}": {{"{w}": [{{"exists": false}}], "{z}": {values}}}}}"#));
+                }
+            }
+        }
+        texts.extend(
+            [
+                r#"{"a": {"b": [{"exists": false}, "x"], "c": [{"exists": true}]}}"#,
+                r#"{"a.b": [{"exists": false}], "a": {"c": ["x", null]}}"#,
+                r#"{"b": {"a": [{"exists": false}], "c": [{"anything-but": "x"}]}, "c": [{"exists": true}]}"#,
+                r#"{"a": {"b": {"c": [0]}, "a": ["x"]}}"#,
+                r#"{"a": {"a.b": [0, "x"], "c": [{"prefix": "x"}]}}"#,
+                r#"{"c": {"b": [{"exists": false}], "a": {"c": [{"exists": true}]}}}"#,
+            ]
+            .map(str::to_owned),
+        );
+        let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
         let m = machine_of(&patterns);
         for ev in &events {
             let raw = ev.to_string();

@@ -10,6 +10,12 @@
 //!   share a prefix that is an array in the event must be matched inside the same element of that
 //!   array (as aws/event-ruler's array-consistent matching does).
 //!
+//! Names are joined with `.`, as EventBridge compiles patterns (User Guide, "Considerations when
+//! creating event patterns"; aws/event-ruler flattens patterns and events into `.`-joined
+//! names): `{"detail": {"state.status": [..]}}` and `{"detail": {"state": {"status": [..]}}}`
+//! are one pattern, and either matches an event that spells the path either way. The tree keeps
+//! names as written; the flattened paths are the names split at every `.`.
+//!
 //! Every type here is stable: later changes are additive only.
 
 use std::net::IpAddr;
@@ -19,7 +25,8 @@ use std::net::IpAddr;
 pub struct ObjectPattern {
     /// The plain fields, in the order written. A repeated key keeps its last leaf at the
     /// position of the first occurrence; repeated objects merge. (A key given once as a leaf and
-    /// once as an object appears twice.) Never contains `$or`.
+    /// once as an object appears twice.) Names are as written (`"a.b"` stays one name here,
+    /// beside any `"a"`; the flattened form joins them). Never contains `$or`.
     pub fields: Vec<(String, FieldPattern)>,
     /// `"$or": [ {...}, {...} ]` at this level: at least one alternative must match the same
     /// event object that `fields` are matched against. At least two alternatives. (Two `$or`
@@ -180,8 +187,10 @@ pub struct Cidr {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Conjunction {
     /// In the order written; a path appears at most once (as on AWS, a path written again —
-    /// a duplicate key, or a field beside an `$or` that names it again — replaces the earlier
-    /// matchers, in text order).
+    /// a duplicate key, a field beside an `$or` that names it again, or the same path spelt
+    /// with dots and with nesting, `"a.b"` and `"a": {"b"}` — replaces the earlier matchers,
+    /// in text order, at the earlier one's position: event-ruler keeps one map entry per
+    /// joined name).
     pub fields: Vec<FieldMatch>,
 }
 
@@ -190,6 +199,13 @@ pub struct Conjunction {
 pub struct FieldMatch {
     /// Object keys from the event root, e.g. `["detail", "state"]`. Arrays in the event are
     /// transparent: `detail.items[*].id` has the path `["detail", "items", "id"]`.
+    ///
+    /// Names are joined with `.` (EventBridge), so the path is the pattern's names split at
+    /// every `.`: `{"detail": {"state.status": [..]}}` has `["detail", "state", "status"]`, as
+    /// its nested spelling does; an empty name stays a step (`"a..b"`: `["a", "", "b"]`). It
+    /// names every event value whose names, joined with `.`, spell it: `{"detail":
+    /// {"state.status": 1}}` and `{"detail.state": {"status": 1}}` both give it the value 1.
+    /// (SNS filter policies keep each name whole: `crate::sns`.)
     pub path: Vec<String>,
     /// Any of them may match (never empty).
     pub matchers: Vec<Matcher>,

@@ -400,7 +400,7 @@ mod tests {
 
     fn rule(p: &str) -> usize {
         complexity(
-            &super::super::parse::parse(p)
+            &super::super::parse::parse(p, super::super::FieldNames::Joined)
                 .unwrap_or_else(|e| panic!("{e}"))
                 .alternatives,
             100,

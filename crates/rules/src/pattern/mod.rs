@@ -22,6 +22,18 @@ pub use ast::{
 pub struct Pattern {
     root: ObjectPattern,
     alternatives: Vec<Conjunction>,
+    names: FieldNames,
+}
+
+/// How the field names of a pattern and of an event name a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldNames {
+    /// EventBridge: nested names are joined with `.` (aws/event-ruler flattens patterns and
+    /// events into `.`-joined names), so `{"a.b": ...}` and `{"a": {"b": ...}}` name the same
+    /// field, in patterns and in events alike. Paths are held as the names split at every `.`.
+    Joined,
+    /// Each object key is one step, as written (SNS filter policies, see [`crate::sns`]).
+    Literal,
 }
 
 /// Why a pattern was rejected. `Display` is the message of AWS's `InvalidEventPatternException`,
@@ -83,10 +95,33 @@ impl std::str::FromStr for Pattern {
 
 impl Pattern {
     /// Parses and validates a pattern, as PutRule and TestEventPattern do.
+    ///
+    /// As on EventBridge, field names are joined with `.`: `{"detail": {"state.status": [..]}}`
+    /// and `{"detail": {"state": {"status": [..]}}}` are the same pattern, and either matches
+    /// an event whose `detail` has a field literally named `state.status` as well as one whose
+    /// `detail.state` is an object with a `status` (see [`FieldMatch::path`]).
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
-        let parse::Parsed { root, alternatives } = parse::parse(text)?;
+        Self::parse_with(text, FieldNames::Joined)
+    }
+
+    /// [`Pattern::parse`] with each object key one step of a path, dots included (SNS).
+    pub(crate) fn parse_literal_names(text: &str) -> Result<Pattern, PatternError> {
+        Self::parse_with(text, FieldNames::Literal)
+    }
+
+    fn parse_with(text: &str, names: FieldNames) -> Result<Pattern, PatternError> {
+        let parse::Parsed { root, alternatives } = parse::parse(text, names)?;
         complexity::check(&alternatives)?;
-        Ok(Pattern { root, alternatives })
+        Ok(Pattern {
+            root,
+            alternatives,
+            names,
+        })
+    }
+
+    /// Whether field names are joined with `.` (every pattern from [`Pattern::parse`]).
+    pub(crate) fn joins_names(&self) -> bool {
+        self.names == FieldNames::Joined
     }
 
     /// The pattern as written (the tree).
@@ -102,7 +137,7 @@ impl Pattern {
 
     /// The reference evaluator: whether `event` matches. Simple and recursive; not fast.
     pub fn matches(&self, event: &serde_json::Value) -> bool {
-        reference::matches(&self.alternatives, event)
+        reference::matches(&self.alternatives, event, self.names)
     }
 }
 

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ast::*;
 use super::lexer::{Lexer, Tok};
-use super::PatternError;
+use super::{FieldNames, PatternError};
 
 /// The largest magnitude of a number that `numeric` and `anything-but` accept (and that numeric
 /// matching considers in events): 5.0e9, as the EventBridge User Guide states.
@@ -55,10 +55,11 @@ pub(crate) struct Parsed {
     pub alternatives: Vec<Conjunction>,
 }
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, PatternError> {
+pub(crate) fn parse(text: &str, names: FieldNames) -> Result<Parsed, PatternError> {
     let mut p = Parser {
         lx: Lexer::new(text),
         path: Vec::new(),
+        names,
     };
     let mut rules: Vec<Conjunction> = Vec::new();
     if p.next()? != Some(Tok::StartObject) {
@@ -86,7 +87,9 @@ enum Step {
 
 struct Parser<'a> {
     lx: Lexer<'a>,
+    /// The keys of the objects being read, as written.
     path: Vec<String>,
+    names: FieldNames,
 }
 
 impl Parser<'_> {
@@ -231,8 +234,7 @@ impl Parser<'_> {
         if rules.is_empty() {
             rules.push(Conjunction::default());
         }
-        let mut path = self.path.clone();
-        path.push(name.to_owned());
+        let path = self.leaf_path(name);
         for rule in rules.iter_mut() {
             match rule.fields.iter_mut().find(|f| f.path == path) {
                 Some(existing) => existing.matchers = values.clone(),
@@ -243,6 +245,19 @@ impl Parser<'_> {
             }
         }
         Ok(values)
+    }
+
+    /// The path of the leaf `name` in the object being read. EventBridge joins the names with
+    /// `.` (event-ruler's `Path.extendedName`) and so do events, so the path is the names split
+    /// at every `.`: `{"a.b": [..]}`, `{"a": {"b": [..]}}` both give `["a", "b"]`, and repeat
+    /// each other (the last in text order wins, as for any repeated path). Empty names stay
+    /// steps of their own (`{"a": {"": [..]}}` and `{"a.": [..]}` give `["a", ""]`).
+    fn leaf_path(&self, name: &str) -> Vec<String> {
+        let names = self.path.iter().map(String::as_str).chain([name]);
+        match self.names {
+            FieldNames::Literal => names.map(str::to_owned).collect(),
+            FieldNames::Joined => names.flat_map(|n| n.split('.')).map(str::to_owned).collect(),
+        }
     }
 
     /// Expects the `}` closing a one-key match expression.

@@ -5,11 +5,19 @@
 //! whose event value is an array, *one* element (arrays in arrays flattened) must match the whole
 //! subtree. That is array consistency: fields under a common array are matched inside the same
 //! element, as aws/event-ruler's array-consistent matcher does.
+//!
+//! Names are joined with `.` as on EventBridge ([`FieldNames::Joined`]): the event's values at
+//! a path are all those whose names, joined with `.`, spell it. `{"a.b": 1}` has the value 1
+//! at `a.b` as `{"a": {"b": 1}}` does, and `{"a.b": 1, "a": {"b": 2}}` has two values there
+//! (as an array would, but with nothing to keep consistent: neither is inside an array). So a
+//! node may find values in several places; where some of them are arrays, one element of each
+//! is chosen for the whole subtree.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ast::*;
 use super::parse::{parse_ip, NUMERIC_LIMIT};
+use super::FieldNames;
 
 /// A path tree of one alternative.
 #[derive(Default)]
@@ -36,58 +44,144 @@ impl<'a> Node<'a> {
     }
 }
 
-pub(crate) fn matches(alternatives: &[Conjunction], event: &Value) -> bool {
+/// Where the event has values for a node of the tree.
+#[derive(Debug, Clone, Copy)]
+enum Place<'v> {
+    /// A JSON value.
+    Value(&'v Value),
+    /// The members of `map` whose names start with `prefix` (some names and a `.` after each,
+    /// borrowed from one of those members' names), as if they were an object at the node:
+    /// `{"a.b.c": 1}` at the path `a` is `{"b.c": 1}`, at `a.b` it is `{"c": 1}`.
+    Dotted {
+        map: &'v Map<String, Value>,
+        prefix: &'v str,
+    },
+}
+
+pub(crate) fn matches(alternatives: &[Conjunction], event: &Value, names: FieldNames) -> bool {
+    let joined = names == FieldNames::Joined;
     alternatives.iter().any(|alt| {
         let mut root = Node::default();
         for f in &alt.fields {
             root.insert(&f.path, &f.matchers);
         }
-        node_matches(&root, Some(event))
+        node_matches(&root, &[Place::Value(event)], joined)
     })
 }
 
-/// Whether the event value at a node (`None`: absent) satisfies the node.
-fn node_matches(node: &Node<'_>, value: Option<&Value>) -> bool {
-    if let Some(Value::Array(_)) = value {
-        let mut elements = Vec::new();
-        flatten(value.unwrap_or(&Value::Null), &mut elements);
-        if elements.is_empty() {
-            // An empty array contributes no fields: the same as absent.
-            return node_matches(node, None);
+/// Whether the event values at a node (none: absent) satisfy the node.
+fn node_matches(node: &Node<'_>, places: &[Place<'_>], joined: bool) -> bool {
+    let array = places.iter().enumerate().find_map(|(i, p)| match p {
+        Place::Value(Value::Array(items)) => Some((i, items)),
+        _ => None,
+    });
+    if let Some((i, items)) = array {
+        // One element of the array (arrays in arrays flattened) stands in for it.
+        let mut any_element = false;
+        let hit = if let [_] = places {
+            any_scalar_or_object(items, &mut |e| {
+                any_element = true;
+                node_matches(node, &[Place::Value(e)], joined)
+            })
+        } else {
+            let mut places = places.to_vec();
+            any_scalar_or_object(items, &mut |e| {
+                any_element = true;
+                places[i] = Place::Value(e);
+                node_matches(node, &places, joined)
+            })
+        };
+        if any_element {
+            return hit;
         }
-        return elements.into_iter().any(|e| node_matches(node, Some(e)));
+        // An empty array contributes no fields: the same as absent.
+        let mut places = places.to_vec();
+        places.remove(i);
+        return node_matches(node, &places, joined);
     }
     let leaf_ok = match node.leaf {
         None => true,
         Some(ms) => {
             // Objects are not leaf values: only a scalar (null included) is a value here.
-            let scalar = value.filter(|v| !v.is_object());
-            leaf_matches(ms, scalar)
+            let scalars = places.iter().filter_map(|p| match p {
+                Place::Value(v) if !v.is_object() => Some(*v),
+                _ => None,
+            });
+            leaf_matches(ms, scalars)
         }
     };
     leaf_ok
-        && node.children.iter().all(|(key, child)| {
-            let v = match value {
-                Some(Value::Object(m)) => m.get(*key),
-                _ => None,
-            };
-            node_matches(child, v)
+        && node.children.iter().all(|(key, child)| match places {
+            // One place (the common case): at most two below it, on the stack.
+            [p] => match descend(*p, key, joined) {
+                [None, None] => node_matches(child, &[], joined),
+                [Some(x), None] | [None, Some(x)] => node_matches(child, &[x], joined),
+                [Some(x), Some(y)] => node_matches(child, &[x, y], joined),
+            },
+            _ => {
+                let below: Vec<Place<'_>> = places.iter().flat_map(|p| descend(*p, key, joined)).flatten().collect();
+                node_matches(child, &below, joined)
+            }
         })
 }
 
-fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => out.push(other),
+/// The places of the child `key` of a place: the member named `key` and, when names are
+/// joined, the members whose names continue with `key.`.
+fn descend<'v>(place: Place<'v>, key: &str, joined: bool) -> [Option<Place<'v>>; 2] {
+    let (map, prefix) = match place {
+        Place::Value(Value::Object(map)) => (map, ""),
+        Place::Dotted { map, prefix } => (map, prefix),
+        Place::Value(_) => return [None, None],
+    };
+    if !joined {
+        return [map.get(key).map(Place::Value), None];
     }
+    let (p, k) = (prefix.as_bytes(), key.as_bytes());
+    let end = p.len() + k.len();
+    let mut exact = if p.is_empty() {
+        map.get(key).map(Place::Value)
+    } else {
+        None
+    };
+    let mut dotted = None;
+    for (name, value) in map {
+        let n = name.as_bytes();
+        // Most names are ruled out by their length or the byte after `prefix` and `key`.
+        let continues = n.len() > end && n[end] == b'.';
+        if !continues && (p.is_empty() || n.len() != end) {
+            continue;
+        }
+        if !n.starts_with(p) || &n[p.len()..end] != k {
+            continue;
+        }
+        if continues {
+            if dotted.is_none() {
+                dotted = Some(Place::Dotted {
+                    map,
+                    prefix: &name[..end + 1],
+                });
+            }
+        } else {
+            exact = Some(Place::Value(value));
+        }
+    }
+    [exact, dotted]
 }
 
-/// A leaf: any matcher matches the scalar (`None`: no scalar here).
-fn leaf_matches(matchers: &[Matcher], scalar: Option<&Value>) -> bool {
-    matchers.iter().any(|m| match (m, scalar) {
-        (Matcher::Exists(want), s) => *want == s.is_some(),
-        (_, None) => false,
-        (m, Some(v)) => matcher_matches(m, v),
+/// Whether `f` accepts some element of an array that is not itself an array (arrays in arrays
+/// are flattened), trying them in order.
+fn any_scalar_or_object<'v>(items: &'v [Value], f: &mut impl FnMut(&'v Value) -> bool) -> bool {
+    items.iter().any(|item| match item {
+        Value::Array(inner) => any_scalar_or_object(inner, f),
+        other => f(other),
+    })
+}
+
+/// A leaf: any matcher matches any of the scalars (none: no value here).
+fn leaf_matches<'v>(matchers: &[Matcher], scalars: impl Iterator<Item = &'v Value> + Clone) -> bool {
+    matchers.iter().any(|m| match m {
+        Matcher::Exists(want) => *want == scalars.clone().next().is_some(),
+        m => scalars.clone().any(|v| matcher_matches(m, v)),
     })
 }
 

@@ -83,6 +83,68 @@ fn repeated_paths_last_one_wins_in_text_order() {
 }
 
 #[test]
+fn names_are_joined_with_dots() {
+    // The flattened paths are the names split at every `.`; the tree keeps them as written.
+    let split = |p: &Pattern| -> Vec<Vec<Vec<String>>> {
+        p.alternatives()
+            .iter()
+            .map(|c| c.fields.iter().map(|f| f.path.clone()).collect())
+            .collect()
+    };
+    let p = Pattern::parse(r#"{"detail": {"state.status": ["running"]}}"#).unwrap();
+    let q = Pattern::parse(r#"{"detail": {"state": {"status": ["running"]}}}"#).unwrap();
+    assert_eq!(split(&p), vec![vec![vec!["detail", "state", "status"]]]);
+    assert_eq!(p.alternatives(), q.alternatives());
+    assert_eq!(p.root().fields[0].0, "detail");
+    let FieldPattern::Object(detail) = &p.root().fields[0].1 else {
+        panic!()
+    };
+    assert_eq!(detail.fields[0].0, "state.status");
+    // Empty names are steps of their own.
+    let p = Pattern::parse(r#"{"a..b": [1], "c.": [2], ".d": [3]}"#).unwrap();
+    assert_eq!(split(&p), vec![vec![vec!["a", "", "b"], vec!["c", ""], vec!["", "d"]]]);
+    // One path in two spellings: the later replaces the earlier, in its place.
+    let p = Pattern::parse(r#"{"a.b": ["1"], "c": ["3"], "a": {"b": ["2"]}}"#).unwrap();
+    assert_eq!(paths(&p), vec![vec!["a.b", "c"]]);
+    assert_eq!(
+        p.alternatives()[0].fields[0].matchers,
+        vec![Matcher::Exact(Literal::String("2".into()))]
+    );
+    // SNS reads names as written.
+    let p = Pattern::parse_literal_names(r#"{"a.b": ["1"], "a": {"b": ["2"]}}"#).unwrap();
+    assert_eq!(split(&p), vec![vec![vec!["a.b"], vec!["a", "b"]]]);
+    assert!(p.matches(&json!({"a.b": "1", "a": {"b": "2"}})));
+    assert!(!p.matches(&json!({"a": {"b": "1"}, "a.b": "2"})));
+}
+
+#[test]
+fn dotted_event_names_in_the_reference() {
+    let p = r#"{"a": {"b": {"c": ["x"]}}}"#;
+    for ev in [
+        json!({"a.b.c": "x"}),
+        json!({"a.b": {"c": "x"}}),
+        json!({"a": {"b.c": "x"}}),
+        json!({"a": {"b.c": "y"}, "a.b": {"c": "x"}}),
+        json!({"a": [{"b.c": "y"}, {"b": [{"c": "x"}]}]}),
+    ] {
+        assert!(m(p, ev.clone()), "{ev}");
+    }
+    for ev in [
+        json!({"a.bc": "x"}),
+        json!({"ab.c": "x"}),
+        json!({"a.b.c.d": "x"}),
+        json!({"a": {"b.c": {"d": "x"}}}),
+        json!({"a..b.c": "x"}),
+        json!({"a.b.": {"c": "x"}}),
+    ] {
+        assert!(!m(p, ev.clone()), "{ev}");
+    }
+    // A leaf and fields below it, from two names.
+    assert!(m(r#"{"a": ["1"], "a.b": ["2"]}"#, json!({"a": "1", "a.b": "2"})));
+    assert!(!m(r#"{"a": ["1"], "a.b": ["2"]}"#, json!({"a": ["1", {"b": "2"}]})));
+}
+
+#[test]
 fn matcher_shapes() {
     let p = Pattern::parse(
         r#"{"a": [{"prefix": "x"}, {"suffix": {"equals-ignore-case": "Y"}}, {"wildcard": "a*b\\*c*"},
