@@ -237,10 +237,7 @@ impl Gateway {
         let credential = sigv4::request_credential(&parts.headers, query.unwrap_or(""));
         let ctx = context(&parts, remote, credential.as_ref());
         let target = header(&parts, "x-amz-target");
-        let signing_name = credential
-            .as_ref()
-            .map(|c| c.service.as_str())
-            .filter(|s| !s.is_empty());
+        let signing_name = credential.as_ref().map(|c| &*c.service).filter(|s| !s.is_empty());
 
         // The `Action` decides only unsigned requests without X-Amz-Target; a form body is read
         // for it before classification.
@@ -267,21 +264,6 @@ impl Gateway {
                 params = Some(Params::parse(query, &[]));
             }
         }
-        self.dispatch(parts, ctx, signing_name, params, body).await
-    }
-
-    async fn dispatch<B>(
-        &self,
-        parts: Parts,
-        ctx: RequestContext,
-        signing_name: Option<&str>,
-        params: Option<Params>,
-        body: Early<B>,
-    ) -> (Response<Bytes>, &'static str, &'static str)
-    where
-        B: http_body::Body<Data = Bytes>,
-        B::Error: std::fmt::Display,
-    {
         let signals = Signals {
             path: parts.uri.path(),
             target: header(&parts, "x-amz-target"),
@@ -289,6 +271,22 @@ impl Gateway {
             action: params.as_ref().and_then(Params::action),
         };
         let route = self.table.classify(&signals);
+        drop(credential);
+        self.dispatch(parts, ctx, route, params, body).await
+    }
+
+    async fn dispatch<B>(
+        &self,
+        parts: Parts,
+        ctx: RequestContext,
+        route: Route,
+        params: Option<Params>,
+        body: Early<B>,
+    ) -> (Response<Bytes>, &'static str, &'static str)
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
         let (svc, protocol, operation) = match route {
             Route::Internal => {
                 let (bytes, _held) = match body.read(&parts, MAX_API_BODY, &self.budget).await {
@@ -426,17 +424,18 @@ fn is_form(parts: &Parts) -> bool {
 
 /// The request's context: region from the credential scope, the account from a 12-digit access
 /// key, source IP, request id, trace header.
-fn context(parts: &Parts, remote: Option<SocketAddr>, credential: Option<&sigv4::Credential>) -> RequestContext {
+fn context(parts: &Parts, remote: Option<SocketAddr>, credential: Option<&sigv4::Credential<'_>>) -> RequestContext {
     let region = credential
-        .map(|c| c.region.as_str())
+        .map(|c| &*c.region)
         .filter(|r| !r.is_empty())
         .unwrap_or(lb_core::DEFAULT_REGION);
     let mut ctx = RequestContext::new(region);
     if let Some(c) = credential {
         if c.access_key.len() == 12 && c.access_key.bytes().all(|b| b.is_ascii_digit()) {
-            ctx.account.clone_from(&c.access_key);
+            ctx.account.clear();
+            ctx.account.push_str(&c.access_key);
         }
-        ctx.access_key = Some(c.access_key.clone());
+        ctx.access_key = Some(c.access_key.clone().into_owned());
     }
     ctx.source_ip = remote.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
     ctx.trace_header = header(parts, "x-amzn-trace-id").map(str::to_owned);

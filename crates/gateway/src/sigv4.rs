@@ -2,21 +2,24 @@
 //! credential scope (access key, region, service) to route a request and to give services their
 //! region; verification is opt-in work for later.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
-/// What the credential scope of a request says.
+/// What the credential scope of a request says (borrowed from the `Authorization` header, the
+/// hot path; owned when decoded from a presigned query string).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Credential {
-    pub access_key: String,
+pub struct Credential<'a> {
+    pub access_key: Cow<'a, str>,
     /// `YYYYMMDD`.
-    pub date: String,
-    pub region: String,
-    pub service: String,
+    pub date: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    pub service: Cow<'a, str>,
 }
 
 /// Parses `AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/sqs/aws4_request, SignedHeaders=..,
 /// Signature=..` or the credential part alone (`X-Amz-Credential`).
-pub fn parse_credential(scope: &str) -> Option<Credential> {
+pub fn parse_credential(scope: &str) -> Option<Credential<'_>> {
     let mut parts = scope.split('/');
     let access_key = parts.next()?;
     let date = parts.next()?;
@@ -26,15 +29,24 @@ pub fn parse_credential(scope: &str) -> Option<Credential> {
         return None;
     }
     Some(Credential {
-        access_key: access_key.to_owned(),
-        date: date.to_owned(),
-        region: region.to_owned(),
-        service: service.to_owned(),
+        access_key: Cow::Borrowed(access_key),
+        date: Cow::Borrowed(date),
+        region: Cow::Borrowed(region),
+        service: Cow::Borrowed(service),
     })
 }
 
+fn into_owned(c: Credential<'_>) -> Credential<'static> {
+    Credential {
+        access_key: Cow::Owned(c.access_key.into_owned()),
+        date: Cow::Owned(c.date.into_owned()),
+        region: Cow::Owned(c.region.into_owned()),
+        service: Cow::Owned(c.service.into_owned()),
+    }
+}
+
 /// The credential of an `Authorization` header, SigV4 or SigV2 (`AWS AK:signature`, no scope).
-pub fn from_authorization(value: &str) -> Option<Credential> {
+pub fn from_authorization(value: &str) -> Option<Credential<'_>> {
     if let Some(rest) = value.strip_prefix("AWS4-HMAC-SHA256") {
         let cred = rest
             .split(',')
@@ -45,13 +57,13 @@ pub fn from_authorization(value: &str) -> Option<Credential> {
     let rest = value.strip_prefix("AWS ")?;
     let (access_key, _) = rest.split_once(':')?;
     Some(Credential {
-        access_key: access_key.to_owned(),
+        access_key: Cow::Borrowed(access_key),
         ..Credential::default()
     })
 }
 
 /// The credential of a request, from its `Authorization` header or presigned query string.
-pub fn request_credential(headers: &HeaderMap, query: &str) -> Option<Credential> {
+pub fn request_credential<'a>(headers: &'a HeaderMap, query: &str) -> Option<Credential<'a>> {
     if let Some(v) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return from_authorization(v);
     }
@@ -60,11 +72,11 @@ pub fn request_credential(headers: &HeaderMap, query: &str) -> Option<Credential
     }
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == "X-Amz-Credential" {
-            return parse_credential(&v);
+            return parse_credential(&v).map(into_owned);
         }
         if k == "AWSAccessKeyId" {
             return Some(Credential {
-                access_key: v.into_owned(),
+                access_key: Cow::Owned(v.into_owned()),
                 ..Credential::default()
             });
         }
@@ -100,8 +112,9 @@ mod tests {
     #[test]
     fn parses_presigned_credentials() {
         let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20261122%2Fus-west-2%2Fs3%2Faws4_request";
-        let c = request_credential(&HeaderMap::new(), q).unwrap();
-        assert_eq!((c.region.as_str(), c.service.as_str()), ("us-west-2", "s3"));
+        let headers = HeaderMap::new();
+        let c = request_credential(&headers, q).unwrap();
+        assert_eq!((&*c.region, &*c.service), ("us-west-2", "s3"));
         assert_eq!(request_credential(&HeaderMap::new(), ""), None);
     }
 }
