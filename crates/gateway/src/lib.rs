@@ -185,6 +185,7 @@ impl Gateway {
         B::Error: std::fmt::Display,
     {
         let started = Instant::now();
+        let _in_flight = self.metrics.start();
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
         let (resp, service, operation) = match AssertUnwindSafe(self.route(remote, parts, body)).catch_unwind().await {

@@ -27,9 +27,29 @@ struct Histogram {
 pub struct Metrics {
     requests: DashMap<(&'static str, &'static str, u16), AtomicU64>,
     durations: DashMap<&'static str, Histogram>,
+    in_flight: AtomicU64,
+}
+
+/// Counts a request as in flight until dropped (answered, or abandoned by its connection).
+pub struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Marks a request in flight (a test can wait until a long poll is being served).
+    pub fn start(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Counts one request. `service` and `operation` are static names (never request text), so
     /// the number of series is bounded.
     pub fn record(&self, service: &'static str, operation: &'static str, status: u16, elapsed: Duration) {
@@ -95,6 +115,11 @@ impl Metrics {
                 t.retried
             );
         }
+        out.push_str(
+            "# HELP localbridge_requests_in_flight Requests received and not yet answered (this scrape included).\n",
+        );
+        out.push_str("# TYPE localbridge_requests_in_flight gauge\n");
+        let _ = writeln!(out, "localbridge_requests_in_flight {}", self.in_flight());
         out.push_str("# HELP localbridge_requests_total API requests, per service, operation and HTTP status.\n");
         out.push_str("# TYPE localbridge_requests_total counter\n");
         let mut rows: Vec<_> = self

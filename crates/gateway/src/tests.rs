@@ -236,6 +236,7 @@ async fn internal_endpoints() {
         "{m}"
     );
     assert!(m.contains("# TYPE localbridge_request_duration_seconds histogram"));
+    assert!(m.contains("localbridge_requests_in_flight 1\n"), "the scrape itself");
     assert!(m.contains("localbridge_request_duration_seconds_bucket{service=\"sqs\",le=\"+Inf\"} 1"));
     assert!(m.contains("localbridge_request_duration_seconds_count{service=\"sqs\"} 1"));
 
