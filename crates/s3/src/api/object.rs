@@ -280,7 +280,7 @@ impl S3Stub {
             etag: checksum::etag(&body),
             // Not a slice of the request's read buffer (see `store::compact`).
             body: crate::store::compact(body),
-            meta,
+            meta: meta.shared(),
             tags,
             checksum,
             parts: Vec::new(),
@@ -569,7 +569,7 @@ impl S3Stub {
                 website_redirect_location: requested.website_redirect_location,
                 server_side_encryption: requested.server_side_encryption,
                 ssekms_key_id: requested.ssekms_key_id,
-                ..src_obj.meta.clone()
+                ..ObjectMeta::clone(&src_obj.meta)
             }
         };
         let tags = if replace_tags {
@@ -587,7 +587,7 @@ impl S3Stub {
             } else {
                 checksum::etag(&src_obj.body)
             },
-            meta,
+            meta: meta.shared(),
             tags,
             checksum: Some(Checksum::full(algorithm, &src_obj.body)),
             parts: Vec::new(),

@@ -1381,7 +1381,7 @@ async fn deliveries_name_their_producer_request_and_sender() {
     assert_eq!(records.len(), 2, "{records:?}");
     // Newest first: the record, then the test event.
     let (record, test) = (&records[0], &records[1]);
-    assert_eq!(record.producer.arn, "arn:aws:s3:::photos");
+    assert_eq!(&*record.producer.arn, "arn:aws:s3:::photos");
     assert_eq!(
         record.producer.id.as_deref(),
         Some("thumbs-queue"),
@@ -1392,7 +1392,7 @@ async fn deliveries_name_their_producer_request_and_sender() {
         Some("C3D13FE58DE4C810"),
         "the PUT's request id"
     );
-    assert_eq!(record.target, QUEUE);
+    assert_eq!(&*record.target, QUEUE);
     assert_eq!(record.fate, Fate::Delivered);
     assert_eq!(record.attempt_count, 1);
     assert_eq!(test.producer.id, None, "s3:TestEvent belongs to no one configuration");

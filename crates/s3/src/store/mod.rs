@@ -110,8 +110,68 @@ pub struct ObjectMeta {
     pub ssekms_key_id: Option<String>,
 }
 
+/// The metadata of objects written without any (what SDKs send by default), shared by all of them.
+static NO_METADATA: std::sync::LazyLock<Arc<ObjectMeta>> = std::sync::LazyLock::new(Arc::default);
+
+/// Metadata that is only a `Content-Type` (what the AWS CLI and most uploaders send), shared per
+/// content type. Bounded: past `MAX_SHARED_CONTENT_TYPES` types, metadata is simply not shared.
+static CONTENT_TYPE_ONLY: std::sync::LazyLock<DashMap<String, Arc<ObjectMeta>>> =
+    std::sync::LazyLock::new(DashMap::new);
+const MAX_SHARED_CONTENT_TYPES: usize = 256;
+
 impl ObjectMeta {
     pub const DEFAULT_CONTENT_TYPE: &'static str = "binary/octet-stream";
+
+    /// The form an object keeps: behind an `Arc`, so a version's inline size does not carry the
+    /// eleven optional fields, and objects without metadata share one empty value.
+    pub fn shared(self) -> Arc<ObjectMeta> {
+        let Some(content_type) = &self.content_type else {
+            return if self == ObjectMeta::default() {
+                Arc::clone(&NO_METADATA)
+            } else {
+                Arc::new(self)
+            };
+        };
+        let ObjectMeta {
+            content_type: _,
+            content_encoding,
+            content_disposition,
+            cache_control,
+            content_language,
+            expires,
+            user,
+            storage_class,
+            website_redirect_location,
+            server_side_encryption,
+            ssekms_key_id,
+        } = &self;
+        let only_content_type = content_encoding.is_none()
+            && content_disposition.is_none()
+            && cache_control.is_none()
+            && content_language.is_none()
+            && expires.is_none()
+            && user.is_empty()
+            && storage_class.is_none()
+            && website_redirect_location.is_none()
+            && server_side_encryption.is_none()
+            && ssekms_key_id.is_none();
+        if !only_content_type {
+            return Arc::new(self);
+        }
+        // Clone the Arc out so the shard guard ends here.
+        if let Some(shared) = CONTENT_TYPE_ONLY
+            .get(content_type.as_str())
+            .map(|e| Arc::clone(e.value()))
+        {
+            return shared;
+        }
+        let key = content_type.clone();
+        let meta = Arc::new(self);
+        if CONTENT_TYPE_ONLY.len() < MAX_SHARED_CONTENT_TYPES {
+            return Arc::clone(CONTENT_TYPE_ONLY.entry(key).or_insert(meta).value());
+        }
+        meta
+    }
 
     pub fn content_type(&self) -> &str {
         self.content_type.as_deref().unwrap_or(Self::DEFAULT_CONTENT_TYPE)
@@ -151,7 +211,7 @@ pub struct ObjectData {
     pub body: Bytes,
     /// Hex MD5, or the multipart form `<hex>-N`; without quotes.
     pub etag: String,
-    pub meta: ObjectMeta,
+    pub meta: Arc<ObjectMeta>,
     pub tags: Vec<(String, String)>,
     pub checksum: Option<Checksum>,
     /// Empty unless the object was created by CompleteMultipartUpload.
@@ -616,7 +676,7 @@ mod tests {
         ObjectData {
             body: Bytes::from_static(body),
             etag: crate::checksum::etag(body),
-            meta: ObjectMeta::default(),
+            meta: ObjectMeta::default().shared(),
             tags: Vec::new(),
             checksum: None,
             parts: Vec::new(),
@@ -799,6 +859,30 @@ mod tests {
             "InvalidTag"
         );
         assert_eq!(validate_tags(&[t("aws:x", "1")]).unwrap_err().code, "InvalidTag");
+    }
+
+    #[test]
+    fn metadata_is_shared_when_it_is_empty_or_only_a_content_type() {
+        let empty = ObjectMeta::default().shared();
+        assert!(Arc::ptr_eq(&empty, &ObjectMeta::default().shared()));
+        let typed = |t: &str| {
+            ObjectMeta {
+                content_type: Some(t.to_owned()),
+                ..ObjectMeta::default()
+            }
+            .shared()
+        };
+        assert!(Arc::ptr_eq(&typed("image/jpeg"), &typed("image/jpeg")));
+        assert!(!Arc::ptr_eq(&typed("image/jpeg"), &typed("text/plain")));
+        assert_eq!(typed("image/jpeg").content_type(), "image/jpeg");
+        let with_user = ObjectMeta {
+            content_type: Some("image/jpeg".to_owned()),
+            user: BTreeMap::from([("a".to_owned(), "1".to_owned())]),
+            ..ObjectMeta::default()
+        };
+        let shared = with_user.clone().shared();
+        assert!(!Arc::ptr_eq(&shared, &typed("image/jpeg")));
+        assert_eq!(*shared, with_user);
     }
 
     #[test]

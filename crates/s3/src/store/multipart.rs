@@ -321,7 +321,7 @@ fn assemble(upload: &Upload, c: &Completion) -> Result<ObjectData, Fault> {
     Ok(ObjectData {
         body,
         etag,
-        meta: upload.meta.clone(),
+        meta: upload.meta.clone().shared(),
         tags: upload.tags.clone(),
         checksum: Some(stored),
         parts,
