@@ -55,6 +55,10 @@ struct FakeService {
     resources: Mutex<HashMap<String, Value>>,
     got: Mutex<Vec<(String, Message)>>,
     asked: Mutex<Vec<Asked>>,
+    /// Deliveries to fail (throttled, retryable) before the next one succeeds.
+    throttle: std::sync::atomic::AtomicU32,
+    /// When set, deliveries never finish (a target that hangs).
+    hang: std::sync::atomic::AtomicBool,
 }
 
 impl FakeService {
@@ -78,6 +82,20 @@ impl FakeService {
 impl Target for FakeService {
     fn deliver<'a>(&'a self, arn: &'a Arn, msg: &'a Message) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
+            if self.hang.load(std::sync::atomic::Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            let throttled = self
+                .throttle
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+            if throttled {
+                return Err(DeliveryError::retryable("ThrottlingException", "Rate exceeded"));
+            }
             if arn.service != "events" {
                 // The destination's policy is evaluated at delivery too, as SQS and SNS do.
                 let resources = self.resources.lock().unwrap();
@@ -154,6 +172,10 @@ struct Harness {
 
 /// A notifier with SQS and SNS registered (and EventBridge when `with_events`); Lambda never is.
 fn harness_with(with_events: bool) -> Harness {
+    harness_configured(with_events, EngineConfig::default())
+}
+
+fn harness_configured(with_events: bool, config: EngineConfig) -> Harness {
     let registry = Arc::new(Registry::new());
     let sqs = Arc::new(FakeService::default());
     let sns = Arc::new(FakeService::default());
@@ -165,11 +187,7 @@ fn harness_with(with_events: bool) -> Harness {
     }
     sqs.add(QUEUE, s3_may_send(QUEUE, "SQS:SendMessage", BUCKET));
     // The engine follows (paused) tokio time; the notifier's manual clock stamps test events.
-    let engine = Engine::new(
-        Arc::clone(&registry),
-        Arc::new(TokioClock::new(T0)),
-        EngineConfig::default(),
-    );
+    let engine = Engine::new(Arc::clone(&registry), Arc::new(TokioClock::new(T0)), config);
     // Five seconds before the events' time, so the test event's `Time` tells the two apart.
     let clock = Arc::new(ManualClock::new(T0 - 5_000));
     let notifier = Notifier::new(NotifierDeps {
@@ -1424,4 +1442,64 @@ async fn a_policy_removed_after_configuration_drops_the_delivery_with_access_den
     assert!(reason.contains("AccessDenied"), "{reason}");
     let s = h.engine().stats();
     assert_eq!((s.delivered, s.dropped), (1, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_destination_is_retried_on_the_engines_timers() {
+    let h = harness();
+    h.put(walkthrough(), false).unwrap();
+    h.settle().await;
+    h.sqs.throttle.store(3, std::sync::atomic::Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
+    h.notifier
+        .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
+    h.settle().await;
+    assert_eq!(h.sqs.got().len(), 2, "the record arrived after its retries");
+    let [record] = &h.engine().ledger().query(&LedgerQuery {
+        producer: Some("arn:aws:s3:::photos".to_owned()),
+        limit: Some(1),
+        ..LedgerQuery::default()
+    })[..] else {
+        panic!("one record")
+    };
+    assert_eq!(record.fate, Fate::Delivered);
+    assert_eq!(record.attempt_count, 4, "three throttled attempts, then delivered");
+    let outcomes: Vec<&str> = record.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(outcomes, ["retryable", "retryable", "retryable", "delivered"]);
+    assert_eq!(h.engine().stats().retried, 3);
+    // Back-off waited on (paused) time, not in line: at least the first waits' halves.
+    assert!(
+        started.elapsed() >= Duration::from_millis(50 + 100 + 200),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_engine_drops_the_event_and_never_fails_the_s3_call() {
+    let h = harness_configured(
+        false,
+        EngineConfig {
+            max_pending_per_target: 2,
+            concurrency_per_target: 1,
+            ..EngineConfig::default()
+        },
+    );
+    h.put(walkthrough(), true).unwrap();
+    h.sqs.hang.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..5 {
+        // `emit` returns at once whatever the engine's state.
+        h.notifier
+            .emit(object_event("ObjectCreated:Put", KEY, Some(1), Some(ETAG), None));
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let s = h.engine().stats();
+    assert_eq!((s.submitted, s.pending, s.dropped), (5, 2, 3), "{s:?}");
+    let dropped = h.engine().ledger().query(&LedgerQuery {
+        fate: Some(Fate::Dropped),
+        ..LedgerQuery::default()
+    });
+    assert_eq!(dropped.len(), 3);
+    assert!(dropped.iter().all(|r| r.reason.is_some() && r.attempts.is_empty()));
+    assert_eq!(h.notifier.stats().messages, 5);
 }
