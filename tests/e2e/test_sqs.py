@@ -88,6 +88,18 @@ class ManualServer:
         assert body["mode"] == "manual"
         return body["now"]
 
+    def wait_in_flight(self, n, wall_limit=10):
+        """Waits until the server is answering `n` requests besides the scrape asking."""
+        deadline = time.monotonic() + wall_limit
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(self.endpoint + "/_localbridge/metrics", timeout=10) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith("localbridge_requests_in_flight "):
+                        if int(float(line.split()[1])) - 1 >= n:
+                            return
+            time.sleep(0.01)
+        raise AssertionError(f"{n} requests never in flight")
+
     def run_until_done(self, thread, step_seconds, wall_limit=10):
         """Advances the clock by `step_seconds` until `thread` ends (or `wall_limit` passes);
         returns how many steps it took."""
@@ -294,14 +306,17 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(manual):
     other = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
     ).client("sqs", endpoint_url=manual.endpoint)
+    manual.wait_in_flight(1)
     other.send_message(QueueUrl=url, MessageBody="wake up")
     t.join(10)
     assert not t.is_alive()
     assert [m["Body"] for m in result["resp"]["Messages"]] == ["wake up"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=result["resp"]["Messages"][0]["ReceiptHandle"])
 
     # An empty long poll ends when the clock passes its deadline (clock time, not wall time).
     t = threading.Thread(target=waiter)
     t.start()
+    manual.wait_in_flight(1)
     steps = manual.run_until_done(t, 20)
     assert "Messages" not in result["resp"]
     assert steps <= 2

@@ -149,7 +149,7 @@ pub fn normalize(headers: &mut HeaderMap, body: Bytes, request_id: &str, host_id
     // into an ordinary header and change what the request does after it was signed.
     let mut accepted = Vec::with_capacity(decoded.trailers.len());
     for (name, value) in decoded.trailers {
-        if !is_checksum_trailer(&name) || !declared.iter().any(|d| *d == name) {
+        if !is_checksum_trailer(&name) || !declared.contains(&name) {
             return Err(malformed());
         }
         let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), HeaderValue::try_from(value)) else {
