@@ -32,7 +32,8 @@ use tracing::debug;
 use super::ledger::{Fate, Ledger};
 use super::rate_log::RateLimitedLog;
 use super::{
-    Delivery, DeliveryError, Exhausted, Failure, FailureKind, Message, Registry, RetryPolicy, Target, WhenFull,
+    DeadLetter, Delivery, DeliveryError, Exhausted, Failure, FailureKind, Message, Producer, Registry, RetryPolicy,
+    Target, WhenFull,
 };
 use crate::arn::Arn;
 use crate::clock::{BoxFuture, Clock, ClockHold};
@@ -142,9 +143,15 @@ pub struct ShutdownReport {
     pub left: u64,
 }
 
+/// A delivery inside its lane. The target ARN is not kept: the lane is the target (and dropping
+/// the ARN's strings happens on the producer's thread, not the lane's).
 struct Job {
     ledger_id: u64,
-    delivery: Delivery,
+    message: Arc<Message>,
+    producer: Producer,
+    event_id: Option<String>,
+    retry: RetryPolicy,
+    dead_letter: Option<DeadLetter>,
     /// Attempts made so far.
     attempts: u32,
     submitted_at: u64,
@@ -197,13 +204,13 @@ impl LaneState {
         let mut taken: Vec<String> = Vec::new();
         let mut i = 0;
         while out.len() < max && i < self.ready.len().min(GROUP_SCAN) {
-            let group = self.ready[i].delivery.message.group_id.as_deref();
+            let group = self.ready[i].message.group_id.as_deref();
             if group.is_some_and(|g| self.busy_groups.contains_key(g) && !taken.iter().any(|t| t == g)) {
                 i += 1;
                 continue;
             }
             let Some(job) = self.ready.remove(i) else { break };
-            if let Some(g) = job.delivery.message.group_id.clone() {
+            if let Some(g) = job.message.group_id.clone() {
                 *self.busy_groups.entry(g.clone()).or_insert(0) += 1;
                 if !taken.contains(&g) {
                     taken.push(g);
@@ -452,13 +459,28 @@ impl Inner {
             c.bytes.fetch_add(size, Ordering::Relaxed);
         }
         lane.counters.submitted.fetch_add(1, Ordering::Release);
-        lane.lock().ready.push_back(Job {
+        let Delivery {
+            target,
+            message,
+            producer,
+            event_id,
+            retry,
+            dead_letter,
+            when_full: _,
+        } = delivery;
+        let job = Job {
             ledger_id,
-            delivery,
+            message,
+            producer,
+            event_id,
+            retry,
+            dead_letter,
             attempts: 0,
             submitted_at: now,
             size,
-        });
+        };
+        lane.lock().ready.push_back(job);
+        drop(target);
         lane.wake.notify_one();
         Ok(ledger_id)
     }
@@ -491,10 +513,14 @@ impl Inner {
         }
     }
 
-    /// What to do with the results of one attempt.
+    /// What to do with the results of one attempt. Successes (the common case) are recorded
+    /// together: one ledger lock and one update of each counter per attempt, not per message.
     fn finish(self: &Arc<Self>, lane: &Lane, jobs: Vec<Job>, results: Vec<Result<(), DeliveryError>>) {
         let now = self.clock.now_millis();
         let mut results = results.into_iter();
+        let mut delivered: Vec<u64> = Vec::with_capacity(jobs.len());
+        let mut delivered_bytes = 0usize;
+        let mut groups_done: Vec<String> = Vec::new();
         for mut job in jobs {
             job.attempts += 1;
             let result = results.next().unwrap_or_else(|| {
@@ -503,19 +529,19 @@ impl Inner {
                     "the target returned fewer results than messages",
                 ))
             });
-            let group = job.delivery.message.group_id.clone();
             match result {
                 Ok(()) => {
-                    self.ledger
-                        .attempt(job.ledger_id, now, "delivered", None, Some(Fate::Delivered));
-                    if group.is_some() {
-                        lane.lock().release_group(group.as_deref());
+                    delivered.push(job.ledger_id);
+                    delivered_bytes += job.size;
+                    if let Some(g) = &job.message.group_id {
+                        groups_done.push(g.clone());
                     }
-                    self.count_fate(lane, &job, Fate::Delivered, None);
+                    debug!(target_arn = %lane.target, ledger_id = job.ledger_id, attempts = job.attempts, "delivered");
                 }
                 Err(err) => {
                     self.ledger
                         .attempt(job.ledger_id, now, outcome(err.kind), Some(err.to_string()), None);
+                    let group = job.message.group_id.clone();
                     match self.retry_at(&job, &err, now) {
                         Ok(due) => {
                             lane.counters.retried.fetch_add(1, Ordering::Relaxed);
@@ -535,11 +561,30 @@ impl Inner {
                 }
             }
         }
+        if delivered.is_empty() {
+            return;
+        }
+        self.ledger.delivered(&delivered, now);
+        if !groups_done.is_empty() {
+            let mut st = lane.lock();
+            for g in &groups_done {
+                st.release_group(Some(g));
+            }
+        }
+        let n = delivered.len();
+        for c in [&self.totals, &lane.counters] {
+            c.pending.fetch_sub(n, Ordering::Relaxed);
+            c.bytes.fetch_sub(delivered_bytes, Ordering::Relaxed);
+        }
+        lane.counters.delivered.fetch_add(n as u64, Ordering::Release);
+        if self.closing.load(Ordering::Relaxed) {
+            self.settled.notify_waiters();
+        }
     }
 
     /// When to try `job` again, or why not.
     fn retry_at(&self, job: &Job, err: &DeliveryError, now: u64) -> Result<u64, Exhausted> {
-        let policy = &job.delivery.retry;
+        let policy = &job.retry;
         if err.kind != FailureKind::Retryable {
             return Err(Exhausted::NotRetryable);
         }
@@ -562,7 +607,7 @@ impl Inner {
                 format!("{err} (maximum event age reached after {} attempts)", job.attempts)
             }
         };
-        let Some(dl) = job.delivery.dead_letter.clone() else {
+        let Some(dl) = job.dead_letter.clone() else {
             self.settle(lane, job, Fate::Dropped, Some(why), None);
             return;
         };
@@ -572,13 +617,13 @@ impl Inner {
             attempts: job.attempts,
             exhausted,
         };
-        let mut message: Message = (*job.delivery.message).clone();
+        let mut message: Message = (*job.message).clone();
         message.attributes.extend((dl.attributes)(&failure));
         let dead = Delivery {
             target: dl.target.clone(),
             message: Arc::new(message),
-            producer: job.delivery.producer.clone(),
-            event_id: job.delivery.event_id.clone(),
+            producer: job.producer.clone(),
+            event_id: job.event_id.clone(),
             retry: self.config.dead_letter_retry,
             dead_letter: None,
             when_full: WhenFull::Drop,
@@ -614,7 +659,7 @@ fn attempt(target: Option<Arc<dyn Target>>, arn: Arn, jobs: Vec<Job>) -> Attempt
         let results = match target {
             None => vec![Err(DeliveryError::not_found(format!("no service handles {arn}"))); n],
             Some(t) => {
-                let msgs: Vec<Arc<Message>> = jobs.iter().map(|j| Arc::clone(&j.delivery.message)).collect();
+                let msgs: Vec<Arc<Message>> = jobs.iter().map(|j| Arc::clone(&j.message)).collect();
                 let fut = if n == 1 {
                     let t = Arc::clone(&t);
                     let arn = arn.clone();

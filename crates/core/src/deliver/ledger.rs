@@ -202,6 +202,24 @@ impl Ledger {
         });
     }
 
+    /// Records a successful attempt for each of `ids` (consecutive in the common case), under
+    /// one lock.
+    pub(crate) fn delivered(&self, ids: &[u64], at: u64) {
+        let mut ring = self.lock();
+        let Some(first) = ring.records.front().map(|r| r.id) else {
+            return;
+        };
+        for &id in ids {
+            let Some(slot) = id.checked_sub(first).and_then(|i| usize::try_from(i).ok()) else {
+                continue;
+            };
+            if let Some(r) = ring.records.get_mut(slot) {
+                push_attempt(r, at, "delivered", None);
+                r.fate = Fate::Delivered;
+            }
+        }
+    }
+
     pub(crate) fn settle(&self, id: u64, fate: Fate, reason: Option<String>, dead_letter_target: Option<String>) {
         self.update(id, |r| {
             r.fate = fate;
