@@ -429,23 +429,9 @@ impl Inner {
         } else {
             None
         };
-        if let Some((err, reason)) = refusal {
-            if delivery.when_full == WhenFull::Reject {
-                self.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(err);
-            }
-            let id = self.ledger.open(
-                &delivery.producer,
-                &lane.key,
-                delivery.event_id.as_deref(),
-                now,
-                dead_letter_of,
-            );
-            lane.counters.dropped.fetch_add(1, Ordering::Release);
-            lane.counters.submitted.fetch_add(1, Ordering::Release);
-            self.ledger.settle(id, Fate::Dropped, Some(reason.to_owned()), None);
-            self.drop_log.drop_warning(now, &lane.key, reason);
-            return Err(err);
+        if refusal.is_some() && delivery.when_full == WhenFull::Reject {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(refusal.map_or(SubmitError::Full, |(err, _)| err));
         }
         let ledger_id = self.ledger.open(
             &delivery.producer,
@@ -454,6 +440,14 @@ impl Inner {
             now,
             dead_letter_of,
         );
+        if let Some((err, reason)) = refusal {
+            lane.counters.dropped.fetch_add(1, Ordering::Release);
+            lane.counters.submitted.fetch_add(1, Ordering::Release);
+            self.ledger
+                .settle(ledger_id, Fate::Dropped, Some(reason.to_owned()), None);
+            self.drop_log.drop_warning(now, &lane.key, reason);
+            return Err(err);
+        }
         for c in [&self.totals, &lane.counters] {
             c.pending.fetch_add(1, Ordering::Relaxed);
             c.bytes.fetch_add(size, Ordering::Relaxed);
