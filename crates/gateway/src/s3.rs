@@ -126,26 +126,15 @@ impl Service for S3Api {
                     } else {
                         format!("{}?{query}", parts.uri.path())
                     };
-                    match http::uri::PathAndQuery::try_from(pq) {
-                        Ok(pq) => {
+                    let rebuilt = http::uri::PathAndQuery::try_from(pq)
+                        .map_err(|e| e.to_string())
+                        .and_then(|pq| {
                             let mut uri = std::mem::take(&mut parts.uri).into_parts();
                             uri.path_and_query = Some(pq);
-                            match http::Uri::from_parts(uri) {
-                                Ok(u) => parts.uri = u,
-                                Err(e) => {
-                                    return xml(
-                                        400,
-                                        render::s3_error_xml(
-                                            "InvalidURI",
-                                            &format!("Couldn't parse the specified URI: {e}"),
-                                            &[],
-                                            &request_id,
-                                            &host_id,
-                                        ),
-                                    )
-                                }
-                            }
-                        }
+                            http::Uri::from_parts(uri).map_err(|e| e.to_string())
+                        });
+                    match rebuilt {
+                        Ok(u) => parts.uri = u,
                         Err(e) => {
                             return xml(
                                 400,
