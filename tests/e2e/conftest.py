@@ -2,7 +2,12 @@
 loopback port, in memory), and real clients pointed at it: boto3 and the AWS CLI.
 
 Fixtures: `endpoint`, `s3`, `s3_vhost`, `sqs`, `aws(*args)` (AWS CLI, parsed JSON stdout),
-`aws_raw(*args)` (AWS CLI, CompletedProcess), `server` (the process, its port and its log).
+`aws_raw(*args)` (AWS CLI, CompletedProcess), `server` (the process, its port and its log),
+`manual` (a server on the manual clock, which moves only when a test advances it).
+
+Helpers: `default_client` (boto3 with its default retries), `http` (one raw request),
+`get_json`, `ledger`, `advance_clock`, `wait_in_flight`, and `serve` (start a server with extra
+arguments, stop and check it afterwards) for fixtures of their own.
 """
 
 import json
@@ -12,6 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -69,10 +77,9 @@ def start_server(tmp_path, extra_args=()):
     pytest.fail("localbridge did not become ready in 10 s")
 
 
-@pytest.fixture
-def server(tmp_path, request):
-    srv = start_server(tmp_path)
-    yield srv
+def stop_server(srv, request):
+    """Stops `srv` with SIGTERM and fails the test if it does not stop within 5 s or panicked;
+    when the test itself failed, writes the end of the server's log to stderr."""
     srv.proc.terminate()
     try:
         srv.proc.wait(timeout=5)
@@ -85,6 +92,26 @@ def server(tmp_path, request):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         sys.stderr.write(f"\n--- localbridge log ---\n{log[-20000:]}\n")
+
+
+def serve(tmp_path, request, extra_args=()):
+    """The body of a server fixture: `yield from serve(tmp_path, request, [...])`."""
+    srv = start_server(tmp_path, extra_args)
+    yield srv
+    stop_server(srv, request)
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    yield from serve(tmp_path, request)
+
+
+@pytest.fixture
+def manual(tmp_path, request):
+    """A server started with `--clock manual`: time moves only when a test advances it (see
+    `advance_clock`), so timeouts, delays and long-poll deadlines are jumped over, not slept
+    through."""
+    yield from serve(tmp_path, request, ["--clock", "manual"])
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -103,6 +130,13 @@ def _client(service, endpoint, **config):
     return boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
     ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, **config))
+
+
+def default_client(service, endpoint, region="us-east-1"):
+    """A boto3 client with botocore's default configuration (its own retries included)."""
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+    ).client(service, endpoint_url=endpoint)
 
 
 @pytest.fixture
@@ -162,3 +196,54 @@ def aws(aws_raw):
         return json.loads(out) if out else None
 
     return run
+
+
+# ---- raw HTTP and the /_localbridge endpoints ---------------------------------------------------
+
+
+def http(method, url, body=None, headers=None):
+    """A raw HTTP request: (status, headers with lower-case names, body). Error statuses are
+    returned, not raised."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def get_json(endpoint, path):
+    with urllib.request.urlopen(f"{endpoint}{path}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def ledger(endpoint, **params):
+    """The delivery ledger, newest first, filtered by `target`, `producer`, `fate`, `limit`."""
+    return get_json(endpoint, "/_localbridge/ledger?" + urllib.parse.urlencode(params))["records"]
+
+
+def advance_clock(endpoint, seconds):
+    """Moves a manual clock forward by `seconds`; returns the clock's answer (`mode`, `now`)."""
+    status, _, body = http(
+        "POST",
+        endpoint + "/_localbridge/clock",
+        json.dumps({"advanceSeconds": seconds}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    doc = json.loads(body)
+    assert doc["mode"] == "manual"
+    return doc
+
+
+def wait_in_flight(endpoint, n, wall_limit=10):
+    """Waits until the server is answering `n` requests besides the metrics scrape asking."""
+    deadline = time.monotonic() + wall_limit
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(endpoint + "/_localbridge/metrics", timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("localbridge_requests_in_flight "):
+                    if int(float(line.split()[1])) - 1 >= n:
+                        return
+        time.sleep(0.01)
+    raise AssertionError(f"{n} requests never in flight")

@@ -2,21 +2,8 @@
 
 import json
 import signal
-import urllib.error
-import urllib.request
 
-import pytest
-
-from conftest import start_server
-
-
-def http(method, url, body=None, headers=None):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+from conftest import http, start_server
 
 
 def test_health(endpoint):

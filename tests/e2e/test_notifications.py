@@ -21,17 +21,12 @@ import datetime
 import hashlib
 import json
 import re
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import start_server
+from conftest import advance_clock, get_json, http, ledger
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -93,36 +88,13 @@ def make_queue(sqs, name, bucket=None):
 
 
 @pytest.fixture
-def server(tmp_path, request):
+def server(manual):
     """The server on the manual clock (see the module's docstring)."""
-    srv = start_server(tmp_path, ["--clock", "manual"])
-    yield srv
-    srv.proc.terminate()
-    try:
-        srv.proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
-        pytest.fail("localbridge did not stop within 5 s of SIGTERM")
-    log = srv.log()
-    if "panicked" in log:
-        pytest.fail(f"localbridge panicked:\n{log}")
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        sys.stderr.write(f"\n--- localbridge log ---\n{log[-20000:]}\n")
-
-
-def get_json(endpoint, path):
-    with urllib.request.urlopen(f"{endpoint}{path}", timeout=10) as resp:
-        return json.loads(resp.read())
+    return manual
 
 
 def health(endpoint):
     return get_json(endpoint, "/_localbridge/health")["delivery"]
-
-
-def ledger(endpoint, **params):
-    """The delivery ledger, newest first, filtered by `target`, `producer`, `fate`, `limit`."""
-    return get_json(endpoint, "/_localbridge/ledger?" + urllib.parse.urlencode(params))["records"]
 
 
 def settle(endpoint, timeout=10.0):
@@ -181,12 +153,7 @@ class Window:
     holds it there: the requests that follow, until the next window, happen at exactly `now`."""
 
     def __init__(self, client):
-        endpoint = client.meta.endpoint_url
-        req = urllib.request.Request(
-            f"{endpoint}/_localbridge/clock", data=b'{"advanceSeconds": 1}', method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            self.now = parse_time(json.loads(resp.read())["now"])
+        self.now = parse_time(advance_clock(client.meta.endpoint_url, 1)["now"])
 
     def close(self):
         return self
@@ -414,16 +381,13 @@ def post_object(s3, bucket, key, body):
         f"Content-Type: text/plain\r\n\r\n".encode() + body + b"\r\n"
     )
     parts.append(f"--{boundary}--\r\n".encode())
-    req = urllib.request.Request(
-        post["url"], data=b"".join(parts), method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    status, headers, body = http(
+        "POST", post["url"], b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            assert resp.status in (200, 201, 204)
-            return dict(resp.headers)
-    except urllib.error.HTTPError as e:
-        pytest.fail(f"POST Object failed: {e.code} {e.read()[:500]!r}")
+    if status >= 400:
+        pytest.fail(f"POST Object failed: {status} {body[:500]!r}")
+    assert status in (200, 201, 204)
+    return headers
 
 
 def test_post_object(s3, sqs, everything):

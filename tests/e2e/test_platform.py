@@ -6,36 +6,16 @@ import re
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import CLIENT_ENV, start_server
+from conftest import advance_clock, http, serve, start_server
 
 SQS_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00"
-
-
-def http(method, url, body=None, headers=None):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
-
-
-@pytest.fixture
-def manual(tmp_path):
-    srv = start_server(tmp_path, ["--clock", "manual"])
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=5)
-    assert "panicked" not in srv.log()
 
 
 def client(service, endpoint):
@@ -73,9 +53,8 @@ def test_manual_clock_holds_and_jumps_over_visibility_timeouts(manual):
     assert sqs.receive_message(QueueUrl=url).get("Messages") is None, "in flight for 600 clock seconds"
     # The clock holds: nothing changes with wall time.
     assert json.loads(http("GET", f"{ep}/_localbridge/clock")[2])["now"] == now["now"]
-    status, _, body = http("POST", f"{ep}/_localbridge/clock", b'{"advanceSeconds": 601}')
-    moved = json.loads(body)
-    assert status == 200 and moved["mode"] == "manual" and moved["now"] > now["now"]
+    moved = advance_clock(ep, 601)
+    assert moved["now"] > now["now"]
     again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 
@@ -253,34 +232,36 @@ def test_a_huge_declared_body_reserves_nothing(server):
     assert http("GET", f"{server.endpoint}/_localbridge/health")[0] == 200
 
 
-def test_idle_and_slow_header_reads_time_out(tmp_path):
-    srv = start_server(tmp_path, ["--header-read-timeout", "0.5"])
-    try:
-        idle, _ = _raw(srv.port, b"", read=False)
-        idle.settimeout(5)
-        assert idle.recv(1) == b"", "an idle connection is closed"
-        slow, _ = _raw(srv.port, b"", read=False)
-        t0 = time.monotonic()
-        closed = False
-        for b in b"GET /_localbridge/health HTTP/1.1\r\nHost: x\r\n" * 10:
-            try:
-                slow.sendall(bytes([b]))
-            except OSError:
-                closed = True
-                break
-            time.sleep(0.02)
-            if time.monotonic() - t0 > 5:
-                break
-        if not closed:
-            slow.settimeout(1)
-            try:
-                closed = slow.recv(1) == b""
-            except OSError:
-                closed = True
-        assert closed, "a slow header read is cut off"
-    finally:
-        srv.proc.terminate()
-        srv.proc.wait(timeout=5)
+@pytest.fixture
+def impatient(tmp_path, request):
+    """A server that gives a client half a second to send a request's headers."""
+    yield from serve(tmp_path, request, ["--header-read-timeout", "0.5"])
+
+
+def test_idle_and_slow_header_reads_time_out(impatient):
+    srv = impatient
+    idle, _ = _raw(srv.port, b"", read=False)
+    idle.settimeout(5)
+    assert idle.recv(1) == b"", "an idle connection is closed"
+    slow, _ = _raw(srv.port, b"", read=False)
+    t0 = time.monotonic()
+    closed = False
+    for b in b"GET /_localbridge/health HTTP/1.1\r\nHost: x\r\n" * 10:
+        try:
+            slow.sendall(bytes([b]))
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.02)
+        if time.monotonic() - t0 > 5:
+            break
+    if not closed:
+        slow.settimeout(1)
+        try:
+            closed = slow.recv(1) == b""
+        except OSError:
+            closed = True
+    assert closed, "a slow header read is cut off"
 
 
 def test_client_errors_are_not_logged_as_warnings(server):

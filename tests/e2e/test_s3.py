@@ -24,6 +24,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from conftest import advance_clock, http
+
 MIB = 1024 * 1024
 OWNER_ID = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
 
@@ -102,16 +104,6 @@ def client(endpoint, region="us-east-1", **s3config):
         endpoint_url=endpoint,
         config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path", **s3config}),
     )
-
-
-def http(method, url, body=None, headers=None):
-    """A raw HTTP request: (status, headers, body)."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 @pytest.fixture
@@ -1069,31 +1061,23 @@ def test_aws_chunked_trailers_are_only_the_declared_checksums(endpoint, s3):
     assert s3.get_object(Bucket="trailers", Key="sdk")["Body"].read() == b"x" * 100_000
 
 
-def test_presigned_expiry_follows_the_server_clock(tmp_path):
+def test_presigned_expiry_follows_the_server_clock(manual):
     """Presigned-URL expiry is checked against the server's clock: under `--clock manual` (which
     starts at the current time and holds) a URL stays valid while the clock holds, and expires
     when the clock is moved past it."""
-    from conftest import start_server
-
-    srv = start_server(tmp_path, ["--clock", "manual"])
-    try:
-        s3 = client(srv.endpoint)
-        s3.create_bucket(Bucket="presigned")
-        s3.put_object(Bucket="presigned", Key="k", Body=b"body")
-        url = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "k"}, ExpiresIn=60)
-        status, _, body = http("GET", url)
-        assert (status, body) == (200, b"body")
-        # Signed at wall time, a moment after the clock was started and held.
-        status, _, body = http("POST", f"{srv.endpoint}/_localbridge/clock", b'{"advanceSeconds": 30}')
-        assert status == 200, body
-        assert http("GET", url)[0] == 200, "still inside its 60 s"
-        http("POST", f"{srv.endpoint}/_localbridge/clock", b'{"advanceSeconds": 60}')
-        status, _, body = http("GET", url)
-        assert status == 403, body
-        assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in body, body
-    finally:
-        srv.proc.terminate()
-        srv.proc.wait(timeout=5)
+    s3 = client(manual.endpoint)
+    s3.create_bucket(Bucket="presigned")
+    s3.put_object(Bucket="presigned", Key="k", Body=b"body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "k"}, ExpiresIn=60)
+    status, _, body = http("GET", url)
+    assert (status, body) == (200, b"body")
+    # Signed at wall time, a moment after the clock was started and held.
+    advance_clock(manual.endpoint, 30)
+    assert http("GET", url)[0] == 200, "still inside its 60 s"
+    advance_clock(manual.endpoint, 60)
+    status, _, body = http("GET", url)
+    assert status == 403, body
+    assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in body, body
 
 
 def test_small_objects_do_not_keep_their_request_buffers(server):

@@ -7,16 +7,13 @@ import json
 import struct
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import start_server
+from conftest import advance_clock, default_client, http, wait_in_flight
 
 NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
 ACCOUNT = "000000000000"
@@ -50,14 +47,8 @@ def error_code(excinfo):
 def query(endpoint, params, path="/"):
     """One query-protocol request (form POST, unsigned); returns (status, parsed XML root)."""
     data = urllib.parse.urlencode(dict(params, Version="2012-11-05")).encode()
-    req = urllib.request.Request(
-        endpoint + path, data=data, headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, ET.fromstring(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, ET.fromstring(e.read())
+    status, _, body = http("POST", endpoint + path, data, {"Content-Type": "application/x-www-form-urlencoded"})
+    return status, ET.fromstring(body)
 
 
 def text(root, path):
@@ -65,61 +56,17 @@ def text(root, path):
     return None if node is None else node.text
 
 
-class ManualServer:
-    """A server started with `--clock manual`: time moves only when a test advances it, so
-    visibility timeouts, delays and long-poll deadlines are jumped over instead of slept through."""
-
-    def __init__(self, server):
-        self.server = server
-        self.endpoint = server.endpoint
-        self.sqs = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-        ).client("sqs", endpoint_url=self.endpoint)
-
-    def advance(self, seconds):
-        req = urllib.request.Request(
-            self.endpoint + "/_localbridge/clock",
-            data=json.dumps({"advanceSeconds": seconds}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = json.loads(resp.read())
-        assert body["mode"] == "manual"
-        return body["now"]
-
-    def wait_in_flight(self, n, wall_limit=10):
-        """Waits until the server is answering `n` requests besides the scrape asking."""
-        deadline = time.monotonic() + wall_limit
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(self.endpoint + "/_localbridge/metrics", timeout=10) as resp:
-                for line in resp.read().decode().splitlines():
-                    if line.startswith("localbridge_requests_in_flight "):
-                        if int(float(line.split()[1])) - 1 >= n:
-                            return
-            time.sleep(0.01)
-        raise AssertionError(f"{n} requests never in flight")
-
-    def run_until_done(self, thread, step_seconds, wall_limit=10):
-        """Advances the clock by `step_seconds` until `thread` ends (or `wall_limit` passes);
-        returns how many steps it took."""
-        steps = 0
-        deadline = time.monotonic() + wall_limit
-        while thread.is_alive() and time.monotonic() < deadline:
-            self.advance(step_seconds)
-            steps += 1
-            thread.join(0.05)
-        assert not thread.is_alive(), "the receive never returned"
-        return steps
-
-
-@pytest.fixture
-def manual(tmp_path):
-    srv = start_server(tmp_path, ["--clock", "manual"])
-    yield ManualServer(srv)
-    srv.proc.terminate()
-    srv.proc.wait(timeout=5)
-    assert "panicked" not in srv.log()
+def run_until_done(endpoint, thread, step_seconds, wall_limit=10):
+    """Advances the manual clock by `step_seconds` until `thread` ends (or `wall_limit` passes);
+    returns how many steps it took."""
+    steps = 0
+    deadline = time.monotonic() + wall_limit
+    while thread.is_alive() and time.monotonic() < deadline:
+        advance_clock(endpoint, step_seconds)
+        steps += 1
+        thread.join(0.05)
+    assert not thread.is_alive(), "the receive never returned"
+    return steps
 
 
 # ---- queues ------------------------------------------------------------------------------------
@@ -293,7 +240,7 @@ def test_round_trip_with_attributes_and_exact_md5s(sqs):
 def test_long_poll_returns_as_soon_as_a_message_arrives(manual):
     # Under the manual clock a long poll cannot time out by itself: it returns because the
     # message arrived, whenever the send lands.
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(QueueName="longpoll")["QueueUrl"]
     result = {}
 
@@ -303,10 +250,8 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(manual):
     t = threading.Thread(target=waiter)
     t.start()
     # A second client: the first one is busy long-polling.
-    other = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    ).client("sqs", endpoint_url=manual.endpoint)
-    manual.wait_in_flight(1)
+    other = default_client("sqs", manual.endpoint)
+    wait_in_flight(manual.endpoint, 1)
     other.send_message(QueueUrl=url, MessageBody="wake up")
     t.join(10)
     assert not t.is_alive()
@@ -316,14 +261,14 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(manual):
     # An empty long poll ends when the clock passes its deadline (clock time, not wall time).
     t = threading.Thread(target=waiter)
     t.start()
-    manual.wait_in_flight(1)
-    steps = manual.run_until_done(t, 20)
+    wait_in_flight(manual.endpoint, 1)
+    steps = run_until_done(manual.endpoint, t, 20)
     assert "Messages" not in result["resp"]
     assert steps <= 2
 
 
 def test_delayed_message_wakes_a_long_poll_when_it_becomes_visible(manual):
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(QueueName="delayed")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=5)
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
@@ -336,25 +281,25 @@ def test_delayed_message_wakes_a_long_poll_when_it_becomes_visible(manual):
 
     t = threading.Thread(target=waiter)
     t.start()
-    steps = manual.run_until_done(t, 1)
+    steps = run_until_done(manual.endpoint, t, 1)
     assert [m["Body"] for m in result["resp"]["Messages"]] == ["later"]
     assert steps <= 6, "woken when the delay ended, long before the 20 s deadline"
 
 
 def test_visibility_timeout_and_change_visibility(manual):
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(QueueName="vis", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="m")
     first = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
-    manual.advance(1)
+    advance_clock(manual.endpoint, 1)
     second = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
     assert second["Attributes"]["ApproximateReceiveCount"] == "2"
     assert second["ReceiptHandle"] != first["ReceiptHandle"]
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=30)
-    manual.advance(1)
+    advance_clock(manual.endpoint, 1)
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
     third = sqs.receive_message(QueueUrl=url)["Messages"][0]
@@ -434,7 +379,7 @@ def make_redrive(sqs, source, dlq, max_receive=2):
 
 
 def test_redrive_to_dlq_after_max_receive_count(manual):
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url, dlq_url, dlq_arn = make_redrive(sqs, "work", "work-dlq", max_receive=2)
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
     assert json.loads(got) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}
@@ -444,7 +389,7 @@ def test_redrive_to_dlq_after_max_receive_count(manual):
     for n in (1, 2):
         m = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
         assert m["Attributes"]["ApproximateReceiveCount"] == str(n)
-        manual.advance(1)
+        advance_clock(manual.endpoint, 1)
     # The third attempt moves it to the dead-letter queue instead of returning it.
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"][0]
@@ -466,14 +411,14 @@ def test_redrive_to_dlq_after_max_receive_count(manual):
 
 
 def test_message_move_task_back_to_source(manual):
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url, dlq_url, dlq_arn = make_redrive(sqs, "mover", "mover-dlq", max_receive=1)
     for i in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
     got = []
     while len(got) < 3:
         got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    manual.advance(1)
+    advance_clock(manual.endpoint, 1)
     assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     assert sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
         "ApproximateNumberOfMessages": "3"
@@ -552,14 +497,14 @@ def test_fifo_ordering_group_locking_and_dedup(sqs):
 
 
 def test_fifo_expired_receipt_handle(manual):
-    sqs = manual.sqs
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(
         QueueName="expiry.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "1"},
     )["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="foobar", MessageGroupId="g")
     m = sqs.receive_message(QueueUrl=url)["Messages"][0]
-    manual.advance(1)
+    advance_clock(manual.endpoint, 1)
     with pytest.raises(ClientError) as e:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert e.value.response["Error"]["Message"] == (

@@ -4,48 +4,19 @@ robustness limits on stored attributes. The real binary, boto3 and the AWS CLI."
 import json
 import threading
 import time
-import urllib.parse
-import urllib.request
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import start_server
+from conftest import advance_clock, default_client, ledger
 
 ACCOUNT = "000000000000"
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
-def client(service, endpoint, region="us-east-1"):
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=region
-    ).client(service, endpoint_url=endpoint)
-
-
 def error(excinfo):
     r = excinfo.value.response
     return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Message"]
-
-
-def advance(endpoint, seconds):
-    req = urllib.request.Request(
-        endpoint + "/_localbridge/clock",
-        data=json.dumps({"advanceSeconds": seconds}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-@pytest.fixture
-def manual(tmp_path):
-    srv = start_server(tmp_path, ["--clock", "manual"])
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=5)
-    assert "panicked" not in srv.log()
 
 
 # ---- queue URLs -------------------------------------------------------------------------------
@@ -80,8 +51,8 @@ def test_queues_are_per_region_and_their_urls_show_it(endpoint, server):
     other regions get AWS's `sqs.<region>.` host prefix, on `localhost` when the endpoint is an
     IP literal (`*.localhost` is loopback): `http://sqs.eu-west-1.localhost:<port>/<account>/<name>`.
     The path is the queue path the gateway routes; the region comes from the request's signature."""
-    us = client("sqs", endpoint, "us-east-1")
-    eu = client("sqs", endpoint, "eu-west-1")
+    us = default_client("sqs", endpoint, "us-east-1")
+    eu = default_client("sqs", endpoint, "eu-west-1")
     us_url = us.create_queue(QueueName="same")["QueueUrl"]
     eu_url = eu.create_queue(QueueName="same")["QueueUrl"]
     assert us_url == f"{endpoint}/{ACCOUNT}/same"
@@ -98,7 +69,7 @@ def test_queues_are_per_region_and_their_urls_show_it(endpoint, server):
 
 
 def test_recreating_within_60_seconds_answers_queue_deleted_recently(manual):
-    sqs = client("sqs", manual.endpoint)
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(QueueName="again")["QueueUrl"]
     sqs.delete_queue(QueueUrl=url)
     with pytest.raises(ClientError) as e:
@@ -109,10 +80,10 @@ def test_recreating_within_60_seconds_answers_queue_deleted_recently(manual):
         "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
     )
     assert e.value.response["Error"].get("QueryErrorCode") in (None, "QueueDeletedRecently")
-    advance(manual.endpoint, 59)
+    advance_clock(manual.endpoint, 59)
     with pytest.raises(ClientError):
         sqs.create_queue(QueueName="again")
-    advance(manual.endpoint, 1)
+    advance_clock(manual.endpoint, 1)
     assert sqs.create_queue(QueueName="again")["QueueUrl"] == url
 
 
@@ -143,19 +114,19 @@ def test_message_attribute_names_all_star_and_prefixes(sqs):
 
 
 def test_standard_queue_redelivers_an_expired_message_before_newer_ones(manual):
-    sqs = client("sqs", manual.endpoint)
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(QueueName="order", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="old")
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "old"
-    advance(manual.endpoint, 1)
+    advance_clock(manual.endpoint, 1)
     sqs.send_message(QueueUrl=url, MessageBody="new")
-    advance(manual.endpoint, 4)
+    advance_clock(manual.endpoint, 4)
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["old"]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["new"]
 
 
 def test_fifo_group_is_held_only_by_in_flight_messages(manual):
-    sqs = client("sqs", manual.endpoint)
+    sqs = default_client("sqs", manual.endpoint)
     url = sqs.create_queue(
         QueueName="groups.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "10"},
@@ -169,7 +140,7 @@ def test_fifo_group_is_held_only_by_in_flight_messages(manual):
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in again] == ["b1", "a1"], "group a serves again, from the back"
     # Everything in flight times out: groups come back in the order they became receivable.
-    advance(manual.endpoint, 10)
+    advance_clock(manual.endpoint, 10)
     after = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in after] == ["a1", "a2", "a3", "b1"]
 
@@ -201,7 +172,7 @@ def with_trace_header(c, value):
 
 
 def test_trace_header_becomes_aws_trace_header(endpoint):
-    sqs = with_trace_header(client("sqs", endpoint), TRACE)
+    sqs = with_trace_header(default_client("sqs", endpoint), TRACE)
     url = sqs.create_queue(QueueName="traced")["QueueUrl"]
     sent = sqs.send_message(QueueUrl=url, MessageBody="m")
     assert "MD5OfMessageSystemAttributes" not in sent
@@ -211,7 +182,7 @@ def test_trace_header_becomes_aws_trace_header(endpoint):
 
 
 def test_s3_notification_carries_the_trace_header(endpoint, sqs):
-    s3 = with_trace_header(client("s3", endpoint), TRACE)
+    s3 = with_trace_header(default_client("s3", endpoint), TRACE)
     url = sqs.create_queue(QueueName="s3-traced")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(s3_policy(arn, "traced"))})
@@ -255,11 +226,6 @@ def receive_records(sqs, url, count, timeout=10.0):
                 out.append(m)
     assert len(out) == count, out
     return out
-
-
-def ledger(endpoint, **params):
-    with urllib.request.urlopen(f"{endpoint}/_localbridge/ledger?{urllib.parse.urlencode(params)}", timeout=10) as r:
-        return json.loads(r.read())["records"]
 
 
 def test_the_queue_policy_is_checked_at_delivery(endpoint, sqs, s3):
