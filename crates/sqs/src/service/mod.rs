@@ -31,7 +31,23 @@ use crate::validate;
 use crate::Sqs;
 
 fn registry_key(region: &str, account: &str, name: &str) -> String {
-    format!("{region}\n{account}\n{name}")
+    let mut key = String::with_capacity(region.len() + account.len() + name.len() + 2);
+    push_registry_key(&mut key, region, account, name);
+    key
+}
+
+fn push_registry_key(key: &mut String, region: &str, account: &str, name: &str) {
+    key.push_str(region);
+    key.push('\n');
+    key.push_str(account);
+    key.push('\n');
+    key.push_str(name);
+}
+
+thread_local! {
+    /// The lookup key, built in a buffer the thread reuses: a queue lookup (every message
+    /// operation) allocates nothing.
+    static LOOKUP_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 fn retention_ms(config: &QueueConfig) -> u64 {
@@ -74,9 +90,17 @@ fn optional_in_range(
 
 impl Sqs {
     pub(crate) fn lookup(&self, region: &str, account: &str, name: &str) -> Option<Arc<Queue>> {
-        let key = registry_key(region, account, name);
-        let map = self.inner.queues.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(&key).cloned()
+        LOOKUP_KEY.with_borrow_mut(|key| {
+            key.clear();
+            push_registry_key(key, region, account, name);
+            let map = self.inner.queues.read().unwrap_or_else(PoisonError::into_inner);
+            let found = map.get(key.as_str()).cloned();
+            // A pathological name must not keep a large buffer alive on the thread.
+            if key.capacity() > 1024 {
+                *key = String::new();
+            }
+            found
+        })
     }
 
     /// The queue a request names (a bare name: the caller's account), in the request's region.
