@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::FutureExt as _;
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -237,7 +237,7 @@ impl Gateway {
         let query = parts.uri.query();
         let credential = sigv4::request_credential(&parts.headers, query.unwrap_or(""));
         let ctx = context(&parts, remote, credential.as_ref());
-        let target = header(&parts, "x-amz-target");
+        let target = header(&parts, &X_AMZ_TARGET);
         let signing_name = credential.as_ref().map(|c| &*c.service).filter(|s| !s.is_empty());
 
         // The `Action` decides only unsigned requests without X-Amz-Target; a form body is read
@@ -267,7 +267,7 @@ impl Gateway {
         }
         let signals = Signals {
             path: parts.uri.path(),
-            target: header(&parts, "x-amz-target"),
+            target,
             signing_name,
             action: params.as_ref().and_then(Params::action),
         };
@@ -410,17 +410,21 @@ fn method_name(m: &Method) -> &'static str {
     }
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+/// Header names the gateway reads on every request, parsed once (a lookup by `&str` parses the
+/// name each time).
+const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn content_length(parts: &Parts) -> Option<usize> {
-    header(parts, http::header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok())
+    header(parts, &http::header::CONTENT_LENGTH).and_then(|v| v.parse().ok())
 }
 
 fn is_form(parts: &Parts) -> bool {
-    header(parts, http::header::CONTENT_TYPE.as_str())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+    header(parts, &http::header::CONTENT_TYPE).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// The request's context: region from the credential scope, the account from a 12-digit access
@@ -439,7 +443,7 @@ fn context(parts: &Parts, remote: Option<SocketAddr>, credential: Option<&sigv4:
         ctx.access_key = Some(c.access_key.clone().into_owned());
     }
     ctx.source_ip = remote.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
-    ctx.trace_header = header(parts, "x-amzn-trace-id").map(str::to_owned);
+    ctx.trace_header = header(parts, &X_AMZN_TRACE_ID).map(str::to_owned);
     ctx
 }
 

@@ -19,7 +19,7 @@ pub mod service;
 pub mod xml;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
 
 pub use json::JsonVersion;
 pub use query::Params;
@@ -28,6 +28,8 @@ pub use xml::XmlWriter;
 
 /// The request-id header of the JSON and query protocols.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// [`REQUEST_ID_HEADER`] as a header name (inserting by `&str` parses the name every time).
+const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 /// The header carrying the query code of an `awsQueryCompatible` service's JSON error.
 pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
 
@@ -38,7 +40,7 @@ pub fn respond(status: u16, content_type: &'static str, body: Bytes, request_id:
     let headers = resp.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, v);
+        headers.insert(REQUEST_ID, v);
     }
     resp
 }
