@@ -3,7 +3,7 @@
 import json
 import signal
 
-from conftest import http, start_server
+from conftest import http, start_server, wait_in_flight
 
 
 def test_health(endpoint):
@@ -81,7 +81,7 @@ def test_shutdown_does_not_wait_for_a_long_poll(tmp_path):
     threading.Thread(
         target=lambda: _ignore(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)), daemon=True
     ).start()
-    time.sleep(0.3)
+    wait_in_flight(srv.endpoint, 1)
     t0 = time.monotonic()
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(timeout=10) == 0

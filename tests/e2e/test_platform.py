@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import advance_clock, http, serve, start_server
+from conftest import advance_clock, http, serve, start_server, wait_in_flight
 
 SQS_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00"
@@ -225,7 +225,9 @@ def test_a_huge_declared_body_reserves_nothing(server):
     before = _rss_kib(server.proc.pid)
     head = b"PUT /big/obj HTTP/1.1\r\nHost: x\r\nContent-Length: 5368709120\r\n\r\n"
     s, _ = _raw(server.port, head + b"\0" * (128 * 1024), read=False)
-    time.sleep(0.3)
+    # The upload is in flight (its headers read, its body being read): a reservation of the
+    # declared size would have happened by now.
+    wait_in_flight(server.endpoint, 1)
     during = _rss_kib(server.proc.pid)
     s.close()
     assert during - before < 64 * 1024, f"RSS grew by {during - before} KiB"
