@@ -39,6 +39,16 @@ pub fn uuid() -> String {
     uuid_v4().hyphenated().encode_lower(&mut buf).to_owned()
 }
 
+/// 24 random bytes as base64url without padding: 32 URL-safe characters (S3 version and upload
+/// ids).
+pub fn url_safe_id() -> String {
+    let mut bytes = [0u8; 24];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&random_u64().to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// S3's `x-amz-request-id`: 16 upper-case hex digits.
 pub fn s3_request_id() -> String {
     format!("{:016X}", random_u64())

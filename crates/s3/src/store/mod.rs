@@ -17,7 +17,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -49,10 +48,7 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 /// 24 random bytes, base64url: 32 URL-safe characters.
 fn random_id() -> String {
-    let mut bytes = [0u8; 24];
-    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes[16..].copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    lb_core::ids::url_safe_id()
 }
 
 /// Bodies up to this size are copied into an allocation of their own size before they are stored.
