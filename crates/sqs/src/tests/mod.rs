@@ -41,6 +41,16 @@ fn attrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
+/// A FIFO queue with content-based deduplication.
+fn create_fifo(sqs: &Sqs, ctx: &RequestContext, name: &str) -> QueueRef {
+    create(
+        sqs,
+        ctx,
+        name,
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    )
+}
+
 fn create(sqs: &Sqs, ctx: &RequestContext, name: &str, attributes: &[(&str, &str)]) -> QueueRef {
     let url = sqs
         .create_queue(

@@ -210,12 +210,7 @@ fn attributes_all_defaults_and_updates() {
     );
     assert!(sqs.get_queue_attributes(&ctx, &q, &[]).unwrap().is_empty());
 
-    let f = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let f = create_fifo(&sqs, &ctx, "f.fifo");
     let a = attr_map(&sqs, &ctx, &f);
     assert_eq!(a["FifoQueue"], "true");
     assert_eq!(a["ContentBasedDeduplication"], "true");

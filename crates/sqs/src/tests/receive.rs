@@ -133,12 +133,7 @@ async fn redrive_keeps_messages_when_the_dlq_is_gone() {
 #[tokio::test]
 async fn fifo_ordering_group_locking_and_sequence_numbers() {
     let (sqs, _, ctx) = setup();
-    let q = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let q = create_fifo(&sqs, &ctx, "f.fifo");
     let e = sqs.send_message(&ctx, &q, SendMessageEntry::new("x")).unwrap_err();
     assert_eq!(
         (e.code.as_ref(), e.message.as_str()),
@@ -194,12 +189,7 @@ async fn fifo_ordering_group_locking_and_sequence_numbers() {
 #[tokio::test]
 async fn fifo_receive_request_attempt_id_returns_the_same_messages() {
     let (sqs, _, ctx) = setup();
-    let q = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let q = create_fifo(&sqs, &ctx, "f.fifo");
     send_fifo(&sqs, &ctx, &q, "m1", "g", None).unwrap();
     send_fifo(&sqs, &ctx, &q, "m2", "h", None).unwrap();
     let input = ReceiveMessageInput {
@@ -325,12 +315,7 @@ async fn long_poll_deadline_is_clock_time() {
 #[tokio::test]
 async fn long_poll_on_fifo_wakes_when_a_group_unlocks() {
     let (sqs, clock, ctx) = setup();
-    let q = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let q = create_fifo(&sqs, &ctx, "f.fifo");
     send_fifo(&sqs, &ctx, &q, "1", "g", None).unwrap();
     send_fifo(&sqs, &ctx, &q, "2", "g", None).unwrap();
     let first = recv(&sqs, &ctx, &q, 1).await;
@@ -474,12 +459,7 @@ async fn standard_redelivers_an_expired_message_before_newer_ones() {
 #[tokio::test]
 async fn fifo_group_is_held_only_by_in_flight_messages() {
     let (sqs, _, ctx) = setup();
-    let q = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let q = create_fifo(&sqs, &ctx, "f.fifo");
     for b in ["a1", "a2", "a3"] {
         send_fifo(&sqs, &ctx, &q, b, "a", None).unwrap();
     }
@@ -517,12 +497,7 @@ async fn fifo_group_visible_again_goes_to_the_back() {
     assert_eq!(bodies(&recv(&sqs, &ctx, &q, 10).await), ["b1", "c1", "a1", "a2"]);
 
     // The same after ChangeMessageVisibility to 0.
-    let r = create(
-        &sqs,
-        &ctx,
-        "r.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let r = create_fifo(&sqs, &ctx, "r.fifo");
     send_fifo(&sqs, &ctx, &r, "x1", "x", None).unwrap();
     send_fifo(&sqs, &ctx, &r, "y1", "y", None).unwrap();
     let x = recv(&sqs, &ctx, &r, 1).await;

@@ -396,12 +396,7 @@ async fn batch_operations_round_trip() {
 #[test]
 fn fifo_batch_needs_group_ids() {
     let (sqs, _, ctx) = setup();
-    let q = create(
-        &sqs,
-        &ctx,
-        "f.fifo",
-        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
-    );
+    let q = create_fifo(&sqs, &ctx, "f.fifo");
     let e = sqs
         .send_message_batch(
             &ctx,
