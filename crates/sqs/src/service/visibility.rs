@@ -53,14 +53,7 @@ impl Sqs {
     ) -> Result<BatchOutput<()>, AwsError> {
         check_batch(&entries, "DeleteMessageBatchRequestEntry")?;
         let q = self.queue(ctx, queue)?;
-        let mut out = BatchOutput::default();
-        for e in entries {
-            match self.delete_on(&q, &e.entry) {
-                Ok(()) => out.successful.push((e.id, ())),
-                Err(err) => out.failed.push(BatchResultError::new(&e.id, &err)),
-            }
-        }
-        Ok(out)
+        Ok(each_entry(entries, |handle| self.delete_on(&q, handle)))
     }
 
     pub fn change_message_visibility(
@@ -134,13 +127,20 @@ impl Sqs {
     ) -> Result<BatchOutput<()>, AwsError> {
         check_batch(&entries, "ChangeMessageVisibilityBatchRequestEntry")?;
         let q = self.queue(ctx, queue)?;
-        let mut out = BatchOutput::default();
-        for e in entries {
-            match self.change_visibility_on(&q, &e.entry.receipt_handle, e.entry.visibility_timeout) {
-                Ok(()) => out.successful.push((e.id, ())),
-                Err(err) => out.failed.push(BatchResultError::new(&e.id, &err)),
-            }
-        }
-        Ok(out)
+        Ok(each_entry(entries, |e| {
+            self.change_visibility_on(&q, &e.receipt_handle, e.visibility_timeout)
+        }))
     }
+}
+
+/// Runs `op` on each entry of a batch; each entry succeeds or fails on its own.
+fn each_entry<E>(entries: Vec<BatchEntry<E>>, mut op: impl FnMut(&E) -> Result<(), AwsError>) -> BatchOutput<()> {
+    let mut out = BatchOutput::default();
+    for e in entries {
+        match op(&e.entry) {
+            Ok(()) => out.successful.push((e.id, ())),
+            Err(err) => out.failed.push(BatchResultError::new(&e.id, &err)),
+        }
+    }
+    out
 }
