@@ -148,6 +148,9 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             ..lb_gateway::GatewayConfig::default()
         })
         .service(lb_sqs::api::SqsApi::new(sqs))
+        .service(lb_events::api::EventsApi::new(Arc::new(lb_events::Events::new(
+            Arc::clone(&clock),
+        ))))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

@@ -217,7 +217,6 @@ const fn unserved(name: &'static str, protocol: Protocol, target_prefix: Option<
 /// The services localbridge recognises but does not serve yet (protocols and target prefixes
 /// from botocore's service models).
 pub const UNSERVED: &[UnservedSpec] = &[
-    unserved("events", Protocol::Json(JsonVersion::V1_1), Some("AWSEvents.")),
     unserved("kinesis", Protocol::Json(JsonVersion::V1_1), Some("Kinesis_20131202.")),
     unserved(
         "firehose",
@@ -543,13 +542,13 @@ mod tests {
             }
         ));
         let s = Signals {
-            target: Some("AWSEvents.PutEvents"),
+            target: Some("Kinesis_20131202.PutRecord"),
             ..s
         };
         assert_eq!(
             t.classify(&s),
             Route::Unserved {
-                name: "events".into(),
+                name: "kinesis".into(),
                 protocol: Protocol::Json(JsonVersion::V1_1)
             }
         );

@@ -1,0 +1,23 @@
+//! EventBridge (botocore `events` 2015-10-07, AWS JSON 1.1, `X-Amz-Target: AWSEvents.*`).
+//!
+//! Served so far: event buses (CreateEventBus, DescribeEventBus, ListEventBuses,
+//! DeleteEventBus; the `default` bus always exists in every region and account), rules
+//! (PutRule, DescribeRule, ListRules, DeleteRule, EnableRule, DisableRule; patterns validated by
+//! `lb_rules`, ScheduleExpression accepted and stored but never fired) and TestEventPattern
+//! (`lb_rules`'s matcher).
+//!
+//! Not yet: targets and delivery (PutTargets, RemoveTargets, ListTargetsByRule, PutEvents, ...),
+//! UpdateEventBus, permissions and tags. Those operations are answered `NotImplemented` (501),
+//! as the whole service was before it was served.
+//!
+//! [`Events`] is the service logic over the model types of [`model`], without HTTP; [`api`] is
+//! the wire edge.
+
+pub mod api;
+pub mod model;
+mod service;
+
+pub use service::Events;
+
+#[cfg(test)]
+mod tests;

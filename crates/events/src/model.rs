@@ -1,0 +1,93 @@
+//! The model types: what the operations take and return, independent of the wire.
+
+/// A rule's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleState {
+    Enabled,
+    Disabled,
+    EnabledWithAllCloudtrailManagementEvents,
+}
+
+impl RuleState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleState::Enabled => "ENABLED",
+            RuleState::Disabled => "DISABLED",
+            RuleState::EnabledWithAllCloudtrailManagementEvents => "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ENABLED" => Some(RuleState::Enabled),
+            "DISABLED" => Some(RuleState::Disabled),
+            "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" => {
+                Some(RuleState::EnabledWithAllCloudtrailManagementEvents)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An event bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventBus {
+    pub name: String,
+    pub arn: String,
+    pub description: Option<String>,
+    /// Milliseconds since the epoch.
+    pub created_millis: u64,
+    pub last_modified_millis: u64,
+}
+
+/// A rule on a bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub arn: String,
+    pub event_bus_name: String,
+    /// The pattern as given (validated).
+    pub event_pattern: Option<String>,
+    pub schedule_expression: Option<String>,
+    pub state: RuleState,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    /// The account that created it (`CreatedBy`).
+    pub created_by: String,
+}
+
+/// CreateEventBus's input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateEventBusInput {
+    pub name: Option<String>,
+    pub event_source_name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// PutRule's input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutRuleInput {
+    pub name: Option<String>,
+    pub event_bus_name: Option<String>,
+    pub event_pattern: Option<String>,
+    pub schedule_expression: Option<String>,
+    pub state: Option<String>,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+/// A page of a listing: the items and the token of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}
+
+/// The paging and filter parameters of ListEventBuses and ListRules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListInput {
+    pub name_prefix: Option<String>,
+    pub event_bus_name: Option<String>,
+    pub next_token: Option<String>,
+    pub limit: Option<i64>,
+}
