@@ -30,6 +30,20 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("LOCALBRIDGE_BIN", ROOT / "target" / "debug" / "localbridge"))
 READY = re.compile(r"localbridge ready.*address=(\S+)")
 
+# The EventBridge User Guide's sample event and a pattern it matches (pattern tests share them).
+EC2 = {
+    "version": "0",
+    "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+    "detail-type": "EC2 Instance State-change Notification",
+    "source": "aws.ec2",
+    "account": "123456789012",
+    "time": "2015-11-11T21:29:54Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
+    "detail": {"instance-id": "i-0123456789", "state": "RUNNING"},
+}
+EC2_PATTERN = {"source": ["aws.ec2"], "detail": {"state": ["RUNNING"]}}
+
 CLIENT_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",

@@ -8,20 +8,10 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import EC2 as EVENT
+from conftest import EC2_PATTERN as PATTERN
 from conftest import default_client
 
-EVENT = {
-    "version": "0",
-    "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-    "detail-type": "EC2 Instance State-change Notification",
-    "source": "aws.ec2",
-    "account": "123456789012",
-    "time": "2015-11-11T21:29:54Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
-    "detail": {"instance-id": "i-0123456789", "state": "RUNNING"},
-}
-PATTERN = {"source": ["aws.ec2"], "detail": {"state": ["RUNNING"]}}
 ACCOUNT = "000000000000"
 
 

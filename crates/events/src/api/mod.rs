@@ -283,11 +283,7 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
         "ListEventBuses" => {
             let page = events.list_event_buses(ctx, &list_input(input(body)?))?;
             let buses: Vec<EventBusJson<'_>> = page.items.iter().map(EventBusJson::from).collect();
-            let mut out = serde_json::json!({ "EventBuses": to_value(buses)? });
-            if let Some(t) = page.next_token {
-                out["NextToken"] = Value::String(t);
-            }
-            out
+            page_json("EventBuses", to_value(buses)?, page.next_token)
         }
         "DeleteEventBus" => {
             let j: NameJson = input(body)?;
@@ -318,11 +314,7 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
         "ListRules" => {
             let page = events.list_rules(ctx, &list_input(input(body)?))?;
             let rules: Vec<RuleJson<'_>> = page.items.iter().map(|r| rule_json(r, false)).collect();
-            let mut out = serde_json::json!({ "Rules": to_value(rules)? });
-            if let Some(t) = page.next_token {
-                out["NextToken"] = Value::String(t);
-            }
-            out
+            page_json("Rules", to_value(rules)?, page.next_token)
         }
         "DeleteRule" => {
             let j: NameJson = input(body)?;
@@ -360,6 +352,16 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
             ))
         }
     })
+}
+
+/// A list operation's output: the items under `key`, and `NextToken` when there are more.
+fn page_json(key: &str, items: Value, next_token: Option<String>) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert(key.to_owned(), items);
+    if let Some(t) = next_token {
+        out.insert("NextToken".to_owned(), Value::String(t));
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]
