@@ -84,6 +84,33 @@ impl Harness {
         self.call(Method::GET, uri, &[], Bytes::new()).await
     }
 
+    /// CreateMultipartUpload, one UploadPart of `body`, CompleteMultipartUpload: the last answer.
+    async fn multipart_one_part(&self, path: &str, body: &'static [u8]) -> Resp {
+        let create = self
+            .call(Method::POST, &format!("{path}?uploads"), &[], Bytes::new())
+            .await;
+        let upload_id = between(create.text(), "<UploadId>", "</UploadId>");
+        let part = self
+            .call(
+                Method::PUT,
+                &format!("{path}?partNumber=1&uploadId={upload_id}"),
+                &[],
+                Bytes::from_static(body),
+            )
+            .await;
+        let part_etag = part.header("etag").unwrap().to_owned();
+        let complete = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        self.call(
+            Method::POST,
+            &format!("{path}?uploadId={upload_id}"),
+            &[],
+            Bytes::from(complete),
+        )
+        .await
+    }
+
     async fn put(&self, uri: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Resp {
         self.call(Method::PUT, uri, headers, Bytes::from_static(body)).await
     }
@@ -396,28 +423,7 @@ async fn versioning_copy_multipart_and_tagging_emit_one_event_each() {
     let on_marker = h.get(&format!("/ver/k?versionId={marker}")).await;
     assert_eq!(on_marker.status, 405);
 
-    let create = h.call(Method::POST, "/ver/big?uploads", &[], Bytes::new()).await;
-    let upload_id = between(create.text(), "<UploadId>", "</UploadId>");
-    let part = h
-        .call(
-            Method::PUT,
-            &format!("/ver/big?partNumber=1&uploadId={upload_id}"),
-            &[],
-            Bytes::from_static(b"part"),
-        )
-        .await;
-    let part_etag = part.header("etag").unwrap().to_owned();
-    let complete = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag></Part></CompleteMultipartUpload>"
-    );
-    let done = h
-        .call(
-            Method::POST,
-            &format!("/ver/big?uploadId={upload_id}"),
-            &[],
-            Bytes::from(complete),
-        )
-        .await;
+    let done = h.multipart_one_part("/ver/big", b"part").await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert!(
         done.text().contains("-1&quot;</ETag>") || done.text().contains("-1\"</ETag>"),
@@ -607,28 +613,7 @@ async fn suspended_versioning_writes_show_no_version_id() {
     assert_eq!(copy.status, 200, "{}", copy.text());
     assert_eq!(copy.header("x-amz-version-id"), None, "CopyObject names no version");
 
-    let create = h.call(Method::POST, "/susp/big?uploads", &[], Bytes::new()).await;
-    let upload_id = between(create.text(), "<UploadId>", "</UploadId>");
-    let part = h
-        .call(
-            Method::PUT,
-            &format!("/susp/big?partNumber=1&uploadId={upload_id}"),
-            &[],
-            Bytes::from_static(b"part"),
-        )
-        .await;
-    let part_etag = part.header("etag").unwrap().to_owned();
-    let complete = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag></Part></CompleteMultipartUpload>"
-    );
-    let done = h
-        .call(
-            Method::POST,
-            &format!("/susp/big?uploadId={upload_id}"),
-            &[],
-            Bytes::from(complete),
-        )
-        .await;
+    let done = h.multipart_one_part("/susp/big", b"part").await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert_eq!(
         done.header("x-amz-version-id"),
