@@ -14,6 +14,7 @@
 //! the wire edge.
 
 pub mod api;
+pub mod connections;
 pub mod model;
 mod service;
 
