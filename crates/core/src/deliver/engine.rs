@@ -33,7 +33,7 @@ use super::ledger::{Fate, Ledger};
 use super::rate_log::RateLimitedLog;
 use super::{
     DeadLetter, Delivery, DeliveryError, Exhausted, Failure, FailureKind, Message, Producer, Registry, RetryPolicy,
-    Target, WhenFull,
+    Tally, Target, WhenFull,
 };
 use crate::arn::Arn;
 use crate::clock::{BoxFuture, Clock, ClockHold};
@@ -152,6 +152,7 @@ struct Job {
     event_id: Option<String>,
     retry: RetryPolicy,
     dead_letter: Option<DeadLetter>,
+    tally: Option<Arc<Tally>>,
     /// Attempts made so far.
     attempts: u32,
     submitted_at: u64,
@@ -461,6 +462,7 @@ impl Inner {
             retry,
             dead_letter,
             when_full: _,
+            tally,
         } = delivery;
         let job = Job {
             ledger_id,
@@ -469,6 +471,7 @@ impl Inner {
             event_id,
             retry,
             dead_letter,
+            tally,
             attempts: 0,
             submitted_at: now,
             size,
@@ -493,6 +496,14 @@ impl Inner {
             c.bytes.fetch_sub(job.size, Ordering::Relaxed);
         }
         lane.counters.fate(fate);
+        if let Some(t) = &job.tally {
+            match fate {
+                Fate::DeadLettered => t.dead_lettered.fetch_add(1, Ordering::Relaxed),
+                Fate::Dropped => t.dropped.fetch_add(1, Ordering::Relaxed),
+                Fate::Delivered => t.delivered.fetch_add(1, Ordering::Relaxed),
+                Fate::Pending => 0,
+            };
+        }
         if fate == Fate::Dropped {
             self.drop_log.drop_warning(
                 self.clock.now_millis(),
@@ -525,6 +536,9 @@ impl Inner {
             });
             match result {
                 Ok(()) => {
+                    if let Some(t) = &job.tally {
+                        t.delivered.fetch_add(1, Ordering::Relaxed);
+                    }
                     delivered.push(job.ledger_id);
                     delivered_bytes += job.size;
                     if let Some(g) = &job.message.group_id {
@@ -539,6 +553,9 @@ impl Inner {
                     match self.retry_at(&job, &err, now) {
                         Ok(due) => {
                             lane.counters.retried.fetch_add(1, Ordering::Relaxed);
+                            if let Some(t) = &job.tally {
+                                t.retried.fetch_add(1, Ordering::Relaxed);
+                            }
                             debug!(target_arn = %lane.target, ledger_id = job.ledger_id, attempt = job.attempts, due, error = %err, "delivery failed, will retry");
                             let mut st = lane.lock();
                             let seq = st.retry_seq;
@@ -611,7 +628,7 @@ impl Inner {
             attempts: job.attempts,
             exhausted,
         };
-        let mut message: Message = (*job.message).clone();
+        let mut message: Message = Message::clone(dl.message.as_ref().unwrap_or(&job.message));
         message.attributes.extend((dl.attributes)(&failure));
         let dead = Delivery {
             target: dl.target.clone(),
@@ -621,6 +638,7 @@ impl Inner {
             retry: self.config.dead_letter_retry,
             dead_letter: None,
             when_full: WhenFull::Drop,
+            tally: None,
         };
         match self.enqueue(dead, Some(job.ledger_id)) {
             Ok(_) => {

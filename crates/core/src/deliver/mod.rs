@@ -17,6 +17,7 @@ mod ledger;
 mod rate_log;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -341,6 +342,10 @@ pub type DeadLetterAttributes = Arc<dyn Fn(&Failure<'_>) -> BTreeMap<String, Mes
 pub struct DeadLetter {
     pub target: Arn,
     pub attributes: DeadLetterAttributes,
+    /// What the dead-letter target receives, when it is not the delivered message itself
+    /// (EventBridge dead-letters the original event, not the target's transformed input). The
+    /// attributes are added to it.
+    pub message: Option<Arc<Message>>,
 }
 
 impl std::fmt::Debug for DeadLetter {
@@ -360,6 +365,28 @@ pub enum WhenFull {
     Drop,
 }
 
+/// A producer's own counters of its deliveries' outcomes (EventBridge counts per rule), bumped
+/// by the engine next to its per-target counters. Share one across the deliveries to count
+/// together.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Attempts that succeeded, one per delivery.
+    pub delivered: AtomicU64,
+    /// Deliveries that failed for good and went to their dead-letter target.
+    pub dead_lettered: AtomicU64,
+    /// Deliveries that failed for good and were dropped (no dead-letter target, or it refused).
+    pub dropped: AtomicU64,
+    /// Failed attempts scheduled again.
+    pub retried: AtomicU64,
+}
+
+impl Tally {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
 /// One message for one target, as a producer submits it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -372,6 +399,8 @@ pub struct Delivery {
     pub retry: RetryPolicy,
     pub dead_letter: Option<DeadLetter>,
     pub when_full: WhenFull,
+    /// The producer's counters for this delivery's outcome, if it keeps any.
+    pub tally: Option<Arc<Tally>>,
 }
 
 impl Delivery {
@@ -385,6 +414,7 @@ impl Delivery {
             retry: RetryPolicy::none(),
             dead_letter: None,
             when_full: WhenFull::Drop,
+            tally: None,
         }
     }
 }

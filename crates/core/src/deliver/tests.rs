@@ -336,6 +336,7 @@ async fn exhausted_deliveries_go_to_the_dead_letter_target_with_the_producers_at
                 ),
             ])
         }),
+        message: None,
     });
     let id = r.engine.submit(d).unwrap();
     let s = settled(&r.engine).await;
@@ -362,6 +363,7 @@ async fn a_dead_letter_target_that_fails_leaves_a_dropped_record_with_the_reason
     d.dead_letter = Some(DeadLetter {
         target: arn("dlq"),
         attributes: Arc::new(|_: &Failure<'_>| BTreeMap::new()),
+        message: None,
     });
     r.engine.submit(d).unwrap();
     let s = settled(&r.engine).await;
@@ -574,4 +576,34 @@ fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
             assert!(b >= full / 2 && b <= full, "attempt {attempt}: {b} vs {full}");
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_producers_tally_counts_outcomes_and_the_dead_letter_may_carry_another_message() {
+    let r = rig();
+    r.fake.set("q", Mode::Throttled);
+    let tally = Arc::new(Tally::default());
+    let mut d = delivery("q", "transformed");
+    d.retry = RetryPolicy::exponential(3, 3_600_000, 100, 1_000);
+    d.tally = Some(Arc::clone(&tally));
+    d.dead_letter = Some(DeadLetter {
+        target: arn("dlq"),
+        attributes: Arc::new(|_: &Failure<'_>| BTreeMap::new()),
+        message: Some(Arc::new(Message::new("original"))),
+    });
+    r.engine.submit(d).unwrap();
+    let mut ok = delivery("other", "fine");
+    ok.tally = Some(Arc::clone(&tally));
+    r.engine.submit(ok).unwrap();
+    settled(&r.engine).await;
+    assert_eq!(r.fake.got("dlq")[0].0, "original");
+    assert_eq!(
+        (
+            Tally::get(&tally.delivered),
+            Tally::get(&tally.retried),
+            Tally::get(&tally.dead_lettered),
+            Tally::get(&tally.dropped)
+        ),
+        (1, 2, 1, 0)
+    );
 }
