@@ -160,3 +160,76 @@ def test_names_joined_with_dots():
         r = run("--pattern", json.dumps(pattern), "--events", "-", stdin="\n".join(lines) + "\n")
         assert (r.returncode, r.stderr) == (0, "")
         assert r.stdout == lines[0] + "\n" + lines[2] + "\n"
+
+
+# --explain: why an event does not match (`<field>: <reason>`), exit codes unchanged.
+
+S3_PATTERN = {"source": ["aws.s3"], "detail": {"object": {"key": [{"suffix": ".jpg"}]}}}
+
+
+def s3_event(key):
+    return dict(EC2, source="aws.s3", **{"detail-type": "Object Created"}, detail={"object": {"key": key}})
+
+
+def test_explain_event_no_match_prints_false_and_reason():
+    r = run("--pattern", json.dumps(S3_PATTERN), "--event", json.dumps(s3_event("cat.png")), "--explain")
+    assert (r.returncode, r.stderr) == (1, "")
+    assert r.stdout == 'false\ndetail.object.key: "cat.png" does not end with ".jpg"\n'
+
+
+def test_explain_event_match_unchanged():
+    r = run("--pattern", json.dumps(S3_PATTERN), "--event", json.dumps(s3_event("cat.jpg")), "--explain")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "true\n", "")
+
+
+def test_explain_event_operators():
+    cases = [
+        (PATTERN, dict(EC2, source="aws.s3"), 'source: expected one of ["aws.ec2"]'),
+        (PATTERN, dict(EC2, detail={}), "detail.state: absent, but the pattern requires a value"),
+        ({"detail": {"n": [{"numeric": [">", 1000]}]}}, dict(EC2, detail={"n": 1000}), "detail.n: 1000 is not > 1000"),
+        (
+            {"detail": {"state": [{"exists": False}]}},
+            EC2,
+            'detail.state: present, but the pattern requires it to be absent ("exists": false)',
+        ),
+        (
+            {"detail": {"items": {"id": [1], "ok": [True]}}},
+            dict(EC2, detail={"items": [{"id": 1, "ok": False}, {"id": 2, "ok": True}]}),
+            'detail.items: no element of the array matches together with the other fields under "detail.items"',
+        ),
+    ]
+    for pattern, event, line in cases:
+        r = run("--pattern", json.dumps(pattern), "--event", json.dumps(event), "--explain")
+        assert (r.returncode, r.stdout, r.stderr) == (1, f"false\n{line}\n", ""), pattern
+
+
+def test_explain_events_reports_non_matching_lines_on_stderr(tmp_path):
+    lines = [
+        json.dumps(s3_event("cat.png")),
+        "",
+        json.dumps(s3_event("cat.jpg")),
+        json.dumps(EC2),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = run("--pattern", json.dumps(S3_PATTERN), "--events", str(path), "--explain")
+    assert r.returncode == 0
+    assert r.stdout == lines[2] + "\n"
+    assert r.stderr == (
+        'line 1: detail.object.key: "cat.png" does not end with ".jpg"\n'
+        'line 4: source: expected one of ["aws.s3"]\n'
+    )
+
+
+def test_explain_events_no_match_and_bad_line_keep_exit_codes():
+    r = run("--pattern", json.dumps(S3_PATTERN), "--events", "-", "--explain", stdin=json.dumps(EC2) + "\n")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", 'line 1: source: expected one of ["aws.s3"]\n')
+    r = run("--pattern", json.dumps(S3_PATTERN), "--events", "-", "--explain", stdin="garbage\n")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.startswith("line 1: the event is not valid JSON")
+
+
+def test_explain_not_with_batch():
+    r = run("--batch", "--explain")
+    assert r.returncode == 2
+    assert "cannot be used with" in r.stderr

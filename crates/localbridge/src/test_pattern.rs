@@ -9,6 +9,13 @@
 //!   2 when the pattern is invalid or some line was not a JSON object (each such line is
 //!   reported on stderr as `line N: ...` and skipped; the others are still answered).
 //!   Blank lines are skipped.
+//! - `--explain`, with `--event` or `--events`: also say why an event does not match
+//!   (`Pattern::explain`: the first field of the pattern that failed, and why). With `--event`,
+//!   `false` is followed on stdout by one line `<field>: <reason>`, e.g.
+//!   `detail.object.key: "cat.png" does not end with ".jpg"`. With `--events`, each non-matching
+//!   line is reported on stderr as `line N: <field>: <reason>` (beside the `line N: ...` errors;
+//!   a line the matcher answered but that is not a whole JSON object is reported as
+//!   `line N: cannot explain: ...`); stdout is unchanged. Exit codes are unchanged.
 //! - `--batch`: stdin lines `{"pattern": P, "event": E}` (P and E as JSON, or as strings holding
 //!   JSON, as TestEventPattern takes them); each non-blank line is answered with one line:
 //!   `true`, `false`, or the error message. Exit 0 (2 only on an I/O error).
@@ -26,7 +33,8 @@
 //! bytes of each line (only the parts of an event that the pattern reads are decoded, so a line
 //! that is broken elsewhere may still be answered); `--event` and `--batch` use the reference
 //! evaluator (`Pattern::matches`) on the fully parsed event (one pattern per event: nothing to
-//! compile for).
+//! compile for). `--explain` parses each non-matching line in full and asks the reference
+//! evaluator (`Pattern::explain`), whose explanations never disagree with its own matching.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -59,6 +67,10 @@ pub struct TestPatternArgs {
     /// Read `{"pattern": ..., "event": ...}` lines from stdin; answer each with one line.
     #[arg(long, conflicts_with_all = ["transform", "input_path"])]
     pub batch: bool,
+    /// Say why an event does not match: `<field>: <reason>` after `false` (--event), or
+    /// `line N: <field>: <reason>` on stderr (--events).
+    #[arg(long, conflicts_with = "batch")]
+    pub explain: bool,
     /// An input transformer applied to matching events: JSON text or @file.
     #[arg(long, conflicts_with = "input_path")]
     pub transform: Option<String>,
@@ -235,6 +247,9 @@ fn single_or_stream(
         let event = parse_event(text.as_bytes())?;
         if !pattern.matches(&event) {
             out.write_all(b"false\n")?;
+            if args.explain {
+                writeln!(out, "{}", explanation(&pattern, &event))?;
+            }
             return Ok(EXIT_NO_MATCH);
         }
         match output {
@@ -270,7 +285,15 @@ fn single_or_stream(
             continue;
         }
         match machine.matches_into(raw, &mut hits) {
-            Ok(()) if hits.is_empty() => {}
+            Ok(()) if hits.is_empty() => {
+                if args.explain {
+                    match parse_event(raw) {
+                        Ok(event) => writeln!(err, "line {number}: {}", explanation(&pattern, &event))?,
+                        // Answered from the parts the pattern reads; the rest is broken.
+                        Err(m) => writeln!(err, "line {number}: cannot explain: {m}")?,
+                    }
+                }
+            }
             Ok(()) => match &output {
                 Output::Verdict => {
                     matched = true;
@@ -302,6 +325,15 @@ fn single_or_stream(
     } else {
         EXIT_NO_MATCH
     })
+}
+
+/// Why `event` does not match, on one line: `<field>: <reason>`.
+fn explanation(pattern: &Pattern, event: &Value) -> String {
+    match pattern.explain(event) {
+        Some(m) => m.to_string().replace(['\n', '\r'], " "),
+        // The compiled matcher (--events) said no, the reference evaluator says yes: a bug.
+        None => "no explanation: the reference evaluator matches this event".into(),
+    }
 }
 
 /// The line without its `\n` / `\r\n`.
@@ -490,5 +522,86 @@ mod tests {
             exec(&["--pattern", p, "--events", "-", "--input-path", "$.source"], events),
             (0, "\"aws.ec2\"\n\"aws.ec2\"\n".into(), "".into())
         );
+    }
+
+    #[test]
+    fn explain() {
+        let p = r#"{"source":["aws.s3"],"detail":{"object":{"key":[{"suffix":".jpg"}]}}}"#;
+        let png = r#"{"source":"aws.s3","detail":{"object":{"key":"cat.png"}}}"#;
+        let jpg = r#"{"source":"aws.s3","detail":{"object":{"key":"cat.jpg"}}}"#;
+        assert_eq!(
+            exec(&["--pattern", p, "--event", png, "--explain"], ""),
+            (
+                EXIT_NO_MATCH,
+                "false\ndetail.object.key: \"cat.png\" does not end with \".jpg\"\n".into(),
+                "".into()
+            )
+        );
+        // A match is answered as without --explain, and so is a transformed one.
+        assert_eq!(
+            exec(&["--pattern", p, "--event", jpg, "--explain"], ""),
+            (EXIT_MATCH, "true\n".into(), "".into())
+        );
+        assert_eq!(
+            exec(
+                &["--pattern", p, "--event", jpg, "--explain", "--input-path", "$.source"],
+                ""
+            ),
+            (EXIT_MATCH, "\"aws.s3\"\n".into(), "".into())
+        );
+        assert_eq!(
+            exec(&["--pattern", p, "--event", "{}", "--explain"], ""),
+            (
+                EXIT_NO_MATCH,
+                "false\nsource: absent, but the pattern requires a value\n".into(),
+                "".into()
+            )
+        );
+
+        // --events: matching lines on stdout as before, the others explained on stderr.
+        let lines = format!("{png}\n\n{jpg}\n{{\"source\":\"aws.ec2\"}}\n");
+        assert_eq!(
+            exec(&["--pattern", p, "--events", "-", "--explain"], &lines),
+            (
+                EXIT_MATCH,
+                format!("{jpg}\n"),
+                concat!(
+                    "line 1: detail.object.key: \"cat.png\" does not end with \".jpg\"\n",
+                    "line 4: source: expected one of [\"aws.s3\"]\n"
+                )
+                .into()
+            )
+        );
+        assert_eq!(
+            exec(&["--pattern", p, "--events", "-", "--explain"], &format!("{png}\n")),
+            (
+                EXIT_NO_MATCH,
+                "".into(),
+                "line 1: detail.object.key: \"cat.png\" does not end with \".jpg\"\n".into()
+            )
+        );
+        // Errors keep their exit code; a line answered but broken elsewhere cannot be explained.
+        let (code, out, err) = exec(
+            &["--pattern", p, "--events", "-", "--explain"],
+            "oops\n{\"source\":\"aws.ec2\",\"x\":{\"y\":[1,}}\n",
+        );
+        assert_eq!((code, out.as_str()), (EXIT_ERROR, ""));
+        let err: Vec<&str> = err.lines().collect();
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert!(err[0].starts_with("line 1: the event is not valid JSON"), "{err:?}");
+        assert!(
+            err[1].starts_with("line 2: cannot explain: invalid event JSON"),
+            "{err:?}"
+        );
+        // Field names with a line break stay on one line.
+        let (code, out, _) = exec(&["--pattern", r#"{"a\nb":["x"]}"#, "--event", "{}", "--explain"], "");
+        assert_eq!(
+            (code, out.as_str()),
+            (EXIT_NO_MATCH, "false\na b: absent, but the pattern requires a value\n")
+        );
+
+        // Not with --batch.
+        assert!(parse(&["--batch", "--explain"]).is_err());
+        assert!(!parse(&["--pattern", p, "--event", "{}"]).unwrap().explain);
     }
 }

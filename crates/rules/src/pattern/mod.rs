@@ -1,13 +1,16 @@
 //! The EventBridge event-pattern language: parsing and validation with AWS's error messages
 //! ([`Pattern::parse`]), the parsed form ([`ast`]) that the compiled matcher consumes, and a
-//! small reference evaluator ([`Pattern::matches`]).
+//! small reference evaluator ([`Pattern::matches`]), which also says why an event does not
+//! match ([`Pattern::explain`]).
 
 pub mod ast;
 mod complexity;
+mod explain;
 mod lexer;
 mod parse;
 mod reference;
 
+pub use explain::Mismatch;
 pub use parse::{MAX_ALTERNATIVES, NUMERIC_LIMIT};
 
 use std::fmt;
@@ -139,10 +142,21 @@ impl Pattern {
     pub fn matches(&self, event: &serde_json::Value) -> bool {
         reference::matches(&self.alternatives, event, self.names)
     }
+
+    /// Why `event` does not match: the first field of the pattern that failed, in the order
+    /// written, with the event's value there and the reason (`None` exactly when
+    /// [`Pattern::matches`] is true). Of several `$or` alternatives, the one that got furthest
+    /// (most fields matching; the first on a tie). Computed by the reference evaluator, so it
+    /// never disagrees with it; see [`Mismatch`].
+    pub fn explain(&self, event: &serde_json::Value) -> Option<Mismatch> {
+        explain::explain(self, event)
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod conformance;
+#[cfg(test)]
+mod explain_tests;
 #[cfg(test)]
 mod tests;
 
