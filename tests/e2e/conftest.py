@@ -261,3 +261,37 @@ def wait_in_flight(endpoint, n, wall_limit=10):
                         return
         time.sleep(0.01)
     raise AssertionError(f"{n} requests never in flight")
+
+
+# ---- deliveries ------------------------------------------------------------------------------
+
+
+def health(endpoint):
+    return get_json(endpoint, "/_localbridge/health")["delivery"]
+
+
+def settle(endpoint, timeout=10.0):
+    """Waits until the delivery engine has given every submitted delivery its fate (the S3 call
+    that caused an event has submitted its deliveries before it returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = health(endpoint)
+        if d["pending"] == 0 and d["delivered"] + d["dropped"] + d["deadLettered"] == d["submitted"]:
+            return d
+        if time.monotonic() > deadline:
+            pytest.fail(f"deliveries did not settle: {d}")
+        time.sleep(0.005)
+
+
+def receive(sqs, url, count):
+    """Receives exactly `count` messages, deletes them, and returns their bodies parsed. Each
+    receive long-polls: under the manual clock it returns the moment a message arrives (a message
+    that never comes fails the test at the client's read timeout)."""
+    bodies = []
+    while len(bodies) < count:
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
+        for m in resp.get("Messages", []):
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(bodies) == count, f"expected {count} messages, got {len(bodies)}: {bodies}"
+    return bodies

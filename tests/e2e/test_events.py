@@ -1,6 +1,6 @@
 """EventBridge buses, rules and TestEventPattern, with boto3 and the AWS CLI against the binary.
 
-Targets and PutEvents are not served yet (they answer NotImplemented); see crates/events.
+Targets, PutEvents and routing: test_events_routing.py.
 """
 
 import json
@@ -128,13 +128,6 @@ def test_test_event_pattern(events):
     with pytest.raises(ClientError) as e:
         events.test_event_pattern(EventPattern=json.dumps(PATTERN), Event=json.dumps(no_id))
     assert error(e) == ("ValidationException", "Parameter Event is not valid.", 400)
-
-
-def test_targets_not_served_yet(events):
-    events.put_rule(Name="r", EventPattern=json.dumps(PATTERN))
-    with pytest.raises(ClientError) as e:
-        events.put_targets(Rule="r", Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:q"}])
-    assert error(e)[0] == "NotImplemented"
 
 
 def test_cli(aws, aws_raw):

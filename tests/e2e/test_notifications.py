@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import advance_clock, get_json, http, ledger
+from conftest import advance_clock, get_json, health, http, ledger, receive, settle
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -91,37 +91,6 @@ def make_queue(sqs, name, bucket=None):
 def server(manual):
     """The server on the manual clock (see the module's docstring)."""
     return manual
-
-
-def health(endpoint):
-    return get_json(endpoint, "/_localbridge/health")["delivery"]
-
-
-def settle(endpoint, timeout=10.0):
-    """Waits until the delivery engine has given every submitted delivery its fate (the S3 call
-    that caused an event has submitted its deliveries before it returns)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        d = health(endpoint)
-        if d["pending"] == 0 and d["delivered"] + d["dropped"] + d["deadLettered"] == d["submitted"]:
-            return d
-        if time.monotonic() > deadline:
-            pytest.fail(f"deliveries did not settle: {d}")
-        time.sleep(0.005)
-
-
-def receive(sqs, url, count):
-    """Receives exactly `count` messages, deletes them, and returns their bodies parsed. Each
-    receive long-polls: under the manual clock it returns the moment a message arrives (a message
-    that never comes fails the test at the client's read timeout)."""
-    bodies = []
-    while len(bodies) < count:
-        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
-        for m in resp.get("Messages", []):
-            bodies.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    assert len(bodies) == count, f"expected {count} messages, got {len(bodies)}: {bodies}"
-    return bodies
 
 
 def assert_no_message(sqs, url):
@@ -788,9 +757,9 @@ def test_generated_ids_and_empty_configuration(s3, sqs):
     assert_no_message(sqs, url)
 
 
-def test_eventbridge_configuration_is_stored_and_its_events_dropped_until_events_exists(aws, s3, endpoint):
-    """No events service yet: S3 builds the aws.s3 event and the engine drops it, counted and
-    recorded in the ledger with its reason."""
+def test_eventbridge_configuration_delivers_to_the_default_bus(aws, s3, endpoint):
+    """S3 hands the aws.s3 event to the default bus of the bucket's region (routing to rules:
+    test_events_routing.py); the delivery is in the ledger under the bucket."""
     s3.create_bucket(Bucket="bus")
     aws("s3api", "put-bucket-notification-configuration", "--bucket", "bus",
         "--notification-configuration", '{"EventBridgeConfiguration": {}}')
@@ -799,11 +768,11 @@ def test_eventbridge_configuration_is_stored_and_its_events_dropped_until_events
     put = s3.put_object(Bucket="bus", Key="a", Body=b"x")
     after = settle(endpoint)
     assert after["submitted"] == before["submitted"] + 1
-    assert after["dropped"] == before["dropped"] + 1
+    assert after["delivered"] == before["delivered"] + 1
     [rec] = ledger(endpoint, producer="arn:aws:s3:::bus")
     assert rec["producer"] == {"arn": "arn:aws:s3:::bus"}, "EventBridge has no configuration Id"
     assert rec["target"] == f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
-    assert rec["fate"] == "dropped" and rec["reason"], rec
+    assert rec["fate"] == "delivered", rec
     assert rec["eventId"] == put["ResponseMetadata"]["RequestId"]
 
 

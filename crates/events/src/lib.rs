@@ -15,10 +15,15 @@
 
 pub mod api;
 pub mod connections;
+mod inspect;
+pub mod journal;
 pub mod model;
+mod route;
 mod service;
+mod target;
 
-pub use service::Events;
+pub use route::{RuleMetrics, PRINCIPAL};
+pub use service::{Events, EventsConfig, PutPermissionInput};
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,11 @@ pub struct EventBus {
     pub name: String,
     pub arn: String,
     pub description: Option<String>,
+    /// `DeadLetterConfig`, `KmsKeyIdentifier`, `LogConfig` as UpdateEventBus or CreateEventBus
+    /// set them (JSON objects / text, returned by DescribeEventBus).
+    pub dead_letter_config: Option<serde_json::Value>,
+    pub kms_key_identifier: Option<String>,
+    pub log_config: Option<serde_json::Value>,
     /// Milliseconds since the epoch.
     pub created_millis: u64,
     pub last_modified_millis: u64,
@@ -90,4 +95,52 @@ pub struct ListInput {
     pub event_bus_name: Option<String>,
     pub next_token: Option<String>,
     pub limit: Option<i64>,
+}
+
+/// A target PutTargets did not save, or an id RemoveTargets did not find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFailure {
+    pub target_id: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+impl TargetFailure {
+    pub fn new(target_id: &str, error_code: &str, error_message: String) -> Self {
+        Self {
+            target_id: target_id.to_owned(),
+            error_code: error_code.to_owned(),
+            error_message,
+        }
+    }
+}
+
+/// One PutEvents entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PutEventsEntry {
+    /// `Time`, in epoch milliseconds.
+    pub time_millis: Option<u64>,
+    pub source: Option<String>,
+    pub resources: Option<Vec<String>>,
+    pub detail_type: Option<String>,
+    pub detail: Option<String>,
+    pub event_bus_name: Option<String>,
+    pub trace_header: Option<String>,
+}
+
+/// What became of one PutEvents entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutEventsResult {
+    Accepted { event_id: String },
+    Failed { code: String, message: String },
+}
+
+/// UpdateEventBus's input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateEventBusInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub kms_key_identifier: Option<String>,
+    pub dead_letter_config: Option<serde_json::Value>,
+    pub log_config: Option<serde_json::Value>,
 }

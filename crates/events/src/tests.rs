@@ -7,8 +7,11 @@ use lb_core::{ManualClock, RequestContext};
 use crate::model::{CreateEventBusInput, ListInput, PutRuleInput, RuleState};
 use crate::Events;
 
-fn events() -> Events {
-    Events::new(Arc::new(ManualClock::new(1_700_000_000_000)))
+pub(crate) fn events() -> Events {
+    let clock: Arc<dyn lb_core::Clock> = Arc::new(ManualClock::new(1_700_000_000_000));
+    let registry = Arc::new(lb_core::deliver::Registry::new());
+    let engine = lb_core::deliver::Engine::new(registry, Arc::clone(&clock), Default::default());
+    Events::new(clock, engine, crate::EventsConfig::default())
 }
 
 fn ctx() -> RequestContext {
@@ -36,10 +39,10 @@ const P: &str = r#"{"source":["my.app"]}"#;
 #[test]
 fn default_bus_exists_per_region_and_account() {
     let e = events();
-    let b = e.describe_event_bus(&ctx(), None).unwrap();
+    let b = e.describe_event_bus(&ctx(), None).unwrap().0;
     assert_eq!(b.arn, "arn:aws:events:us-east-1:000000000000:event-bus/default");
     let other = RequestContext::new("eu-west-1");
-    let b = e.describe_event_bus(&other, Some("default")).unwrap();
+    let b = e.describe_event_bus(&other, Some("default")).unwrap().0;
     assert_eq!(b.arn, "arn:aws:events:eu-west-1:000000000000:event-bus/default");
     let err = e.delete_event_bus(&ctx(), Some("default")).unwrap_err();
     assert_eq!(err.code, "ValidationException");
@@ -56,7 +59,7 @@ fn bus_lifecycle() {
         (&*err.code, err.message.as_str()),
         ("ResourceAlreadyExistsException", "Event bus orders already exists.")
     );
-    assert_eq!(e.describe_event_bus(&c, Some(&b.arn)).unwrap().name, "orders");
+    assert_eq!(e.describe_event_bus(&c, Some(&b.arn)).unwrap().0.name, "orders");
     let err = e.create_event_bus(&c, bus("bad name")).unwrap_err();
     assert_eq!(err.code, "ValidationException");
     assert!(
@@ -276,5 +279,249 @@ fn test_event_pattern() {
             (&*err.code, err.message.as_str()),
             ("ValidationException", "Parameter Event is not valid.")
         );
+    }
+}
+
+/// Routing through the engine to a fake target, on paused tokio time.
+mod routing {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use lb_core::arn::Arn;
+    use lb_core::deliver::{BoxFuture, DeliveryError, DestinationError, Engine, Message, Registry, Target};
+    use lb_core::policy::PolicyRequest;
+    use lb_core::{RequestContext, TokioClock};
+    use serde_json::{json, Value};
+
+    use crate::model::{PutEventsEntry, PutEventsResult, PutRuleInput};
+    use crate::{Events, EventsConfig};
+
+    /// Records what it receives; fails for resources named `fail-*` (retryable) and
+    /// `gone-*` (not found).
+    #[derive(Default)]
+    struct Fake {
+        got: Mutex<Vec<(String, Message)>>,
+    }
+
+    impl Target for Fake {
+        fn deliver<'a>(&'a self, arn: &'a Arn, msg: &'a Message) -> BoxFuture<'a, Result<(), DeliveryError>> {
+            let r = if arn.resource.starts_with("fail-") {
+                Err(DeliveryError::retryable("ServiceUnavailable", "try later"))
+            } else if arn.resource.starts_with("gone-") {
+                Err(DeliveryError::not_found("no such queue"))
+            } else {
+                self.got.lock().unwrap().push((arn.resource.clone(), msg.clone()));
+                Ok(())
+            };
+            Box::pin(async move { r })
+        }
+
+        fn authorize(&self, _arn: &Arn, _req: &PolicyRequest<'_>) -> Result<(), DestinationError> {
+            Ok(())
+        }
+    }
+
+    struct Rig {
+        events: Arc<Events>,
+        engine: Engine,
+        fake: Arc<Fake>,
+        clock: Arc<TokioClock>,
+    }
+
+    fn rig() -> Rig {
+        let clock = Arc::new(TokioClock::new(1_700_000_000_000));
+        let registry = Arc::new(Registry::new());
+        let engine = Engine::new(Arc::clone(&registry), clock.clone(), Default::default());
+        let events = Arc::new(Events::new(clock.clone(), engine.clone(), EventsConfig::default()));
+        let fake = Arc::new(Fake::default());
+        registry.register("sqs", fake.clone());
+        registry.register("events", events.clone());
+        Rig {
+            events,
+            engine,
+            fake,
+            clock,
+        }
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext::default()
+    }
+
+    fn rule(e: &Events, name: &str, pattern: Value) {
+        e.put_rule(
+            &ctx(),
+            PutRuleInput {
+                name: Some(name.to_owned()),
+                event_pattern: Some(pattern.to_string()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+
+    fn target(e: &Events, rule: &str, t: Value) {
+        let failed = e.put_targets(&ctx(), Some(rule), None, Some(vec![t])).unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+    }
+
+    fn entry(detail: Value) -> PutEventsEntry {
+        PutEventsEntry {
+            source: Some("my.app".into()),
+            detail_type: Some("thing".into()),
+            detail: Some(detail.to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn put(e: &Events, detail: Value) -> String {
+        match e.put_events(&ctx(), Some(vec![entry(detail)])).unwrap().remove(0) {
+            PutEventsResult::Accepted { event_id } => event_id,
+            PutEventsResult::Failed { code, message } => panic!("{code}: {message}"),
+        }
+    }
+
+    async fn settled(engine: &Engine) {
+        for _ in 0..10_000 {
+            let s = engine.stats();
+            if s.pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("never settled: {:?}", engine.stats());
+    }
+
+    const Q: &str = "arn:aws:sqs:us-east-1:000000000000:q";
+
+    #[tokio::test(start_paused = true)]
+    async fn matched_events_reach_every_target_as_built() {
+        let r = rig();
+        rule(&r.events, "r", json!({"detail": {"n": [{"numeric": [">", 1]}]}}));
+        target(&r.events, "r", json!({"Id": "a", "Arn": Q}));
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "b", "Arn": Q, "InputTransformer": {"InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": "n is <n>"}}),
+        );
+        let id = put(&r.events, json!({"n": 2}));
+        put(&r.events, json!({"n": 1}));
+        settled(&r.engine).await;
+        let got = r.fake.got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        let bodies: Vec<&str> = got.iter().map(|(_, m)| m.body.as_str()).collect();
+        assert!(bodies.contains(&"n is 2"));
+        let event: Value = serde_json::from_str(bodies.iter().find(|b| b.starts_with('{')).unwrap()).unwrap();
+        assert_eq!(event["id"], id.as_str());
+        assert_eq!(event["detail"], json!({"n": 2}));
+        assert_eq!(event["time"], "2023-11-14T22:13:20Z");
+        let (_, m) = &got[0];
+        assert_eq!(m.principal.as_deref(), Some(crate::PRINCIPAL));
+        assert_eq!(
+            m.source_arn.as_deref(),
+            Some("arn:aws:events:us-east-1:000000000000:rule/r")
+        );
+        let metrics = r.events.rule_metrics();
+        assert_eq!(metrics[0].2.matched_events, 1);
+        assert_eq!(metrics[0].2.invocations, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retryable_failures_retry_on_the_clock_then_dead_letter_with_awss_attributes() {
+        let r = rig();
+        rule(&r.events, "r", json!({"source": ["my.app"]}));
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "t", "Arn": "arn:aws:sqs:us-east-1:000000000000:fail-1",
+                   "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 86400},
+                   "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
+                   "Input": "{\"constant\": 1}"}),
+        );
+        let id = put(&r.events, json!({}));
+        settled(&r.engine).await;
+        let got = r.fake.got.lock().unwrap().clone();
+        let (res, dead) = &got[0];
+        assert_eq!(res, "dlq");
+        let body: Value = serde_json::from_str(&dead.body).unwrap();
+        assert_eq!(body["id"], id.as_str(), "the original event, not the constant input");
+        let a: BTreeMap<&str, &str> = dead
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.string_value.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(a["ERROR_CODE"], "ERROR_FROM_TARGET");
+        assert_eq!(a["EXHAUSTED_RETRY_CONDITION"], "MaximumRetryAttempts");
+        assert_eq!(a["RETRY_ATTEMPTS"], "3");
+        assert_eq!(a["TARGET_ARN"], "arn:aws:sqs:us-east-1:000000000000:fail-1");
+        let m = r.events.rule_metrics()[0].2;
+        assert_eq!(
+            (
+                m.retry_invocation_attempts,
+                m.invocations_sent_to_dlq,
+                m.failed_invocations
+            ),
+            (3, 1, 0)
+        );
+        assert!(lb_core::Clock::now_millis(&*r.clock) >= 1_700_000_000_000 + 3_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disabled_and_deleted_rules_stop_routing_and_journal_explains() {
+        let r = rig();
+        rule(&r.events, "r", json!({"source": ["my.app"]}));
+        target(&r.events, "r", json!({"Id": "t", "Arn": Q}));
+        r.events.disable_rule(&ctx(), Some("r"), None).unwrap();
+        let id = put(&r.events, json!({}));
+        r.events.enable_rule(&ctx(), Some("r"), None).unwrap();
+        put(&r.events, json!({}));
+        settled(&r.engine).await;
+        assert_eq!(r.fake.got.lock().unwrap().len(), 1);
+        let report = r.events.event_report(&id, true).unwrap();
+        assert_eq!(report["matched"], json!([]));
+        // The rule matches now: it was enabled after the event was routed.
+        assert_eq!(report["unmatched"][0]["rule"], "r");
+        r.events
+            .remove_targets(&ctx(), Some("r"), None, Some(vec!["t".into()]))
+            .unwrap();
+        r.events.delete_rule(&ctx(), Some("r"), None).unwrap();
+        put(&r.events, json!({}));
+        settled(&r.engine).await;
+        assert_eq!(r.fake.got.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_engine_fails_entries_with_throttling_and_drops_nothing() {
+        let clock = Arc::new(TokioClock::new(1_700_000_000_000));
+        let registry = Arc::new(Registry::new());
+        let engine = Engine::new(
+            Arc::clone(&registry),
+            clock.clone(),
+            lb_core::deliver::EngineConfig {
+                max_pending_per_target: 2,
+                ..Default::default()
+            },
+        );
+        let events = Events::new(clock, engine.clone(), EventsConfig::default());
+        // The target fails retryably: its deliveries stay pending (waiting for retries), so
+        // its lane fills after two.
+        let slow = Arc::new(Fake::default());
+        registry.register("sqs", slow);
+        rule(&events, "r", json!({"source": ["my.app"]}));
+        target(
+            &events,
+            "r",
+            json!({"Id": "t", "Arn": "arn:aws:sqs:us-east-1:000000000000:fail-x"}),
+        );
+        let results = events
+            .put_events(&ctx(), Some((0..5).map(|_| entry(json!({}))).collect()))
+            .unwrap();
+        let throttled = results
+            .iter()
+            .filter(|r| matches!(r, PutEventsResult::Failed { code, .. } if code == "ThrottlingException"))
+            .count();
+        assert_eq!(throttled, 3, "{results:?}");
+        let s = engine.stats();
+        assert_eq!((s.submitted, s.rejected, s.dropped), (2, 3, 0));
     }
 }

@@ -26,7 +26,11 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
         "clock" if *m == Method::POST => (advance(gw, body).await, "clock"),
         "ledger" if *m == Method::GET => (ledger(gw, parts.uri.query()), "ledger"),
         "metrics" if *m == Method::GET => {
-            let mut resp = Response::new(Bytes::from(gw.metrics.render(&gw.engine)));
+            let mut text = gw.metrics.render(&gw.engine);
+            for s in gw.table.services() {
+                s.metrics(&mut text);
+            }
+            let mut resp = Response::new(Bytes::from(text));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static(METRICS_CONTENT_TYPE),
@@ -37,7 +41,20 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
             plain_json(405, "MethodNotAllowed", "method not allowed on this endpoint"),
             "unknown",
         ),
-        _ => (plain_json(404, "NotFound", "no such localbridge endpoint"), "unknown"),
+        _ => {
+            let owned = (*m == Method::GET)
+                .then(|| {
+                    gw.table
+                        .services()
+                        .iter()
+                        .find_map(|s| s.admin(path, parts.uri.query()))
+                })
+                .flatten();
+            match owned {
+                Some(resp) => (resp, "service"),
+                None => (plain_json(404, "NotFound", "no such localbridge endpoint"), "unknown"),
+            }
+        }
     }
 }
 

@@ -67,6 +67,15 @@ struct ServeArgs {
     /// Records the delivery ledger keeps (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     ledger_capacity: usize,
+    /// Targets an EventBridge rule may have (AWS: 5).
+    #[arg(long, default_value_t = 5)]
+    events_max_targets_per_rule: usize,
+    /// Rules an event bus may have (AWS: 300 by default).
+    #[arg(long, default_value_t = 300)]
+    events_max_rules_per_bus: usize,
+    /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
+    #[arg(long, default_value_t = 10_000)]
+    event_journal_capacity: usize,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -129,6 +138,17 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let sqs = Arc::new(lb_sqs::Sqs::new(Arc::clone(&clock)));
     registry.register("sqs", sqs.clone());
 
+    let events = Arc::new(lb_events::Events::new(
+        Arc::clone(&clock),
+        engine.clone(),
+        lb_events::EventsConfig {
+            max_targets_per_rule: args.events_max_targets_per_rule,
+            max_rules_per_bus: args.events_max_rules_per_bus,
+            journal_capacity: args.event_journal_capacity,
+        },
+    ));
+    registry.register("events", events.clone());
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -148,9 +168,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             ..lb_gateway::GatewayConfig::default()
         })
         .service(lb_sqs::api::SqsApi::new(sqs))
-        .service(lb_events::api::EventsApi::new(Arc::new(lb_events::Events::new(
-            Arc::clone(&clock),
-        ))))
+        .service(lb_events::api::EventsApi::new(events))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

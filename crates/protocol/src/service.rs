@@ -189,6 +189,16 @@ pub trait Service: Send + Sync + 'static {
     fn error_response(&self, protocol: Protocol, err: &AwsError, request_id: &str) -> Response<Bytes> {
         self.spec().error_response(protocol, err, request_id)
     }
+
+    /// The service's own metrics, in the Prometheus text format, appended to
+    /// `/_localbridge/metrics` (EventBridge: per rule).
+    fn metrics(&self, _out: &mut String) {}
+
+    /// Answers a `GET /_localbridge/<path>` the service owns (EventBridge: `events/<id>`);
+    /// `None` when `path` is not the service's.
+    fn admin(&self, _path: &str, _query: Option<&str>) -> Option<Response<Bytes>> {
+        None
+    }
 }
 
 /// A service recognised but not served: answered `NotImplemented` in its protocol.

@@ -14,14 +14,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::debug;
 
-use crate::model::{CreateEventBusInput, EventBus, ListInput, PutRuleInput, Rule};
+use crate::model::{
+    CreateEventBusInput, EventBus, ListInput, PutEventsEntry, PutEventsResult, PutRuleInput, Rule, TargetFailure,
+    UpdateEventBusInput,
+};
 use crate::service::validation;
-use crate::Events;
+use crate::{Events, PutPermissionInput};
 
 const VERSION: JsonVersion = JsonVersion::V1_1;
 
-/// The operations served.
-pub const OPERATIONS: [&str; 11] = [
+/// The operations served (besides the connection and API destination ones of
+/// [`crate::connections::Destinations::OPERATIONS`]).
+pub const OPERATIONS: [&str; 22] = [
     "CreateEventBus",
     "DeleteEventBus",
     "DeleteRule",
@@ -30,59 +34,52 @@ pub const OPERATIONS: [&str; 11] = [
     "DisableRule",
     "EnableRule",
     "ListEventBuses",
+    "ListRuleNamesByTarget",
     "ListRules",
+    "ListTagsForResource",
+    "ListTargetsByRule",
+    "PutEvents",
+    "PutPermission",
     "PutRule",
+    "PutTargets",
+    "RemovePermission",
+    "RemoveTargets",
+    "TagResource",
     "TestEventPattern",
+    "UntagResource",
+    "UpdateEventBus",
 ];
 
 /// EventBridge operations in botocore's model not served yet: answered `NotImplemented`.
-const NOT_YET: [&str; 46] = [
+const NOT_YET: [&str; 18] = [
     "ActivateEventSource",
     "CancelReplay",
-    "CreateApiDestination",
     "CreateArchive",
-    "CreateConnection",
     "CreateEndpoint",
     "CreatePartnerEventSource",
     "DeactivateEventSource",
-    "DeauthorizeConnection",
-    "DeleteApiDestination",
     "DeleteArchive",
-    "DeleteConnection",
     "DeleteEndpoint",
     "DeletePartnerEventSource",
-    "DescribeApiDestination",
     "DescribeArchive",
-    "DescribeConnection",
     "DescribeEndpoint",
     "DescribeEventSource",
     "DescribePartnerEventSource",
     "DescribeReplay",
-    "ListApiDestinations",
     "ListArchives",
-    "ListConnections",
     "ListEndpoints",
     "ListEventSources",
     "ListPartnerEventSourceAccounts",
+];
+
+/// More unserved operations (the table is split to keep each list readable).
+const NOT_YET_MORE: [&str; 6] = [
     "ListPartnerEventSources",
     "ListReplays",
-    "ListRuleNamesByTarget",
-    "ListTagsForResource",
-    "ListTargetsByRule",
-    "PutEvents",
     "PutPartnerEvents",
-    "PutPermission",
-    "PutTargets",
-    "RemovePermission",
-    "RemoveTargets",
     "StartReplay",
-    "TagResource",
-    "UntagResource",
-    "UpdateApiDestination",
     "UpdateArchive",
-    "UpdateConnection",
     "UpdateEndpoint",
-    "UpdateEventBus",
 ];
 
 /// What identifies EventBridge's requests (botocore `events` 2015-10-07: protocol `json` 1.1,
@@ -90,10 +87,35 @@ const NOT_YET: [&str; 46] = [
 pub const SPEC: ServiceSpec = ServiceSpec {
     json: Some(VERSION),
     target_prefixes: &["AWSEvents."],
-    operations: &OPERATIONS,
+    operations: &ALL_OPERATIONS,
     max_body: 1024 * 1024,
     ..ServiceSpec::new("events")
 };
+
+/// Every operation answered here, served or not yet (the gateway routes them to this service).
+const ALL_OPERATIONS: [&str; 57] = concat_ops();
+
+const fn concat_ops() -> [&'static str; 57] {
+    let mut out = [""; 57];
+    let mut i = 0;
+    let lists: [&[&str]; 4] = [
+        &OPERATIONS,
+        &crate::connections::Destinations::OPERATIONS,
+        &NOT_YET,
+        &NOT_YET_MORE,
+    ];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut j = 0;
+        while j < lists[l].len() {
+            out[i] = lists[l][j];
+            i += 1;
+            j += 1;
+        }
+        l += 1;
+    }
+    out
+}
 
 /// EventBridge's wire edge as a gateway service.
 pub struct EventsApi {
@@ -114,6 +136,77 @@ impl lb_protocol::Service for EventsApi {
     fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>> {
         let resp = handle_json(&self.events, &req.ctx, &req.operation, &req.body);
         Box::pin(async move { resp })
+    }
+
+    /// Per rule, under AWS's metric names and dimensions (`EventBusName`, `RuleName`).
+    fn metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let rules = self.events.rule_metrics();
+        let series: [(&str, &str); 6] = [
+            ("MatchedEvents", "Events that matched the rule."),
+            (
+                "Invocations",
+                "Target invocations that ended (delivered, dead-lettered or failed).",
+            ),
+            (
+                "FailedInvocations",
+                "Invocations that failed for good without reaching a dead-letter queue.",
+            ),
+            (
+                "InvocationsSentToDlq",
+                "Invocations sent to the target's dead-letter queue.",
+            ),
+            (
+                "RetryInvocationAttempts",
+                "Invocation attempts that failed and were retried.",
+            ),
+            (
+                "ThrottledRules",
+                "Deliveries refused because the delivery engine was full.",
+            ),
+        ];
+        for (i, (name, help)) in series.into_iter().enumerate() {
+            let _ = writeln!(out, "# HELP localbridge_events_{name} {help}");
+            let _ = writeln!(out, "# TYPE localbridge_events_{name} counter");
+            for (bus, rule, m) in &rules {
+                let _ = writeln!(
+                    out,
+                    "localbridge_events_{name}{{EventBusName=\"{}\",RuleName=\"{}\"}} {}",
+                    bus.rsplit_once("event-bus/").map_or(bus.as_str(), |(_, n)| n),
+                    rule,
+                    m.values()[i]
+                );
+            }
+        }
+    }
+
+    /// `events/<event-id>[?explain=true]`.
+    fn admin(&self, path: &str, query: Option<&str>) -> Option<Response<Bytes>> {
+        let id = path.strip_prefix("events/")?;
+        let explain = query.is_some_and(|q| {
+            q.split('&')
+                .any(|kv| matches!(kv, "explain=true" | "explain=1" | "explain"))
+        });
+        let (status, body) = match self.events.event_report(id, explain) {
+            Some(report) => (200, report),
+            None => (
+                404,
+                serde_json::json!({
+                    "error": "NotFound",
+                    "message": format!(
+                        "no event {id} in the journal (it keeps the last {} events of all buses)",
+                        self.events.journal().capacity()
+                    ),
+                }),
+            ),
+        };
+        let mut resp = Response::new(Bytes::from(serde_json::to_vec_pretty(&body).unwrap_or_default()));
+        *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Some(resp)
     }
 }
 
@@ -154,6 +247,81 @@ struct CreateEventBusJson {
     name: Option<String>,
     event_source_name: Option<String>,
     description: Option<String>,
+    kms_key_identifier: Option<String>,
+    dead_letter_config: Option<Value>,
+    log_config: Option<Value>,
+    tags: Option<Vec<TagJson>>,
+}
+
+#[derive(Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct TagJson {
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct TargetsJson {
+    rule: Option<String>,
+    event_bus_name: Option<String>,
+    targets: Option<Vec<Value>>,
+    ids: Option<Vec<String>>,
+    target_arn: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct PutEventsJson {
+    entries: Option<Vec<EntryJson>>,
+    endpoint_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct EntryJson {
+    time: Option<f64>,
+    source: Option<String>,
+    resources: Option<Vec<String>>,
+    detail_type: Option<String>,
+    detail: Option<String>,
+    event_bus_name: Option<String>,
+    trace_header: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct PermissionJson {
+    event_bus_name: Option<String>,
+    action: Option<String>,
+    principal: Option<String>,
+    statement_id: Option<String>,
+    condition: Option<Value>,
+    policy: Option<String>,
+    remove_all_permissions: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct UpdateEventBusJson {
+    name: Option<String>,
+    description: Option<String>,
+    kms_key_identifier: Option<String>,
+    dead_letter_config: Option<Value>,
+    log_config: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TagsJson {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: Option<String>,
+    #[serde(rename = "Tags")]
+    tags: Option<Vec<TagJson>>,
+    #[serde(rename = "TagKeys")]
+    tag_keys: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -168,6 +336,7 @@ struct ListJson {
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
 struct PutRuleJson {
+    tags: Option<Vec<TagJson>>,
     name: Option<String>,
     event_bus_name: Option<String>,
     event_pattern: Option<String>,
@@ -191,6 +360,14 @@ struct EventBusJson<'a> {
     arn: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key_identifier: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dead_letter_config: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_config: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
     creation_time: f64,
     last_modified_time: f64,
 }
@@ -205,6 +382,10 @@ impl<'a> From<&'a EventBus> for EventBusJson<'a> {
             name: &b.name,
             arn: &b.arn,
             description: b.description.as_deref(),
+            kms_key_identifier: b.kms_key_identifier.as_deref(),
+            dead_letter_config: b.dead_letter_config.as_ref(),
+            log_config: b.log_config.as_ref(),
+            policy: None,
             creation_time: seconds(b.created_millis),
             last_modified_time: seconds(b.last_modified_millis),
         }
@@ -265,20 +446,53 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
             let bus = events.create_event_bus(
                 ctx,
                 CreateEventBusInput {
-                    name: j.name,
+                    name: j.name.clone(),
                     event_source_name: j.event_source_name,
                     description: j.description,
                 },
             )?;
+            let configured = j.kms_key_identifier.is_some() || j.dead_letter_config.is_some() || j.log_config.is_some();
+            let bus = if configured {
+                events.update_event_bus(
+                    ctx,
+                    UpdateEventBusInput {
+                        name: j.name,
+                        kms_key_identifier: j.kms_key_identifier,
+                        dead_letter_config: j.dead_letter_config,
+                        log_config: j.log_config,
+                        ..UpdateEventBusInput::default()
+                    },
+                )?
+            } else {
+                bus
+            };
+            if let Some(tags) = j.tags.filter(|t| !t.is_empty()) {
+                events.tag_resource(ctx, Some(&bus.arn), tag_pairs(tags))?;
+            }
             let mut out = serde_json::json!({ "EventBusArn": bus.arn });
             if let Some(d) = bus.description {
                 out["Description"] = Value::String(d);
+            }
+            for (k, v) in [
+                ("DeadLetterConfig", bus.dead_letter_config),
+                ("LogConfig", bus.log_config),
+            ] {
+                if let Some(v) = v {
+                    out[k] = v;
+                }
+            }
+            if let Some(k) = bus.kms_key_identifier {
+                out["KmsKeyIdentifier"] = Value::String(k);
             }
             out
         }
         "DescribeEventBus" => {
             let j: NameJson = input(body)?;
-            to_value(EventBusJson::from(&events.describe_event_bus(ctx, j.name.as_deref())?))?
+            let (bus, policy) = events.describe_event_bus(ctx, j.name.as_deref())?;
+            to_value(EventBusJson {
+                policy,
+                ..EventBusJson::from(&bus)
+            })?
         }
         "ListEventBuses" => {
             let page = events.list_event_buses(ctx, &list_input(input(body)?))?;
@@ -292,6 +506,7 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
         }
         "PutRule" => {
             let j: PutRuleJson = input(body)?;
+            let tags = j.tags;
             let arn = events.put_rule(
                 ctx,
                 PutRuleInput {
@@ -304,6 +519,9 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
                     role_arn: j.role_arn,
                 },
             )?;
+            if let Some(tags) = tags.filter(|t| !t.is_empty()) {
+                events.tag_resource(ctx, Some(&arn), tag_pairs(tags))?;
+            }
             serde_json::json!({ "RuleArn": arn })
         }
         "DescribeRule" => {
@@ -336,7 +554,164 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
             let result = events.test_event_pattern(j.event_pattern.as_deref(), j.event.as_deref())?;
             serde_json::json!({ "Result": result })
         }
-        op if NOT_YET.contains(&op) => {
+        "PutTargets" => {
+            let j: TargetsJson = input(body)?;
+            let failed = events.put_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.targets)?;
+            failures_json(&failed)
+        }
+        "RemoveTargets" => {
+            let j: TargetsJson = input(body)?;
+            let failed = events.remove_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.ids)?;
+            failures_json(&failed)
+        }
+        "ListTargetsByRule" => {
+            let j: TargetsJson = input(body)?;
+            let page = events.list_targets_by_rule(
+                ctx,
+                j.rule.as_deref(),
+                j.event_bus_name.as_deref(),
+                j.next_token.as_deref(),
+                j.limit,
+            )?;
+            page_json("Targets", Value::Array(page.items), page.next_token)
+        }
+        "ListRuleNamesByTarget" => {
+            let j: TargetsJson = input(body)?;
+            let page = events.list_rule_names_by_target(
+                ctx,
+                j.target_arn.as_deref(),
+                j.event_bus_name.as_deref(),
+                j.next_token.as_deref(),
+                j.limit,
+            )?;
+            page_json("RuleNames", to_value(page.items)?, page.next_token)
+        }
+        "PutEvents" => {
+            let j: PutEventsJson = input(body)?;
+            if let Some(e) = j.endpoint_id {
+                return Err(AwsError::new(
+                    "NotImplemented",
+                    501,
+                    format!("localbridge does not implement global endpoints (EndpointId {e})"),
+                ));
+            }
+            let entries = j.entries.map(|list| {
+                list.into_iter()
+                    .map(|e| PutEventsEntry {
+                        time_millis: e
+                            .time
+                            .filter(|t| t.is_finite() && *t >= 0.0)
+                            .map(|t| (t * 1000.0) as u64),
+                        source: e.source,
+                        resources: e.resources,
+                        detail_type: e.detail_type,
+                        detail: e.detail,
+                        event_bus_name: e.event_bus_name,
+                        trace_header: e.trace_header,
+                    })
+                    .collect()
+            });
+            let results = events.put_events(ctx, entries)?;
+            let failed = results
+                .iter()
+                .filter(|r| matches!(r, PutEventsResult::Failed { .. }))
+                .count();
+            let entries: Vec<Value> = results
+                .into_iter()
+                .map(|r| match r {
+                    PutEventsResult::Accepted { event_id } => serde_json::json!({ "EventId": event_id }),
+                    PutEventsResult::Failed { code, message } => {
+                        serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })
+                    }
+                })
+                .collect();
+            serde_json::json!({ "FailedEntryCount": failed, "Entries": entries })
+        }
+        "UpdateEventBus" => {
+            let j: UpdateEventBusJson = input(body)?;
+            let bus = events.update_event_bus(
+                ctx,
+                UpdateEventBusInput {
+                    name: j.name,
+                    description: j.description,
+                    kms_key_identifier: j.kms_key_identifier,
+                    dead_letter_config: j.dead_letter_config,
+                    log_config: j.log_config,
+                },
+            )?;
+            let mut out = serde_json::json!({ "Arn": bus.arn, "Name": bus.name });
+            if let Some(d) = bus.description {
+                out["Description"] = Value::String(d);
+            }
+            if let Some(k) = bus.kms_key_identifier {
+                out["KmsKeyIdentifier"] = Value::String(k);
+            }
+            for (k, v) in [
+                ("DeadLetterConfig", bus.dead_letter_config),
+                ("LogConfig", bus.log_config),
+            ] {
+                if let Some(v) = v {
+                    out[k] = v;
+                }
+            }
+            out
+        }
+        "PutPermission" => {
+            let j: PermissionJson = input(body)?;
+            events.put_permission(
+                ctx,
+                PutPermissionInput {
+                    event_bus_name: j.event_bus_name,
+                    action: j.action,
+                    principal: j.principal,
+                    statement_id: j.statement_id,
+                    condition: j.condition,
+                    policy: j.policy,
+                },
+            )?;
+            empty()
+        }
+        "RemovePermission" => {
+            let j: PermissionJson = input(body)?;
+            events.remove_permission(
+                ctx,
+                j.event_bus_name.as_deref(),
+                j.statement_id.as_deref(),
+                j.remove_all_permissions.unwrap_or(false),
+            )?;
+            empty()
+        }
+        "TagResource" => {
+            let j: TagsJson = input(body)?;
+            let tags = j
+                .tags
+                .ok_or_else(|| validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null"))?;
+            events.tag_resource(ctx, j.resource_arn.as_deref(), tag_pairs(tags))?;
+            empty()
+        }
+        "UntagResource" => {
+            let j: TagsJson = input(body)?;
+            events.untag_resource(ctx, j.resource_arn.as_deref(), j.tag_keys.unwrap_or_default())?;
+            empty()
+        }
+        "ListTagsForResource" => {
+            let j: TagsJson = input(body)?;
+            let tags: Vec<TagJson> = events
+                .list_tags_for_resource(ctx, j.resource_arn.as_deref())?
+                .into_iter()
+                .map(|(key, value)| TagJson { key, value })
+                .collect();
+            serde_json::json!({ "Tags": to_value(tags)? })
+        }
+        op if crate::connections::Destinations::OPERATIONS.contains(&op) => {
+            let v: Value = if body.is_empty() {
+                empty()
+            } else {
+                serde_json::from_slice(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))?
+            };
+            events.destinations().handle(ctx, op, v)?
+        }
+        op if NOT_YET.contains(&op) || NOT_YET_MORE.contains(&op) => {
             return Err(AwsError::new(
                 "NotImplemented",
                 501,
@@ -352,6 +727,25 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
             ))
         }
     })
+}
+
+fn tag_pairs(tags: Vec<TagJson>) -> Vec<(String, String)> {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+/// PutTargets' and RemoveTargets' output.
+fn failures_json(failed: &[TargetFailure]) -> Value {
+    let entries: Vec<Value> = failed
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "TargetId": f.target_id,
+                "ErrorCode": f.error_code,
+                "ErrorMessage": f.error_message,
+            })
+        })
+        .collect();
+    serde_json::json!({ "FailedEntryCount": failed.len(), "FailedEntries": entries })
 }
 
 /// A list operation's output: the items under `key`, and `NextToken` when there are more.
@@ -376,7 +770,7 @@ mod tests {
 
     #[test]
     fn wire_shapes_and_errors() {
-        let events = Events::new(Arc::new(ManualClock::new(1_700_000_000_000)));
+        let events = crate::tests::events();
         let (s, v) = call(
             &events,
             "PutRule",
@@ -404,7 +798,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Event pattern is not valid. Reason: "));
-        let (s, v) = call(&events, "PutTargets", "{}");
+        let (s, v) = call(&events, "StartReplay", "{}");
         assert_eq!((s, v["__type"].as_str()), (501, Some("NotImplemented")));
         let (s, v) = call(&events, "Nope", "{}");
         assert_eq!((s, v["__type"].as_str()), (400, Some("UnknownOperationException")));

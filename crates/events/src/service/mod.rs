@@ -1,13 +1,29 @@
 //! The operations, as plain Rust over [`crate::model`] types. Validation and messages follow
 //! botocore's model (lengths, patterns, `LimitMax100`) and AWS's answers.
+//!
+//! The control plane (buses, rules, targets, policies, tags) lives under one mutex per service;
+//! every change to a rule is mirrored into its bus's [`BusHandle`] router, which is all the data
+//! plane (PutEvents, events arriving from S3 or another bus) reads.
+
+mod access;
+mod put_events;
+mod targets;
+
+pub(crate) use access::allows_put_events;
+pub use access::PutPermissionInput;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use dashmap::DashMap;
+use lb_core::deliver::Engine;
+
 use lb_core::{AwsError, Clock, RequestContext};
 use lb_rules::pattern::{Pattern, MAX_PATTERN_LENGTH};
 
+use crate::journal::Journal;
 use crate::model::{CreateEventBusInput, EventBus, ListInput, Page, PutRuleInput, Rule, RuleState};
+use crate::route::{BusHandle, RouteRule, RouteTarget, RuleCounters};
 
 /// The bus every region and account has.
 pub const DEFAULT_BUS: &str = "default";
@@ -20,11 +36,11 @@ pub(crate) fn validation(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationException", 400, message)
 }
 
-fn not_found(message: impl Into<String>) -> AwsError {
+pub(crate) fn not_found(message: impl Into<String>) -> AwsError {
     AwsError::new("ResourceNotFoundException", 400, message)
 }
 
-fn constraint(value: Option<&str>, field: &str, what: &str) -> AwsError {
+pub(crate) fn constraint(value: Option<&str>, field: &str, what: &str) -> AwsError {
     let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
     validation(format!(
         "1 validation error detected: Value {value} at '{field}' failed to satisfy constraint: {what}"
@@ -32,11 +48,11 @@ fn constraint(value: Option<&str>, field: &str, what: &str) -> AwsError {
 }
 
 /// A required member (`Member must not be null`).
-fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, AwsError> {
+pub(crate) fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, AwsError> {
     value.ok_or_else(|| constraint(None, field, "Member must not be null"))
 }
 
-fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), AwsError> {
+pub(crate) fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), AwsError> {
     let n = value.chars().count();
     if n < min {
         return Err(constraint(
@@ -56,7 +72,7 @@ fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), 
 }
 
 /// A name of `[.\-_A-Za-z0-9]+` (plus `/` when `slash`), `min..=max` long.
-fn check_name(value: &str, field: &str, max: usize, slash: bool) -> Result<(), AwsError> {
+pub(crate) fn check_name(value: &str, field: &str, max: usize, slash: bool) -> Result<(), AwsError> {
     check_length(value, field, 1, max)?;
     let ok = value
         .bytes()
@@ -76,7 +92,7 @@ fn check_name(value: &str, field: &str, max: usize, slash: bool) -> Result<(), A
     Ok(())
 }
 
-fn check_limit(limit: Option<i64>) -> Result<usize, AwsError> {
+pub(crate) fn check_limit(limit: Option<i64>) -> Result<usize, AwsError> {
     match limit {
         None => Ok(100),
         Some(n) if n < 1 => Err(constraint(
@@ -106,7 +122,7 @@ pub fn parse_pattern(text: &str) -> Result<Pattern, AwsError> {
 }
 
 /// The bus name an `EventBusNameOrArn` names (`default` when absent).
-fn bus_name(name_or_arn: Option<&str>) -> Result<String, AwsError> {
+pub(crate) fn bus_name(name_or_arn: Option<&str>) -> Result<String, AwsError> {
     let Some(value) = name_or_arn else {
         return Ok(DEFAULT_BUS.to_owned());
     };
@@ -128,8 +144,12 @@ fn bus_name(name_or_arn: Option<&str>) -> Result<String, AwsError> {
     Ok(name.to_owned())
 }
 
-/// Paging over a sorted map: items after `token` whose names start with `prefix`.
-fn page<T: Clone>(map: &BTreeMap<String, T>, input: &ListInput) -> Result<Page<T>, AwsError> {
+/// Paging over a sorted map: the items after `token` whose names start with `prefix`.
+pub(crate) fn page<V, T>(
+    map: &BTreeMap<String, V>,
+    input: &ListInput,
+    f: impl Fn(&V) -> T,
+) -> Result<Page<T>, AwsError> {
     let limit = check_limit(input.limit)?;
     let prefix = input.name_prefix.as_deref().unwrap_or("");
     let start = match input.next_token.as_deref() {
@@ -142,37 +162,119 @@ fn page<T: Clone>(map: &BTreeMap<String, T>, input: &ListInput) -> Result<Page<T
     let mut names = map
         .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
         .filter(|(name, _)| name.starts_with(prefix));
-    let items: Vec<T> = names.by_ref().take(limit).map(|(_, v)| v.clone()).collect();
+    let items: Vec<T> = names.by_ref().take(limit).map(|(_, v)| f(v)).collect();
     let next_token = names.next().map(|(name, _)| name.clone());
     Ok(Page { items, next_token })
 }
 
-/// One region and account's buses and their rules.
+/// Limits that AWS applies per account and that a user may want to raise locally.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// Targets per rule (AWS: 5).
+    pub max_targets_per_rule: usize,
+    /// Rules per event bus (AWS: 300 by default, raisable).
+    pub max_rules_per_bus: usize,
+    /// Events the journal keeps for `/_localbridge/events/<id>` (the oldest leave first).
+    pub journal_capacity: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            max_targets_per_rule: 5,
+            max_rules_per_bus: 300,
+            journal_capacity: 10_000,
+        }
+    }
+}
+
+/// One region and account's buses.
 struct Scope {
     buses: BTreeMap<String, BusState>,
+    /// Tags by resource ARN (buses and rules).
+    tags: HashMap<String, BTreeMap<String, String>>,
 }
 
 struct BusState {
     bus: EventBus,
-    rules: BTreeMap<String, Rule>,
+    rules: BTreeMap<String, RuleEntry>,
+    /// The bus's resource policy, as PutPermission builds it.
+    policy: Option<serde_json::Value>,
+    handle: Arc<BusHandle>,
 }
 
-/// The EventBridge service: buses and rules per region and account.
+/// A rule and its targets.
+struct RuleEntry {
+    rule: Rule,
+    /// By target id: the target as PutTargets took it (returned by ListTargetsByRule) and
+    /// compiled.
+    targets: BTreeMap<String, (serde_json::Value, Arc<RouteTarget>)>,
+    counters: Arc<RuleCounters>,
+}
+
+impl RuleEntry {
+    /// The rule as routing sees it, when it routes (enabled, with a pattern).
+    fn route(&self) -> Option<RouteRule> {
+        if self.rule.state == RuleState::Disabled {
+            return None;
+        }
+        let pattern = Pattern::parse(self.rule.event_pattern.as_deref()?).ok()?;
+        Some(RouteRule {
+            name: self.rule.name.as_str().into(),
+            arn: self.rule.arn.as_str().into(),
+            pattern,
+            targets: self.targets.values().map(|(_, t)| Arc::clone(t)).collect(),
+            counters: Arc::clone(&self.counters),
+        })
+    }
+}
+
+/// Mirrors a rule's current state into its bus's router.
+fn sync_route(handle: &BusHandle, name: &str, entry: Option<&RuleEntry>) {
+    let route = entry.and_then(RuleEntry::route);
+    let mut router = handle.router_mut();
+    match route {
+        Some(r) => router.upsert(r),
+        None => router.remove(name),
+    }
+}
+
+/// The EventBridge service: buses, rules and targets per region and account, and the routing of
+/// events through the delivery engine.
 pub struct Events {
     clock: Arc<dyn Clock>,
+    pub(crate) engine: Engine,
+    config: EventsConfig,
     scopes: Mutex<HashMap<(String, String), Scope>>,
+    /// Every bus by ARN: the data plane's index.
+    buses: DashMap<String, Arc<BusHandle>>,
+    journal: Journal,
+    destinations: crate::connections::Destinations,
 }
 
 impl Events {
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
+    pub fn new(clock: Arc<dyn Clock>, engine: Engine, config: EventsConfig) -> Self {
         Self {
+            destinations: crate::connections::Destinations::new(Arc::clone(&clock)),
+            journal: Journal::new(config.journal_capacity),
             clock,
+            engine,
+            config,
             scopes: Mutex::new(HashMap::new()),
+            buses: DashMap::new(),
         }
     }
 
-    fn bus_arn(ctx: &RequestContext, name: &str) -> String {
-        format!("arn:aws:events:{}:{}:event-bus/{name}", ctx.region, ctx.account)
+    pub(crate) fn destinations(&self) -> &crate::connections::Destinations {
+        &self.destinations
+    }
+
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    fn bus_arn_of(region: &str, account: &str, name: &str) -> String {
+        format!("arn:aws:events:{region}:{account}:event-bus/{name}")
     }
 
     fn rule_arn(ctx: &RequestContext, bus: &str, name: &str) -> String {
@@ -187,31 +289,63 @@ impl Events {
         self.scopes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the caller's scope (created with its `default` bus on first use).
-    fn with_scope<T>(&self, ctx: &RequestContext, f: impl FnOnce(&mut Scope) -> T) -> T {
+    fn new_bus(&self, region: &str, account: &str, name: &str, description: Option<String>) -> BusState {
         let now = self.clock.now_millis();
+        let arn = Self::bus_arn_of(region, account, name);
+        let handle = Arc::new(BusHandle::new(&arn, region, account));
+        self.buses.insert(arn.clone(), Arc::clone(&handle));
+        BusState {
+            bus: EventBus {
+                name: name.to_owned(),
+                arn,
+                description,
+                dead_letter_config: None,
+                kms_key_identifier: None,
+                log_config: None,
+                created_millis: now,
+                last_modified_millis: now,
+            },
+            rules: BTreeMap::new(),
+            policy: None,
+            handle,
+        }
+    }
+
+    /// Runs `f` on a region and account's scope (created with its `default` bus on first use).
+    fn with_scope_of<T>(&self, region: &str, account: &str, f: impl FnOnce(&mut Scope) -> T) -> T {
         let mut scopes = self.lock();
         let scope = scopes
-            .entry((ctx.region.clone(), ctx.account.clone()))
-            .or_insert_with(|| {
-                let bus = EventBus {
-                    name: DEFAULT_BUS.to_owned(),
-                    arn: Self::bus_arn(ctx, DEFAULT_BUS),
-                    description: None,
-                    created_millis: now,
-                    last_modified_millis: now,
-                };
-                Scope {
-                    buses: BTreeMap::from([(
-                        DEFAULT_BUS.to_owned(),
-                        BusState {
-                            bus,
-                            rules: BTreeMap::new(),
-                        },
-                    )]),
-                }
+            .entry((region.to_owned(), account.to_owned()))
+            .or_insert_with(|| Scope {
+                buses: BTreeMap::from([(DEFAULT_BUS.to_owned(), self.new_bus(region, account, DEFAULT_BUS, None))]),
+                tags: HashMap::new(),
             });
         f(scope)
+    }
+
+    /// Runs `f` on the caller's scope.
+    fn with_scope<T>(&self, ctx: &RequestContext, f: impl FnOnce(&mut Scope) -> T) -> T {
+        self.with_scope_of(&ctx.region, &ctx.account, f)
+    }
+
+    /// The bus of that name in that region and account, for routing (the `default` bus exists
+    /// everywhere).
+    pub(crate) fn bus_handle(&self, region: &str, account: &str, name: &str) -> Option<Arc<BusHandle>> {
+        let arn = Self::bus_arn_of(region, account, name);
+        if let Some(h) = self.buses.get(&arn) {
+            return Some(Arc::clone(h.value()));
+        }
+        if name == DEFAULT_BUS {
+            return self.with_scope_of(region, account, |s| {
+                s.buses.get(DEFAULT_BUS).map(|b| Arc::clone(&b.handle))
+            });
+        }
+        None
+    }
+
+    /// A bus by ARN, if it exists.
+    pub(crate) fn bus_by_arn(&self, arn: &str) -> Option<Arc<BusHandle>> {
+        self.buses.get(arn).map(|h| Arc::clone(h.value()))
     }
 
     fn bus_missing(name: &str) -> AwsError {
@@ -242,7 +376,6 @@ impl Events {
         if let Some(d) = &input.description {
             check_length(d, "description", 0, 512)?;
         }
-        let now = self.clock.now_millis();
         self.with_scope(ctx, |scope| {
             if scope.buses.contains_key(name) {
                 return Err(AwsError::new(
@@ -251,31 +384,25 @@ impl Events {
                     format!("Event bus {name} already exists."),
                 ));
             }
-            let bus = EventBus {
-                name: name.to_owned(),
-                arn: Self::bus_arn(ctx, name),
-                description: input.description,
-                created_millis: now,
-                last_modified_millis: now,
-            };
-            scope.buses.insert(
-                name.to_owned(),
-                BusState {
-                    bus: bus.clone(),
-                    rules: BTreeMap::new(),
-                },
-            );
+            let state = self.new_bus(&ctx.region, &ctx.account, name, input.description);
+            let bus = state.bus.clone();
+            scope.buses.insert(name.to_owned(), state);
             Ok(bus)
         })
     }
 
-    pub fn describe_event_bus(&self, ctx: &RequestContext, name: Option<&str>) -> Result<EventBus, AwsError> {
+    /// The bus and its policy (DescribeEventBus).
+    pub fn describe_event_bus(
+        &self,
+        ctx: &RequestContext,
+        name: Option<&str>,
+    ) -> Result<(EventBus, Option<String>), AwsError> {
         let name = bus_name(name)?;
         self.with_scope(ctx, |scope| {
             scope
                 .buses
                 .get(&name)
-                .map(|b| b.bus.clone())
+                .map(|b| (b.bus.clone(), b.policy.as_ref().map(ToString::to_string)))
                 .ok_or_else(|| Self::bus_missing(&name))
         })
     }
@@ -284,14 +411,11 @@ impl Events {
         if let Some(p) = &input.name_prefix {
             check_name(p, "namePrefix", 256, true)?;
         }
-        self.with_scope(ctx, |scope| {
-            let buses: BTreeMap<String, EventBus> =
-                scope.buses.iter().map(|(k, v)| (k.clone(), v.bus.clone())).collect();
-            page(&buses, input)
-        })
+        self.with_scope(ctx, |scope| page(&scope.buses, input, |b| b.bus.clone()))
     }
 
     /// Deleting a bus that does not exist succeeds, as on AWS; `default` cannot be deleted.
+    /// The bus's rules and their targets go with it.
     pub fn delete_event_bus(&self, ctx: &RequestContext, name: Option<&str>) -> Result<(), AwsError> {
         let name = required(name, "name")?;
         check_name(name, "name", 256, true)?;
@@ -299,7 +423,13 @@ impl Events {
             return Err(validation("Cannot delete event bus default."));
         }
         self.with_scope(ctx, |scope| {
-            scope.buses.remove(name);
+            if let Some(b) = scope.buses.remove(name) {
+                self.buses.remove(&b.bus.arn);
+                scope.tags.remove(&b.bus.arn);
+                for r in b.rules.values() {
+                    scope.tags.remove(&r.rule.arn);
+                }
+            }
         });
         Ok(())
     }
@@ -322,14 +452,14 @@ impl Events {
             check_length(r, "roleArn", 1, 1600)?;
         }
         let state = match input.state.as_deref() {
-            None => RuleState::Enabled,
-            Some(s) => RuleState::parse(s).ok_or_else(|| {
+            None => None,
+            Some(s) => Some(RuleState::parse(s).ok_or_else(|| {
                 constraint(
                     Some(s),
                     "state",
                     "Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]",
                 )
-            })?,
+            })?),
         };
         if let Some(s) = &input.schedule_expression {
             check_length(s, "scheduleExpression", 0, 256)?;
@@ -356,60 +486,92 @@ impl Events {
             }
         }
         let arn = Self::rule_arn(ctx, &bus, name);
-        let rule = Rule {
-            name: name.to_owned(),
-            arn: arn.clone(),
-            event_bus_name: bus.clone(),
-            event_pattern: pattern.map(str::to_owned),
-            schedule_expression: schedule.map(str::to_owned),
-            state,
-            description: input.description,
-            role_arn: input.role_arn,
-            created_by: ctx.account.clone(),
-        };
+        let max_rules = self.config.max_rules_per_bus;
         self.with_scope(ctx, |scope| {
             let b = scope.buses.get_mut(&bus).ok_or_else(|| Self::bus_missing(&bus))?;
-            b.rules.insert(name.to_owned(), rule);
+            let existing = b.rules.get(name);
+            if existing.is_none() && b.rules.len() >= max_rules {
+                return Err(limit_exceeded());
+            }
+            // PutRule replaces the rule's settings; a state left out keeps an existing rule's.
+            let state = state
+                .or_else(|| existing.map(|e| e.rule.state))
+                .unwrap_or(RuleState::Enabled);
+            let rule = Rule {
+                name: name.to_owned(),
+                arn: arn.clone(),
+                event_bus_name: bus.clone(),
+                event_pattern: pattern.map(str::to_owned),
+                schedule_expression: schedule.map(str::to_owned),
+                state,
+                description: input.description,
+                role_arn: input.role_arn,
+                created_by: ctx.account.clone(),
+            };
+            let entry = b.rules.entry(name.to_owned()).or_insert_with(|| RuleEntry {
+                rule: rule.clone(),
+                targets: BTreeMap::new(),
+                counters: Arc::default(),
+            });
+            entry.rule = rule;
+            sync_route(&b.handle, name, Some(entry));
             Ok(arn)
         })
     }
 
-    /// Runs `f` on a rule of a bus.
+    /// Runs `f` on a rule of a bus, then mirrors the rule into the router.
     fn with_rule<T>(
         &self,
         ctx: &RequestContext,
         name: Option<&str>,
         bus: Option<&str>,
-        f: impl FnOnce(&mut Rule) -> T,
+        f: impl FnOnce(&mut RuleEntry) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
         let name = Self::check_rule_name(name)?;
         let bus = bus_name(bus)?;
         self.with_scope(ctx, |scope| {
             let b = scope.buses.get_mut(&bus).ok_or_else(|| Self::bus_missing(&bus))?;
-            let rule = b.rules.get_mut(name).ok_or_else(|| Self::rule_missing(name, &bus))?;
-            Ok(f(rule))
+            let entry = b.rules.get_mut(name).ok_or_else(|| Self::rule_missing(name, &bus))?;
+            let out = f(entry)?;
+            sync_route(&b.handle, name, Some(entry));
+            Ok(out)
         })
     }
 
     pub fn describe_rule(&self, ctx: &RequestContext, name: Option<&str>, bus: Option<&str>) -> Result<Rule, AwsError> {
-        self.with_rule(ctx, name, bus, |r| r.clone())
+        self.with_rule(ctx, name, bus, |r| Ok(r.rule.clone()))
     }
 
     pub fn enable_rule(&self, ctx: &RequestContext, name: Option<&str>, bus: Option<&str>) -> Result<(), AwsError> {
-        self.with_rule(ctx, name, bus, |r| r.state = RuleState::Enabled)
+        self.with_rule(ctx, name, bus, |r| {
+            r.rule.state = RuleState::Enabled;
+            Ok(())
+        })
     }
 
     pub fn disable_rule(&self, ctx: &RequestContext, name: Option<&str>, bus: Option<&str>) -> Result<(), AwsError> {
-        self.with_rule(ctx, name, bus, |r| r.state = RuleState::Disabled)
+        self.with_rule(ctx, name, bus, |r| {
+            r.rule.state = RuleState::Disabled;
+            Ok(())
+        })
     }
 
-    /// Deleting a rule that does not exist succeeds, as on AWS; its bus must exist.
+    /// Deleting a rule that does not exist succeeds, as on AWS; its bus must exist. A rule with
+    /// targets is refused until they are removed.
     pub fn delete_rule(&self, ctx: &RequestContext, name: Option<&str>, bus: Option<&str>) -> Result<(), AwsError> {
         let name = Self::check_rule_name(name)?;
         let bus = bus_name(bus)?;
         self.with_scope(ctx, |scope| {
             let b = scope.buses.get_mut(&bus).ok_or_else(|| Self::bus_missing(&bus))?;
-            b.rules.remove(name);
+            if let Some(entry) = b.rules.get(name) {
+                if !entry.targets.is_empty() {
+                    return Err(validation("Rule can't be deleted since it has targets."));
+                }
+                let arn = entry.rule.arn.clone();
+                b.rules.remove(name);
+                sync_route(&b.handle, name, None);
+                scope.tags.remove(&arn);
+            }
             Ok(())
         })
     }
@@ -421,8 +583,23 @@ impl Events {
         let bus = bus_name(input.event_bus_name.as_deref())?;
         self.with_scope(ctx, |scope| {
             let b = scope.buses.get(&bus).ok_or_else(|| Self::bus_missing(&bus))?;
-            page(&b.rules, input)
+            page(&b.rules, input, |r| r.rule.clone())
         })
+    }
+
+    /// Every rule's metrics, by (bus ARN, rule name), for `/_localbridge/metrics`.
+    pub fn rule_metrics(&self) -> Vec<(String, String, crate::route::RuleMetrics)> {
+        let scopes = self.lock();
+        let mut out = Vec::new();
+        for scope in scopes.values() {
+            for b in scope.buses.values() {
+                for (name, r) in &b.rules {
+                    out.push((b.bus.arn.clone(), name.clone(), r.counters.snapshot()));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     // ---- TestEventPattern -------------------------------------------------------------------
@@ -442,4 +619,12 @@ impl Events {
         }
         Ok(pattern.matches(&event))
     }
+}
+
+fn limit_exceeded() -> AwsError {
+    AwsError::new(
+        "LimitExceededException",
+        400,
+        "The requested resource exceeds the maximum number allowed.",
+    )
 }

@@ -1,0 +1,367 @@
+//! The data plane: each bus's enabled rules compiled into one [`Machine`], and each rule's
+//! targets compiled for delivery (input, retry policy, dead-letter queue), so routing an event
+//! is one match and one [`Delivery`] per matched target.
+//!
+//! A bus's [`Router`] changes incrementally (a rule added, replaced or removed touches only its
+//! own patterns) behind a `RwLock`: routing takes the read lock for the match only, never across
+//! an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use lb_core::arn::Arn;
+use lb_core::deliver::{
+    DeadLetter, Delivery, Exhausted, Failure, FailureKind, Message, MessageAttribute, Producer, RetryPolicy, Tally,
+    WhenFull,
+};
+use lb_rules::compiled::Machine;
+use lb_rules::pattern::Pattern;
+use lb_rules::transform::{InputPath, InputTransformer, TransformContext};
+use serde_json::Value;
+
+use crate::connections::HttpParameters;
+
+/// The service principal EventBridge delivers as; target resource policies must allow it.
+pub const PRINCIPAL: &str = "events.amazonaws.com";
+
+/// The attribute an API-destination delivery carries its target's `HttpParameters` in (JSON),
+/// read back by the events target itself; never seen by another service.
+pub(crate) const HTTP_PARAMETERS_ATTRIBUTE: &str = "lb.events.http-parameters";
+
+/// RetryPolicy defaults (EventBridge User Guide, "Event retry policy"): 24 hours, 185 retries.
+pub const DEFAULT_MAX_RETRY_ATTEMPTS: u32 = 185;
+pub const DEFAULT_MAX_EVENT_AGE_SECONDS: u64 = 86_400;
+
+/// The back-off of EventBridge's retries: exponential with jitter from one second, at most five
+/// minutes between two attempts (AWS does not publish its schedule).
+const BASE_BACKOFF_MILLIS: u64 = 1_000;
+const MAX_BACKOFF_MILLIS: u64 = 300_000;
+
+/// What a target receives.
+#[derive(Debug, Clone)]
+pub(crate) enum TargetInput {
+    /// The matched event.
+    Event,
+    /// `Input`: constant JSON text.
+    Constant(String),
+    /// `InputPath`: part of the event.
+    Path(InputPath),
+    /// `InputTransformer`.
+    Transformer(InputTransformer),
+}
+
+/// A target compiled for delivery.
+#[derive(Debug)]
+pub(crate) struct RouteTarget {
+    pub id: Arc<str>,
+    pub arn: Arn,
+    pub arn_text: Arc<str>,
+    pub input: TargetInput,
+    pub retry: RetryPolicy,
+    pub dead_letter: Option<Arn>,
+    /// `SqsParameters.MessageGroupId`.
+    pub group_id: Option<String>,
+    /// The target is a FIFO queue: the event id is the deduplication id.
+    pub fifo: bool,
+    pub http: Option<HttpParameters>,
+}
+
+impl RouteTarget {
+    pub fn retry_policy(max_attempts: Option<u32>, max_age_seconds: Option<u64>) -> RetryPolicy {
+        let retries = max_attempts.unwrap_or(DEFAULT_MAX_RETRY_ATTEMPTS);
+        let age = max_age_seconds.unwrap_or(DEFAULT_MAX_EVENT_AGE_SECONDS);
+        RetryPolicy::exponential(retries + 1, age * 1000, BASE_BACKOFF_MILLIS, MAX_BACKOFF_MILLIS)
+    }
+}
+
+/// A rule's outcome counters under AWS's metric names (see [`RuleCounters::snapshot`]).
+#[derive(Debug, Default)]
+pub(crate) struct RuleCounters {
+    pub matched: AtomicU64,
+    /// Deliveries the engine refused for want of room (`ThrottledRules`).
+    pub throttled: AtomicU64,
+    /// Targets whose input could not be built (an InputTransformer whose output is not JSON).
+    pub input_failures: AtomicU64,
+    pub tally: Arc<Tally>,
+}
+
+/// AWS's per-rule metrics, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct RuleMetrics {
+    pub matched_events: u64,
+    pub invocations: u64,
+    pub failed_invocations: u64,
+    pub invocations_sent_to_dlq: u64,
+    pub retry_invocation_attempts: u64,
+    pub throttled_rules: u64,
+}
+
+impl RuleMetrics {
+    /// MatchedEvents, Invocations, FailedInvocations, InvocationsSentToDlq,
+    /// RetryInvocationAttempts, ThrottledRules, in that order.
+    pub fn values(&self) -> [u64; 6] {
+        [
+            self.matched_events,
+            self.invocations,
+            self.failed_invocations,
+            self.invocations_sent_to_dlq,
+            self.retry_invocation_attempts,
+            self.throttled_rules,
+        ]
+    }
+}
+
+impl RuleCounters {
+    /// `Invocations` counts every invocation that ended (delivered, dead-lettered or dropped);
+    /// `FailedInvocations` those that failed for good without reaching a dead-letter queue
+    /// (EventBridge counts those in `InvocationsSentToDLQ` instead).
+    pub fn snapshot(&self) -> RuleMetrics {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let t = &self.tally;
+        let failed = get(&t.dropped) + get(&self.input_failures);
+        RuleMetrics {
+            matched_events: get(&self.matched),
+            invocations: get(&t.delivered) + get(&t.dead_lettered) + failed,
+            failed_invocations: failed,
+            invocations_sent_to_dlq: get(&t.dead_lettered),
+            retry_invocation_attempts: get(&t.retried),
+            throttled_rules: get(&self.throttled),
+        }
+    }
+}
+
+/// An enabled rule with an event pattern, as routing sees it.
+#[derive(Debug)]
+pub(crate) struct RouteRule {
+    pub name: Arc<str>,
+    pub arn: Arc<str>,
+    pub pattern: Pattern,
+    pub targets: Vec<Arc<RouteTarget>>,
+    pub counters: Arc<RuleCounters>,
+}
+
+/// One bus's enabled rules.
+#[derive(Default)]
+pub(crate) struct Router {
+    machine: Machine<u32>,
+    slots: Vec<Option<Arc<RouteRule>>>,
+    free: Vec<u32>,
+    by_name: HashMap<Arc<str>, u32>,
+}
+
+impl Router {
+    /// Adds or replaces the rule of that name.
+    pub fn upsert(&mut self, rule: RouteRule) {
+        self.remove(&rule.name);
+        let key = match self.free.pop() {
+            Some(k) => k,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.machine.add(key, &rule.pattern);
+        self.by_name.insert(Arc::clone(&rule.name), key);
+        self.slots[key as usize] = Some(Arc::new(rule));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Some(key) = self.by_name.remove(name) {
+            self.machine.remove(&key);
+            self.slots[key as usize] = None;
+            self.free.push(key);
+        }
+    }
+
+    /// The rules `event` (raw JSON text) matches. `Err` when the event is not JSON the matcher
+    /// can read (never the case for events EventBridge built itself).
+    pub fn route(&self, event: &[u8], keys: &mut Vec<u32>) -> Result<Vec<Arc<RouteRule>>, String> {
+        self.machine.matches_into(event, keys).map_err(|e| e.to_string())?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| self.slots.get(*k as usize).and_then(Clone::clone))
+            .collect())
+    }
+
+    /// Every rule, in name order.
+    pub fn rules(&self) -> Vec<Arc<RouteRule>> {
+        let mut out: Vec<_> = self.slots.iter().flatten().cloned().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+}
+
+/// A bus as the data plane sees it: its identity, its rules and its resource policy.
+pub(crate) struct BusHandle {
+    pub arn: Arc<str>,
+    pub region: String,
+    pub account: String,
+    router: RwLock<Router>,
+    policy: RwLock<Option<Arc<Value>>>,
+}
+
+impl BusHandle {
+    pub fn new(arn: &str, region: &str, account: &str) -> Self {
+        Self {
+            arn: arn.into(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+            router: RwLock::new(Router::default()),
+            policy: RwLock::new(None),
+        }
+    }
+
+    pub fn router(&self) -> RwLockReadGuard<'_, Router> {
+        self.router.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn router_mut(&self) -> RwLockWriteGuard<'_, Router> {
+        self.router.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn policy(&self) -> Option<Arc<Value>> {
+        self.policy.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set_policy(&self, policy: Option<Value>) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy.map(Arc::new);
+    }
+}
+
+/// An event being routed: its text, and its parsed form once some target needs it.
+pub(crate) struct RoutedEvent<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub account: &'a str,
+    pub ingestion_time: &'a str,
+    pub trace_header: Option<&'a str>,
+    parsed: Option<Value>,
+}
+
+impl<'a> RoutedEvent<'a> {
+    pub fn new(id: &'a str, text: &'a str, account: &'a str, ingestion_time: &'a str) -> Self {
+        Self {
+            id,
+            text,
+            account,
+            ingestion_time,
+            trace_header: None,
+            parsed: None,
+        }
+    }
+
+    fn parsed(&mut self) -> &Value {
+        self.parsed
+            .get_or_insert_with(|| serde_json::from_str(self.text).unwrap_or(Value::Null))
+    }
+}
+
+/// The error codes EventBridge writes to a dead-letter message's `ERROR_CODE` (EventBridge User
+/// Guide, "Using dead-letter queues"), by failure kind.
+pub fn dlq_error_code(kind: FailureKind, code: &str) -> &'static str {
+    match kind {
+        FailureKind::NotFound => "NO_RESOURCE",
+        FailureKind::AccessDenied => "NO_PERMISSIONS",
+        FailureKind::Retryable if code.contains("Throttl") => "THROTTLING",
+        FailureKind::Retryable if code.contains("Timeout") => "TIMEOUT",
+        FailureKind::Retryable => "ERROR_FROM_TARGET",
+        FailureKind::Terminal if code == "InvalidJson" => "INVALID_JSON",
+        FailureKind::Terminal => "ERROR_FROM_TARGET",
+    }
+}
+
+/// The dead-letter message attributes (`RULE_ARN`, `TARGET_ARN`, `ERROR_CODE`,
+/// `ERROR_MESSAGE`, `EXHAUSTED_RETRY_CONDITION` when a retry limit ended the delivery,
+/// `RETRY_ATTEMPTS`).
+fn dead_letter_attributes(rule_arn: Arc<str>, target_arn: Arc<str>) -> lb_core::deliver::DeadLetterAttributes {
+    Arc::new(move |f: &Failure<'_>| {
+        let mut a = BTreeMap::new();
+        a.insert("RULE_ARN".to_owned(), MessageAttribute::string(&*rule_arn));
+        a.insert("TARGET_ARN".to_owned(), MessageAttribute::string(&*target_arn));
+        a.insert(
+            "ERROR_CODE".to_owned(),
+            MessageAttribute::string(dlq_error_code(f.error.kind, &f.error.code)),
+        );
+        a.insert(
+            "ERROR_MESSAGE".to_owned(),
+            MessageAttribute::string(f.error.message.clone()),
+        );
+        let condition = match f.exhausted {
+            Exhausted::NotRetryable => None,
+            Exhausted::MaximumRetryAttempts => Some("MaximumRetryAttempts"),
+            Exhausted::MaximumEventAgeInSeconds => Some("MaximumEventAgeInSeconds"),
+        };
+        if let Some(c) = condition {
+            a.insert("EXHAUSTED_RETRY_CONDITION".to_owned(), MessageAttribute::string(c));
+        }
+        a.insert(
+            "RETRY_ATTEMPTS".to_owned(),
+            MessageAttribute::number(f.attempts.saturating_sub(1)),
+        );
+        a
+    })
+}
+
+/// The delivery of `event` to one target of `rule`; `Err` with the reason when the target's
+/// input cannot be built.
+pub(crate) fn delivery(event: &mut RoutedEvent<'_>, rule: &RouteRule, t: &RouteTarget) -> Result<Delivery, String> {
+    let body = match &t.input {
+        TargetInput::Event => event.text.to_owned(),
+        TargetInput::Constant(text) => text.clone(),
+        TargetInput::Path(path) => path.apply(event.parsed()).to_string(),
+        TargetInput::Transformer(tr) => {
+            let ctx = TransformContext {
+                rule_arn: &rule.arn,
+                rule_name: &rule.name,
+                ingestion_time: event.ingestion_time,
+            };
+            tr.apply(event.parsed(), &ctx).map_err(|e| e.to_string())?
+        }
+    };
+    let base = Message {
+        source_arn: Some(rule.arn.to_string()),
+        source_account: Some(event.account.to_owned()),
+        principal: Some(PRINCIPAL.to_owned()),
+        trace_header: event.trace_header.map(str::to_owned),
+        ..Message::default()
+    };
+    let mut message = Message {
+        body,
+        group_id: t.group_id.clone(),
+        dedup_id: t.fifo.then(|| event.id.to_owned()),
+        ..base.clone()
+    };
+    if let Some(http) = &t.http {
+        if let Ok(json) = serde_json::to_string(http) {
+            message
+                .attributes
+                .insert(HTTP_PARAMETERS_ATTRIBUTE.to_owned(), MessageAttribute::string(json));
+        }
+    }
+    let dead_letter = t.dead_letter.as_ref().map(|arn| DeadLetter {
+        target: arn.clone(),
+        attributes: dead_letter_attributes(Arc::clone(&rule.arn), Arc::clone(&t.arn_text)),
+        message: Some(Arc::new(Message {
+            body: event.text.to_owned(),
+            ..base
+        })),
+    });
+    Ok(Delivery {
+        target: t.arn.clone(),
+        message: Arc::new(message),
+        producer: Producer {
+            arn: Arc::clone(&rule.arn),
+            id: Some(Arc::clone(&t.id)),
+        },
+        event_id: Some(event.id.to_owned()),
+        retry: t.retry,
+        dead_letter,
+        when_full: WhenFull::Reject,
+        tally: Some(Arc::clone(&rule.counters.tally)),
+    })
+}

@@ -1,0 +1,335 @@
+//! PutEvents, and routing: an event on a bus is matched against the bus's enabled rules at once
+//! and handed to the delivery engine, one delivery per matched target. The caller never waits
+//! for a target; a failing target never fails the call.
+
+use std::sync::Arc;
+
+use lb_core::deliver::SubmitError;
+use lb_core::{AwsError, RequestContext};
+use serde::Deserialize;
+
+use super::{constraint, validation, Events, DEFAULT_BUS};
+use crate::journal::{JournalEntry, JournalMatch};
+use crate::model::{PutEventsEntry, PutEventsResult};
+use crate::route::{delivery, BusHandle, RoutedEvent};
+
+/// The most entries in one PutEvents (botocore `PutEventsRequestEntryList.max`).
+pub const MAX_ENTRIES: usize = 10;
+/// The most bytes the entries of one PutEvents may total, counted as AWS counts them
+/// (EventBridge User Guide, "Calculating PutEvents event entry size").
+pub const MAX_ENTRIES_SIZE: usize = 256 * 1024;
+
+/// An entry's size as AWS computes it: 14 bytes for a `Time`, then the UTF-8 bytes of
+/// `Source`, `DetailType`, `Detail` and each of `Resources`.
+pub fn entry_size(e: &PutEventsEntry) -> usize {
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    usize::from(e.time_millis.is_some()) * 14
+        + len(&e.source)
+        + len(&e.detail_type)
+        + len(&e.detail)
+        + e.resources.iter().flatten().map(String::len).sum::<usize>()
+}
+
+/// Formats epoch milliseconds as an event's `time`: RFC 3339, UTC, whole seconds.
+pub fn event_time(millis: u64) -> String {
+    let s = lb_core::clock::iso8601_millis(millis);
+    format!("{}Z", &s[..19])
+}
+
+/// `text` without the whitespace outside its strings (EventBridge delivers `detail` compact).
+/// `text` must be valid JSON.
+fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !c.is_whitespace() {
+            if c == '"' {
+                in_string = true;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // Writing JSON into a String cannot fail.
+    if let Ok(j) = serde_json::to_string(s) {
+        out.push_str(&j);
+    }
+}
+
+fn entry_error(code: &str, message: impl Into<String>) -> PutEventsResult {
+    PutEventsResult::Failed {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Why routing an event did not hand all its deliveries to the engine.
+#[derive(Debug)]
+pub(crate) struct Throttled;
+
+#[derive(Deserialize)]
+struct EventId {
+    id: String,
+}
+
+impl Events {
+    /// Sends events to buses; one result per entry, in order.
+    pub fn put_events(
+        &self,
+        ctx: &RequestContext,
+        entries: Option<Vec<PutEventsEntry>>,
+    ) -> Result<Vec<PutEventsResult>, AwsError> {
+        let entries = entries.ok_or_else(|| constraint(None, "entries", "Member must not be null"))?;
+        if entries.is_empty() {
+            return Err(constraint(
+                Some("[]"),
+                "entries",
+                "Member must have length greater than or equal to 1",
+            ));
+        }
+        if entries.len() > MAX_ENTRIES {
+            return Err(constraint(
+                Some(&format!("[{} entries]", entries.len())),
+                "entries",
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        if entries.iter().map(entry_size).sum::<usize>() > MAX_ENTRIES_SIZE {
+            return Err(validation(
+                "Total size of the entries in the request is over the limit.",
+            ));
+        }
+        for e in &entries {
+            if let Some(b) = &e.event_bus_name {
+                super::check_length(b, "entries.member.eventBusName", 1, 1600)?;
+            }
+            if let Some(t) = &e.trace_header {
+                super::check_length(t, "entries.member.traceHeader", 1, 500)?;
+            }
+        }
+        let now = self.clock.now_millis();
+        let now_text = event_time(now);
+        Ok(entries
+            .into_iter()
+            .map(|e| self.put_entry(ctx, e, now, &now_text))
+            .collect())
+    }
+
+    fn put_entry(&self, ctx: &RequestContext, e: PutEventsEntry, now: u64, now_text: &str) -> PutEventsResult {
+        let Some(source) = e.source.as_deref().filter(|s| !s.is_empty()) else {
+            return entry_error(
+                "InvalidArgument",
+                "Parameter Source is not valid. Reason: Source is a required argument.",
+            );
+        };
+        let Some(detail_type) = e.detail_type.as_deref().filter(|s| !s.is_empty()) else {
+            return entry_error(
+                "InvalidArgument",
+                "Parameter DetailType is not valid. Reason: DetailType is a required argument.",
+            );
+        };
+        let Some(detail) = e.detail.as_deref().filter(|s| !s.is_empty()) else {
+            return entry_error(
+                "InvalidArgument",
+                "Parameter Detail is not valid. Reason: Detail is a required argument.",
+            );
+        };
+        let is_object =
+            detail.trim_start().starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(detail).is_ok();
+        if !is_object {
+            return entry_error("MalformedDetail", "Detail is malformed.");
+        }
+        if source.starts_with("aws.") {
+            return entry_error("NotAuthorizedForSourceException", "Not authorized for the source.");
+        }
+        let (region, account, name) = match e.event_bus_name.as_deref() {
+            None => (ctx.region.as_str(), ctx.account.as_str(), DEFAULT_BUS),
+            Some(b) => match parse_bus_arn(b) {
+                Some(parts) => parts,
+                None => (ctx.region.as_str(), ctx.account.as_str(), b),
+            },
+        };
+        let Some(bus) = self.bus_handle(region, account, name) else {
+            return entry_error("ResourceNotFoundException", format!("Event bus {name} does not exist."));
+        };
+        if bus.account != ctx.account && !super::access::allows_put_events(bus.policy().as_deref(), &ctx.account) {
+            return entry_error(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:root is not authorized to perform: events:PutEvents on resource: {} because no resource-based policy allows the events:PutEvents action",
+                    ctx.account, bus.arn
+                ),
+            );
+        }
+        let id = lb_core::ids::uuid();
+        let time = match e.time_millis {
+            Some(t) => event_time(t),
+            None => now_text.to_owned(),
+        };
+        let mut text = String::with_capacity(200 + detail.len() + source.len());
+        text.push_str(r#"{"version":"0","id":""#);
+        text.push_str(&id);
+        text.push_str(r#"","detail-type":"#);
+        push_json_string(&mut text, detail_type);
+        text.push_str(r#","source":"#);
+        push_json_string(&mut text, source);
+        text.push_str(r#","account":""#);
+        text.push_str(&ctx.account);
+        text.push_str(r#"","time":""#);
+        text.push_str(&time);
+        text.push_str(r#"","region":""#);
+        text.push_str(&bus.region);
+        text.push_str(r#"","resources":["#);
+        for (i, r) in e.resources.iter().flatten().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            push_json_string(&mut text, r);
+        }
+        text.push_str(r#"],"detail":"#);
+        text.push_str(&minify(detail));
+        text.push('}');
+        let mut event = RoutedEvent::new(&id, &text, &ctx.account, now_text);
+        event.trace_header = e.trace_header.as_deref().or(ctx.trace_header.as_deref());
+        match self.route(&bus, &mut event, now) {
+            Ok(()) => PutEventsResult::Accepted { event_id: id },
+            Err(Throttled) => entry_error("ThrottlingException", "Rate exceeded."),
+        }
+    }
+
+    /// An event another producer delivered to a bus (S3's `aws.s3` events, a rule's event-bus
+    /// target): routed like a PutEvents entry.
+    pub(crate) fn route_delivered(
+        &self,
+        bus: &BusHandle,
+        text: &str,
+        account: &str,
+        trace: Option<&str>,
+    ) -> Result<(), Throttled> {
+        let id = serde_json::from_str::<EventId>(text).map(|e| e.id).unwrap_or_default();
+        let now = self.clock.now_millis();
+        let now_text = event_time(now);
+        let mut event = RoutedEvent::new(&id, text, account, &now_text);
+        event.trace_header = trace;
+        self.route(bus, &mut event, now)
+    }
+
+    /// Matches `event` against the bus's rules and submits a delivery per matched target; the
+    /// journal records what happened. `Err` when the engine had no room for some delivery.
+    fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
+        let mut keys = Vec::new();
+        let matched = {
+            let router = bus.router();
+            if router.len() == 0 {
+                Vec::new()
+            } else {
+                router.route(event.text.as_bytes(), &mut keys).unwrap_or_default()
+            }
+        };
+        let mut throttled = false;
+        let mut record = Vec::with_capacity(matched.len());
+        for rule in &matched {
+            rule.counters.matched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut m = JournalMatch {
+                rule: Arc::clone(&rule.name),
+                arn: Arc::clone(&rule.arn),
+                deliveries: Vec::with_capacity(rule.targets.len()),
+                errors: Vec::new(),
+            };
+            for t in &rule.targets {
+                match delivery(event, rule, t) {
+                    Ok(d) => match self.engine.submit(d) {
+                        Ok(ledger_id) => m.deliveries.push(ledger_id),
+                        Err(SubmitError::Full | SubmitError::ShuttingDown) => {
+                            rule.counters
+                                .throttled
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            m.errors
+                                .push(format!("target {}: the delivery engine had no room (throttled)", t.id));
+                            throttled = true;
+                        }
+                    },
+                    Err(reason) => {
+                        rule.counters
+                            .input_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(rule = %rule.arn, target = %t.id, %reason, "target input could not be built");
+                        m.errors
+                            .push(format!("target {}: the input could not be built: {reason}", t.id));
+                    }
+                }
+            }
+            record.push(m);
+        }
+        self.journal().record(JournalEntry {
+            id: event.id.to_owned(),
+            bus: Arc::clone(&bus.arn),
+            event: event.text.into(),
+            at: now,
+            matched: record,
+        });
+        if throttled {
+            Err(Throttled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `(region, account, name)` of an event bus ARN.
+pub(crate) fn parse_bus_arn(s: &str) -> Option<(&str, &str, &str)> {
+    let rest = s.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if service != "events" {
+        return None;
+    }
+    Some((region, account, resource.strip_prefix("event-bus/")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_times_and_minified_details() {
+        let e = PutEventsEntry {
+            time_millis: Some(1),
+            source: Some("a".into()),
+            detail_type: Some("bc".into()),
+            detail: Some("{}".into()),
+            resources: Some(vec!["xyz".into()]),
+            ..PutEventsEntry::default()
+        };
+        assert_eq!(entry_size(&e), 14 + 1 + 2 + 2 + 3);
+        assert_eq!(event_time(1_700_000_000_999), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            minify("{ \"a b\" : [1, 2],\n \"c\":\"x \\\" y\" }"),
+            r#"{"a b":[1,2],"c":"x \" y"}"#
+        );
+        assert_eq!(
+            parse_bus_arn("arn:aws:events:eu-west-1:111122223333:event-bus/orders"),
+            Some(("eu-west-1", "111122223333", "orders"))
+        );
+        assert_eq!(parse_bus_arn("orders"), None);
+    }
+}
