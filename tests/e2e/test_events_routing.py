@@ -542,3 +542,69 @@ def test_api_destination_with_api_key_and_retries_to_dlq(events, sqs, endpoint, 
     assert (a["EXHAUSTED_RETRY_CONDITION"], a["RETRY_ATTEMPTS"]) == ("MaximumRetryAttempts", "2")
     m = metrics(endpoint)
     assert m['localbridge_events_RetryInvocationAttempts{EventBusName="default",RuleName="r"}'] == 2
+
+
+def account_client(service, endpoint, account):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session(
+        aws_access_key_id=account, aws_secret_access_key="test", region_name=REGION
+    ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+
+
+def test_cross_account_bus_target_needs_the_bus_policy(events, endpoint):
+    """Account 111122223333 forwards to a bus of account 444455556666, which must allow it."""
+    a, b = "111122223333", "444455556666"
+    ev_a, ev_b = account_client("events", endpoint, a), account_client("events", endpoint, b)
+    sqs_b = account_client("sqs", endpoint, b)
+    ev_b.create_event_bus(Name="inbox")
+    inbox = f"arn:aws:events:{REGION}:{b}:event-bus/inbox"
+    url = sqs_b.create_queue(QueueName="got")["QueueUrl"]
+    q_arn = f"arn:aws:sqs:{REGION}:{b}:got"
+    in_rule = f"arn:aws:events:{REGION}:{b}:rule/inbox/all"
+    sqs_b.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": q_arn, "Condition": {"ArnEquals": {"aws:SourceArn": in_rule}}}]})})
+    ev_b.put_rule(Name="all", EventBusName="inbox", EventPattern=json.dumps({"source": ["shop"]}))
+    ev_b.put_targets(Rule="all", EventBusName="inbox", Targets=[{"Id": "q", "Arn": q_arn}])
+    ev_a.put_rule(Name="out", EventPattern=json.dumps({"source": ["shop"]}))
+    ev_a.put_targets(Rule="out", Targets=[{"Id": "b", "Arn": inbox}])
+
+    denied = ev_a.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": '{"n": 1}'}])
+    settle(endpoint)
+    [rec] = ledger(endpoint, target=inbox)
+    assert rec["fate"] == "dropped" and "does not allow account 111122223333" in rec["reason"]
+    assert rec["eventId"] == denied["Entries"][0]["EventId"]
+
+    ev_b.put_permission(EventBusName="inbox", Action="events:PutEvents", Principal=a, StatementId="from-a")
+    sent = ev_a.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": '{"n": 2}'}])
+    [got] = receive(sqs_b, url, 1)
+    assert got["id"] == sent["Entries"][0]["EventId"] and got["account"] == a
+    # PutEvents straight to the other account's bus, by ARN.
+    direct = ev_a.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": '{"n": 3}',
+                                       "EventBusName": inbox}])
+    assert direct["FailedEntryCount"] == 0
+    assert receive(sqs_b, url, 1)[0]["id"] == direct["Entries"][0]["EventId"]
+
+
+def test_cli_put_events_and_reserved_variables(aws, sqs, events):
+    url, arn = queue(sqs, "cli", [rule_arn("r")])
+    aws("events", "put-rule", "--name", "r", "--event-pattern", json.dumps({"source": ["cli.app"]}))
+    aws("events", "put-targets", "--rule", "r", "--targets", json.dumps([{
+        "Id": "t", "Arn": arn, "InputTransformer": {
+            "InputPathsMap": {},
+            "InputTemplate": '{"name": <aws.events.rule-name>, "at": <aws.events.event.ingestion-time>, '
+                             '"whole": <aws.events.event.json>, "head": <aws.events.event>}'}}]))
+    out = aws("events", "put-events", "--entries", json.dumps([
+        {"Source": "cli.app", "DetailType": "t", "Detail": '{"a": {"b": 1}}'}]))
+    assert out["FailedEntryCount"] == 0
+    event_id = out["Entries"][0]["EventId"]
+    [body] = receive(sqs, url, 1)
+    assert body["name"] == "r"
+    assert body["whole"]["id"] == event_id and body["whole"]["detail"] == {"a": {"b": 1}}
+    assert "detail" not in body["head"] and body["head"]["id"] == event_id
+    assert body["at"].endswith("Z")
+    listed = aws("events", "list-targets-by-rule", "--rule", "r")["Targets"]
+    assert [t["Id"] for t in listed] == ["t"]
+    assert aws("events", "list-rule-names-by-target", "--target-arn", arn)["RuleNames"] == ["r"]
