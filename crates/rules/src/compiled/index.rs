@@ -112,6 +112,24 @@ fn short_key(b: &[u8]) -> Option<ShortKey> {
     Some(ShortKey(lo, hi | (n as u64) << 56))
 }
 
+/// `short_key` of the ASCII lower-case of the bytes: `A`-`Z` become `a`-`z` in both words
+/// (eight bytes at a time), everything else (the zero padding, the length byte, non-ASCII bytes)
+/// stays.
+#[inline]
+fn fold_key(k: ShortKey) -> ShortKey {
+    #[inline]
+    fn lower(w: u64) -> u64 {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let heptets = w & (0x7F * ONES);
+        // The high bit of each byte: its low seven bits are at least `A`, more than `Z`.
+        let ge_a = heptets.wrapping_add((0x80 - u64::from(b'A')) * ONES);
+        let gt_z = heptets.wrapping_add((0x7F - u64::from(b'Z')) * ONES);
+        let upper = (ge_a ^ gt_z) & !w & (0x80 * ONES);
+        w | (upper >> 2)
+    }
+    ShortKey(lower(k.0), lower(k.1))
+}
+
 /// Hash map from byte strings to the predicates they trigger, plus the distinct key lengths
 /// (for prefix and suffix lookups).
 #[derive(Debug, Clone, Default)]
@@ -213,6 +231,45 @@ impl LenMap {
         }
     }
 
+    /// `get` for a map whose keys are ASCII lower-case and at most 15 bytes: whether `s` is a key
+    /// in some mix of ASCII cases.
+    #[inline]
+    fn get_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(e) = short_key(s).and_then(|k| self.short.get(&fold_key(k))) {
+            out.push(e.first);
+            if e.extra != NO_EXTRA {
+                out.extend_from_slice(&self.extra[e.extra as usize]);
+            }
+        }
+    }
+
+    #[inline]
+    fn exact_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if self.lens.binary_search(&s.len()).is_ok() {
+            self.get_folded(s, out);
+        }
+    }
+
+    #[inline]
+    fn prefixes_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        for &l in &self.lens {
+            if l > s.len() {
+                break;
+            }
+            self.get_folded(&s[..l], out);
+        }
+    }
+
+    #[inline]
+    fn suffixes_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        for &l in &self.lens {
+            if l > s.len() {
+                break;
+            }
+            self.get_folded(&s[s.len() - l..], out);
+        }
+    }
+
     #[inline]
     fn exact(&self, s: &[u8], out: &mut Vec<PredId>) {
         if !self.lens.is_empty() {
@@ -245,7 +302,7 @@ impl LenMap {
 #[derive(Debug, Clone)]
 enum Rejects {
     Values {
-        strings: HashSet<String>,
+        strings: HashSet<Box<[u8]>, BuildHasherDefault<FastHasher>>,
         numbers: Vec<f64>,
         ips: Vec<IpAddr>,
     },
@@ -265,8 +322,15 @@ pub(crate) struct FieldIndex {
     nulls: Vec<PredId>,
     prefix: LenMap,
     suffix: LenMap,
-    /// Ignore-case matchers, tested one by one ([`IgnoreCase`] is not a folding, so they have
-    /// no key).
+    /// Ignore-case matchers whose pattern is ASCII and at most 15 bytes, by the pattern's ASCII
+    /// lower case: for such a pattern [`IgnoreCase`] is an ASCII case folding (each character
+    /// matches itself in either ASCII case, one byte for one byte), so a value matches exactly
+    /// when its own ASCII lower case is the key.
+    ic_equals: LenMap,
+    ic_prefix: LenMap,
+    ic_suffix: LenMap,
+    /// The other ignore-case matchers, tested one by one ([`IgnoreCase`] is not a folding in
+    /// general, so they have no key).
     ignore_case: Vec<(PredId, IcKind, IgnoreCase)>,
     /// `exists: true`: every scalar.
     any: Vec<PredId>,
@@ -335,7 +399,7 @@ impl FieldIndex {
             Matcher::Prefix {
                 value,
                 ignore_case: true,
-            } => self.ignore_case.push((pred, IcKind::Prefix, IgnoreCase::new(value))),
+            } => self.insert_ignore_case(IcKind::Prefix, value, pred),
             Matcher::Suffix {
                 value,
                 ignore_case: false,
@@ -343,8 +407,8 @@ impl FieldIndex {
             Matcher::Suffix {
                 value,
                 ignore_case: true,
-            } => self.ignore_case.push((pred, IcKind::Suffix, IgnoreCase::new(value))),
-            Matcher::EqualsIgnoreCase(s) => self.ignore_case.push((pred, IcKind::Equals, IgnoreCase::new(s))),
+            } => self.insert_ignore_case(IcKind::Suffix, value, pred),
+            Matcher::EqualsIgnoreCase(s) => self.insert_ignore_case(IcKind::Equals, s, pred),
             Matcher::Wildcard(w) => {
                 self.wildcard.push((pred, w.clone()));
                 self.index_wildcard(self.wildcard.len() - 1);
@@ -352,13 +416,13 @@ impl FieldIndex {
             Matcher::AnythingBut(ab) => {
                 let r = match ab {
                     AnythingBut::Values(vs) => {
-                        let mut strings = HashSet::new();
+                        let mut strings = HashSet::default();
                         let mut numbers = Vec::new();
                         let mut ips = Vec::new();
                         for v in vs {
                             match v {
                                 Literal::String(s) => {
-                                    strings.insert(s.clone());
+                                    strings.insert(s.as_bytes().into());
                                     ips.extend(parse_ip(s));
                                 }
                                 Literal::Number(n) => numbers.push(n.value),
@@ -390,6 +454,19 @@ impl FieldIndex {
         }
     }
 
+    fn insert_ignore_case(&mut self, kind: IcKind, pattern: &str, pred: PredId) {
+        if pattern.is_ascii() && pattern.len() <= 15 {
+            let map = match kind {
+                IcKind::Equals => &mut self.ic_equals,
+                IcKind::Prefix => &mut self.ic_prefix,
+                IcKind::Suffix => &mut self.ic_suffix,
+            };
+            map.insert(pattern.to_ascii_lowercase().as_bytes(), pred);
+        } else {
+            self.ignore_case.push((pred, kind, IgnoreCase::new(pattern)));
+        }
+    }
+
     fn index_numeric(&mut self) {
         self.numeric_index = None;
         self.numeric_indexed = 0;
@@ -415,7 +492,14 @@ impl FieldIndex {
 
     /// Forgets `pred` everywhere.
     pub(crate) fn remove(&mut self, pred: PredId) {
-        for m in [&mut self.strings, &mut self.prefix, &mut self.suffix] {
+        for m in [
+            &mut self.strings,
+            &mut self.prefix,
+            &mut self.suffix,
+            &mut self.ic_equals,
+            &mut self.ic_prefix,
+            &mut self.ic_suffix,
+        ] {
             if !m.is_empty() {
                 m.remove(pred);
             }
@@ -454,23 +538,14 @@ impl FieldIndex {
         if !self.any.is_empty() {
             out.extend_from_slice(&self.any);
         }
-        // The `&str` of a string, only for the matchers that need one (the others read bytes).
-        let s = match value {
-            Scalar::Str(b)
-                if !self.wildcard.is_empty()
-                    || !self.cidr.is_empty()
-                    || !self.ips.is_empty()
-                    || !self.anything_but.is_empty() =>
-            {
-                text(b)
-            }
-            _ => "",
-        };
         match value {
             Scalar::Str(b) => {
                 self.strings.exact(b, out);
                 self.prefix.prefixes(b, out);
                 self.suffix.suffixes(b, out);
+                self.ic_equals.exact_folded(b, out);
+                self.ic_prefix.prefixes_folded(b, out);
+                self.ic_suffix.suffixes_folded(b, out);
                 for (p, kind, ic) in &self.ignore_case {
                     let hit = match kind {
                         IcKind::Equals => ic.equals(b),
@@ -490,7 +565,7 @@ impl FieldIndex {
                     let mut kept = start;
                     for k in start..out.len() {
                         let (p, w) = &self.wildcard[out[k] as usize];
-                        if wildcard_matches(&w.segments, s) {
+                        if wildcard_matches(&w.segments, b) {
                             out[kept] = *p;
                             kept += 1;
                         }
@@ -498,13 +573,13 @@ impl FieldIndex {
                     out.truncate(kept);
                     for &i in &self.wildcard_star {
                         let (p, w) = &self.wildcard[i as usize];
-                        if wildcard_matches(&w.segments, s) {
+                        if wildcard_matches(&w.segments, b) {
                             out.push(*p);
                         }
                     }
                 }
                 if !self.cidr.is_empty() || !self.ips.is_empty() {
-                    if let Some(ip) = parse_ip(s) {
+                    if let Some(ip) = parse_ip(text(b)) {
                         for (p, c) in &self.cidr {
                             if cidr_contains(c, ip) {
                                 out.push(*p);
@@ -540,7 +615,7 @@ impl FieldIndex {
             Scalar::Null => out.extend_from_slice(&self.nulls),
         }
         for (p, r) in &self.anything_but {
-            if !rejects(r, value, s) {
+            if !rejects(r, value) {
                 out.push(*p);
             }
         }
@@ -653,26 +728,24 @@ impl Interval {
     }
 }
 
-/// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it). `s` is
-/// the text of a string value.
-fn rejects(r: &Rejects, value: Scalar<'_>, s: &str) -> bool {
+/// Whether `anything-but`'s inner test accepts `value` (then the matcher rejects it).
+fn rejects(r: &Rejects, value: Scalar<'_>) -> bool {
     match (r, value) {
-        (Rejects::Values { strings, ips, .. }, Scalar::Str(_)) => {
-            strings.contains(s) || (!ips.is_empty() && parse_ip(s).is_some_and(|ip| ips.contains(&ip)))
+        (Rejects::Values { strings, ips, .. }, Scalar::Str(b)) => {
+            strings.contains(b) || (!ips.is_empty() && parse_ip(text(b)).is_some_and(|ip| ips.contains(&ip)))
         }
         (Rejects::Values { numbers, .. }, Scalar::Num(v)) => numbers.contains(&v),
         (Rejects::Prefix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.starts_with(p.as_bytes())),
         (Rejects::Suffix(ps), Scalar::Str(b)) => ps.iter().any(|p| b.ends_with(p.as_bytes())),
         (Rejects::EqualsIgnoreCase(ws), Scalar::Str(b)) => ws.iter().any(|w| w.equals(b)),
-        (Rejects::Wildcard(ws), Scalar::Str(_)) => ws.iter().any(|w| wildcard_matches(&w.segments, s)),
+        (Rejects::Wildcard(ws), Scalar::Str(b)) => ws.iter().any(|w| wildcard_matches(&w.segments, b)),
         _ => false,
     }
 }
 
 /// `*`-separated segments: starts with the first, ends with the last, the middle ones in
 /// order without overlap.
-pub(crate) fn wildcard_matches(segments: &[String], s: &str) -> bool {
-    let b = s.as_bytes();
+pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
     match segments {
         [] => false,
         [only] => only.as_bytes() == b,

@@ -692,6 +692,78 @@ fn many_wildcards_agree_with_reference() {
 }
 
 #[test]
+fn ignore_case_matchers_agree_with_reference() {
+    // ASCII patterns of up to 15 bytes are looked up by their ASCII lower case; the others
+    // (longer, or not ASCII) are tested one by one. Values mix cases, non-ASCII bytes that
+    // Unicode would fold to ASCII letters (`ſ`, the Kelvin sign), and lengths around 15.
+    let words = [
+        "mission",
+        "Van Ness",
+        "AVE",
+        "a",
+        "",
+        "ss",
+        "ß",
+        "k",
+        "@[`{Az",
+        "fifteen-bytes-x",
+        "sixteen-bytes-xy",
+        "Straße",
+    ];
+    let mut texts = Vec::new();
+    for w in words {
+        texts.push(format!(r#"{{"s": [{{"equals-ignore-case": "{w}"}}]}}"#));
+        texts.push(format!(r#"{{"s": [{{"prefix": {{"equals-ignore-case": "{w}"}}}}]}}"#));
+        texts.push(format!(r#"{{"s": [{{"suffix": {{"equals-ignore-case": "{w}"}}}}]}}"#));
+        texts.push(format!(
+            r#"{{"s": [{{"anything-but": {{"equals-ignore-case": "{w}"}}}}]}}"#
+        ));
+    }
+    let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
+    let mut m = machine_of(&patterns);
+    let values = [
+        "MISSION",
+        "Mission St",
+        "the mission",
+        "vAN nESS",
+        "van ness ave",
+        "ave",
+        "Ave",
+        "AV",
+        "A",
+        "",
+        "SS",
+        "sS",
+        "ſs",
+        "ß",
+        "SS",
+        "\u{212a}",
+        "K",
+        "@[`{aZ",
+        "@{`[az",
+        "FIFTEEN-BYTES-X",
+        "fifteen-bytes-xy",
+        "SIXTEEN-BYTES-XY",
+        "x sixteen-bytes-xy",
+        "STRASSE",
+        "STRAßE",
+        "straße",
+    ];
+    let check = |m: &Machine<usize>, keep: &dyn Fn(usize) -> bool| {
+        for v in values {
+            let ev: Value = serde_json::from_str(&format!(r#"{{"s": "{v}"}}"#)).unwrap();
+            let want: Vec<usize> = reference(&patterns, &ev).into_iter().filter(|&i| keep(i)).collect();
+            assert_eq!(m.matches(ev.to_string().as_bytes()).unwrap(), want, "{v}");
+        }
+    };
+    check(&m, &|_| true);
+    for i in (0..patterns.len()).filter(|i| i % 3 == 0) {
+        m.remove(&i);
+    }
+    check(&m, &|i| i % 3 != 0);
+}
+
+#[test]
 fn many_numeric_ranges_agree_with_reference() {
     // Enough ranges on one field to build the end-point index (and rebuild it as rules come
     // and go); the values sit on, between and outside the end points.
