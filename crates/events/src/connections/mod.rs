@@ -19,7 +19,7 @@
 //!   credentials and secret gone, until UpdateConnection gives new ones).
 //! - An API destination is ACTIVE while its connection is AUTHORIZED, INACTIVE otherwise (an OAuth
 //!   connection not yet authorized, deauthorized or deleted). Deleting a connection still in use
-//!   is allowed, as on AWS.
+//!   is allowed: DeleteConnection has no "in use" error in the model.
 //!
 //! Invocation ([`Destinations::invoke`], eb-api-destinations): the target's HttpParameters merged
 //! with the connection's InvocationHttpParameters (the connection wins a conflict), `*` in the

@@ -909,8 +909,9 @@ pub(crate) fn update_connection(inner: &Arc<Inner>, ctx: &RequestContext, j: Con
     Ok(out)
 }
 
-/// Deleting a connection that API destinations still use succeeds, as on AWS: they turn INACTIVE
-/// and their invocations fail until they are pointed at another connection.
+/// Deleting a connection that API destinations still use succeeds: DeleteConnection has no
+/// "in use" error in AWS's model, and recorded emulations of AWS allow it. The destinations turn
+/// INACTIVE and their invocations fail (not found) until they are pointed at another connection.
 pub(crate) fn delete_connection(inner: &Inner, ctx: &RequestContext, j: NameIn) -> Result<Value, AwsError> {
     let mut e = Errors::default();
     check_name(&mut e, j.name.as_deref());
