@@ -761,7 +761,6 @@ fn page_json(key: &str, items: Value, next_token: Option<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lb_core::ManualClock;
 
     fn call(events: &Events, op: &str, body: &str) -> (u16, Value) {
         let r = handle_json(events, &RequestContext::default(), op, body.as_bytes());
