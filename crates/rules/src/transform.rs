@@ -538,8 +538,9 @@ fn render(out: &mut String, value: Option<&Value>, position: Position) {
     }
 }
 
-/// Removes whitespace outside strings (keeps key order and the text of numbers).
-fn minify(json: &str) -> String {
+/// Removes whitespace outside strings (keeps key order and the text of numbers). `json` must be
+/// valid JSON.
+pub fn minify(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;

@@ -36,32 +36,6 @@ pub fn event_time(millis: u64) -> String {
     format!("{}Z", &s[..19])
 }
 
-/// `text` without the whitespace outside its strings (EventBridge delivers `detail` compact).
-/// `text` must be valid JSON.
-fn minify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !c.is_whitespace() {
-            if c == '"' {
-                in_string = true;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn push_json_string(out: &mut String, s: &str) {
     // Writing JSON into a String cannot fail.
     if let Ok(j) = serde_json::to_string(s) {
@@ -200,7 +174,8 @@ impl Events {
             push_json_string(&mut text, r);
         }
         text.push_str(r#"],"detail":"#);
-        text.push_str(&minify(detail));
+        // EventBridge delivers `detail` compact.
+        text.push_str(&lb_rules::transform::minify(detail));
         text.push('}');
         let mut event = RoutedEvent::new(&id, &text, &ctx.account, now_text);
         event.trace_header = e.trace_header.as_deref().or(ctx.trace_header.as_deref());
@@ -322,10 +297,6 @@ mod tests {
         };
         assert_eq!(entry_size(&e), 14 + 1 + 2 + 2 + 3);
         assert_eq!(event_time(1_700_000_000_999), "2023-11-14T22:13:20Z");
-        assert_eq!(
-            minify("{ \"a b\" : [1, 2],\n \"c\":\"x \\\" y\" }"),
-            r#"{"a b":[1,2],"c":"x \" y"}"#
-        );
         assert_eq!(
             parse_bus_arn("arn:aws:events:eu-west-1:111122223333:event-bus/orders"),
             Some(("eu-west-1", "111122223333", "orders"))
