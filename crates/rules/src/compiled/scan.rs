@@ -609,6 +609,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
     fn skip_value(&mut self, depth: usize) -> Result<(), EventError> {
         match self.peek() {
             Some(b'"') => self.skip_string(),
+            Some(b'[') if self.skip_plain_array(depth) => Ok(()),
             Some(open @ (b'{' | b'[')) => {
                 let close = if open == b'{' { b'}' } else { b']' };
                 let b = self.b;
@@ -651,6 +652,35 @@ impl<S: Sink> Scanner<'_, '_, S> {
         }
     }
 
+    /// Skips an array holding no strings and no objects (numbers, literals, arrays of them, as
+    /// GeoJSON coordinates are) in one search instead of one per bracket: such an array ends
+    /// at the last `]` before the next quote or brace of the event (after it come only a `,`
+    /// and the next key's quote, or the object's `}`), and its brackets are counted, not
+    /// matched one by one: as many `[` as `]`, and no deeper than the recursion limit could
+    /// be. Anything else (a quote or brace inside, unbalanced brackets, the end of the event)
+    /// leaves the array to the bracket-by-bracket skip; whether the event is valid JSON after
+    /// the array is checked by the caller as before.
+    fn skip_plain_array(&mut self, depth: usize) -> bool {
+        let b = self.b;
+        let start = self.i;
+        let Some(o) = memchr3(b'"', b'{', b'}', &b[start..]) else {
+            return false;
+        };
+        let mut end = start + o;
+        while end > start && matches!(b[end - 1], b',' | b' ' | b'\n' | b'\r' | b'\t') {
+            end -= 1;
+        }
+        if end <= start + 1 || b[end - 1] != b']' {
+            return false;
+        }
+        let (opens, closes) = count_brackets(&b[start..end]);
+        if opens != closes || depth + opens > MAX_DEPTH + 1 {
+            return false;
+        }
+        self.i = end;
+        true
+    }
+
     fn skip_string(&mut self) -> Result<(), EventError> {
         let b = self.b;
         let mut i = self.i + 1;
@@ -671,6 +701,22 @@ impl<S: Sink> Scanner<'_, '_, S> {
             }
         }
     }
+}
+
+/// The number of `[` and of `]` in `b` (in blocks of 128 bytes whose per-byte counts fit a
+/// `u8`, a loop the compiler turns into vector compares and adds).
+fn count_brackets(b: &[u8]) -> (usize, usize) {
+    let (mut opens, mut closes) = (0usize, 0usize);
+    for block in b.chunks(128) {
+        let (mut o, mut c) = (0u8, 0u8);
+        for &x in block {
+            o += u8::from(x == b'[');
+            c += u8::from(x == b']');
+        }
+        opens += usize::from(o);
+        closes += usize::from(c);
+    }
+    (opens, closes)
 }
 
 fn hex4(b: &[u8], at: usize) -> Option<u32> {

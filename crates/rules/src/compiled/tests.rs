@@ -213,6 +213,54 @@ fn malformed_and_truncated_events_are_errors_not_panics() {
 }
 
 #[test]
+fn unused_arrays_are_skipped_whole_or_bracket_by_bracket() {
+    // Arrays of unused fields: plain ones (numbers, literals, nested arrays) are skipped in one
+    // search, others bracket by bracket; the fields after them are still read, repeats of a
+    // used key still seen, and too deep nesting still refused.
+    let p = [
+        pat(r#"{"g": {"type": ["Polygon"]}}"#),
+        pat(r#"{"g": {"z": [0]}, "t": ["x"]}"#),
+    ];
+    let m = machine_of(&p);
+    for ev in [
+        r#"{"g": {"type": "Polygon", "c": [[[1.5, 2, 0.0], [3, 4, 0]], [[5, -6e2, null]]]}, "t": "x"}"#,
+        r#"{"g": {"c": [[1, 2], [3, 4]] , "type": "Polygon", "z": 0}, "t": "x"}"#,
+        r#"{"g": {"c": [], "type": "Polygon"}}"#,
+        r#"{"g": {"c": [[]], "z": 0, "d": [1, [2, [3]]]}, "t": "x"}"#,
+        r#"{"g": {"c": [1, "]", 2], "type": "Polygon"}}"#,
+        r#"{"g": {"c": [1, {"type": "x"}], "type": "Polygon"}}"#,
+        r#"{"g": {"type": "Polygon", "c": [[1]], "type": "Point"}}"#,
+        r#"{"g": {"type": "Point", "c": [[1]]}, "u": [[true, false]], "t": "x"}"#,
+    ] {
+        let v: Value = serde_json::from_str(ev).unwrap();
+        assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&p, &v), "{ev}");
+    }
+    let deep = format!(
+        r#"{{"g": {{"c": {}{}, "type": "Polygon"}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(m.matches(deep.as_bytes()).is_err());
+    let fine = format!(
+        r#"{{"g": {{"c": {}{}, "type": "Polygon"}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(m.matches(fine.as_bytes()).unwrap(), vec![0]);
+    let good = br#"{"g": {"c": [[1, 2], [3]], "type": "Polygon"}, "t": "x"}"#;
+    for cut in 0..good.len() {
+        assert!(m.matches(&good[..cut]).is_err(), "prefix of {cut} bytes accepted");
+    }
+    for bad in [
+        &br#"{"g": {"c": [[1, 2], [3], "type": "Polygon"}}"#[..],
+        br#"{"g": {"c": [[1, 2]]], "type": "Polygon"}}"#,
+        br#"{"g": {"c": [1], }}"#,
+    ] {
+        assert!(m.matches(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
 fn non_object_events_follow_the_reference() {
     let p = [pat(r#"{"a": [{"exists": false}]}"#), pat(r#"{"a": [1]}"#)];
     let m = machine_of(&p);
