@@ -15,7 +15,7 @@
 //!
 //! Data: `$LB_BENCH_DATA` or `target/bench-data` (made by `scripts/bench-rules`). Other
 //! arguments (after `--`) select categories by name, e.g. `cargo bench -p localbridge-rules
-//! -- EXACT`, and numbers select SCALING sizes (`-- SCALING-prefix 10000`).
+//! -- EXACT`, and numbers select SCALING sizes (`-- SCALING-prefix 1 10000`; 0 is the same-fields control).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -454,7 +454,7 @@ fn child(opts: &Opts) {
             }
             println!("{}", r.sample(&label, &n.to_string()).line());
         }
-        if sizes.is_empty() || sizes.contains(&1) {
+        if sizes.is_empty() || sizes.contains(&0) {
             let control = SAME_FIELDS.iter().find(|(k, _)| *k == kind).expect("control").1;
             let r = run(
                 &[("same-fields".to_string(), control.to_string())],

@@ -336,7 +336,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
         let start = self.i + 1;
         // The first quote, backslash or dot: a name without dots or escapes (the common case)
         // is read in this one pass.
-        let end = match memchr3(b'"', b'\\', b'.', &self.b[start..]) {
+        let end = match find3(&self.b[start..], b'"', b'\\', b'.') {
             Some(o) => start + o,
             None => return Err(self.err("unterminated string")),
         };
@@ -409,7 +409,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
         match self.peek() {
             Some(b'"') => {
                 let start = self.i + 1;
-                let end = match memchr2(b'"', b'\\', &self.b[start..]) {
+                let end = match find2(&self.b[start..], b'"', b'\\') {
                     Some(o) => start + o,
                     None => return Err(self.err("unterminated string")),
                 };
@@ -685,7 +685,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
         let b = self.b;
         let mut i = self.i + 1;
         loop {
-            let Some(o) = memchr2(b'"', b'\\', &b[i..]) else {
+            let Some(o) = find2(&b[i..], b'"', b'\\') else {
                 self.i = b.len();
                 return Err(self.err("unterminated string"));
             };
@@ -701,6 +701,50 @@ impl<S: Sink> Scanner<'_, '_, S> {
             }
         }
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `w` equal to `c`: exact for the lowest such byte (a borrow may
+/// also mark bytes above it), which is all a search needs.
+#[inline]
+fn bytes_eq(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
+}
+
+/// The offset of the first `a` or `b` in `hay`. Keys and most values are short: their first 16
+/// bytes are searched eight at a time in registers (a call to memchr, through its CPU dispatch,
+/// costs more than that), the rest by memchr.
+#[inline]
+fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut at = 0;
+    while at < 16 {
+        let Some(chunk) = hay.get(at..at + 8) else { break };
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let m = bytes_eq(w, a) | bytes_eq(w, b);
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr2(a, b, &hay[at..]).map(|o| at + o)
+}
+
+/// [`find2`] for three bytes.
+#[inline]
+fn find3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+    let mut at = 0;
+    while at < 16 {
+        let Some(chunk) = hay.get(at..at + 8) else { break };
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let m = bytes_eq(w, a) | bytes_eq(w, b) | bytes_eq(w, c);
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr3(a, b, c, &hay[at..]).map(|o| at + o)
 }
 
 /// The number of `[` and of `]` in `b` (in blocks of 128 bytes whose per-byte counts fit a
@@ -730,7 +774,37 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 
 #[cfg(test)]
 mod trie_tests {
-    use super::PathTrie;
+    use super::{find2, find3, PathTrie};
+
+    #[test]
+    fn short_searches_agree_with_memchr() {
+        let text: Vec<u8> = (0..40u8)
+            .map(|i| if i % 7 == 3 { b'x' } else { b'a' + i % 5 })
+            .collect();
+        for start in 0..text.len() {
+            for (a, b, c) in [
+                (b'x', b'e', b'"'),
+                (b'"', b'\\', b'.'),
+                (b'c', b'x', b'd'),
+                (0xff, 0x80, 0),
+            ] {
+                let hay = &text[start..];
+                assert_eq!(find2(hay, a, b), memchr::memchr2(a, b, hay), "{start}");
+                assert_eq!(find3(hay, a, b, c), memchr::memchr3(a, b, c, hay), "{start}");
+            }
+        }
+        // Bytes next to a match that a borrow could confuse.
+        for hay in [
+            &b"\x00\x01\"a"[..],
+            b"\x01\x00\x00\x00\x00\x00\x00\x00\"",
+            b"\xff\xfe\"",
+            b"!!!!!!!!!\"",
+            b"#\"\"",
+        ] {
+            assert_eq!(find2(hay, b'"', b'\\'), memchr::memchr2(b'"', b'\\', hay));
+            assert_eq!(find2(hay, 0, 1), memchr::memchr2(0, 1, hay));
+        }
+    }
 
     #[test]
     fn children_are_found_by_whole_key() {
