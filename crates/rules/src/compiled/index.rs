@@ -759,8 +759,11 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
                 let m = m.as_bytes();
                 let found = if m.is_empty() {
                     Some(0)
+                } else if m.len() == 1 {
+                    memchr::memchr(m[0], rest)
                 } else if rest.len() < 64 {
-                    rest.windows(m.len()).position(|w| w == m)
+                    // The first byte tested alone first: a slice compare is a call to memcmp.
+                    rest.windows(m.len()).position(|w| w[0] == m[0] && w[1..] == m[1..])
                 } else {
                     memchr::memmem::find(rest, m)
                 };
