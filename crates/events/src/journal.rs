@@ -35,11 +35,13 @@ pub struct Journal {
 
 #[derive(Default)]
 struct Ring {
-    entries: VecDeque<Arc<JournalEntry>>,
+    /// Each entry with the sequence number of the previous entry of the same event id (an event
+    /// forwarded to another bus is journaled on each).
+    entries: VecDeque<(Arc<JournalEntry>, Option<u64>)>,
     /// Sequence number of `entries[0]`.
     first: u64,
-    /// Event id → sequence numbers (an event forwarded to another bus is on both).
-    by_id: HashMap<String, Vec<u64>>,
+    /// Event id → the sequence number of its latest entry.
+    latest: HashMap<Box<str>, u64>,
 }
 
 impl Journal {
@@ -58,35 +60,37 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = Arc::new(entry);
+        let mut guard = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let ring = &mut *guard;
         if ring.entries.len() >= self.capacity {
-            if let Some(old) = ring.entries.pop_front() {
-                let first = ring.first;
-                if let Some(seqs) = ring.by_id.get_mut(&old.id) {
-                    seqs.retain(|s| *s != first);
-                    if seqs.is_empty() {
-                        ring.by_id.remove(&old.id);
-                    }
+            if let Some((old, _)) = ring.entries.pop_front() {
+                // Forget the id only if this was its latest entry (older ones leave first).
+                if ring.latest.get(old.id.as_str()) == Some(&ring.first) {
+                    ring.latest.remove(old.id.as_str());
                 }
                 ring.first += 1;
             }
         }
         let seq = ring.first + ring.entries.len() as u64;
-        ring.by_id.entry(entry.id.clone()).or_default().push(seq);
-        ring.entries.push_back(Arc::new(entry));
+        let prev = ring.latest.insert(entry.id.as_str().into(), seq);
+        ring.entries.push_back((entry, prev));
     }
 
     /// The event's entries, in the order its buses routed it.
     pub fn get(&self, id: &str) -> Vec<Arc<JournalEntry>> {
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        ring.by_id
-            .get(id)
-            .map(|seqs| {
-                seqs.iter()
-                    .filter_map(|s| ring.entries.get((s - ring.first) as usize).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let mut out = Vec::new();
+        let mut next = ring.latest.get(id).copied();
+        while let Some(seq) = next.filter(|s| *s >= ring.first) {
+            let Some((entry, prev)) = ring.entries.get((seq - ring.first) as usize) else {
+                break;
+            };
+            out.push(Arc::clone(entry));
+            next = *prev;
+        }
+        out.reverse();
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -122,5 +126,11 @@ mod tests {
         assert_eq!(j.get("a").len(), 1, "the first 'a' left with the oldest entries");
         assert!(j.get("b").is_empty());
         assert_eq!(j.get("d")[0].id, "d");
+        let mut forwarded = entry("f");
+        forwarded.bus = "second".into();
+        j.record(entry("f"));
+        j.record(forwarded);
+        let got = j.get("f");
+        assert_eq!(got.iter().map(|e| &*e.bus).collect::<Vec<_>>(), ["b", "second"]);
     }
 }

@@ -736,7 +736,12 @@ async fn run_lane(engine: Weak<Inner>, lane: Arc<Lane>) {
                     tokio::task::yield_now().await;
                 }
             }
-            () = notified => {}
+            () = notified => {
+                // Producers submit in bursts (a PutEvents call's entries, a DeleteObjects' keys):
+                // let the rest of the burst arrive before taking, so one wake-up (a futex call
+                // when this worker was parked) carries a batch rather than one delivery.
+                tokio::task::yield_now().await;
+            }
             h = due => hold = Some(h),
         }
     }

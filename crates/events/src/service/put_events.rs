@@ -96,13 +96,22 @@ impl Events {
         }
         let now = self.clock.now_millis();
         let now_text = event_time(now);
+        // The buses named, each looked up once per call.
+        let mut buses: Vec<(Option<String>, Option<Arc<BusHandle>>)> = Vec::new();
         Ok(entries
             .into_iter()
-            .map(|e| self.put_entry(ctx, e, now, &now_text))
+            .map(|e| self.put_entry(ctx, e, now, &now_text, &mut buses))
             .collect())
     }
 
-    fn put_entry(&self, ctx: &RequestContext, e: PutEventsEntry, now: u64, now_text: &str) -> PutEventsResult {
+    fn put_entry(
+        &self,
+        ctx: &RequestContext,
+        e: PutEventsEntry,
+        now: u64,
+        now_text: &str,
+        buses: &mut Vec<(Option<String>, Option<Arc<BusHandle>>)>,
+    ) -> PutEventsResult {
         let Some(source) = e.source.as_deref().filter(|s| !s.is_empty()) else {
             return entry_error(
                 "InvalidArgument",
@@ -136,7 +145,16 @@ impl Events {
                 None => (ctx.region.as_str(), ctx.account.as_str(), b),
             },
         };
-        let Some(bus) = self.bus_handle(region, account, name) else {
+        let known = buses
+            .iter()
+            .find(|(n, _)| *n == e.event_bus_name)
+            .map(|(_, h)| h.clone());
+        let handle = known.unwrap_or_else(|| {
+            let h = self.bus_handle(region, account, name);
+            buses.push((e.event_bus_name.clone(), h.clone()));
+            h
+        });
+        let Some(bus) = handle else {
             return entry_error("ResourceNotFoundException", format!("Event bus {name} does not exist."));
         };
         if bus.account != ctx.account && !super::access::allows_put_events(bus.policy().as_deref(), &ctx.account) {
