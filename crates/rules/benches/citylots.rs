@@ -268,6 +268,9 @@ impl Sample {
     }
 }
 
+/// (executable, set label, N), each process's (median pass, probe), compile ms.
+type Row = ((usize, String, String), Vec<(f64, f64)>, f64);
+
 /// Runs `processes` children one after another (alternating executables when several are
 /// given) and prints, per category and executable, the median over processes of each
 /// process's median pass, with min, max and spread ((max - min) / median).
@@ -290,7 +293,7 @@ fn parent(opts: &Opts) {
     );
     println!("nproc {}, cpu {}", nproc(), cpu_model());
     // (exe, label, n) -> the medians of each process's passes and its probe, in run order.
-    let mut table: Vec<((usize, String, String), Vec<(f64, f64)>, f64)> = Vec::new();
+    let mut table: Vec<Row> = Vec::new();
     let mut loads = Vec::new();
     let mut failed = false;
     for round in 0..opts.processes {
