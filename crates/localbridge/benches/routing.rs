@@ -19,8 +19,15 @@ use lb_events::{Events, EventsConfig};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-const CALLS: usize = 20_000;
 const ENTRIES: usize = 10;
+
+/// PutEvents calls per run (`LB_ROUTING_CALLS`, default 20,000: 200,000 events).
+fn calls() -> usize {
+    std::env::var("LB_ROUTING_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -58,6 +65,7 @@ impl Target for Counter {
 }
 
 async fn run(rules: usize) -> (f64, f64) {
+    let calls = calls();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let registry = Arc::new(Registry::new());
     let counter = Arc::new(Counter::default());
@@ -66,8 +74,8 @@ async fn run(rules: usize) -> (f64, f64) {
         Arc::clone(&registry),
         Arc::clone(&clock),
         EngineConfig {
-            max_pending_per_target: CALLS * ENTRIES,
-            max_pending_total: CALLS * ENTRIES,
+            max_pending_per_target: calls * ENTRIES,
+            max_pending_total: calls * ENTRIES,
             ..EngineConfig::default()
         },
     );
@@ -106,13 +114,13 @@ async fn run(rules: usize) -> (f64, f64) {
     };
     let cpu = cpu_seconds();
     let start = Instant::now();
-    for _ in 0..CALLS {
+    for _ in 0..calls {
         let out = events
             .put_events(&ctx, Some(vec![entry.clone(); ENTRIES]))
             .expect("put");
         debug_assert!(out.iter().all(|r| matches!(r, PutEventsResult::Accepted { .. })));
     }
-    let want = (CALLS * ENTRIES) as u64;
+    let want = (calls * ENTRIES) as u64;
     while counter.0.load(Ordering::Relaxed) < want {
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
@@ -130,9 +138,18 @@ fn main() {
         .expect("runtime");
     println!("PutEvents (10 entries a call) -> rule -> counting target, in process, best of 3");
     println!("{:>8} {:>14} {:>16}", "rules", "events/s", "CPU µs/event");
-    for rules in [1usize, 1_000, 10_000] {
+    // `LB_ROUTING_RULES=1` and `LB_ROUTING_RUNS=1` for a profiler's run.
+    let only: Option<usize> = std::env::var("LB_ROUTING_RULES").ok().and_then(|v| v.parse().ok());
+    let runs: usize = std::env::var("LB_ROUTING_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    for rules in [1usize, 1_000, 10_000]
+        .into_iter()
+        .filter(|r| only.is_none_or(|o| o == *r))
+    {
         let mut best = (0.0f64, f64::MAX);
-        for _ in 0..3 {
+        for _ in 0..runs {
             let (rate, cpu) = rt.block_on(run(rules));
             best = (best.0.max(rate), best.1.min(cpu));
         }

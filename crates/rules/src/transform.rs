@@ -541,33 +541,50 @@ fn render(out: &mut String, value: Option<&Value>, position: Position) {
 /// Removes whitespace outside strings (keeps key order and the text of numbers). `json` must be
 /// valid JSON.
 pub fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+    let bytes = json.as_bytes();
+    // Most JSON sent by programs is compact already: one scan, one copy.
+    if !bytes.iter().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+        return json.to_owned();
+    }
+    // JSON's structure is ASCII, and UTF-8 never reuses ASCII bytes inside a multi-byte
+    // character: a byte scan keeps every character whole.
+    let mut out = Vec::with_capacity(bytes.len());
     let mut in_string = false;
     let mut escaped = false;
-    for c in json.chars() {
+    for &b in bytes {
         if in_string {
-            out.push(c);
+            out.push(b);
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_string = false;
             }
-        } else if c == '"' {
+        } else if b == b'"' {
             in_string = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
+            out.push(b);
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            out.push(b);
         }
     }
-    out
+    // Only ASCII whitespace outside strings was removed.
+    String::from_utf8(out).unwrap_or_else(|_| json.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn minify_keeps_strings_and_characters_whole() {
+        assert_eq!(
+            minify("{ \"é b\" : [1, 2.50],\n\t\"c\":\"x \\\" ü\" }"),
+            r#"{"é b":[1,2.50],"c":"x \" ü"}"#
+        );
+        assert_eq!(minify(r#"{"a":1}"#), r#"{"a":1}"#);
+    }
 
     /// The example event of the User Guide's "Amazon EventBridge input transformation" page.
     fn ec2_event() -> Value {
