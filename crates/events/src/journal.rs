@@ -2,7 +2,7 @@
 //! each matched and the ledger records of its deliveries. What answers
 //! `GET /_localbridge/events/<event-id>`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A rule an event matched, and what routing did for each of its targets.
@@ -30,25 +30,16 @@ pub struct JournalEntry {
 
 pub struct Journal {
     capacity: usize,
-    ring: Mutex<Ring>,
-}
-
-#[derive(Default)]
-struct Ring {
-    /// Each entry with the sequence number of the previous entry of the same event id (an event
-    /// forwarded to another bus is journaled on each).
-    entries: VecDeque<(Arc<JournalEntry>, Option<u64>)>,
-    /// Sequence number of `entries[0]`.
-    first: u64,
-    /// Event id → the sequence number of its latest entry.
-    latest: HashMap<Box<str>, u64>,
+    // Held for one push (and one pop) per event; lookups scan it, which is fine for a debugging
+    // endpoint and keeps the routing path free of an index to maintain.
+    ring: Mutex<VecDeque<Arc<JournalEntry>>>,
 }
 
 impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            ring: Mutex::new(Ring::default()),
+            ring: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -61,40 +52,28 @@ impl Journal {
             return;
         }
         let entry = Arc::new(entry);
-        let mut guard = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        let ring = &mut *guard;
-        if ring.entries.len() >= self.capacity {
-            if let Some((old, _)) = ring.entries.pop_front() {
-                // Forget the id only if this was its latest entry (older ones leave first).
-                if ring.latest.get(old.id.as_str()) == Some(&ring.first) {
-                    ring.latest.remove(old.id.as_str());
-                }
-                ring.first += 1;
-            }
-        }
-        let seq = ring.first + ring.entries.len() as u64;
-        let prev = ring.latest.insert(entry.id.as_str().into(), seq);
-        ring.entries.push_back((entry, prev));
+        let evicted = {
+            let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+            let evicted = if ring.len() >= self.capacity {
+                ring.pop_front()
+            } else {
+                None
+            };
+            ring.push_back(entry);
+            evicted
+        };
+        // The oldest entry is freed outside the lock.
+        drop(evicted);
     }
 
     /// The event's entries, in the order its buses routed it.
     pub fn get(&self, id: &str) -> Vec<Arc<JournalEntry>> {
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = Vec::new();
-        let mut next = ring.latest.get(id).copied();
-        while let Some(seq) = next.filter(|s| *s >= ring.first) {
-            let Some((entry, prev)) = ring.entries.get((seq - ring.first) as usize) else {
-                break;
-            };
-            out.push(Arc::clone(entry));
-            next = *prev;
-        }
-        out.reverse();
-        out
+        ring.iter().filter(|e| e.id == id).cloned().collect()
     }
 
     pub fn len(&self) -> usize {
-        self.ring.lock().unwrap_or_else(PoisonError::into_inner).entries.len()
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     pub fn is_empty(&self) -> bool {
