@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import advance_clock, default_client, ledger
+from conftest import advance_clock, default_client, ledger, settle
 
 ACCOUNT = "000000000000"
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -243,13 +243,10 @@ def test_the_queue_policy_is_checked_at_delivery(endpoint, sqs, s3):
     for policy in ("", json.dumps(s3_policy(arn, "another-bucket")), json.dumps(s3_policy(arn, "guarded", "Deny"))):
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
         s3.put_object(Bucket="guarded", Key="denied", Body=b"x")
+        # The policy is read at delivery: let this delivery reach its fate before the next change.
+        settle(endpoint)
     # Each denied delivery ends in the ledger with its reason; none reaches the queue.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        failed = [r for r in ledger(endpoint, target=arn) if r["fate"] != "delivered" and r["fate"] != "pending"]
-        if len(failed) >= 3:
-            break
-        time.sleep(0.05)
+    failed = [r for r in ledger(endpoint, target=arn) if r["fate"] != "delivered" and r["fate"] != "pending"]
     assert len(failed) == 3, ledger(endpoint, target=arn)
     reasons = " | ".join(json.dumps(r) for r in failed)
     assert "has no Policy" in reasons
