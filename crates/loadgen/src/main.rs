@@ -3,8 +3,12 @@
 //! It starts the server binary itself (so it can time start-up and read the process's RSS and
 //! CPU time from /proc), then runs each scenario over keep-alive connections and prints a
 //! Markdown table. Figures are measured on the machine it runs on; compare ratios, not absolutes.
+//! `loadgen events` is the EventBridge PutEvents benchmark instead (see [`events`]).
 
-use std::path::PathBuf;
+mod events;
+mod perf;
+
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +19,9 @@ use clap::Parser;
 
 #[derive(Parser)]
 struct Args {
+    /// Without a mode: the gateway scenarios (start-up, SQS, S3 → SQS).
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// The localbridge binary to benchmark (a release build).
     #[arg(long, default_value = "target/release/localbridge")]
     bin: PathBuf,
@@ -33,6 +40,13 @@ struct Args {
     /// Start-up measurements (the median is reported).
     #[arg(long, default_value_t = 20)]
     starts: usize,
+}
+
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// EventBridge PutEvents → rule → SQS: events/s accepted and routed, latency, server CPU per
+    /// routed event and RSS, at several rule counts.
+    Events(events::EventsArgs),
 }
 
 struct Proc {
@@ -69,9 +83,10 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(bin: &PathBuf, port: u16) -> anyhow::Result<Proc> {
+fn spawn(bin: &Path, port: u16, extra: &[String]) -> anyhow::Result<Proc> {
     let child = Command::new(bin)
         .args(["serve", "--port", &port.to_string()])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -81,10 +96,15 @@ fn spawn(bin: &PathBuf, port: u16) -> anyhow::Result<Proc> {
 }
 
 /// Spawns the server and polls the health endpoint over a raw socket until it answers 200.
-fn start_to_healthy(bin: &PathBuf, port: u16) -> anyhow::Result<(Proc, Duration)> {
+fn start_to_healthy(bin: &Path, port: u16) -> anyhow::Result<(Proc, Duration)> {
+    start_to_healthy_with(bin, port, &[])
+}
+
+/// [`start_to_healthy`] with more `serve` arguments.
+fn start_to_healthy_with(bin: &Path, port: u16, extra: &[String]) -> anyhow::Result<(Proc, Duration)> {
     use std::io::{Read, Write};
     let t0 = Instant::now();
-    let proc = spawn(bin, port)?;
+    let proc = spawn(bin, port, extra)?;
     loop {
         if t0.elapsed() > Duration::from_secs(10) {
             bail!("server not healthy after 10 s");
@@ -228,6 +248,9 @@ where
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Mode::Events(events)) = &args.mode {
+        return events::run(&args.bin, args.port, events);
+    }
     // The client runs on one thread so the server keeps the other core (2-core machines).
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
