@@ -30,9 +30,9 @@ pub enum Decision {
 /// Evaluates `policy` (the JSON document) for `req`. A document that is not a JSON object
 /// yields [`Decision::ImplicitDeny`].
 pub fn evaluate(policy: &Value, req: &PolicyRequest<'_>) -> Decision {
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
-        Some(s @ Value::Object(_)) => vec![s],
+    let statements: &[Value] = match policy.get("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(s @ Value::Object(_)) => std::slice::from_ref(s),
         _ => return Decision::ImplicitDeny,
     };
     let mut allowed = false;
@@ -60,8 +60,8 @@ fn statement_applies(st: &Value, req: &PolicyRequest<'_>) -> bool {
         (None, None) => false,
     };
     let action_ok = match (st.get("Action"), st.get("NotAction")) {
-        (Some(a), _) => strings(a).any(|pat| glob(&pat.to_ascii_lowercase(), &req.action.to_ascii_lowercase())),
-        (None, Some(na)) => !strings(na).any(|pat| glob(&pat.to_ascii_lowercase(), &req.action.to_ascii_lowercase())),
+        (Some(a), _) => strings(a).any(|pat| glob_ignore_ascii_case(pat, req.action)),
+        (None, Some(na)) => !strings(na).any(|pat| glob_ignore_ascii_case(pat, req.action)),
         (None, None) => false,
     };
     let resource_ok = match (st.get("Resource"), st.get("NotResource")) {
@@ -86,12 +86,12 @@ fn principal_matches(p: &Value, service: &str) -> bool {
 }
 
 fn strings(v: &Value) -> impl Iterator<Item = &str> {
-    let items: Vec<&str> = match v {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+    let (one, many) = match v {
+        Value::String(s) => (Some(s.as_str()), None),
+        Value::Array(a) => (None, Some(a.iter().filter_map(Value::as_str))),
+        _ => (None, None),
     };
-    items.into_iter()
+    one.into_iter().chain(many.into_iter().flatten())
 }
 
 fn conditions_hold(cond: Option<&Value>, req: &PolicyRequest<'_>) -> bool {
@@ -134,15 +134,44 @@ fn conditions_hold(cond: Option<&Value>, req: &PolicyRequest<'_>) -> bool {
 
 /// IAM wildcard matching: `*` matches any run of characters, `?` exactly one.
 pub fn glob(pattern: &str, text: &str) -> bool {
+    glob_by(pattern, text, |a, b| a == b)
+}
+
+/// [`glob`] ignoring ASCII case (actions: `SQS:sendmessage` is `sqs:SendMessage`).
+pub fn glob_ignore_ascii_case(pattern: &str, text: &str) -> bool {
+    glob_by(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// Wildcard matching without allocating for ASCII text (ARNs, actions, account ids), which is
+/// what policies hold; other text is compared character by character.
+fn glob_by(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern.len() == text.len() && pattern.chars().zip(text.chars()).all(|(p, t)| eq(p, t));
+    }
+    if pattern.is_ascii() && text.is_ascii() {
+        let (p, t) = (pattern.as_bytes(), text.as_bytes());
+        return wildcard(p.len(), t.len(), |i| p[i] as char, |i| t[i] as char, eq);
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
+    wildcard(p.len(), t.len(), |i| p[i], |i| t[i], eq)
+}
+
+/// The classic greedy match with one backtrack point: `*` any run, `?` exactly one.
+fn wildcard(
+    plen: usize,
+    tlen: usize,
+    p: impl Fn(usize) -> char,
+    t: impl Fn(usize) -> char,
+    eq: impl Fn(char, char) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+    while ti < tlen {
+        if pi < plen && (p(pi) == '?' || (p(pi) != '*' && eq(p(pi), t(ti)))) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < plen && p(pi) == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
@@ -154,7 +183,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    (pi..plen).all(|i| p(i) == '*')
 }
 
 #[cfg(test)]
@@ -227,5 +256,10 @@ mod tests {
         assert!(glob("a?c*", "abcdef"));
         assert!(!glob("arn:aws:s3:*:*:photos", "arn:aws:s3:::photos2"));
         assert!(glob("*", ""));
+        assert!(glob("a*b", "a*xb") && glob("*", "*") && !glob("a*c", "ab"));
+        assert!(glob("é*ü", "éxyzü") && !glob("é?", "e1"));
+        assert!(glob_ignore_ascii_case("SQS:send*", "sqs:SendMessage"));
+        assert!(glob_ignore_ascii_case("sqs:sendmessage", "sqs:SendMessage"));
+        assert!(!glob("sqs:sendmessage", "sqs:SendMessage"));
     }
 }

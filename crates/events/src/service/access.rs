@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use lb_core::policy::glob;
+use lb_core::policy::glob_ignore_ascii_case;
 use lb_core::{AwsError, RequestContext};
 use serde_json::{json, Value};
 
@@ -42,11 +42,9 @@ pub(crate) fn allows_put_events(policy: Option<&Value>, account: &str) -> bool {
     let mut allowed = false;
     for st in list {
         let applies = st.get("Principal").is_some_and(principal_ok)
-            && st.get("Action").is_some_and(|a| {
-                strings(a)
-                    .iter()
-                    .any(|a| glob(&a.to_ascii_lowercase(), "events:putevents"))
-            })
+            && st
+                .get("Action")
+                .is_some_and(|a| strings(a).iter().any(|a| glob_ignore_ascii_case(a, "events:PutEvents")))
             && st.get("Condition").is_none();
         if applies {
             match st.get("Effect").and_then(Value::as_str) {
