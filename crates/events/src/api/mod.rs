@@ -213,7 +213,8 @@ impl lb_protocol::Service for EventsApi {
 /// Answers one JSON 1.1 request for `operation` (the `X-Amz-Target` suffix).
 pub fn handle_json(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
     match execute(events, ctx, operation, body) {
-        Ok(v) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
+        Ok(Output::Value(v)) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
+        Ok(Output::PutEvents(out)) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
         Err(e) => {
             debug!(op = operation, code = %e.code, message = %e.message, "events error");
             lb_protocol::json::error_response(
@@ -438,7 +439,86 @@ fn list_input(j: ListJson) -> ListInput {
     }
 }
 
-fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+/// An operation's output: a JSON value, or PutEvents' typed output (the hot path: serialized
+/// straight to bytes, without building a `Value`).
+enum Output {
+    Value(Value),
+    PutEvents(PutEventsOut),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutEventsOut {
+    failed_entry_count: usize,
+    entries: Vec<PutEventsEntryOut>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PutEventsEntryOut {
+    Accepted {
+        #[serde(rename = "EventId")]
+        event_id: String,
+    },
+    Failed {
+        #[serde(rename = "ErrorCode")]
+        code: String,
+        #[serde(rename = "ErrorMessage")]
+        message: String,
+    },
+}
+
+fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
+    if operation == "PutEvents" {
+        return put_events(events, ctx, body).map(Output::PutEvents);
+    }
+    execute_value(events, ctx, operation, body).map(Output::Value)
+}
+
+fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutEventsOut, AwsError> {
+    let j: PutEventsJson = input(body)?;
+    if let Some(e) = j.endpoint_id {
+        return Err(AwsError::new(
+            "NotImplemented",
+            501,
+            format!("localbridge does not implement global endpoints (EndpointId {e})"),
+        ));
+    }
+    let entries = j.entries.map(|list| {
+        list.into_iter()
+            .map(|e| PutEventsEntry {
+                time_millis: e
+                    .time
+                    .filter(|t| t.is_finite() && *t >= 0.0)
+                    .map(|t| (t * 1000.0) as u64),
+                source: e.source,
+                resources: e.resources,
+                detail_type: e.detail_type,
+                detail: e.detail,
+                event_bus_name: e.event_bus_name,
+                trace_header: e.trace_header,
+            })
+            .collect()
+    });
+    let results = events.put_events(ctx, entries)?;
+    let failed_entry_count = results
+        .iter()
+        .filter(|r| matches!(r, PutEventsResult::Failed { .. }))
+        .count();
+    let entries = results
+        .into_iter()
+        .map(|r| match r {
+            PutEventsResult::Accepted { event_id } => PutEventsEntryOut::Accepted { event_id },
+            PutEventsResult::Failed { code, message } => PutEventsEntryOut::Failed { code, message },
+        })
+        .collect();
+    Ok(PutEventsOut {
+        failed_entry_count,
+        entries,
+    })
+}
+
+fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
     let empty = || Value::Object(serde_json::Map::new());
     Ok(match operation {
         "CreateEventBus" => {
@@ -585,47 +665,6 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
                 j.limit,
             )?;
             page_json("RuleNames", to_value(page.items)?, page.next_token)
-        }
-        "PutEvents" => {
-            let j: PutEventsJson = input(body)?;
-            if let Some(e) = j.endpoint_id {
-                return Err(AwsError::new(
-                    "NotImplemented",
-                    501,
-                    format!("localbridge does not implement global endpoints (EndpointId {e})"),
-                ));
-            }
-            let entries = j.entries.map(|list| {
-                list.into_iter()
-                    .map(|e| PutEventsEntry {
-                        time_millis: e
-                            .time
-                            .filter(|t| t.is_finite() && *t >= 0.0)
-                            .map(|t| (t * 1000.0) as u64),
-                        source: e.source,
-                        resources: e.resources,
-                        detail_type: e.detail_type,
-                        detail: e.detail,
-                        event_bus_name: e.event_bus_name,
-                        trace_header: e.trace_header,
-                    })
-                    .collect()
-            });
-            let results = events.put_events(ctx, entries)?;
-            let failed = results
-                .iter()
-                .filter(|r| matches!(r, PutEventsResult::Failed { .. }))
-                .count();
-            let entries: Vec<Value> = results
-                .into_iter()
-                .map(|r| match r {
-                    PutEventsResult::Accepted { event_id } => serde_json::json!({ "EventId": event_id }),
-                    PutEventsResult::Failed { code, message } => {
-                        serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })
-                    }
-                })
-                .collect();
-            serde_json::json!({ "FailedEntryCount": failed, "Entries": entries })
         }
         "UpdateEventBus" => {
             let j: UpdateEventBusJson = input(body)?;
