@@ -322,7 +322,8 @@ def test_each_input_form(events, sqs):
 
     with pytest.raises(ClientError) as e:
         events.put_targets(Rule="r", Targets=[{"Id": "x", "Arn": arn, "Input": "{}", "InputPath": "$"}])
-    assert error(e)[0] == "ValidationException"
+    assert error(e) == ("ValidationException",
+                        "Only one of Input, InputPath, or InputTransformer must be provided for target x.", 400)
     resp = events.put_targets(Rule="r", Targets=[{"Id": "bad", "Arn": "not-an-arn"}])
     assert resp["FailedEntryCount"] == 1
     assert resp["FailedEntries"][0]["TargetId"] == "bad"

@@ -101,9 +101,9 @@ fn compile(index: usize, t: &Value) -> Result<Result<RouteTarget, TargetFailure>
     }
     let given = [input.is_some(), input_path.is_some(), transformer.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
-        return Err(validation(
-            "Only one of Input, InputPath, or InputTransformer must be provided.",
-        ));
+        return Err(validation(format!(
+            "Only one of Input, InputPath, or InputTransformer must be provided for target {id}."
+        )));
     }
     let retry = t.get("RetryPolicy").filter(|v| !v.is_null());
     let attempts = check_range(
