@@ -8,6 +8,8 @@
 //!
 //! Release build, the server's runtime shape (tokio, 2 worker threads). Prints a table.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,17 +28,6 @@ const EVENTS: usize = 200_000;
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// CPU time of the whole process (all threads), from /proc: user + system, in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of stat(5); here indexes 11 and 12. 100 ticks/s.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 /// Wall time and process CPU time of one run.
 #[derive(Clone, Copy)]
@@ -76,14 +67,14 @@ fn direct(targets: usize) -> Run {
     let sqs = Sqs::new(Arc::new(SystemClock));
     let arns = queues(&sqs, targets);
     let msg = Message::new(body());
-    let cpu = cpu_seconds();
+    let cpu = common::cpu_seconds();
     let start = Instant::now();
     for i in 0..EVENTS {
         sqs.deliver_to(&arns[i % targets], &msg).expect("deliver");
     }
     Run {
         wall: start.elapsed(),
-        cpu: cpu_seconds() - cpu,
+        cpu: common::cpu_seconds() - cpu,
     }
 }
 
@@ -105,7 +96,7 @@ async fn through_engine(targets: usize) -> Run {
     let engine = Engine::new(registry, clock, config);
     let msg = Arc::new(Message::new(body()));
     let producer = Producer::new("arn:aws:s3:::photos", Some("cfg".into()));
-    let cpu = cpu_seconds();
+    let cpu = common::cpu_seconds();
     let start = Instant::now();
     for i in 0..EVENTS {
         let mut d = Delivery::new(arns[i % targets].clone(), Arc::clone(&msg), producer.clone());
@@ -118,7 +109,7 @@ async fn through_engine(targets: usize) -> Run {
     }
     let run = Run {
         wall: start.elapsed(),
-        cpu: cpu_seconds() - cpu,
+        cpu: common::cpu_seconds() - cpu,
     };
     assert_eq!(engine.stats().delivered, EVENTS as u64);
     run
@@ -188,11 +179,7 @@ async fn latency(with_failing: bool) -> (Duration, Duration) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     println!("delivery engine, {EVENTS} events of {} bytes into SQS", body().len());
     println!("| targets | direct: events/s, CPU µs/event | through the engine: events/s, CPU µs/event | engine / direct: rate, CPU |");
     println!("|---:|---:|---:|---:|");

@@ -5,6 +5,8 @@
 //! process CPU time per routed event, best of 3 runs. The HTTP side (and SQS storing the
 //! message) is measured by `scripts/bench-events`; this is the part the router owns.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,14 +29,6 @@ fn calls() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000)
-}
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 #[derive(Default)]
@@ -112,7 +106,7 @@ async fn run(rules: usize) -> (f64, f64) {
         detail: Some(r#"{"customer":"c-0","order":{"id":"o-1","total":42.5,"items":["a","b"]}}"#.into()),
         ..PutEventsEntry::default()
     };
-    let cpu = cpu_seconds();
+    let cpu = common::cpu_seconds();
     let start = Instant::now();
     for _ in 0..calls {
         let out = events
@@ -125,17 +119,13 @@ async fn run(rules: usize) -> (f64, f64) {
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
     let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu;
+    let cpu = common::cpu_seconds() - cpu;
     assert_eq!(engine.stats().dropped, 0);
     (want as f64 / wall, cpu * 1e6 / want as f64)
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     println!("PutEvents (10 entries a call) -> rule -> counting target, in process, best of 3");
     println!("{:>8} {:>14} {:>16}", "rules", "events/s", "CPU µs/event");
     // `LB_ROUTING_RULES=1` and `LB_ROUTING_RUNS=1` for a profiler's run.
