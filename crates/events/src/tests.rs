@@ -525,3 +525,20 @@ mod routing {
         assert_eq!((s.submitted, s.rejected, s.dropped), (2, 3, 0));
     }
 }
+
+#[test]
+fn put_rule_again_without_state_enables_it() {
+    let e = events();
+    let mut r = rule("r", None, P);
+    r.state = Some("DISABLED".into());
+    e.put_rule(&ctx(), r).unwrap();
+    assert_eq!(
+        e.describe_rule(&ctx(), Some("r"), None).unwrap().state,
+        RuleState::Disabled
+    );
+    e.put_rule(&ctx(), rule("r", None, P)).unwrap();
+    assert_eq!(
+        e.describe_rule(&ctx(), Some("r"), None).unwrap().state,
+        RuleState::Enabled
+    );
+}

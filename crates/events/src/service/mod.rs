@@ -493,10 +493,9 @@ impl Events {
             if existing.is_none() && b.rules.len() >= max_rules {
                 return Err(limit_exceeded());
             }
-            // PutRule replaces the rule's settings; a state left out keeps an existing rule's.
-            let state = state
-                .or_else(|| existing.map(|e| e.rule.state))
-                .unwrap_or(RuleState::Enabled);
+            // PutRule replaces the rule: what is left out takes its default, not the old value
+            // (API reference, PutRule), so a rule put again without State is enabled.
+            let state = state.unwrap_or(RuleState::Enabled);
             let rule = Rule {
                 name: name.to_owned(),
                 arn: arn.clone(),
