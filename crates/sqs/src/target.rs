@@ -73,6 +73,12 @@ fn check_policy(arn: &Arn, document: Option<&Value>, msg: &Message) -> Result<()
     }
 }
 
+/// Whether two messages are sent by the same principal for the same source (the policy decides
+/// the same for both).
+fn same_sender(a: &Message, b: &Message) -> bool {
+    a.principal == b.principal && a.source_arn == b.source_arn && a.source_account == b.source_account
+}
+
 fn entry_of(msg: &Message) -> SendMessageEntry {
     let attributes: MessageAttributes = msg
         .attributes
@@ -127,8 +133,19 @@ impl Sqs {
         let document = queue.lock().config.policy.as_ref().map(|p| Arc::clone(&p.document));
         let mut results: Vec<Option<Result<(), DeliveryError>>> = Vec::with_capacity(msgs.len());
         let mut items = Vec::with_capacity(msgs.len());
+        // A batch usually comes from one sender (one rule, one bucket): its policy decision is
+        // evaluated once and reused while the sender stays the same.
+        let mut last: Option<(&Message, Result<(), DeliveryError>)> = None;
         for msg in &msgs {
-            match check_policy(arn, document.as_deref(), msg) {
+            let decision = match &last {
+                Some((prev, decided)) if same_sender(prev, msg) => decided.clone(),
+                _ => {
+                    let decided = check_policy(arn, document.as_deref(), msg);
+                    last = Some((msg, decided.clone()));
+                    decided
+                }
+            };
+            match decision {
                 Ok(()) => {
                     // The sending service acts for the queue's account.
                     let entry = entry_of(msg);
