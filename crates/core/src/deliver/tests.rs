@@ -410,12 +410,17 @@ async fn order_per_target_and_per_fifo_group_with_batches_and_shared_payloads() 
     r.fake.set("q.fifo", Mode::FlakyFirst(0));
     // Group a's first message fails twice: b's messages must not wait for it, a's second must.
     let mut bodies = Vec::new();
+    // Kept alive to the end: a freed message's address could be reused by a later one and
+    // make two messages look like one allocation.
+    let mut held = Vec::new();
     for i in 0..25 {
         let group = if i % 2 == 0 { "a" } else { "b" };
         let mut m = Message::new(format!("{group}{i}"));
         m.group_id = Some(group.to_owned());
         bodies.push(m.body.clone());
-        let mut d = Delivery::new(arn("q.fifo"), Arc::new(m), Producer::default());
+        let m = Arc::new(m);
+        held.push(Arc::clone(&m));
+        let mut d = Delivery::new(arn("q.fifo"), m, Producer::default());
         d.retry = RetryPolicy {
             max_attempts: 5,
             max_age_millis: 60_000,
@@ -438,6 +443,7 @@ async fn order_per_target_and_per_fifo_group_with_batches_and_shared_payloads() 
     let addresses = r.fake.addresses.lock().unwrap();
     let distinct: std::collections::HashSet<_> = addresses.iter().collect();
     assert_eq!(distinct.len(), 25);
+    drop(held);
 }
 
 #[tokio::test(start_paused = true)]
