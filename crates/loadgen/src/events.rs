@@ -262,20 +262,8 @@ fn count_entries(resp: &Value, failed: &mut BTreeMap<String, u64>) -> u64 {
 
 impl Client {
     async fn events(&self, op: &str, body: String) -> anyhow::Result<Value> {
-        let resp = self
-            .http
-            .post(&self.base)
-            .header("X-Amz-Target", format!("AWSEvents.{op}"))
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            bail!("{op}: {status}: {}", String::from_utf8_lossy(&bytes));
-        }
-        Ok(serde_json::from_slice(&bytes)?)
+        self.json_call(&format!("AWSEvents.{op}"), "application/x-amz-json-1.1", body)
+            .await
     }
 
     async fn delivery(&self) -> anyhow::Result<Delivery> {

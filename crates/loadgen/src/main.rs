@@ -151,18 +151,29 @@ impl Client {
     }
 
     async fn sqs(&self, op: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        self.json_call(
+            &format!("AmazonSQS.{op}"),
+            "application/x-amz-json-1.0",
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// One AWS JSON protocol call (`X-Amz-Target: <target>`); the parsed answer, or an error
+    /// naming the status.
+    async fn json_call(&self, target: &str, content_type: &str, body: String) -> anyhow::Result<serde_json::Value> {
         let resp = self
             .http
             .post(&self.base)
-            .header("X-Amz-Target", format!("AmazonSQS.{op}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .body(body.to_string())
+            .header("X-Amz-Target", target)
+            .header("Content-Type", content_type)
+            .body(body)
             .send()
             .await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if !status.is_success() {
-            bail!("{op}: {status}: {}", String::from_utf8_lossy(&bytes));
+            bail!("{target}: {status}: {}", String::from_utf8_lossy(&bytes));
         }
         Ok(serde_json::from_slice(&bytes)?)
     }

@@ -132,6 +132,21 @@ struct ConnRef {
     invocation: Option<HttpParams>,
 }
 
+impl ConnRef {
+    fn of(region: &str, account: &str, c: &super::Connection) -> Self {
+        Self {
+            region: region.to_owned(),
+            account: account.to_owned(),
+            name: c.name.clone(),
+            arn: c.arn.clone(),
+            generation: c.generation,
+            state: c.state,
+            auth: c.auth.clone(),
+            invocation: c.invocation.clone(),
+        }
+    }
+}
+
 /// An API destination and its connection, as one invocation sees them.
 struct Target {
     endpoint: String,
@@ -353,32 +368,14 @@ impl Inner {
                 endpoint: d.endpoint.clone(),
                 method: d.method.clone(),
                 rate: d.rate_per_second,
-                conn: ConnRef {
-                    region: arn.region.clone(),
-                    account: arn.account.clone(),
-                    name: c.name.clone(),
-                    arn: c.arn.clone(),
-                    generation: c.generation,
-                    state: c.state,
-                    auth: c.auth.clone(),
-                    invocation: c.invocation.clone(),
-                },
+                conn: ConnRef::of(&arn.region, &arn.account, c),
             })
         })
     }
 
     fn conn_ref(&self, region: &str, account: &str, name: &str) -> Option<ConnRef> {
         self.with_scope(region, account, |s| {
-            s.connections.get(name).map(|c| ConnRef {
-                region: region.to_owned(),
-                account: account.to_owned(),
-                name: c.name.clone(),
-                arn: c.arn.clone(),
-                generation: c.generation,
-                state: c.state,
-                auth: c.auth.clone(),
-                invocation: c.invocation.clone(),
-            })
+            s.connections.get(name).map(|c| ConnRef::of(region, account, c))
         })
     }
 
