@@ -91,9 +91,7 @@ impl Events {
                 ));
             }
             if action != "events:PutEvents" {
-                return Err(validation(format!(
-                    "Provided value in parameter 'action' is not supported: {action}"
-                )));
+                return Err(validation("Provided value in parameter 'action' is not supported."));
             }
             let principal = required(input.principal.as_deref(), "principal")?;
             let ok = principal == "*" || (principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()));
