@@ -33,6 +33,12 @@ pub fn request_id() -> String {
     uuid()
 }
 
+/// A UUID v4 as a shared string (an event id kept by the journal, the ledger and the deliveries).
+pub fn uuid_shared() -> std::sync::Arc<str> {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    std::sync::Arc::from(&*uuid_v4().hyphenated().encode_lower(&mut buf))
+}
+
 /// A UUID v4 (message ids, receipt handle entropy, ...).
 pub fn uuid() -> String {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];

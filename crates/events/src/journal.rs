@@ -19,7 +19,7 @@ pub struct JournalMatch {
 /// One event on one bus.
 #[derive(Debug, Clone)]
 pub struct JournalEntry {
-    pub id: String,
+    pub id: Arc<str>,
     pub bus: Arc<str>,
     /// The event as routed (JSON text).
     pub event: Arc<str>,
@@ -69,7 +69,7 @@ impl Journal {
     /// The event's entries, in the order its buses routed it.
     pub fn get(&self, id: &str) -> Vec<Arc<JournalEntry>> {
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        ring.iter().filter(|e| e.id == id).cloned().collect()
+        ring.iter().filter(|e| &*e.id == id).cloned().collect()
     }
 
     pub fn len(&self) -> usize {
@@ -87,7 +87,7 @@ mod tests {
 
     fn entry(id: &str) -> JournalEntry {
         JournalEntry {
-            id: id.to_owned(),
+            id: id.into(),
             bus: "b".into(),
             event: "{}".into(),
             at: 0,
@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(j.len(), 3);
         assert_eq!(j.get("a").len(), 1, "the first 'a' left with the oldest entries");
         assert!(j.get("b").is_empty());
-        assert_eq!(j.get("d")[0].id, "d");
+        assert_eq!(&*j.get("d")[0].id, "d");
         let mut forwarded = entry("f");
         forwarded.bus = "second".into();
         j.record(entry("f"));

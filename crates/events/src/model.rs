@@ -131,7 +131,7 @@ pub struct PutEventsEntry {
 /// What became of one PutEvents entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutEventsResult {
-    Accepted { event_id: String },
+    Accepted { event_id: std::sync::Arc<str> },
     Failed { code: String, message: String },
 }
 

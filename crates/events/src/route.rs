@@ -44,7 +44,7 @@ pub(crate) enum TargetInput {
     /// The matched event.
     Event,
     /// `Input`: constant JSON text.
-    Constant(String),
+    Constant(Arc<str>),
     /// `InputPath`: part of the event.
     Path(InputPath),
     /// `InputTransformer`.
@@ -55,11 +55,11 @@ pub(crate) enum TargetInput {
 #[derive(Debug)]
 pub(crate) struct RouteTarget {
     pub id: Arc<str>,
-    pub arn: Arn,
+    pub arn: Arc<Arn>,
     pub arn_text: Arc<str>,
     pub input: TargetInput,
     pub retry: RetryPolicy,
-    pub dead_letter: Option<Arn>,
+    pub dead_letter: Option<Arc<Arn>>,
     /// `SqsParameters.MessageGroupId`.
     pub group_id: Option<String>,
     /// The target is a FIFO queue: the event id is the deduplication id.
@@ -234,17 +234,21 @@ impl BusHandle {
 }
 
 /// An event being routed: its text, and its parsed form once some target needs it.
+///
+/// The strings are shared: every delivery, dead-letter copy and the journal keep these, so an
+/// event's text and id exist once however many targets it reaches.
 pub(crate) struct RoutedEvent<'a> {
-    pub id: &'a str,
-    pub text: &'a str,
-    pub account: &'a str,
+    pub id: Arc<str>,
+    pub text: Arc<str>,
+    /// The account that sent the event (`aws:SourceAccount` of its deliveries).
+    pub account: Arc<str>,
     pub ingestion_time: &'a str,
-    pub trace_header: Option<&'a str>,
+    pub trace_header: Option<Arc<str>>,
     parsed: Option<Value>,
 }
 
 impl<'a> RoutedEvent<'a> {
-    pub fn new(id: &'a str, text: &'a str, account: &'a str, ingestion_time: &'a str) -> Self {
+    pub fn new(id: Arc<str>, text: Arc<str>, account: Arc<str>, ingestion_time: &'a str) -> Self {
         Self {
             id,
             text,
@@ -257,8 +261,14 @@ impl<'a> RoutedEvent<'a> {
 
     fn parsed(&mut self) -> &Value {
         self.parsed
-            .get_or_insert_with(|| serde_json::from_str(self.text).unwrap_or(Value::Null))
+            .get_or_insert_with(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
     }
+}
+
+/// [`PRINCIPAL`], shared.
+fn principal() -> Arc<str> {
+    static SHARED: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(PRINCIPAL));
+    Arc::clone(&SHARED)
 }
 
 /// The error codes EventBridge writes to a dead-letter message's `ERROR_CODE` (EventBridge User
@@ -310,31 +320,30 @@ fn dead_letter_attributes(rule_arn: Arc<str>, target_arn: Arc<str>) -> lb_core::
 /// The delivery of `event` to one target of `rule`; `Err` with the reason when the target's
 /// input cannot be built.
 pub(crate) fn delivery(event: &mut RoutedEvent<'_>, rule: &RouteRule, t: &RouteTarget) -> Result<Delivery, String> {
-    let body = match &t.input {
-        TargetInput::Event => event.text.to_owned(),
-        TargetInput::Constant(text) => text.clone(),
-        TargetInput::Path(path) => path.apply(event.parsed()).to_string(),
+    let body: Arc<str> = match &t.input {
+        TargetInput::Event => Arc::clone(&event.text),
+        TargetInput::Constant(text) => Arc::clone(text),
+        TargetInput::Path(path) => path.apply(event.parsed()).to_string().into(),
         TargetInput::Transformer(tr) => {
             let ctx = TransformContext {
                 rule_arn: &rule.arn,
                 rule_name: &rule.name,
                 ingestion_time: event.ingestion_time,
             };
-            tr.apply(event.parsed(), &ctx).map_err(|e| e.to_string())?
+            tr.apply(event.parsed(), &ctx).map_err(|e| e.to_string())?.into()
         }
     };
-    let base = Message {
-        source_arn: Some(rule.arn.to_string()),
-        source_account: Some(event.account.to_owned()),
-        principal: Some(PRINCIPAL.to_owned()),
-        trace_header: event.trace_header.map(str::to_owned),
-        ..Message::default()
+    let sent = |body: Arc<str>| Message {
+        source_arn: Some(Arc::clone(&rule.arn)),
+        source_account: Some(Arc::clone(&event.account)),
+        principal: Some(principal()),
+        trace_header: event.trace_header.clone(),
+        ..Message::new(body)
     };
     let mut message = Message {
-        body,
         group_id: t.group_id.clone(),
-        dedup_id: t.fifo.then(|| event.id.to_owned()),
-        ..base.clone()
+        dedup_id: t.fifo.then(|| event.id.to_string()),
+        ..sent(body)
     };
     if let Some(http) = &t.http {
         if let Ok(json) = serde_json::to_string(http) {
@@ -344,21 +353,18 @@ pub(crate) fn delivery(event: &mut RoutedEvent<'_>, rule: &RouteRule, t: &RouteT
         }
     }
     let dead_letter = t.dead_letter.as_ref().map(|arn| DeadLetter {
-        target: arn.clone(),
+        target: Arc::clone(arn),
         attributes: dead_letter_attributes(Arc::clone(&rule.arn), Arc::clone(&t.arn_text)),
-        message: Some(Arc::new(Message {
-            body: event.text.to_owned(),
-            ..base
-        })),
+        message: Some(Arc::new(sent(Arc::clone(&event.text)))),
     });
     Ok(Delivery {
-        target: t.arn.clone(),
+        target: Arc::clone(&t.arn),
         message: Arc::new(message),
         producer: Producer {
             arn: Arc::clone(&rule.arn),
             id: Some(Arc::clone(&t.id)),
         },
-        event_id: Some(event.id.to_owned()),
+        event_id: Some(Arc::clone(&event.id)),
         retry: t.retry,
         dead_letter,
         when_full: WhenFull::Reject,

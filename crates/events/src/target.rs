@@ -23,13 +23,18 @@ impl Events {
             )));
         }
         let account = msg.source_account.as_deref().unwrap_or(&bus.account);
-        self.route_delivered(&bus, &msg.body, account, msg.trace_header.as_deref())
-            .map_err(|_| {
-                DeliveryError::retryable(
-                    "ThrottlingException",
-                    "The delivery engine had no room for the event's deliveries.",
-                )
-            })
+        self.route_delivered(
+            &bus,
+            std::sync::Arc::clone(&msg.body),
+            account,
+            msg.trace_header.clone(),
+        )
+        .map_err(|_| {
+            DeliveryError::retryable(
+                "ThrottlingException",
+                "The delivery engine had no room for the event's deliveries.",
+            )
+        })
     }
 }
 

@@ -376,7 +376,7 @@ mod routing {
 
     fn put(e: &Events, detail: Value) -> String {
         match e.put_events(&ctx(), Some(vec![entry(detail)])).unwrap().remove(0) {
-            PutEventsResult::Accepted { event_id } => event_id,
+            PutEventsResult::Accepted { event_id } => event_id.to_string(),
             PutEventsResult::Failed { code, message } => panic!("{code}: {message}"),
         }
     }
@@ -409,7 +409,7 @@ mod routing {
         settled(&r.engine).await;
         let got = r.fake.got.lock().unwrap().clone();
         assert_eq!(got.len(), 2);
-        let bodies: Vec<&str> = got.iter().map(|(_, m)| m.body.as_str()).collect();
+        let bodies: Vec<&str> = got.iter().map(|(_, m)| &*m.body).collect();
         assert!(bodies.contains(&"n is 2"));
         let event: Value = serde_json::from_str(bodies.iter().find(|b| b.starts_with('{')).unwrap()).unwrap();
         assert_eq!(event["id"], id.as_str());

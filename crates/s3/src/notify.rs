@@ -250,12 +250,11 @@ impl Notifier {
     /// What S3 sends: the body, and who sends it (checked by the destination's policy).
     fn message(&self, body: String, bucket: &str, owner: &str, trace_header: Option<String>) -> Message {
         Message {
-            body,
-            source_arn: Some(record::bucket_arn(bucket)),
-            source_account: Some(owner.to_owned()),
-            principal: Some(S3_PRINCIPAL.to_owned()),
-            trace_header,
-            ..Message::default()
+            source_arn: Some(record::bucket_arn(bucket).into()),
+            source_account: Some(owner.into()),
+            principal: Some(S3_PRINCIPAL.into()),
+            trace_header: trace_header.map(Into::into),
+            ..Message::new(body)
         }
     }
 
@@ -265,7 +264,7 @@ impl Notifier {
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         let producer = Producer::new(record::bucket_arn(bucket), config_id.map(str::to_owned));
         let mut delivery = Delivery::new(target, message, producer);
-        delivery.event_id = Some(request_id.to_owned());
+        delivery.event_id = Some(request_id.into());
         delivery.retry = RetryPolicy::s3_notifications();
         delivery.when_full = WhenFull::Drop;
         if let Err(e) = self.deps.engine.submit(delivery) {

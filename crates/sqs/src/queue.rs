@@ -32,8 +32,11 @@ use crate::model::MessageAttributes;
 #[derive(Debug)]
 pub struct MessageData {
     pub message_id: String,
-    pub body: String,
-    pub md5_of_body: [u8; 16],
+    /// Shared with the producer that delivered it (an event's text is kept once).
+    pub body: Arc<str>,
+    /// Computed when first asked for: SendMessage's answer needs it at once, a delivered
+    /// message only when it is received (many never are: purged, expired).
+    pub md5_of_body: std::sync::OnceLock<[u8; 16]>,
     /// Shared between the messages of one sender (see `Sqs::sender`).
     pub sender_id: Arc<str>,
     pub extra: Option<Box<MessageExtra>>,
@@ -78,8 +81,13 @@ impl MessageData {
         self.extra.as_ref()?.deduplication_id.as_deref()
     }
 
+    pub fn md5_of_body(&self) -> &[u8; 16] {
+        self.md5_of_body
+            .get_or_init(|| crate::digest::md5(self.body.as_bytes()))
+    }
+
     pub fn md5_of_body_hex(&self) -> String {
-        crate::digest::to_hex(&self.md5_of_body)
+        crate::digest::to_hex(self.md5_of_body())
     }
 }
 
@@ -812,8 +820,8 @@ mod tests {
     fn data(body: &str, group: Option<&str>) -> Arc<MessageData> {
         Arc::new(MessageData {
             message_id: body.to_owned(),
-            body: body.to_owned(),
-            md5_of_body: [0; 16],
+            body: Arc::from(body),
+            md5_of_body: std::sync::OnceLock::new(),
             sender_id: Arc::from(""),
             extra: group.map(|g| {
                 Box::new(MessageExtra {
@@ -841,7 +849,7 @@ mod tests {
     }
 
     fn bodies(t: &[Taken]) -> Vec<&str> {
-        t.iter().map(|t| t.data.body.as_str()).collect()
+        t.iter().map(|t| &*t.data.body).collect()
     }
 
     #[test]

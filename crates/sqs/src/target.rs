@@ -94,7 +94,7 @@ fn entry_of(msg: &Message) -> SendMessageEntry {
         })
         .collect();
     SendMessageEntry {
-        body: Some(msg.body.clone()),
+        body: None,
         attributes,
         group_id: msg.group_id.clone(),
         deduplication_id: msg.dedup_id.clone(),
@@ -153,6 +153,7 @@ impl Sqs {
                         queue.fifo,
                         self.message_uuid(),
                         self.sender(&arn.account),
+                        Some(Arc::clone(&msg.body)),
                         entry,
                         msg.trace_header.as_deref(),
                     );

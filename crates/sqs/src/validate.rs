@@ -16,14 +16,37 @@ pub fn allowed_char(c: char) -> bool {
 /// The first character of `s` SQS does not accept. A byte scan finds the common case (nothing
 /// suspicious) without decoding the string.
 pub fn first_invalid_char(s: &str) -> Option<char> {
-    let suspicious = s
-        .as_bytes()
-        .iter()
-        .any(|&b| (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0xEF);
-    if !suspicious {
+    if !any_suspicious(s.as_bytes()) {
         return None;
     }
     s.chars().find(|&c| !allowed_char(c))
+}
+
+/// A control character other than tab, line feed and carriage return, or the lead byte of
+/// U+F000–U+FFFF (where U+FFFE and U+FFFF live).
+fn suspicious(b: u8) -> bool {
+    (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0xEF
+}
+
+/// Whether any byte is [`suspicious`], eight bytes at a time: a word with no byte below 0x20
+/// and none equal to 0xEF (the usual case) is passed over without looking at its bytes.
+fn any_suspicious(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_ne_bytes(w);
+        // Nonzero if some byte is below 0x20 (exact for "any", which is all that is asked).
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let e = x ^ (ONES * 0xEF);
+        let is_ef = e.wrapping_sub(ONES) & !e & HIGH;
+        if below_space | is_ef != 0 && word.iter().any(|&b| suspicious(b)) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| suspicious(b))
 }
 
 pub fn check_body(body: &str) -> Result<(), AwsError> {
@@ -219,6 +242,24 @@ mod tests {
         let mut m = MessageAttributes::new();
         m.insert(name.to_owned(), v);
         m
+    }
+
+    #[test]
+    fn word_scan_agrees_with_the_byte_test() {
+        // Every byte value at every position of strings long enough to use whole words and a
+        // remainder, against a background of ordinary and borderline bytes.
+        for background in [b'a', b' ', 0x1F_u8.wrapping_add(1), 0xEE, 0xF0, 0x7F, b'\n'] {
+            for len in [1usize, 7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut bytes = vec![background; len];
+                        bytes[at] = b;
+                        let want = bytes.iter().any(|&c| suspicious(c));
+                        assert_eq!(any_suspicious(&bytes), want, "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -149,7 +149,7 @@ struct Job {
     ledger_id: u64,
     message: Arc<Message>,
     producer: Producer,
-    event_id: Option<String>,
+    event_id: Option<Arc<str>>,
     retry: RetryPolicy,
     dead_letter: Option<DeadLetter>,
     tally: Option<Arc<Tally>>,
@@ -170,7 +170,7 @@ struct LaneState {
 }
 
 struct Lane {
-    target: Arn,
+    target: Arc<Arn>,
     /// The target ARN as text, shared by every ledger record of this lane.
     key: Arc<str>,
     state: Mutex<LaneState>,
@@ -242,7 +242,7 @@ struct Inner {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    lanes: DashMap<Arn, Arc<Lane>>,
+    lanes: DashMap<Arc<Arn>, Arc<Lane>>,
     ledger: Ledger,
     totals: Counters,
     rejected: AtomicU64,
@@ -395,13 +395,13 @@ impl Engine {
 }
 
 impl Inner {
-    fn lane(self: &Arc<Self>, target: &Arn) -> Arc<Lane> {
-        if let Some(l) = self.lanes.get(target) {
+    fn lane(self: &Arc<Self>, target: &Arc<Arn>) -> Arc<Lane> {
+        if let Some(l) = self.lanes.get(&**target) {
             return Arc::clone(l.value());
         }
-        let entry = self.lanes.entry(target.clone()).or_insert_with(|| {
+        let entry = self.lanes.entry(Arc::clone(target)).or_insert_with(|| {
             let lane = Arc::new(Lane {
-                target: target.clone(),
+                target: Arc::clone(target),
                 key: target.to_string().into(),
                 state: Mutex::new(LaneState::default()),
                 wake: Notify::new(),
@@ -437,7 +437,7 @@ impl Inner {
         let ledger_id = self.ledger.open(
             &delivery.producer,
             &lane.key,
-            delivery.event_id.as_deref(),
+            delivery.event_id.as_ref(),
             now,
             dead_letter_of,
         );
@@ -631,7 +631,7 @@ impl Inner {
         let mut message: Message = Message::clone(dl.message.as_ref().unwrap_or(&job.message));
         message.attributes.extend((dl.attributes)(&failure));
         let dead = Delivery {
-            target: dl.target.clone(),
+            target: Arc::clone(&dl.target),
             message: Arc::new(message),
             producer: job.producer.clone(),
             event_id: job.event_id.clone(),
@@ -665,7 +665,7 @@ fn outcome(kind: FailureKind) -> &'static str {
 type AttemptFuture = BoxFuture<'static, (Vec<Job>, Vec<Result<(), DeliveryError>>)>;
 
 /// One attempt at delivering `jobs` to `arn` through `target` (None: no service owns the ARN).
-fn attempt(target: Option<Arc<dyn Target>>, arn: Arn, jobs: Vec<Job>) -> AttemptFuture {
+fn attempt(target: Option<Arc<dyn Target>>, arn: Arc<Arn>, jobs: Vec<Job>) -> AttemptFuture {
     Box::pin(async move {
         let n = jobs.len();
         let results = match target {
@@ -674,12 +674,12 @@ fn attempt(target: Option<Arc<dyn Target>>, arn: Arn, jobs: Vec<Job>) -> Attempt
                 let msgs: Vec<Arc<Message>> = jobs.iter().map(|j| Arc::clone(&j.message)).collect();
                 let fut = if n == 1 {
                     let t = Arc::clone(&t);
-                    let arn = arn.clone();
+                    let arn = Arc::clone(&arn);
                     let m = Arc::clone(&msgs[0]);
                     async move { vec![t.deliver(&arn, &m).await] }.boxed()
                 } else {
                     let t = Arc::clone(&t);
-                    let arn = arn.clone();
+                    let arn = Arc::clone(&arn);
                     async move { t.deliver_batch(&arn, &msgs).await }.boxed()
                 };
                 // A target that panics fails its attempt; it never takes the lane down.
@@ -711,7 +711,7 @@ async fn run_lane(engine: Weak<Inner>, lane: Arc<Lane>) {
             if jobs.is_empty() {
                 break;
             }
-            in_flight.push(attempt(target.clone(), lane.target.clone(), jobs));
+            in_flight.push(attempt(target.clone(), Arc::clone(&lane.target), jobs));
         }
         let next_due = lane.lock().next_due();
         // Registered now (before the hold is released), awaited below.

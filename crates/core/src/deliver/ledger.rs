@@ -71,7 +71,7 @@ pub struct LedgerRecord {
     pub producer: Producer,
     pub target: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
+    pub event_id: Option<Arc<str>>,
     pub submitted_at: Timestamp,
     pub fate: Fate,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,16 +87,81 @@ pub struct LedgerRecord {
     pub attempts: Vec<Attempt>,
 }
 
-fn push_attempt(r: &mut LedgerRecord, at: u64, outcome: &'static str, error: Option<String>) {
-    r.attempt_count += 1;
-    if r.attempts.len() >= KEEP_FIRST + KEEP_LAST {
-        r.attempts.remove(KEEP_FIRST);
+/// A record as the ring keeps it: shared strings, and the attempts without an allocation in
+/// the common case of one. Turned into a [`LedgerRecord`] when read.
+struct Rec {
+    id: u64,
+    producer: Producer,
+    target: Arc<str>,
+    event_id: Option<Arc<str>>,
+    submitted_at: u64,
+    fate: Fate,
+    attempt_count: u32,
+    dead_letter_of: Option<u64>,
+    attempts: Attempts,
+    /// Reason and dead-letter target, which only failed deliveries have.
+    failure: Option<Box<(Option<String>, Option<String>)>>,
+}
+
+/// The attempts kept: the first few and the most recent ones.
+#[derive(Default)]
+enum Attempts {
+    #[default]
+    None,
+    One(Attempt),
+    Many(Vec<Attempt>),
+}
+
+impl Attempts {
+    fn push(&mut self, a: Attempt) {
+        match std::mem::take(self) {
+            Attempts::None => *self = Attempts::One(a),
+            Attempts::One(first) => *self = Attempts::Many(vec![first, a]),
+            Attempts::Many(mut list) => {
+                if list.len() >= KEEP_FIRST + KEEP_LAST {
+                    list.remove(KEEP_FIRST);
+                }
+                list.push(a);
+                *self = Attempts::Many(list);
+            }
+        }
     }
-    r.attempts.push(Attempt {
-        at: Timestamp(at),
-        outcome,
-        error,
-    });
+
+    fn to_vec(&self) -> Vec<Attempt> {
+        match self {
+            Attempts::None => Vec::new(),
+            Attempts::One(a) => vec![a.clone()],
+            Attempts::Many(list) => list.clone(),
+        }
+    }
+}
+
+impl Rec {
+    fn push_attempt(&mut self, at: u64, outcome: &'static str, error: Option<String>) {
+        self.attempt_count += 1;
+        self.attempts.push(Attempt {
+            at: Timestamp(at),
+            outcome,
+            error,
+        });
+    }
+
+    fn record(&self) -> LedgerRecord {
+        let (reason, dead_letter_target) = self.failure.as_deref().cloned().unwrap_or_default();
+        LedgerRecord {
+            id: self.id,
+            producer: self.producer.clone(),
+            target: Arc::clone(&self.target),
+            event_id: self.event_id.clone(),
+            submitted_at: Timestamp(self.submitted_at),
+            fate: self.fate,
+            reason,
+            dead_letter_target,
+            dead_letter_of: self.dead_letter_of,
+            attempt_count: self.attempt_count,
+            attempts: self.attempts.to_vec(),
+        }
+    }
 }
 
 /// Filters for [`Ledger::query`]; each given one must match.
@@ -121,7 +186,7 @@ pub struct Ledger {
 }
 
 struct Ring {
-    records: VecDeque<LedgerRecord>,
+    records: VecDeque<Rec>,
     /// The id the next record gets; ids are consecutive, so a record's slot is `id - first id`.
     next_id: u64,
 }
@@ -150,36 +215,41 @@ impl Ledger {
         &self,
         producer: &Producer,
         target: &Arc<str>,
-        event_id: Option<&str>,
+        event_id: Option<&Arc<str>>,
         now: u64,
         dead_letter_of: Option<u64>,
     ) -> u64 {
+        let rec = Rec {
+            id: 0,
+            producer: producer.clone(),
+            target: Arc::clone(target),
+            event_id: event_id.cloned(),
+            submitted_at: now,
+            fate: Fate::Pending,
+            attempt_count: 0,
+            dead_letter_of,
+            attempts: Attempts::None,
+            failure: None,
+        };
         let mut ring = self.lock();
         let id = ring.next_id;
         ring.next_id += 1;
         if self.capacity == 0 {
             return id;
         }
-        if ring.records.len() == self.capacity {
-            ring.records.pop_front();
-        }
-        ring.records.push_back(LedgerRecord {
-            id,
-            producer: producer.clone(),
-            target: Arc::clone(target),
-            event_id: event_id.map(str::to_owned),
-            submitted_at: Timestamp(now),
-            fate: Fate::Pending,
-            reason: None,
-            dead_letter_target: None,
-            dead_letter_of,
-            attempt_count: 0,
-            attempts: Vec::new(),
-        });
+        let evicted = if ring.records.len() == self.capacity {
+            ring.records.pop_front()
+        } else {
+            None
+        };
+        ring.records.push_back(Rec { id, ..rec });
+        drop(ring);
+        // The oldest record's strings are released outside the lock.
+        drop(evicted);
         id
     }
 
-    fn update(&self, id: u64, f: impl FnOnce(&mut LedgerRecord)) {
+    fn update(&self, id: u64, f: impl FnOnce(&mut Rec)) {
         let mut ring = self.lock();
         let Some(first) = ring.records.front().map(|r| r.id) else {
             return;
@@ -195,7 +265,7 @@ impl Ledger {
     /// Records an attempt and, when it ends the delivery, its fate (one lock for both).
     pub(crate) fn attempt(&self, id: u64, at: u64, outcome: &'static str, error: Option<String>, fate: Option<Fate>) {
         self.update(id, |r| {
-            push_attempt(r, at, outcome, error);
+            r.push_attempt(at, outcome, error);
             if let Some(f) = fate {
                 r.fate = f;
             }
@@ -214,7 +284,7 @@ impl Ledger {
                 continue;
             };
             if let Some(r) = ring.records.get_mut(slot) {
-                push_attempt(r, at, "delivered", None);
+                r.push_attempt(at, "delivered", None);
                 r.fate = Fate::Delivered;
             }
         }
@@ -223,8 +293,8 @@ impl Ledger {
     pub(crate) fn settle(&self, id: u64, fate: Fate, reason: Option<String>, dead_letter_target: Option<String>) {
         self.update(id, |r| {
             r.fate = fate;
-            r.reason = reason;
-            r.dead_letter_target = dead_letter_target;
+            r.failure =
+                (reason.is_some() || dead_letter_target.is_some()).then(|| Box::new((reason, dead_letter_target)));
         });
     }
 
@@ -238,7 +308,7 @@ impl Ledger {
             .filter(|r| q.producer.as_deref().is_none_or(|p| &*r.producer.arn == p))
             .filter(|r| q.fate.is_none_or(|f| r.fate == f))
             .take(q.limit.unwrap_or(usize::MAX))
-            .cloned()
+            .map(Rec::record)
             .collect()
     }
 
@@ -246,7 +316,9 @@ impl Ledger {
     pub fn get(&self, id: u64) -> Option<LedgerRecord> {
         let ring = self.lock();
         let first = ring.records.front()?.id;
-        ring.records.get(usize::try_from(id.checked_sub(first)?).ok()?).cloned()
+        ring.records
+            .get(usize::try_from(id.checked_sub(first)?).ok()?)
+            .map(Rec::record)
     }
 
     pub fn len(&self) -> usize {

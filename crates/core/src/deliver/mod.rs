@@ -57,32 +57,48 @@ impl MessageAttribute {
 }
 
 /// What a producer hands to a target. Shared (`Arc`) between attempts and subscribers.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// The texts are shared strings: the producer builds an event's body once and the journal, the
+/// dead-letter copy and the target's store all keep the same bytes; a copy is a reference count.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    pub body: String,
+    pub body: Arc<str>,
     pub attributes: BTreeMap<String, MessageAttribute>,
     /// FIFO targets: the message group. The engine also keeps a group's messages in order.
     pub group_id: Option<String>,
     /// FIFO targets: explicit deduplication id.
     pub dedup_id: Option<String>,
     /// The ARN of the resource that produced the message (`aws:SourceArn`).
-    pub source_arn: Option<String>,
+    pub source_arn: Option<Arc<str>>,
     /// The account that owns the producing resource (`aws:SourceAccount`).
-    pub source_account: Option<String>,
+    pub source_account: Option<Arc<str>>,
     /// The service principal that sends on the producer's behalf (`s3.amazonaws.com`), checked
     /// against the target's resource policy at delivery.
-    pub principal: Option<String>,
+    pub principal: Option<Arc<str>>,
     /// An `X-Amzn-Trace-Id` to carry on (SQS's `AWSTraceHeader` system attribute).
-    pub trace_header: Option<String>,
+    pub trace_header: Option<Arc<str>>,
     /// SNS: the subject.
     pub subject: Option<String>,
 }
 
+impl Default for Message {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
 impl Message {
-    pub fn new(body: impl Into<String>) -> Self {
+    pub fn new(body: impl Into<Arc<str>>) -> Self {
         Self {
             body: body.into(),
-            ..Self::default()
+            attributes: BTreeMap::new(),
+            group_id: None,
+            dedup_id: None,
+            source_arn: None,
+            source_account: None,
+            principal: None,
+            trace_header: None,
+            subject: None,
         }
     }
 
@@ -340,7 +356,7 @@ pub type DeadLetterAttributes = Arc<dyn Fn(&Failure<'_>) -> BTreeMap<String, Mes
 /// Where a delivery goes when it cannot be delivered.
 #[derive(Clone)]
 pub struct DeadLetter {
-    pub target: Arn,
+    pub target: Arc<Arn>,
     pub attributes: DeadLetterAttributes,
     /// What the dead-letter target receives, when it is not the delivered message itself
     /// (EventBridge dead-letters the original event, not the target's transformed input). The
@@ -390,12 +406,13 @@ impl Tally {
 /// One message for one target, as a producer submits it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    pub target: Arn,
+    /// Shared: a producer keeps its targets' ARNs and hands out a reference count per delivery.
+    pub target: Arc<Arn>,
     pub message: Arc<Message>,
     pub producer: Producer,
     /// The producer's id of the event this delivery carries (an S3 request id, an EventBridge
     /// event id), shown in the ledger.
-    pub event_id: Option<String>,
+    pub event_id: Option<Arc<str>>,
     pub retry: RetryPolicy,
     pub dead_letter: Option<DeadLetter>,
     pub when_full: WhenFull,
@@ -405,9 +422,9 @@ pub struct Delivery {
 
 impl Delivery {
     /// A delivery with no retries, no dead-letter target, dropped when full.
-    pub fn new(target: Arn, message: Arc<Message>, producer: Producer) -> Self {
+    pub fn new(target: impl Into<Arc<Arn>>, message: Arc<Message>, producer: Producer) -> Self {
         Self {
-            target,
+            target: target.into(),
             message,
             producer,
             event_id: None,

@@ -84,7 +84,7 @@ impl Target for Fake {
                 .unwrap_or(Mode::Ok);
             let attempt = {
                 let mut a = self.attempts_by_body.lock().unwrap();
-                let n = a.entry(msg.body.clone()).or_insert(0);
+                let n = a.entry(msg.body.to_string()).or_insert(0);
                 *n += 1;
                 *n
             };
@@ -108,7 +108,7 @@ impl Target for Fake {
                 self.got
                     .lock()
                     .unwrap()
-                    .push((arn.resource.clone(), msg.body.clone(), self.clock.now_millis()));
+                    .push((arn.resource.clone(), msg.body.to_string(), self.clock.now_millis()));
             }
             result
         })
@@ -195,7 +195,7 @@ async fn delivers_and_records_every_fate() {
     r.engine.submit(delivery("gone", "x")).unwrap();
     r.engine
         .submit(Delivery::new(
-            "arn:aws:sns:us-east-1:000000000000:t".parse().unwrap(),
+            "arn:aws:sns:us-east-1:000000000000:t".parse::<Arn>().unwrap(),
             Arc::new(Message::new("y")),
             Producer::default(),
         ))
@@ -325,7 +325,7 @@ async fn exhausted_deliveries_go_to_the_dead_letter_target_with_the_producers_at
     let mut d = delivery("q", "payload");
     d.retry = RetryPolicy::exponential(3, 3_600_000, 100, 1_000);
     d.dead_letter = Some(DeadLetter {
-        target: arn("dlq"),
+        target: arn("dlq").into(),
         attributes: Arc::new(|f: &Failure<'_>| {
             BTreeMap::from([
                 ("ERROR_CODE".to_owned(), MessageAttribute::string(f.error.code.clone())),
@@ -361,7 +361,7 @@ async fn a_dead_letter_target_that_fails_leaves_a_dropped_record_with_the_reason
     r.fake.set("dlq", Mode::NotFound);
     let mut d = delivery("q", "p");
     d.dead_letter = Some(DeadLetter {
-        target: arn("dlq"),
+        target: arn("dlq").into(),
         attributes: Arc::new(|_: &Failure<'_>| BTreeMap::new()),
         message: None,
     });
@@ -417,7 +417,7 @@ async fn order_per_target_and_per_fifo_group_with_batches_and_shared_payloads() 
         let group = if i % 2 == 0 { "a" } else { "b" };
         let mut m = Message::new(format!("{group}{i}"));
         m.group_id = Some(group.to_owned());
-        bodies.push(m.body.clone());
+        bodies.push(m.body.to_string());
         let m = Arc::new(m);
         held.push(Arc::clone(&m));
         let mut d = Delivery::new(arn("q.fifo"), m, Producer::default());
@@ -593,7 +593,7 @@ async fn the_producers_tally_counts_outcomes_and_the_dead_letter_may_carry_anoth
     d.retry = RetryPolicy::exponential(3, 3_600_000, 100, 1_000);
     d.tally = Some(Arc::clone(&tally));
     d.dead_letter = Some(DeadLetter {
-        target: arn("dlq"),
+        target: arn("dlq").into(),
         attributes: Arc::new(|_: &Failure<'_>| BTreeMap::new()),
         message: Some(Arc::new(Message::new("original"))),
     });

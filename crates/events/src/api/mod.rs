@@ -457,8 +457,8 @@ struct PutEventsOut {
 #[serde(untagged)]
 enum PutEventsEntryOut {
     Accepted {
-        #[serde(rename = "EventId")]
-        event_id: String,
+        #[serde(rename = "EventId", serialize_with = "shared_str")]
+        event_id: std::sync::Arc<str>,
     },
     Failed {
         #[serde(rename = "ErrorCode")]
@@ -466,6 +466,10 @@ enum PutEventsEntryOut {
         #[serde(rename = "ErrorMessage")]
         message: String,
     },
+}
+
+fn shared_str<S: serde::Serializer>(s: &std::sync::Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
 }
 
 fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {

@@ -59,6 +59,15 @@ struct EventId {
     id: String,
 }
 
+/// What the entries of one PutEvents share.
+struct Call<'a> {
+    ctx: &'a RequestContext,
+    now: u64,
+    now_text: String,
+    account: Arc<str>,
+    trace_header: Option<Arc<str>>,
+}
+
 impl Events {
     /// Sends events to buses; one result per entry, in order.
     pub fn put_events(
@@ -95,23 +104,28 @@ impl Events {
             }
         }
         let now = self.clock.now_millis();
-        let now_text = event_time(now);
+        let call = Call {
+            ctx,
+            now,
+            now_text: event_time(now),
+            account: Arc::from(ctx.account.as_str()),
+            trace_header: ctx.trace_header.as_deref().map(Arc::from),
+        };
         // The buses named, each looked up once per call.
         let mut buses: Vec<(Option<String>, Option<Arc<BusHandle>>)> = Vec::new();
         Ok(entries
             .into_iter()
-            .map(|e| self.put_entry(ctx, e, now, &now_text, &mut buses))
+            .map(|e| self.put_entry(&call, e, &mut buses))
             .collect())
     }
 
     fn put_entry(
         &self,
-        ctx: &RequestContext,
+        call: &Call<'_>,
         e: PutEventsEntry,
-        now: u64,
-        now_text: &str,
         buses: &mut Vec<(Option<String>, Option<Arc<BusHandle>>)>,
     ) -> PutEventsResult {
+        let ctx = call.ctx;
         let Some(source) = e.source.as_deref().filter(|s| !s.is_empty()) else {
             return entry_error(
                 "InvalidArgument",
@@ -166,12 +180,17 @@ impl Events {
                 ),
             );
         }
-        let id = lb_core::ids::uuid();
+        let id = lb_core::ids::uuid_shared();
+        let entry_time;
         let time = match e.time_millis {
-            Some(t) => event_time(t),
-            None => now_text.to_owned(),
+            Some(t) => {
+                entry_time = event_time(t);
+                &entry_time
+            }
+            None => &call.now_text,
         };
-        let mut text = String::with_capacity(200 + detail.len() + source.len());
+        let resources_len: usize = e.resources.iter().flatten().map(|r| r.len() + 3).sum();
+        let mut text = String::with_capacity(200 + detail.len() + source.len() + detail_type.len() + resources_len);
         text.push_str(r#"{"version":"0","id":""#);
         text.push_str(&id);
         text.push_str(r#"","detail-type":"#);
@@ -181,7 +200,7 @@ impl Events {
         text.push_str(r#","account":""#);
         text.push_str(&ctx.account);
         text.push_str(r#"","time":""#);
-        text.push_str(&time);
+        text.push_str(time);
         text.push_str(r#"","region":""#);
         text.push_str(&bus.region);
         text.push_str(r#"","resources":["#);
@@ -192,12 +211,19 @@ impl Events {
             push_json_string(&mut text, r);
         }
         text.push_str(r#"],"detail":"#);
-        // EventBridge delivers `detail` compact.
-        text.push_str(&lb_rules::transform::minify(detail));
+        // EventBridge delivers `detail` compact (most details are already).
+        if detail.bytes().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+            text.push_str(&lb_rules::transform::minify(detail));
+        } else {
+            text.push_str(detail);
+        }
         text.push('}');
-        let mut event = RoutedEvent::new(&id, &text, &ctx.account, now_text);
-        event.trace_header = e.trace_header.as_deref().or(ctx.trace_header.as_deref());
-        match self.route(&bus, &mut event, now) {
+        let mut event = RoutedEvent::new(Arc::clone(&id), text.into(), Arc::clone(&call.account), &call.now_text);
+        event.trace_header = match e.trace_header {
+            Some(t) => Some(t.into()),
+            None => call.trace_header.clone(),
+        };
+        match self.route(&bus, &mut event, call.now) {
             Ok(()) => PutEventsResult::Accepted { event_id: id },
             Err(Throttled) => entry_error("ThrottlingException", "Rate exceeded."),
         }
@@ -208,14 +234,14 @@ impl Events {
     pub(crate) fn route_delivered(
         &self,
         bus: &BusHandle,
-        text: &str,
+        text: Arc<str>,
         account: &str,
-        trace: Option<&str>,
+        trace: Option<Arc<str>>,
     ) -> Result<(), Throttled> {
-        let id = serde_json::from_str::<EventId>(text).map(|e| e.id).unwrap_or_default();
+        let id = serde_json::from_str::<EventId>(&text).map(|e| e.id).unwrap_or_default();
         let now = self.clock.now_millis();
         let now_text = event_time(now);
-        let mut event = RoutedEvent::new(&id, text, account, &now_text);
+        let mut event = RoutedEvent::new(id.into(), text, account.into(), &now_text);
         event.trace_header = trace;
         self.route(bus, &mut event, now)
     }
@@ -268,9 +294,9 @@ impl Events {
             record.push(m);
         }
         self.journal().record(JournalEntry {
-            id: event.id.to_owned(),
+            id: Arc::clone(&event.id),
             bus: Arc::clone(&bus.arn),
-            event: event.text.into(),
+            event: Arc::clone(&event.text),
             at: now,
             matched: record,
         });

@@ -141,7 +141,7 @@ fn compile(index: usize, t: &Value) -> Result<Result<RouteTarget, TargetFailure>
                     format!("Parameter Input is not valid. Reason: Input for target {id} is not valid JSON."),
                 )));
             }
-            TargetInput::Constant(text.to_owned())
+            TargetInput::Constant(text.into())
         }
         (None, Some(path), _) => TargetInput::Path(InputPath::new(path).map_err(|e| transform_error(index, e))?),
         (None, None, Some(tr)) => {
@@ -207,10 +207,10 @@ fn compile(index: usize, t: &Value) -> Result<Result<RouteTarget, TargetFailure>
     Ok(Ok(RouteTarget {
         id: id.into(),
         arn_text: arn_text.into(),
-        arn,
+        arn: Arc::new(arn),
         input,
         retry: RouteTarget::retry_policy(attempts.map(|a| a as u32), age.map(|a| a as u64)),
-        dead_letter,
+        dead_letter: dead_letter.map(Arc::new),
         group_id: group_id.map(str::to_owned),
         fifo,
         http,

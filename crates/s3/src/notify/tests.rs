@@ -71,7 +71,7 @@ impl FakeService {
     }
 
     fn bodies(&self) -> Vec<(String, String)> {
-        self.got().into_iter().map(|(a, m)| (a, m.body)).collect()
+        self.got().into_iter().map(|(a, m)| (a, m.body.to_string())).collect()
     }
 
     fn asked(&self) -> Vec<Asked> {
@@ -455,7 +455,7 @@ async fn walkthrough_stores_sends_test_event_then_the_record() {
     assert_eq!(test["HostId"], host_id("5582815E1AEA5ADF"));
     // The exact bytes, in AWS's field order.
     assert_eq!(
-        got[0].1.body,
+        &*got[0].1.body,
         format!(
             r#"{{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2023-11-14T22:13:15.123Z","Bucket":"photos","RequestId":"5582815E1AEA5ADF","HostId":"{}"}}"#,
             host_id("5582815E1AEA5ADF")

@@ -39,19 +39,21 @@ pub(crate) struct Prepared {
 /// `trace_header` is the request's `X-Amzn-Trace-Id` (or a delivery's): it becomes the
 /// `AWSTraceHeader` system attribute unless the message sets that attribute itself. It does not
 /// count toward `MD5OfMessageSystemAttributes`, which covers what the request sent.
+///
+/// `body` is the message's text: the entry's own (a request's) or one shared with its producer
+/// (a delivery's), kept as it is, never copied; `entry.body` is not read.
 pub(crate) fn prepare(
     fifo: bool,
     message_id: String,
     sender_id: Arc<str>,
+    body: Option<Arc<str>>,
     mut entry: SendMessageEntry,
     trace_header: Option<&str>,
 ) -> Result<Prepared, AwsError> {
-    let mut body = match entry.body {
+    let body = match body {
         Some(b) if !b.is_empty() => b,
         _ => return Err(errors::missing_parameter("MessageBody")),
     };
-    // A stored message keeps only its own bytes, never spare capacity from decoding.
-    body.shrink_to_fit();
     validate::check_body(&body)?;
     validate::check_attributes(&entry.attributes)?;
     validate::check_system_attributes(&entry.system_attributes)?;
@@ -123,7 +125,7 @@ pub(crate) fn prepare(
     });
     let data = MessageData {
         message_id,
-        md5_of_body: digest::md5(body.as_bytes()),
+        md5_of_body: std::sync::OnceLock::new(),
         body,
         sender_id,
         extra,
@@ -134,6 +136,22 @@ pub(crate) fn prepare(
         delay,
         explicit_dedup,
     })
+}
+
+/// A message the queue accepted (stored, or a FIFO duplicate of one stored before). The answer
+/// is built from it after the queue lock is released, and only by callers that answer.
+pub(crate) struct Sent {
+    data: Arc<MessageData>,
+    /// A duplicate's answer carries the original's id.
+    original_id: Option<String>,
+    sequence_number: Option<u128>,
+}
+
+impl Sent {
+    pub(crate) fn output(&self) -> SendMessageOutput {
+        let id = self.original_id.as_deref().unwrap_or(&self.data.message_id);
+        send_output(&self.data, id, self.sequence_number)
+    }
 }
 
 fn send_output(data: &MessageData, message_id: &str, sequence_number: Option<u128>) -> SendMessageOutput {
@@ -172,10 +190,13 @@ impl Sqs {
         entry: SendMessageEntry,
         trace_header: Option<&str>,
     ) -> Result<SendMessageOutput, AwsError> {
-        let prepared = prepare(q.fifo, self.message_uuid(), sender_id, entry, trace_header)?;
+        let mut entry = entry;
+        let body = entry.body.take().map(Arc::from);
+        let prepared = prepare(q.fifo, self.message_uuid(), sender_id, body, entry, trace_header)?;
         self.enqueue(q, vec![Ok(prepared)], false)?
             .pop()
             .unwrap_or_else(|| Err(AwsError::internal("the message produced no result")))
+            .map(|sent| sent.output())
     }
 
     pub fn send_message_batch(
@@ -203,11 +224,13 @@ impl Sqs {
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
         let items = entries
             .into_iter()
-            .map(|e| {
+            .map(|mut e| {
+                let body = e.entry.body.take().map(Arc::from);
                 prepare(
                     q.fifo,
                     self.message_uuid(),
                     sender.clone(),
+                    body,
                     e.entry,
                     ctx.trace_header.as_deref(),
                 )
@@ -217,7 +240,7 @@ impl Sqs {
         let mut out = BatchOutput::default();
         for (id, r) in ids.into_iter().zip(results) {
             match r {
-                Ok(o) => out.successful.push((id, o)),
+                Ok(sent) => out.successful.push((id, sent.output())),
                 Err(e) => out.failed.push(BatchResultError::new(&id, &e)),
             }
         }
@@ -231,7 +254,7 @@ impl Sqs {
         q: &Queue,
         items: Vec<Result<Prepared, AwsError>>,
         batch: bool,
-    ) -> Result<Vec<Result<SendMessageOutput, AwsError>>, AwsError> {
+    ) -> Result<Vec<Result<Sent, AwsError>>, AwsError> {
         let now = self.now();
         let mut guard = q.lock();
         if q.is_deleted() {
@@ -277,7 +300,11 @@ impl Sqs {
                 let id = p.data.deduplication_id().unwrap_or_default();
                 if let Some(hit) = st.dedup.get(id, dedup_group(&st.config, &p.data)) {
                     // A duplicate is accepted but not delivered again.
-                    out.push(Ok(send_output(&p.data, &hit.message_id, hit.sequence_number)));
+                    out.push(Ok(Sent {
+                        original_id: Some(hit.message_id.clone()),
+                        sequence_number: hit.sequence_number,
+                        data: p.data,
+                    }));
                     continue;
                 }
                 sequence_number = Some(self.next_sequence_number());
@@ -292,7 +319,11 @@ impl Sqs {
                 sent: now,
                 id: self.next_message_id(),
             };
-            out.push(Ok(send_output(&p.data, &p.data.message_id, sequence_number)));
+            out.push(Ok(Sent {
+                data: Arc::clone(&p.data),
+                original_id: None,
+                sequence_number,
+            }));
             st.store.insert(
                 key,
                 Slot::new(p.data, now.saturating_add(delay * 1000), sequence_number),
