@@ -33,6 +33,13 @@ pub fn request_id() -> String {
     uuid()
 }
 
+/// A UUID v4's text (lower-case, hyphenated), without an allocation.
+pub fn uuid_text() -> [u8; uuid::fmt::Hyphenated::LENGTH] {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid_v4().hyphenated().encode_lower(&mut buf);
+    buf
+}
+
 /// A UUID v4 as a shared string (an event id kept by the journal, the ledger and the deliveries).
 pub fn uuid_shared() -> std::sync::Arc<str> {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];

@@ -174,14 +174,19 @@ impl Router {
         }
     }
 
-    /// The rules `event` (raw JSON text) matches. `Err` when the event is not JSON the matcher
-    /// can read (never the case for events EventBridge built itself).
-    pub fn route(&self, event: &[u8], keys: &mut Vec<u32>) -> Result<Vec<Arc<RouteRule>>, String> {
-        self.machine.matches_into(event, keys).map_err(|e| e.to_string())?;
-        Ok(keys
-            .iter()
-            .filter_map(|k| self.slots.get(*k as usize).and_then(Clone::clone))
-            .collect())
+    /// The keys of the rules `event` (raw JSON text) matches, into `keys` (see
+    /// [`Router::rule`]). `Err` when the event is not JSON the matcher can read (never the case
+    /// for events EventBridge built itself).
+    pub fn matching(&self, event: &[u8], keys: &mut Vec<u32>) -> Result<(), String> {
+        keys.clear();
+        if self.by_name.is_empty() {
+            return Ok(());
+        }
+        self.machine.matches_into(event, keys).map_err(|e| e.to_string())
+    }
+
+    pub fn rule(&self, key: u32) -> Option<&Arc<RouteRule>> {
+        self.slots.get(key as usize)?.as_ref()
     }
 
     /// Every rule, in name order.
@@ -189,10 +194,6 @@ impl Router {
         let mut out: Vec<_> = self.slots.iter().flatten().cloned().collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
     }
 }
 

@@ -41,7 +41,7 @@ use lb_core::Clock;
 pub use model::*;
 
 use crate::move_task::MoveTask;
-use crate::queue::Queue;
+use crate::queue::{MessageId, Queue};
 
 /// The most distinct sender ids kept for sharing.
 const MAX_SENDERS: usize = 1024;
@@ -120,8 +120,8 @@ impl Sqs {
     }
 
     /// A message id: a version-4 UUID.
-    fn message_uuid(&self) -> String {
-        lb_core::ids::uuid()
+    fn message_uuid(&self) -> MessageId {
+        MessageId::random()
     }
 
     /// FIFO sequence numbers: 20-digit decimals above 10^19 (past `u64`, as AWS's are), strictly
@@ -138,7 +138,8 @@ mod id_tests {
     #[test]
     fn message_ids_are_unique_v4_uuids() {
         let sqs = Sqs::new(Arc::new(lb_core::SystemClock));
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| sqs.message_uuid()).collect();
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| sqs.message_uuid().as_str().to_owned()).collect();
         assert_eq!(ids.len(), 10_000);
         for id in ids.iter().take(100) {
             let b = id.as_bytes();

@@ -273,7 +273,7 @@ pub struct ReceivedMessage {
 
 impl ReceivedMessage {
     pub fn message_id(&self) -> &str {
-        &self.data.message_id
+        self.data.message_id.as_str()
     }
 
     pub fn body(&self) -> &str {

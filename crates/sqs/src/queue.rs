@@ -27,11 +27,38 @@ use tokio::sync::Notify;
 use crate::attributes::QueueConfig;
 use crate::model::MessageAttributes;
 
+/// A message id: a version-4 UUID's text, kept inline (no allocation per message).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageId([u8; 36]);
+
+impl MessageId {
+    pub fn random() -> Self {
+        Self(lb_core::ids::uuid_text())
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always ASCII: made from a UUID's text.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The immutable part of a message, shared between the store and the responses that return it.
 /// Kept small: most messages have no attributes and no FIFO ids, so those live out of line.
 #[derive(Debug)]
 pub struct MessageData {
-    pub message_id: String,
+    pub message_id: MessageId,
     /// Shared with the producer that delivered it (an event's text is kept once).
     pub body: Arc<str>,
     /// Computed when first asked for: SendMessage's answer needs it at once, a delivered
@@ -617,7 +644,7 @@ pub struct Dedup {
 
 #[derive(Debug, Clone)]
 pub struct DedupHit {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub sequence_number: Option<u128>,
 }
 
@@ -819,7 +846,7 @@ mod tests {
 
     fn data(body: &str, group: Option<&str>) -> Arc<MessageData> {
         Arc::new(MessageData {
-            message_id: body.to_owned(),
+            message_id: MessageId::random(),
             body: Arc::from(body),
             md5_of_body: std::sync::OnceLock::new(),
             sender_id: Arc::from(""),

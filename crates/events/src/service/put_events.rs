@@ -249,18 +249,20 @@ impl Events {
     /// Matches `event` against the bus's rules and submits a delivery per matched target; the
     /// journal records what happened. `Err` when the engine had no room for some delivery.
     fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
-        let mut keys = Vec::new();
-        let matched = {
-            let router = bus.router();
-            if router.len() == 0 {
-                Vec::new()
-            } else {
-                router.route(event.text.as_bytes(), &mut keys).unwrap_or_default()
-            }
-        };
+        thread_local! {
+            // The matched rules' keys, reused from one event to the next.
+            static KEYS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let mut keys = KEYS.take();
+        // The rules are read under the router's read lock (no await here): routing clones no
+        // rule, and a rule changed meanwhile waits for this event, as it would on AWS.
+        let router = bus.router();
+        if let Err(e) = router.matching(event.text.as_bytes(), &mut keys) {
+            tracing::warn!(event = %event.id, error = %e, "the event could not be matched");
+        }
         let mut throttled = false;
-        let mut record = Vec::with_capacity(matched.len());
-        for rule in &matched {
+        let mut record = Vec::with_capacity(keys.len());
+        for rule in keys.iter().filter_map(|k| router.rule(*k)) {
             rule.counters.matched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut m = JournalMatch {
                 rule: Arc::clone(&rule.name),
@@ -293,6 +295,8 @@ impl Events {
             }
             record.push(m);
         }
+        drop(router);
+        KEYS.set(keys);
         self.journal().record(JournalEntry {
             id: Arc::clone(&event.id),
             bus: Arc::clone(&bus.arn),

@@ -12,7 +12,7 @@ use crate::errors;
 use crate::model::{
     BatchEntry, BatchOutput, BatchResultError, MessageAttributeValue, QueueRef, SendMessageEntry, SendMessageOutput,
 };
-use crate::queue::{DedupHit, MessageData, MessageExtra, MsgKey, Queue, Slot};
+use crate::queue::{DedupHit, MessageData, MessageExtra, MessageId, MsgKey, Queue, Slot};
 use crate::validate;
 use crate::Sqs;
 
@@ -44,7 +44,7 @@ pub(crate) struct Prepared {
 /// (a delivery's), kept as it is, never copied; `entry.body` is not read.
 pub(crate) fn prepare(
     fifo: bool,
-    message_id: String,
+    message_id: MessageId,
     sender_id: Arc<str>,
     body: Option<Arc<str>>,
     mut entry: SendMessageEntry,
@@ -143,14 +143,14 @@ pub(crate) fn prepare(
 pub(crate) struct Sent {
     data: Arc<MessageData>,
     /// A duplicate's answer carries the original's id.
-    original_id: Option<String>,
+    original_id: Option<MessageId>,
     sequence_number: Option<u128>,
 }
 
 impl Sent {
     pub(crate) fn output(&self) -> SendMessageOutput {
-        let id = self.original_id.as_deref().unwrap_or(&self.data.message_id);
-        send_output(&self.data, id, self.sequence_number)
+        let id = self.original_id.as_ref().unwrap_or(&self.data.message_id);
+        send_output(&self.data, id.as_str(), self.sequence_number)
     }
 }
 
@@ -301,7 +301,7 @@ impl Sqs {
                 if let Some(hit) = st.dedup.get(id, dedup_group(&st.config, &p.data)) {
                     // A duplicate is accepted but not delivered again.
                     out.push(Ok(Sent {
-                        original_id: Some(hit.message_id.clone()),
+                        original_id: Some(hit.message_id),
                         sequence_number: hit.sequence_number,
                         data: p.data,
                     }));
@@ -309,7 +309,7 @@ impl Sqs {
                 }
                 sequence_number = Some(self.next_sequence_number());
                 let hit = DedupHit {
-                    message_id: p.data.message_id.clone(),
+                    message_id: p.data.message_id,
                     sequence_number,
                 };
                 st.dedup.insert(id, p.data.group_id().unwrap_or_default(), hit, now);
