@@ -1,5 +1,7 @@
 //! The model types: what the operations take and return, independent of the wire.
 
+use std::borrow::Cow;
+
 /// A rule's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleState {
@@ -115,17 +117,18 @@ impl TargetFailure {
     }
 }
 
-/// One PutEvents entry.
+/// One PutEvents entry. The texts borrow from the request where they can (a string without
+/// escapes in the request's JSON is read in place).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutEventsEntry {
+pub struct PutEventsEntry<'a> {
     /// `Time`, in epoch milliseconds.
     pub time_millis: Option<u64>,
-    pub source: Option<String>,
-    pub resources: Option<Vec<String>>,
-    pub detail_type: Option<String>,
-    pub detail: Option<String>,
-    pub event_bus_name: Option<String>,
-    pub trace_header: Option<String>,
+    pub source: Option<Cow<'a, str>>,
+    pub resources: Option<Vec<Cow<'a, str>>>,
+    pub detail_type: Option<Cow<'a, str>>,
+    pub detail: Option<Cow<'a, str>>,
+    pub event_bus_name: Option<Cow<'a, str>>,
+    pub trace_header: Option<Cow<'a, str>>,
 }
 
 /// What became of one PutEvents entry.

@@ -365,11 +365,11 @@ mod routing {
         assert!(failed.is_empty(), "{failed:?}");
     }
 
-    fn entry(detail: Value) -> PutEventsEntry {
+    fn entry(detail: Value) -> PutEventsEntry<'static> {
         PutEventsEntry {
             source: Some("my.app".into()),
             detail_type: Some("thing".into()),
-            detail: Some(detail.to_string()),
+            detail: Some(detail.to_string().into()),
             ..Default::default()
         }
     }

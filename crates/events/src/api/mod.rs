@@ -1,6 +1,7 @@
 //! The wire edge: AWS JSON 1.1 (`X-Amz-Target: AWSEvents.<Op>`), inputs and outputs as
 //! botocore's `events` model names them, parsed once into the model types of [`crate::model`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -273,23 +274,56 @@ struct TargetsJson {
     limit: Option<i64>,
 }
 
+/// PutEvents's input, read in place from the request body where its strings have no escapes.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct PutEventsJson {
-    entries: Option<Vec<EntryJson>>,
+struct PutEventsJson<'a> {
+    #[serde(borrow)]
+    entries: Option<Vec<EntryJson<'a>>>,
     endpoint_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct EntryJson {
+struct EntryJson<'a> {
     time: Option<f64>,
-    source: Option<String>,
-    resources: Option<Vec<String>>,
-    detail_type: Option<String>,
-    detail: Option<String>,
-    event_bus_name: Option<String>,
-    trace_header: Option<String>,
+    #[serde(borrow)]
+    source: Option<Text<'a>>,
+    #[serde(borrow)]
+    resources: Option<Vec<Text<'a>>>,
+    #[serde(borrow)]
+    detail_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    detail: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_bus_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    trace_header: Option<Text<'a>>,
+}
+
+/// A JSON string borrowed from the input when it has no escapes, else unescaped into a copy.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -480,7 +514,11 @@ fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) 
 }
 
 fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutEventsOut, AwsError> {
-    let j: PutEventsJson = input(body)?;
+    let j: PutEventsJson<'_> = if body.iter().all(u8::is_ascii_whitespace) {
+        PutEventsJson::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))?
+    };
     if let Some(e) = j.endpoint_id {
         return Err(AwsError::new(
             "NotImplemented",
@@ -495,12 +533,12 @@ fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutE
                     .time
                     .filter(|t| t.is_finite() && *t >= 0.0)
                     .map(|t| (t * 1000.0) as u64),
-                source: e.source,
-                resources: e.resources,
-                detail_type: e.detail_type,
-                detail: e.detail,
-                event_bus_name: e.event_bus_name,
-                trace_header: e.trace_header,
+                source: e.source.map(|t| t.0),
+                resources: e.resources.map(|list| list.into_iter().map(|t| t.0).collect()),
+                detail_type: e.detail_type.map(|t| t.0),
+                detail: e.detail.map(|t| t.0),
+                event_bus_name: e.event_bus_name.map(|t| t.0),
+                trace_header: e.trace_header.map(|t| t.0),
             })
             .collect()
     });
@@ -804,6 +842,17 @@ fn page_json(key: &str, items: Value, next_token: Option<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_events_strings_are_read_in_place_unless_escaped() {
+        let body = br#"{"Entries":[{"Source":"a.b","DetailType":"t\u00e9","Detail":"{\"k\":1}","Resources":["r"]}]}"#;
+        let j: PutEventsJson<'_> = serde_json::from_slice(body).unwrap();
+        let e = &j.entries.as_ref().unwrap()[0];
+        assert!(matches!(e.source.as_ref().unwrap().0, Cow::Borrowed("a.b")));
+        assert!(matches!(&e.detail_type.as_ref().unwrap().0, Cow::Owned(s) if s == "té"));
+        assert!(matches!(&e.detail.as_ref().unwrap().0, Cow::Owned(s) if s == r#"{"k":1}"#));
+        assert!(matches!(e.resources.as_ref().unwrap()[0].0, Cow::Borrowed("r")));
+    }
 
     fn call(events: &Events, op: &str, body: &str) -> (u16, Value) {
         let r = handle_json(events, &RequestContext::default(), op, body.as_bytes());

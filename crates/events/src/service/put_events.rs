@@ -2,6 +2,7 @@
 //! and handed to the delivery engine, one delivery per matched target. The caller never waits
 //! for a target; a failing target never fails the call.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use lb_core::deliver::SubmitError;
@@ -21,13 +22,13 @@ pub const MAX_ENTRIES_SIZE: usize = 256 * 1024;
 
 /// An entry's size as AWS computes it: 14 bytes for a `Time`, then the UTF-8 bytes of
 /// `Source`, `DetailType`, `Detail` and each of `Resources`.
-pub fn entry_size(e: &PutEventsEntry) -> usize {
-    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+pub fn entry_size(e: &PutEventsEntry<'_>) -> usize {
+    let len = |s: &Option<Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
     usize::from(e.time_millis.is_some()) * 14
         + len(&e.source)
         + len(&e.detail_type)
         + len(&e.detail)
-        + e.resources.iter().flatten().map(String::len).sum::<usize>()
+        + e.resources.iter().flatten().map(|r| r.len()).sum::<usize>()
 }
 
 /// Formats epoch milliseconds as an event's `time`: RFC 3339, UTC, whole seconds.
@@ -73,7 +74,7 @@ impl Events {
     pub fn put_events(
         &self,
         ctx: &RequestContext,
-        entries: Option<Vec<PutEventsEntry>>,
+        entries: Option<Vec<PutEventsEntry<'_>>>,
     ) -> Result<Vec<PutEventsResult>, AwsError> {
         let entries = entries.ok_or_else(|| constraint(None, "entries", "Member must not be null"))?;
         if entries.is_empty() {
@@ -112,7 +113,7 @@ impl Events {
             trace_header: ctx.trace_header.as_deref().map(Arc::from),
         };
         // The buses named, each looked up once per call.
-        let mut buses: Vec<(Option<String>, Option<Arc<BusHandle>>)> = Vec::new();
+        let mut buses: Vec<(Option<String>, Option<Arc<BusHandle>>)> = Vec::with_capacity(1);
         Ok(entries
             .into_iter()
             .map(|e| self.put_entry(&call, e, &mut buses))
@@ -122,7 +123,7 @@ impl Events {
     fn put_entry(
         &self,
         call: &Call<'_>,
-        e: PutEventsEntry,
+        e: PutEventsEntry<'_>,
         buses: &mut Vec<(Option<String>, Option<Arc<BusHandle>>)>,
     ) -> PutEventsResult {
         let ctx = call.ctx;
@@ -161,11 +162,11 @@ impl Events {
         };
         let known = buses
             .iter()
-            .find(|(n, _)| *n == e.event_bus_name)
+            .find(|(n, _)| n.as_deref() == e.event_bus_name.as_deref())
             .map(|(_, h)| h.clone());
         let handle = known.unwrap_or_else(|| {
             let h = self.bus_handle(region, account, name);
-            buses.push((e.event_bus_name.clone(), h.clone()));
+            buses.push((e.event_bus_name.as_deref().map(str::to_owned), h.clone()));
             h
         });
         let Some(bus) = handle else {
@@ -220,7 +221,7 @@ impl Events {
         text.push('}');
         let mut event = RoutedEvent::new(Arc::clone(&id), text.into(), Arc::clone(&call.account), &call.now_text);
         event.trace_header = match e.trace_header {
-            Some(t) => Some(t.into()),
+            Some(t) => Some(Arc::from(&*t)),
             None => call.trace_header.clone(),
         };
         match self.route(&bus, &mut event, call.now) {
