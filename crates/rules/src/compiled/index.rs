@@ -80,14 +80,14 @@ const NO_EXTRA: u32 = u32::MAX;
 
 /// A key of up to 15 bytes packed into two words with its length (no pointer to chase).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortKey(u64, u64);
+pub(crate) struct ShortKey(pub(crate) u64, pub(crate) u64);
 
 ///
 /// The bytes little-endian in the two words, zero-padded, the length in the last byte. Built
 /// in registers from (possibly overlapping) loads: a copy into a buffer read back as words
 /// costs a call to memcpy and a store-forwarding stall, on every lookup.
 #[inline]
-fn short_key(b: &[u8]) -> Option<ShortKey> {
+pub(crate) fn short_key(b: &[u8]) -> Option<ShortKey> {
     let n = b.len();
     let (lo, hi) = match n {
         0 => (0, 0),
