@@ -400,14 +400,30 @@ impl<S: Sink> Scanner<'_, '_, S> {
                     } else {
                         self.bufs.seen.push(c);
                     }
-                    self.i = i;
-                    match n.field {
-                        Some(field) if b.get(i) == Some(&b'"') && !n.has_children() && depth + 1 < MAX_DEPTH => {
-                            self.scalar(c, field)?
+                    // A short printable string at a leaf (the common used value) here.
+                    let short = match (n.field, b.get(i)) {
+                        (Some(_), Some(b'"')) if !n.has_children() && depth + 1 < MAX_DEPTH => {
+                            short_plain_string(b, i + 1)
                         }
-                        _ => self.value(child, depth + 1)?,
+                        _ => None,
+                    };
+                    match (short, n.field) {
+                        (Some(len), Some(field)) => {
+                            let trail_len = self.trail_len(c);
+                            self.sink.scalar(
+                                c,
+                                field,
+                                Scalar::Str(&b[i + 1..i + 1 + len]),
+                                &self.bufs.stack[..trail_len],
+                            );
+                            i += len + 2;
+                        }
+                        _ => {
+                            self.i = i;
+                            self.value(child, depth + 1)?;
+                            i = self.i;
+                        }
                     }
-                    i = self.i;
                 }
             }
             i = skip_ws(b, i);
