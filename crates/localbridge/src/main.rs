@@ -149,6 +149,8 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     ));
     registry.register("events", events.clone());
 
+    let iam = Arc::new(lb_iam::Iam::new(Arc::clone(&clock)));
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -169,6 +171,8 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         })
         .service(lb_sqs::api::SqsApi::new(sqs))
         .service(lb_events::api::EventsApi::new(events))
+        .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
+        .service(lb_iam::api::StsApi::new(iam))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

@@ -249,14 +249,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         xmlns: "http://sns.amazonaws.com/doc/2010-03-31/",
         ..unserved("sns", Protocol::Query, None)
     },
-    UnservedSpec {
-        xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
-        ..unserved("sts", Protocol::Query, None)
-    },
-    UnservedSpec {
-        xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
-        ..unserved("iam", Protocol::Query, None)
-    },
 ];
 
 impl UnservedSpec {
