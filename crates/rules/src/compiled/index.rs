@@ -947,7 +947,7 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
         [only] => only.as_bytes() == b,
         [first, middle @ .., last] => {
             let (f, l) = (first.as_bytes(), last.as_bytes());
-            if f.len() + l.len() > b.len() || !b.starts_with(f) || !b.ends_with(l) {
+            if f.len() + l.len() > b.len() || !same(f, &b[..f.len()]) || !same(l, &b[b.len() - l.len()..]) {
                 return false;
             }
             let mut rest = &b[f.len()..b.len() - l.len()];
@@ -955,6 +955,9 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
                 let m = m.as_bytes();
                 let found = if m.is_empty() {
                     Some(0)
+                } else if m.len() == 1 && rest.len() < 32 {
+                    // (A call to memchr, through its CPU dispatch, costs more on a short value.)
+                    rest.iter().position(|&c| c == m[0])
                 } else if m.len() == 1 {
                     memchr::memchr(m[0], rest)
                 } else if rest.len() < 64 {
@@ -970,6 +973,17 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
             }
             true
         }
+    }
+}
+
+/// Whether two slices of the same length are equal: short ones byte by byte (a slice
+/// comparison is a call to memcmp).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() <= 8 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
     }
 }
 

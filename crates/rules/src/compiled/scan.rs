@@ -366,12 +366,17 @@ impl<S: Sink> Scanner<'_, '_, S> {
                     child
                 }
             };
-            i = skip_ws(b, i);
-            if b.get(i) != Some(&b':') {
-                self.i = i;
-                return Err(self.err("expected `:`"));
-            }
-            i = skip_ws(b, i + 1);
+            i = match punct(b, i, b':') {
+                Some(next) => next,
+                None => {
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        self.i = i;
+                        return Err(self.err("expected `:`"));
+                    }
+                    skip_ws(b, i + 1)
+                }
+            };
             match child {
                 None => {
                     let short = match b.get(i) {
@@ -425,6 +430,10 @@ impl<S: Sink> Scanner<'_, '_, S> {
                         }
                     }
                 }
+            }
+            if let Some(next) = punct(b, i, b',') {
+                i = next;
+                continue;
             }
             i = skip_ws(b, i);
             match b.get(i) {
@@ -897,6 +906,23 @@ fn bytes_eq(w: u64, c: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & (ONES << 7)
 }
 
+/// The position after `c` at `i` and the whitespace after it, when that is none or one space
+/// (the common cases); `None`: anything else, for the general path.
+#[inline(always)]
+fn punct(b: &[u8], i: usize, c: u8) -> Option<usize> {
+    let w = b.get(i..i + 3)?;
+    if w[0] != c {
+        return None;
+    }
+    if w[1] > b' ' {
+        Some(i + 1)
+    } else if w[1] == b' ' && w[2] > b' ' {
+        Some(i + 2)
+    } else {
+        None
+    }
+}
+
 /// Skips whitespace from `i`: none or one space (the common cases) first.
 #[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -969,13 +995,13 @@ fn quote_in_16(b: &[u8], start: usize) -> Option<(usize, u64, u64)> {
 
 /// The length of the string whose contents start at `start` when it closes within 16 bytes
 /// and has no escape (its contents unchecked: a string no pattern reads).
-#[inline]
+#[inline(always)]
 fn short_string(b: &[u8], start: usize) -> Option<usize> {
     quote_in_16(b, start).map(|(len, _, _)| len)
 }
 
 /// [`short_string`] for contents that are also printable ASCII (so valid as they are).
-#[inline]
+#[inline(always)]
 fn short_plain_string(b: &[u8], start: usize) -> Option<usize> {
     let (len, w0, w1) = quote_in_16(b, start)?;
     let bad = if len < 8 {
