@@ -76,6 +76,10 @@ struct ServeArgs {
     /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     event_journal_capacity: usize,
+    /// CloudWatch Logs events stored in all log groups together (the oldest ingested are dropped
+    /// first, counted in `localbridge_logs_events_dropped_total`).
+    #[arg(long, default_value_t = 1_000_000)]
+    logs_max_events: usize,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -151,6 +155,14 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
 
     let iam = Arc::new(lb_iam::Iam::new(Arc::clone(&clock)));
 
+    let logs = Arc::new(lb_logs::Logs::new(
+        Arc::clone(&clock),
+        lb_logs::LogsConfig {
+            max_events: args.logs_max_events,
+        },
+    ));
+    registry.register("logs", logs.clone());
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -173,6 +185,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_events::api::EventsApi::new(events))
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
+        .service(lb_logs::api::LogsApi::new(logs))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

@@ -233,7 +233,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         Protocol::Json(JsonVersion::V1_1),
         Some("Firehose_20150804."),
     ),
-    unserved("logs", Protocol::Json(JsonVersion::V1_1), Some("Logs_20140328.")),
     unserved(
         "dynamodb",
         Protocol::Json(JsonVersion::V1_0),
