@@ -30,6 +30,10 @@ pub use logs::{LogFn, LogLine};
 /// interpreter cannot import `awslambdaric`.
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
 
+/// The Node.js runtime client localbridge ships (`node:http` only; the official client needs a
+/// native build): CommonJS and ES module handlers, async and callback style.
+pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.mjs");
+
 /// The largest response a runtime may post (the Runtime API's limit: 6 MiB and 100 bytes).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
@@ -470,3 +474,5 @@ pub fn report_line(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_node;

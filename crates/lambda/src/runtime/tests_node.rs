@@ -1,0 +1,1 @@
+//! Node.js handlers through the shipped bootstrap (being written).
