@@ -76,10 +76,32 @@ struct ServeArgs {
     /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     event_journal_capacity: usize,
+    /// Where Lambda unpacks function packages and writes its runtime clients (default: a
+    /// directory under the system's temporary directory, removed at exit).
+    #[arg(long)]
+    lambda_dir: Option<std::path::PathBuf>,
+    /// The interpreter of a Lambda runtime, `RUNTIME=PROGRAM` (repeatable), e.g.
+    /// `--lambda-runtime python3.12=/usr/bin/python3.12`. Default: `python3.X` or `python3`,
+    /// and `node`, from PATH.
+    #[arg(long = "lambda-runtime", value_parser = parse_runtime)]
+    lambda_runtimes: Vec<(String, String)>,
+    /// Execution environments one function may run at once (its concurrency).
+    #[arg(long, default_value_t = 10)]
+    lambda_max_environments: usize,
+    /// Seconds an idle execution environment is kept warm.
+    #[arg(long, default_value_t = 600)]
+    lambda_keep_warm_seconds: u64,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
     header_read_timeout: f64,
+}
+
+fn parse_runtime(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((r, p)) if !r.is_empty() && !p.is_empty() => Ok((r.to_owned(), p.to_owned())),
+        _ => Err(format!("expected RUNTIME=PROGRAM, got {s}")),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,6 +171,38 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     ));
     registry.register("events", events.clone());
 
+    let endpoint_host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        local.ip().to_string()
+    };
+    let lambda_root = args.lambda_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join(format!("localbridge-{}", std::process::id()))
+            .join("lambda")
+    });
+    let lambda = Arc::new(lb_lambda::Lambda::new(
+        lb_lambda::LambdaConfig {
+            root: lambda_root.clone(),
+            endpoint_url: format!("http://{endpoint_host}:{}", local.port()),
+            interpreters: args.lambda_runtimes.iter().cloned().collect(),
+            max_environments: args.lambda_max_environments,
+            keep_warm: std::time::Duration::from_secs(args.lambda_keep_warm_seconds),
+        },
+        Arc::clone(&clock),
+        None,
+    ));
+    let reaper = {
+        let lambda = Arc::clone(&lambda);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                lambda.reap_idle();
+            }
+        })
+    };
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -169,6 +223,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         })
         .service(lb_sqs::api::SqsApi::new(sqs))
         .service(lb_events::api::EventsApi::new(events))
+        .service(lb_lambda::api::LambdaApi::new(Arc::clone(&lambda)))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);
@@ -197,6 +252,11 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         }
     }
     let report = engine.shutdown(DRAIN_DEADLINE).await;
+    reaper.abort();
+    lambda.shutdown();
+    if args.lambda_dir.is_none() {
+        let _ = std::fs::remove_dir_all(lambda_root.parent().unwrap_or(&lambda_root));
+    }
     info!(
         drained = report.drained,
         left = report.left,

@@ -935,6 +935,14 @@ impl Lambda {
         old.close();
     }
 
+    /// Stops every execution environment (the server is stopping).
+    pub fn shutdown(&self) {
+        let functions: Vec<_> = self.functions().drain().map(|(_, f)| f).collect();
+        for f in functions {
+            f.lock().unwrap_or_else(PoisonError::into_inner).pool.close();
+        }
+    }
+
     /// Stops every environment kept warm longer than the configured time (called periodically).
     pub fn reap_idle(&self) {
         let functions: Vec<_> = self.functions().values().cloned().collect();

@@ -1,0 +1,205 @@
+"""Lambda with the AWS CLI and boto3: functions created from .zip packages run as local processes
+(no containers), invoked synchronously and asynchronously, their handler code unmodified."""
+
+import base64
+import io
+import json
+import sys
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import _client, serve
+
+ROLE = "arn:aws:iam::000000000000:role/any"
+
+PRINT_EVENT = """import json
+def lambda_handler(event, context):
+    print(json.dumps(event))
+    return {"statusCode": 200, "function": context.function_name, "requestId": context.aws_request_id}
+"""
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    # The functions' Python is this interpreter: it has boto3, as Lambda's Python runtimes do.
+    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+
+
+@pytest.fixture
+def lam(endpoint):
+    return _client("lambda", endpoint)
+
+
+def package(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def create(lam, name, code, handler="app.lambda_handler", **extra):
+    out = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler=handler,
+        Code={"ZipFile": package({"app.py": code})},
+        **extra,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    return out
+
+
+def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path):
+    (tmp_path / "fn.zip").write_bytes(package({"app.py": PRINT_EVENT}))
+    created = aws(
+        "lambda", "create-function", "--function-name", "thumbs", "--runtime", "python3.12",
+        "--handler", "app.lambda_handler", "--zip-file", "fileb://fn.zip", "--role", ROLE,
+    )
+    assert created["State"] == "Pending"
+    assert created["StateReasonCode"] == "Creating"
+    assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:thumbs"
+    assert created["CodeSha256"] == base64.b64encode(
+        __import__("hashlib").sha256((tmp_path / "fn.zip").read_bytes()).digest()
+    ).decode()
+    aws_raw("lambda", "wait", "function-active-v2", "--function-name", "thumbs", check=True)
+    out = aws(
+        "lambda", "invoke", "--function-name", "thumbs", "--payload", '{"bucket": "photos"}',
+        "--log-type", "Tail", "out.json",
+    )
+    assert out["StatusCode"] == 200
+    assert out["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in out
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["statusCode"] == 200 and result["function"] == "thumbs"
+    log = base64.b64decode(out["LogResult"]).decode()
+    lines = log.splitlines()
+    assert lines[0] == f"START RequestId: {result['requestId']} Version: $LATEST"
+    assert lines[1] == '{"bucket": "photos"}'
+    assert lines[2] == f"END RequestId: {result['requestId']}"
+    assert lines[3].startswith(f"REPORT RequestId: {result['requestId']}\tDuration: ")
+    assert "\tMemory Size: 128 MB\tMax Memory Used: " in lines[3] and "\tInit Duration: " in lines[3]
+
+    got = aws("lambda", "get-function", "--function-name", "thumbs")
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Configuration"]["LastUpdateStatus"] == "Successful"
+    listed = aws("lambda", "list-functions")
+    assert [f["FunctionName"] for f in listed["Functions"]] == ["thumbs"]
+    aws("lambda", "delete-function", "--function-name", "thumbs")
+    missing = aws_raw("lambda", "get-function", "--function-name", "thumbs")
+    assert missing.returncode != 0
+    assert "ResourceNotFoundException" in missing.stderr
+    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:thumbs" in missing.stderr
+
+
+def test_handler_calls_back_into_localbridge_with_boto3(lam, endpoint):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="photos")
+    s3.create_bucket(Bucket="thumbs")
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"JPEGDATA")
+    create(
+        lam,
+        "copier",
+        """import boto3
+s3 = boto3.client("s3")
+def lambda_handler(event, context):
+    body = s3.get_object(Bucket=event["bucket"], Key=event["key"])["Body"].read()
+    s3.put_object(Bucket="thumbs", Key="small-" + event["key"], Body=body[:4])
+    return {"copied": len(body)}
+""",
+        Timeout=30,
+    )
+    out = lam.invoke(FunctionName="copier", Payload=json.dumps({"bucket": "photos", "key": "beach.jpeg"}))
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == {"copied": 8}
+    assert s3.get_object(Bucket="thumbs", Key="small-beach.jpeg")["Body"].read() == b"JPEG"
+
+
+def test_errors_timeouts_and_crashes(lam):
+    create(lam, "boom", "def lambda_handler(e, c):\n    raise ValueError('boom')\n")
+    out = lam.invoke(FunctionName="boom", Payload=b"{}")
+    assert out["StatusCode"] == 200
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "ValueError" and err["errorMessage"] == "boom"
+    assert err["requestId"] == out["ResponseMetadata"]["RequestId"]
+
+    create(lam, "slow", "import time\ndef lambda_handler(e, c):\n    time.sleep(30)\n", Timeout=1)
+    out = lam.invoke(FunctionName="slow", Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert err["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+
+    create(lam, "crash", "import os\ndef lambda_handler(e, c):\n    os._exit(7)\n")
+    out = lam.invoke(FunctionName="crash", Payload=b"{}")
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "Runtime.ExitError"
+    assert err["errorMessage"].endswith("Error: Runtime exited with error: exit status 7")
+
+    create(lam, "badimport", "import nonexistent_module_xyz\n")
+    out = lam.invoke(FunctionName="badimport", Payload=b"{}")
+    err = json.loads(out["Payload"].read())
+    assert err == {
+        "errorMessage": "Unable to import module 'app': No module named 'nonexistent_module_xyz'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="boom", Payload=b"{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_update_code_and_configuration_and_async_invoke(lam):
+    create(lam, "greeter", "import os\ndef lambda_handler(e, c):\n    return os.environ.get('GREETING', 'none')\n")
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "none"
+    up = lam.update_function_configuration(FunctionName="greeter", Environment={"Variables": {"GREETING": "hi"}})
+    assert up["LastUpdateStatus"] == "InProgress"
+    lam.get_waiter("function_updated_v2").wait(FunctionName="greeter", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "hi"
+    lam.update_function_code(
+        FunctionName="greeter", ZipFile=package({"app.py": "def lambda_handler(e, c):\n    return 'v2'\n"})
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName="greeter", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "v2"
+    queued = lam.invoke(FunctionName="greeter", InvocationType="Event", Payload=b"{}")
+    assert queued["StatusCode"] == 202
+    dry = lam.invoke(FunctionName="greeter", InvocationType="DryRun")
+    assert dry["StatusCode"] == 204
+
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="greeter", Environment={"Variables": {"AWS_REGION": "x"}})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert e.value.response["Error"]["Message"].endswith("Reserved keys used in this request: AWS_REGION")
+
+
+def test_permissions(aws, aws_raw, lam):
+    create(lam, "thumbs", PRINT_EVENT)
+    added = aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos",
+    )
+    assert json.loads(added["Statement"]) == {
+        "Sid": "s3",
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "lambda:InvokeFunction",
+        "Resource": "arn:aws:lambda:us-east-1:000000000000:function:thumbs",
+        "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::photos"}},
+    }
+    policy = json.loads(aws("lambda", "get-policy", "--function-name", "thumbs")["Policy"])
+    assert policy["Version"] == "2012-10-17" and [s["Sid"] for s in policy["Statement"]] == ["s3"]
+    dup = aws_raw(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+    )
+    assert dup.returncode != 0 and "ResourceConflictException" in dup.stderr
+    aws("lambda", "remove-permission", "--function-name", "thumbs", "--statement-id", "s3")
+    gone = aws_raw("lambda", "get-policy", "--function-name", "thumbs")
+    assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
