@@ -203,3 +203,147 @@ def test_permissions(aws, aws_raw, lam):
     aws("lambda", "remove-permission", "--function-name", "thumbs", "--statement-id", "s3")
     gone = aws_raw("lambda", "get-policy", "--function-name", "thumbs")
     assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
+
+
+# ---- asynchronous invocation, destinations, S3 and EventBridge as callers ----------------------
+
+import time  # noqa: E402
+
+from conftest import advance_clock, receive  # noqa: E402
+
+# A handler that reports each attempt to the `attempts` queue, then fails (or succeeds).
+REPORTING = """import json, os, boto3
+sqs = boto3.client("sqs")
+def lambda_handler(event, context):
+    url = sqs.get_queue_url(QueueName="attempts")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestId": context.aws_request_id, "event": event}))
+    if os.environ.get("FAIL") == "1":
+        raise RuntimeError("failed on purpose")
+    return {"ok": True}
+"""
+
+
+@pytest.fixture
+def manual_server(tmp_path, request):
+    yield from serve(
+        tmp_path, request, ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}"]
+    )
+
+
+def queue_arn(name):
+    return f"arn:aws:sqs:us-east-1:000000000000:{name}"
+
+
+def poll(sqs, url, endpoint=None, step=0, tries=2000):
+    """One message (deleted), polling without a long wait; with `endpoint`, the manual clock
+    moves `step` seconds between polls (retries wait on it)."""
+    for _ in range(tries):
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
+        for m in resp.get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            return m
+        if endpoint is not None and step:
+            advance_clock(endpoint, step)
+        time.sleep(0.01)
+    raise AssertionError("no message arrived")
+
+
+def test_async_retries_on_the_clock_then_on_failure_destination(manual_server):
+    endpoint = manual_server.endpoint
+    lam, sqs = _client("lambda", endpoint), _client("sqs", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    create(lam, "flaky", REPORTING, Environment={"Variables": {"FAIL": "1"}}, Timeout=30)
+    cfg = lam.put_function_event_invoke_config(
+        FunctionName="flaky",
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn("failures")}},
+    )
+    assert cfg["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST"
+    assert cfg["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": queue_arn("failures")}}
+    assert lam.invoke(FunctionName="flaky", InvocationType="Event", Payload=b'{"n": 1}')["StatusCode"] == 202
+    first = json.loads(poll(sqs, attempts)["Body"])
+    # The second attempt waits a minute on the clock, the third two more.
+    second = json.loads(poll(sqs, attempts, endpoint, step=10)["Body"])
+    third = json.loads(poll(sqs, attempts, endpoint, step=10)["Body"])
+    assert first["requestId"] == second["requestId"] == third["requestId"]
+    record = json.loads(poll(sqs, failures)["Body"])
+    assert record["version"] == "1.0"
+    assert record["requestContext"] == {
+        "requestId": first["requestId"],
+        "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
+    assert record["requestPayload"] == {"n": 1}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "failed on purpose"
+
+
+def test_on_success_destination_and_dead_letter_queue(lam, sqs):
+    sqs.create_queue(QueueName="attempts")
+    ok = sqs.create_queue(QueueName="ok")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    create(lam, "fine", REPORTING, Timeout=30)
+    lam.put_function_event_invoke_config(
+        FunctionName="fine", DestinationConfig={"OnSuccess": {"Destination": queue_arn("ok")}}
+    )
+    lam.invoke(FunctionName="fine", InvocationType="Event", Payload=b'{"k": "v"}')
+    record = receive(sqs, ok, 1)[0]
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"] == {"ok": True}
+
+    create(
+        lam, "broken", REPORTING, Timeout=30,
+        Environment={"Variables": {"FAIL": "1"}},
+        DeadLetterConfig={"TargetArn": queue_arn("dlq")},
+    )
+    lam.put_function_event_invoke_config(FunctionName="broken", MaximumRetryAttempts=0)
+    lam.invoke(FunctionName="broken", InvocationType="Event", Payload=b'{"order": 7}')
+    resp = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=20, MessageAttributeNames=["All"])
+    (m,) = resp["Messages"]
+    assert json.loads(m["Body"]) == {"order": 7}
+    attrs = m["MessageAttributes"]
+    assert attrs["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
+    assert attrs["ErrorMessage"]["StringValue"] == "failed on purpose"
+    assert len(attrs["RequestID"]["StringValue"]) == 36
+
+
+def test_s3_and_eventbridge_invoke_functions_allowed_by_their_policy(lam, sqs, aws, aws_raw, endpoint):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    events = _client("events", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    create(lam, "thumbs", REPORTING, Timeout=30)
+    fn_arn = "arn:aws:lambda:us-east-1:000000000000:function:thumbs"
+    s3.create_bucket(Bucket="photos")
+    config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration=config)
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos", "--source-account", "000000000000",
+    )
+    s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration=config)
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"x" * 10)
+    got = receive(sqs, attempts, 1)[0]
+    (rec,) = got["event"]["Records"]
+    assert rec["eventSource"] == "aws:s3" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["s3"]["bucket"]["name"] == "photos" and rec["s3"]["object"]["key"] == "beach.jpeg"
+
+    events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="orders", Targets=[{"Id": "fn", "Arn": fn_arn}])
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 1}'}])
+    # No permission for events.amazonaws.com yet: the delivery is refused (and recorded).
+    lam.add_permission(
+        FunctionName="thumbs", StatementId="events", Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com", SourceArn="arn:aws:events:us-east-1:000000000000:rule/orders",
+    )
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 2}'}])
+    got = receive(sqs, attempts, 1)[0]
+    assert got["event"]["detail"] == {"id": 2}
+    assert got["event"]["source"] == "shop" and got["event"]["detail-type"] == "Order"

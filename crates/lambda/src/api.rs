@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::service::{
-    AddPermissionInput, CreateFunctionInput, InvocationType, InvokeInput, LoggingInput, UpdateConfigInput,
+    AddPermissionInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput, LoggingInput,
+    UpdateConfigInput,
 };
 use crate::Lambda;
 
@@ -40,6 +41,11 @@ pub const OPERATIONS: &[&str] = &[
     "AddPermission",
     "CreateFunction",
     "DeleteFunction",
+    "DeleteFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig",
+    "ListFunctionEventInvokeConfigs",
+    "PutFunctionEventInvokeConfig",
+    "UpdateFunctionEventInvokeConfig",
     "GetFunction",
     "GetFunctionConfiguration",
     "GetPolicy",
@@ -232,7 +238,68 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             lambda.remove_permission(ctx, &qualified(name, req), sid, q.get("RevisionId").map(String::as_str))?;
             Ok(empty(204, rid))
         }
+        (m, ["2019-09-25", "functions", name, "event-invoke-config"]) => match *m {
+            Method::PUT | Method::POST => {
+                let input = event_config_input(body::<EventInvokeConfigJson>(req)?);
+                let merge = *m == Method::POST;
+                Ok(json_response(
+                    200,
+                    &lambda.put_event_invoke_config(ctx, &qualified(name, req), input, merge)?,
+                    rid,
+                ))
+            }
+            Method::GET => Ok(json_response(
+                200,
+                &lambda.get_event_invoke_config(ctx, &qualified(name, req))?,
+                rid,
+            )),
+            Method::DELETE => {
+                lambda.delete_event_invoke_config(ctx, &qualified(name, req))?;
+                Ok(empty(204, rid))
+            }
+            _ => Err(not_implemented(&format!("{method} {path}"))),
+        },
+        (&Method::GET, ["2019-09-25", "functions", name, "event-invoke-config", "list"]) => {
+            Ok(json_response(200, &lambda.list_event_invoke_configs(ctx, name)?, rid))
+        }
         _ => Err(not_implemented(&format!("{method} {path}"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct DestinationJson {
+    destination: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct DestinationConfigJson {
+    on_success: Option<DestinationJson>,
+    on_failure: Option<DestinationJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct EventInvokeConfigJson {
+    maximum_retry_attempts: Option<i64>,
+    maximum_event_age_in_seconds: Option<i64>,
+    destination_config: Option<DestinationConfigJson>,
+}
+
+fn event_config_input(j: EventInvokeConfigJson) -> EventInvokeConfigInput {
+    let (on_success, on_failure) = match j.destination_config {
+        Some(d) => (
+            d.on_success.map(|x| x.destination.filter(|a| !a.is_empty())),
+            d.on_failure.map(|x| x.destination.filter(|a| !a.is_empty())),
+        ),
+        None => (None, None),
+    };
+    EventInvokeConfigInput {
+        maximum_retry_attempts: j.maximum_retry_attempts,
+        maximum_event_age_seconds: j.maximum_event_age_in_seconds,
+        on_success,
+        on_failure,
     }
 }
 

@@ -181,7 +181,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             .join(format!("localbridge-{}", std::process::id()))
             .join("lambda")
     });
-    let lambda = Arc::new(lb_lambda::Lambda::new(
+    let lambda = lb_lambda::Lambda::new(
         lb_lambda::LambdaConfig {
             root: lambda_root.clone(),
             endpoint_url: format!("http://{endpoint_host}:{}", local.port()),
@@ -190,8 +190,10 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             keep_warm: std::time::Duration::from_secs(args.lambda_keep_warm_seconds),
         },
         Arc::clone(&clock),
+        Some(engine.clone()),
         None,
-    ));
+    );
+    registry.register("lambda", lambda.clone());
     let reaper = {
         let lambda = Arc::clone(&lambda);
         tokio::spawn(async move {

@@ -52,15 +52,15 @@ pub struct InvokeOutput {
 }
 
 /// What an invocation needs of its function, read under the function's lock.
-struct Snapshot {
-    pool: Arc<crate::pool::Pool>,
-    launch: LaunchSpec,
-    arn: String,
-    timeout: Duration,
+pub(crate) struct Snapshot {
+    pub pool: Arc<crate::pool::Pool>,
+    pub launch: LaunchSpec,
+    pub arn: String,
+    pub timeout: Duration,
 }
 
 /// Everything needed to start an environment (called only when no warm one is free).
-struct LaunchSpec {
+pub(crate) struct LaunchSpec {
     name: String,
     region: String,
     account: String,
@@ -173,7 +173,7 @@ impl Lambda {
     }
 
     /// The program and arguments that run `spec`'s runtime.
-    async fn command(&self, spec: &LaunchSpec) -> Result<(PathBuf, Vec<String>), AwsError> {
+    pub(crate) async fn command(&self, spec: &LaunchSpec) -> Result<(PathBuf, Vec<String>), AwsError> {
         let unavailable = |what: String| {
             AwsError::new(
                 "InvalidRuntimeException",
@@ -212,7 +212,7 @@ impl Lambda {
         ))
     }
 
-    fn snapshot(&self, f: &Function) -> Snapshot {
+    pub(crate) fn snapshot(&self, f: &Function) -> Snapshot {
         let c = &f.config;
         Snapshot {
             pool: Arc::clone(&f.pool),
@@ -386,25 +386,17 @@ impl Lambda {
                 executed_version: None,
             }),
             InvocationType::Event => {
-                // Retries, destinations and the function's dead-letter queue: the asynchronous
-                // invocation queue (see the issue); here the invocation runs once, later.
-                let (program, args) = self.command(&snap.launch).await?;
-                let launch = self.make_launch(&snap.launch, program, args);
-                let invocation = Invocation {
-                    request_id,
-                    payload,
-                    timeout: snap.timeout,
-                    invoked_function_arn: snap.arn.clone(),
-                    trace_id: ctx.trace_header.clone(),
-                    client_context,
-                    cognito_identity: None,
-                };
-                let pool = Arc::clone(&snap.pool);
-                tokio::spawn(async move {
-                    if let Err(e) = pool.invoke(move || launch, invocation).await {
-                        tracing::warn!(error = ?e, "asynchronous invocation could not start");
-                    }
-                });
+                // Checked now, as AWS does: a runtime that cannot run here fails the call.
+                self.command(&snap.launch).await?;
+                self.enqueue_async(
+                    &f,
+                    super::asynchronous::AsyncEvent {
+                        request_id,
+                        payload,
+                        received: self.clock.now_millis(),
+                        trace_id: ctx.trace_header.clone(),
+                    },
+                );
                 Ok(InvokeOutput {
                     status: 202,
                     payload: Bytes::new(),
@@ -462,7 +454,7 @@ impl Lambda {
     }
 
     /// A new environment's launch (used by the pool only when it starts one).
-    fn make_launch(&self, spec: &LaunchSpec, program: PathBuf, args: Vec<String>) -> Launch {
+    pub(crate) fn make_launch(&self, spec: &LaunchSpec, program: PathBuf, args: Vec<String>) -> Launch {
         let stream = self.stream_name();
         let runtime_version = spec.runtime.replace("python", "python:").replace("nodejs", "nodejs:");
         Launch {

@@ -6,12 +6,15 @@
 //! `function_active_v2` waiters succeed on their first poll; UpdateFunctionCode and
 //! UpdateFunctionConfiguration answer `LastUpdateStatus: InProgress` and are `Successful` at once.
 
+mod asynchronous;
+mod event_config;
 mod invoke;
 mod permissions;
+mod target;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use lb_core::{AwsError, Clock, RequestContext};
 use serde_json::{json, Value};
@@ -19,6 +22,8 @@ use serde_json::{json, Value};
 use crate::code::{self, Code, CodeError};
 use crate::pool::Pool;
 
+pub use asynchronous::EventInvokeConfig;
+pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
 pub use permissions::AddPermissionInput;
 
@@ -253,12 +258,15 @@ pub(crate) struct Function {
     pub policy_revision: String,
     /// Warm environments of the current code and configuration (replaced when either changes).
     pub pool: Arc<Pool>,
+    pub event_invoke: Option<EventInvokeConfig>,
 }
 
 type Key = (String, String, String);
 
 /// The Lambda service.
 pub struct Lambda {
+    me: Weak<Lambda>,
+    pub(crate) engine: Option<lb_core::deliver::Engine>,
     pub(crate) config: LambdaConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) logs: Option<Arc<dyn LogSink>>,
@@ -283,6 +291,12 @@ pub(crate) fn validation(value: &str, member: &str, constraint: &str) -> AwsErro
             "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
         ),
     )
+}
+
+/// An EventBridge event's `time`: RFC 3339, UTC, whole seconds.
+pub(crate) fn event_time(millis: u64) -> String {
+    let s = lb_core::clock::iso8601_millis(millis);
+    format!("{}Z", &s[..19])
 }
 
 /// Lambda's timestamps: `2024-01-31T12:00:00.000+0000`.
@@ -353,17 +367,26 @@ pub(crate) fn parse_function_ref<'a>(
 }
 
 impl Lambda {
-    pub fn new(config: LambdaConfig, clock: Arc<dyn Clock>, logs: Option<Arc<dyn LogSink>>) -> Self {
-        Self {
+    /// The service; `engine` reaches asynchronous invocations' destinations and dead-letter
+    /// queues, `logs` takes the environments' log lines.
+    pub fn new(
+        config: LambdaConfig,
+        clock: Arc<dyn Clock>,
+        engine: Option<lb_core::deliver::Engine>,
+        logs: Option<Arc<dyn LogSink>>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            engine,
             config,
             clock,
             logs,
             interpreters: invoke::Interpreters::default(),
             functions: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
-    fn functions(&self) -> MutexGuard<'_, HashMap<Key, Arc<Mutex<Function>>>> {
+    pub(crate) fn functions(&self) -> MutexGuard<'_, HashMap<Key, Arc<Mutex<Function>>>> {
         self.functions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -714,6 +737,7 @@ impl Lambda {
             statements: Vec::new(),
             policy_revision: lb_core::ids::uuid(),
             pool: Arc::new(Pool::new(self.config.max_environments)),
+            event_invoke: None,
         };
         let mut out = configuration(&function);
         out["State"] = json!("Pending");

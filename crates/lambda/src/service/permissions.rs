@@ -176,12 +176,9 @@ impl Lambda {
         let policy = json!({ "Version": "2012-10-17", "Id": "default", "Statement": f.statements });
         Ok(json!({ "Policy": policy.to_string(), "RevisionId": f.policy_revision }))
     }
+}
 
-    /// The function's policy document, for checks at delivery (S3, EventBridge, SNS invoking it).
-    pub fn policy_document(&self, ctx: &RequestContext, name: &str) -> Option<Value> {
-        let (f, _) = self.lookup(ctx, name).ok()?;
-        let f = f.lock().unwrap_or_else(PoisonError::into_inner);
-        (!f.statements.is_empty())
-            .then(|| json!({ "Version": "2012-10-17", "Id": "default", "Statement": f.statements }))
-    }
+/// A function's policy document, for checks at delivery (S3, EventBridge, SNS invoking it).
+pub(crate) fn document(f: &super::Function) -> Option<Value> {
+    (!f.statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Id": "default", "Statement": f.statements }))
 }

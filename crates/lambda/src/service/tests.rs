@@ -21,7 +21,7 @@ impl LogSink for Sink {
     }
 }
 
-fn lambda() -> (Lambda, Arc<Sink>) {
+fn lambda() -> (Arc<Lambda>, Arc<Sink>) {
     let sink = Arc::new(Sink::default());
     let config = LambdaConfig {
         root: std::env::temp_dir().join(format!(
@@ -34,6 +34,7 @@ fn lambda() -> (Lambda, Arc<Sink>) {
     let l = Lambda::new(
         config,
         Arc::new(SystemClock),
+        None,
         Some(Arc::clone(&sink) as Arc<dyn LogSink>),
     );
     (l, sink)
