@@ -161,6 +161,7 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
         let mut st = shared.lock();
         if st.first_next.is_none() {
             st.first_next = Some(Instant::now());
+            shared.ready.notify_waiters();
         }
     }
     let pending = {

@@ -155,6 +155,8 @@ pub(crate) struct Shared {
     pending_tx: mpsc::Sender<Pending>,
     pending_rx: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
     state: Mutex<State>,
+    /// Signalled when the runtime first asks for an invocation (its initialization is over).
+    ready: tokio::sync::Notify,
 }
 
 pub(crate) struct Pending {
@@ -213,6 +215,7 @@ impl Environment {
             pending_tx,
             pending_rx: tokio::sync::Mutex::new(pending_rx),
             state: Mutex::new(State::default()),
+            ready: tokio::sync::Notify::new(),
         });
         let server = tokio::spawn(api::serve(listener, Arc::clone(&shared)));
         let mut cmd = Command::new(&launch.program);
@@ -271,6 +274,22 @@ impl Environment {
     pub async fn invoke(&self, invocation: Invocation) -> Invoked {
         let request_id = invocation.request_id.clone();
         let timeout = invocation.timeout;
+        let mut exited = self.exited.clone();
+        if self.shared.lock().first_next.is_none() {
+            // What the function prints while it initializes comes before START, as on AWS: wait
+            // for its first `/next` (or its end) and read its pipes first.
+            let ready = self.shared.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if self.shared.lock().first_next.is_none() {
+                tokio::select! {
+                    () = ready => {}
+                    _ = wait_exited(&mut exited) => {}
+                    () = tokio::time::sleep(timeout) => {}
+                }
+            }
+            self.log.drain().await;
+        }
         self.log
             .begin(&format!("START RequestId: {request_id} Version: {}", self.version));
         let (answer, answered) = oneshot::channel();
@@ -281,7 +300,6 @@ impl Environment {
             deadline_epoch_ms,
             answer,
         };
-        let mut exited = self.exited.clone();
         let outcome = if self.shared.pending_tx.try_send(pending).is_err() {
             // Only one invocation at a time: the caller's pool never does this.
             Outcome::ExitError("the environment is busy".to_owned())

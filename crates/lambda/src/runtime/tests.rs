@@ -202,3 +202,18 @@ async fn an_exit_during_an_invocation_is_an_exit_error() {
     );
     assert!(!env.is_alive());
 }
+
+#[tokio::test]
+async fn output_during_init_comes_before_start() {
+    let (env, lines) = start(
+        "init",
+        "print('loading model')\ndef handler(e, c):\n    print('handling')\n    return 1\n",
+    )
+    .await;
+    let got = env.invoke(invocation("r1", "{}", LONG)).await;
+    assert_eq!(got.outcome, Outcome::Response(Bytes::from_static(b"1")));
+    let lines = lines.lock().unwrap().clone();
+    assert_eq!(lines[1], "loading model");
+    assert_eq!(lines[2], "START RequestId: r1 Version: $LATEST");
+    assert_eq!(lines[3], "handling");
+}
