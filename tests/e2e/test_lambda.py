@@ -347,3 +347,41 @@ def test_s3_and_eventbridge_invoke_functions_allowed_by_their_policy(lam, sqs, a
     got = receive(sqs, attempts, 1)[0]
     assert got["event"]["detail"] == {"id": 2}
     assert got["event"]["source"] == "shop" and got["event"]["detail-type"] == "Order"
+
+
+def test_the_seeds_demo_logs_show_the_printed_s3_event(aws, lam, endpoint, tmp_path):
+    """S3 → Lambda → CloudWatch Logs: the handler prints the S3 event; the developer reads it with
+    `aws logs filter-log-events`, framed by START / END / REPORT, one stream per environment."""
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    create(lam, "thumbs", PRINT_EVENT)
+    s3.create_bucket(Bucket="photos")
+    aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos",
+    )
+    (tmp_path / "lambda.json").write_text(json.dumps({"LambdaFunctionConfigurations": [{
+        "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:thumbs",
+        "Events": ["s3:ObjectCreated:*"],
+    }]}))
+    aws("s3api", "put-bucket-notification-configuration", "--bucket", "photos",
+        "--notification-configuration", "file://lambda.json")
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"JPEG")
+    deadline = time.monotonic() + 30
+    while True:
+        events = aws("logs", "filter-log-events", "--log-group-name", "/aws/lambda/thumbs")["events"]
+        if any(e["message"].startswith("REPORT ") for e in events):
+            break
+        assert time.monotonic() < deadline, events
+        time.sleep(0.05)
+    messages = [e["message"].rstrip("\n") for e in events]
+    start = next(i for i, m in enumerate(messages) if m.startswith("START RequestId: "))
+    assert messages[0].startswith("INIT_START Runtime Version: python:3.12")
+    printed = json.loads(messages[start + 1])
+    (rec,) = printed["Records"]
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["object"]["key"] == "beach.jpeg"
+    assert messages[start + 2].startswith("END RequestId: ")
+    assert messages[start + 3].startswith("REPORT RequestId: ")
+    streams = aws("logs", "describe-log-streams", "--log-group-name", "/aws/lambda/thumbs")["logStreams"]
+    assert len(streams) == 1 and "/[$LATEST]" in streams[0]["logStreamName"]
+    assert {e["logStreamName"] for e in events} == {streams[0]["logStreamName"]}

@@ -11,6 +11,7 @@ pub mod context;
 pub mod deliver;
 pub mod error;
 pub mod ids;
+pub mod logs;
 pub mod policy;
 
 pub use arn::Arn;

@@ -91,6 +91,10 @@ struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, default_value_t = 600)]
     lambda_keep_warm_seconds: u64,
+    /// CloudWatch Logs events stored in all log groups together (the oldest ingested are dropped
+    /// first, counted in `localbridge_logs_events_dropped_total`).
+    #[arg(long, default_value_t = 1_000_000)]
+    logs_max_events: usize,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -171,6 +175,16 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     ));
     registry.register("events", events.clone());
 
+    let iam = Arc::new(lb_iam::Iam::new(Arc::clone(&clock)));
+
+    let logs = Arc::new(lb_logs::Logs::new(
+        Arc::clone(&clock),
+        lb_logs::LogsConfig {
+            max_events: args.logs_max_events,
+        },
+    ));
+    registry.register("logs", logs.clone());
+
     let endpoint_host = if local.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
@@ -191,7 +205,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         },
         Arc::clone(&clock),
         Some(engine.clone()),
-        None,
+        Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
     );
     registry.register("lambda", lambda.clone());
     let reaper = {
@@ -226,6 +240,9 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_sqs::api::SqsApi::new(sqs))
         .service(lb_events::api::EventsApi::new(events))
         .service(lb_lambda::api::LambdaApi::new(Arc::clone(&lambda)))
+        .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
+        .service(lb_iam::api::StsApi::new(iam))
+        .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

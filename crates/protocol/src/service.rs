@@ -233,7 +233,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         Protocol::Json(JsonVersion::V1_1),
         Some("Firehose_20150804."),
     ),
-    unserved("logs", Protocol::Json(JsonVersion::V1_1), Some("Logs_20140328.")),
     unserved(
         "dynamodb",
         Protocol::Json(JsonVersion::V1_0),
@@ -244,14 +243,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
     UnservedSpec {
         xmlns: "http://sns.amazonaws.com/doc/2010-03-31/",
         ..unserved("sns", Protocol::Query, None)
-    },
-    UnservedSpec {
-        xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
-        ..unserved("sts", Protocol::Query, None)
-    },
-    UnservedSpec {
-        xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
-        ..unserved("iam", Protocol::Query, None)
     },
 ];
 

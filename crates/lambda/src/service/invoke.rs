@@ -312,7 +312,11 @@ impl Lambda {
         );
         Arc::new(move |line: LogLine| {
             if let Some(s) = &sink {
-                s.append(&region, &account, &group, &stream, vec![line]);
+                let event = lb_core::logs::LogEvent {
+                    timestamp_millis: line.timestamp_millis,
+                    message: line.message,
+                };
+                s.append(&region, &account, &group, &stream, vec![event]);
             }
         })
     }

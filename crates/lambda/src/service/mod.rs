@@ -27,11 +27,8 @@ pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
 pub use permissions::AddPermissionInput;
 
-/// A log sink: where execution environments' log lines go (CloudWatch Logs, wired by the
-/// binary). Creates the group and stream when missing; never fails the caller.
-pub trait LogSink: Send + Sync + 'static {
-    fn append(&self, region: &str, account: &str, group: &str, stream: &str, events: Vec<crate::runtime::LogLine>);
-}
+/// Where execution environments' log lines go (CloudWatch Logs, wired by the binary).
+pub use lb_core::logs::LogSink;
 
 /// Settings of the Lambda service.
 #[derive(Clone)]

@@ -7,13 +7,12 @@ use lb_core::SystemClock;
 
 use super::*;
 use crate::code::tests::zip_of;
-use crate::runtime::LogLine;
 
 #[derive(Default)]
 struct Sink(StdMutex<Vec<(String, String, String)>>);
 
 impl LogSink for Sink {
-    fn append(&self, _region: &str, _account: &str, group: &str, stream: &str, events: Vec<LogLine>) {
+    fn append(&self, _region: &str, _account: &str, group: &str, stream: &str, events: Vec<lb_core::logs::LogEvent>) {
         let mut v = self.0.lock().unwrap();
         for e in events {
             v.push((group.to_owned(), stream.to_owned(), e.message));

@@ -80,14 +80,14 @@ const NO_EXTRA: u32 = u32::MAX;
 
 /// A key of up to 15 bytes packed into two words with its length (no pointer to chase).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortKey(u64, u64);
+pub(crate) struct ShortKey(pub(crate) u64, pub(crate) u64);
 
 ///
 /// The bytes little-endian in the two words, zero-padded, the length in the last byte. Built
 /// in registers from (possibly overlapping) loads: a copy into a buffer read back as words
 /// costs a call to memcpy and a store-forwarding stall, on every lookup.
 #[inline]
-fn short_key(b: &[u8]) -> Option<ShortKey> {
+pub(crate) fn short_key(b: &[u8]) -> Option<ShortKey> {
     let n = b.len();
     let (lo, hi) = match n {
         0 => (0, 0),
@@ -138,6 +138,41 @@ struct LenMap {
     short: FastMap<ShortKey, Entry>,
     long: FastMap<Box<[u8]>, Entry>,
     extra: Vec<Vec<PredId>>,
+    /// While every key is short and there are at most `LINEAR_KEYS`: the keys, compared one
+    /// by one (a few compares of words cost less than hashing the value, or each of its
+    /// prefixes, and probing the table). Kept in step with `short` by `sync_linear`.
+    linear: Option<Vec<LinearKey>>,
+}
+
+const LINEAR_KEYS: usize = 8;
+
+/// A key of `LenMap::linear`, with the masks that keep a value's first `len` bytes.
+#[derive(Debug, Clone, Copy)]
+struct LinearKey {
+    key: ShortKey,
+    lo_mask: u64,
+    hi_mask: u64,
+    entry: Entry,
+}
+
+impl LinearKey {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        (self.key.1 >> 56) as usize
+    }
+
+    /// Whether the key is the first `len` bytes of the value whose first (up to) 15 bytes
+    /// are `head` (packed as by `short_key`).
+    #[inline(always)]
+    fn is_prefix_of(&self, head: ShortKey) -> bool {
+        head.0 & self.lo_mask == self.key.0 && (head.1 & self.hi_mask) | (self.key.1 & (0xFF << 56)) == self.key.1
+    }
+}
+
+/// The packed first (up to) 15 bytes of `s`, to compare with keys' masks.
+#[inline(always)]
+fn head_key(s: &[u8]) -> ShortKey {
+    short_key(&s[..s.len().min(15)]).expect("at most 15 bytes")
 }
 
 impl LenMap {
@@ -176,6 +211,28 @@ impl LenMap {
         if let Err(at) = self.lens.binary_search(&key.len()) {
             self.lens.insert(at, key.len());
         }
+        self.sync_linear();
+    }
+
+    fn sync_linear(&mut self) {
+        self.linear = (self.long.is_empty() && self.short.len() <= LINEAR_KEYS).then(|| {
+            let mut keys: Vec<LinearKey> = self
+                .short
+                .iter()
+                .map(|(&key, &entry)| {
+                    let len = (key.1 >> 56) as u32;
+                    let bytes = |n: u32| if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+                    LinearKey {
+                        key,
+                        lo_mask: bytes(len),
+                        hi_mask: bytes(len.saturating_sub(8)) & !(0xFF << 56),
+                        entry,
+                    }
+                })
+                .collect();
+            keys.sort_by_key(|k| (k.len(), k.key.0, k.key.1));
+            keys
+        });
     }
 
     fn remove(&mut self, pred: PredId) {
@@ -211,13 +268,66 @@ impl LenMap {
         lens.sort_unstable();
         lens.dedup();
         self.lens = lens;
+        self.sync_linear();
     }
 
     fn is_empty(&self) -> bool {
         self.short.is_empty() && self.long.is_empty()
     }
 
-    #[inline]
+    #[inline(always)]
+    fn push(&self, e: &Entry, out: &mut Vec<PredId>) {
+        out.push(e.first);
+        if e.extra != NO_EXTRA {
+            out.extend_from_slice(&self.extra[e.extra as usize]);
+        }
+    }
+
+    /// The keys equal to `k` (or, `folded`, to its ASCII lower case).
+    #[inline(always)]
+    fn linear_get(&self, keys: &[LinearKey], k: Option<ShortKey>, folded: bool, out: &mut Vec<PredId>) {
+        if let Some(k) = k {
+            let k = if folded { fold_key(k) } else { k };
+            for lk in keys {
+                if lk.key == k {
+                    self.push(&lk.entry, out);
+                }
+            }
+        }
+    }
+
+    /// The keys that are prefixes of `s` (or of its ASCII lower case).
+    #[inline(always)]
+    fn linear_prefixes(&self, keys: &[LinearKey], s: &[u8], folded: bool, out: &mut Vec<PredId>) {
+        let head = head_key(s);
+        let head = if folded { fold_key(head) } else { head };
+        for lk in keys {
+            if lk.len() > s.len() {
+                break;
+            }
+            if lk.is_prefix_of(head) {
+                self.push(&lk.entry, out);
+            }
+        }
+    }
+
+    /// The keys that are suffixes of `s` (or of its ASCII lower case).
+    #[inline(always)]
+    fn linear_suffixes(&self, keys: &[LinearKey], s: &[u8], folded: bool, out: &mut Vec<PredId>) {
+        for lk in keys {
+            let l = lk.len();
+            if l > s.len() {
+                break;
+            }
+            let k = short_key(&s[s.len() - l..]).expect("at most 15 bytes");
+            let k = if folded { fold_key(k) } else { k };
+            if lk.key == k {
+                self.push(&lk.entry, out);
+            }
+        }
+    }
+
+    #[inline(always)]
     fn get(&self, s: &[u8], out: &mut Vec<PredId>) {
         let e = match short_key(s) {
             Some(k) => self.short.get(&k),
@@ -233,7 +343,7 @@ impl LenMap {
 
     /// `get` for a map whose keys are ASCII lower-case and at most 15 bytes: whether `s` is a key
     /// in some mix of ASCII cases.
-    #[inline]
+    #[inline(always)]
     fn get_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
         if let Some(e) = short_key(s).and_then(|k| self.short.get(&fold_key(k))) {
             out.push(e.first);
@@ -243,15 +353,21 @@ impl LenMap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn exact_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_get(keys, short_key(s), true, out);
+        }
         if self.lens.binary_search(&s.len()).is_ok() {
             self.get_folded(s, out);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn prefixes_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_prefixes(keys, s, true, out);
+        }
         for &l in &self.lens {
             if l > s.len() {
                 break;
@@ -260,8 +376,11 @@ impl LenMap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn suffixes_folded(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_suffixes(keys, s, true, out);
+        }
         for &l in &self.lens {
             if l > s.len() {
                 break;
@@ -270,15 +389,21 @@ impl LenMap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn exact(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_get(keys, short_key(s), false, out);
+        }
         if !self.lens.is_empty() {
             self.get(s, out);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn prefixes(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_prefixes(keys, s, false, out);
+        }
         for &l in &self.lens {
             if l > s.len() {
                 break;
@@ -287,8 +412,11 @@ impl LenMap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn suffixes(&self, s: &[u8], out: &mut Vec<PredId>) {
+        if let Some(keys) = &self.linear {
+            return self.linear_suffixes(keys, s, false, out);
+        }
         for &l in &self.lens {
             if l > s.len() {
                 break;
@@ -315,6 +443,9 @@ enum Rejects {
 /// All predicates on one field path.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldIndex {
+    /// Which of the parts below hold something (`F_*` bits): a lookup tests one word, not
+    /// each part, before the parts a value could hit.
+    flags: u32,
     strings: LenMap,
     numbers: FastMap<u64, Vec<PredId>>,
     trues: Vec<PredId>,
@@ -353,6 +484,20 @@ pub(crate) struct FieldIndex {
     ips: Vec<(PredId, IpAddr)>,
 }
 
+const F_ANY: u32 = 1;
+const F_STRINGS: u32 = 1 << 1;
+const F_PREFIX: u32 = 1 << 2;
+const F_SUFFIX: u32 = 1 << 3;
+const F_IC_EQUALS: u32 = 1 << 4;
+const F_IC_PREFIX: u32 = 1 << 5;
+const F_IC_SUFFIX: u32 = 1 << 6;
+const F_IGNORE_CASE: u32 = 1 << 7;
+const F_WILDCARD: u32 = 1 << 8;
+const F_NET: u32 = 1 << 9;
+const F_NUMBERS: u32 = 1 << 10;
+const F_NUMERIC: u32 = 1 << 11;
+const F_ANYTHING_BUT: u32 = 1 << 12;
+
 /// How an ignore-case matcher meets the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum IcKind {
@@ -379,6 +524,30 @@ impl FieldIndex {
     /// Registers `matcher` as triggering `pred`. `Exists(false)` is not a value test and is
     /// handled by the caller.
     pub(crate) fn insert(&mut self, m: &Matcher, pred: PredId) {
+        self.insert_matcher(m, pred);
+        self.refresh_flags();
+    }
+
+    fn refresh_flags(&mut self) {
+        let parts = [
+            (F_ANY, !self.any.is_empty()),
+            (F_STRINGS, !self.strings.is_empty()),
+            (F_PREFIX, !self.prefix.is_empty()),
+            (F_SUFFIX, !self.suffix.is_empty()),
+            (F_IC_EQUALS, !self.ic_equals.is_empty()),
+            (F_IC_PREFIX, !self.ic_prefix.is_empty()),
+            (F_IC_SUFFIX, !self.ic_suffix.is_empty()),
+            (F_IGNORE_CASE, !self.ignore_case.is_empty()),
+            (F_WILDCARD, !self.wildcard.is_empty()),
+            (F_NET, !self.cidr.is_empty() || !self.ips.is_empty()),
+            (F_NUMBERS, !self.numbers.is_empty()),
+            (F_NUMERIC, !self.numeric.is_empty()),
+            (F_ANYTHING_BUT, !self.anything_but.is_empty()),
+        ];
+        self.flags = parts.iter().filter(|p| p.1).fold(0, |f, p| f | p.0);
+    }
+
+    fn insert_matcher(&mut self, m: &Matcher, pred: PredId) {
         match m {
             Matcher::Exact(lit) => match lit {
                 Literal::String(s) => {
@@ -528,6 +697,7 @@ impl FieldIndex {
         self.cidr.retain(|(p, _)| *p != pred);
         self.ips.retain(|(p, _)| *p != pred);
         self.ignore_case.retain(|(p, _, _)| *p != pred);
+        self.refresh_flags();
     }
 
     /// Appends to `out` the predicates that `value` satisfies (possibly with repeats).
@@ -535,71 +705,38 @@ impl FieldIndex {
     pub(crate) fn lookup(&self, value: Scalar<'_>, out: &mut Vec<PredId>) {
         // (Small copies are guarded: an empty or one-element `extend_from_slice` still costs a
         // call to memcpy, on every scalar.)
-        if !self.any.is_empty() {
+        let f = self.flags;
+        if f & F_ANY != 0 {
             out.extend_from_slice(&self.any);
         }
         match value {
             Scalar::Str(b) => {
-                self.strings.exact(b, out);
-                self.prefix.prefixes(b, out);
-                self.suffix.suffixes(b, out);
-                self.ic_equals.exact_folded(b, out);
-                self.ic_prefix.prefixes_folded(b, out);
-                self.ic_suffix.suffixes_folded(b, out);
-                for (p, kind, ic) in &self.ignore_case {
-                    let hit = match kind {
-                        IcKind::Equals => ic.equals(b),
-                        IcKind::Prefix => ic.is_prefix_of(b),
-                        IcKind::Suffix => ic.is_suffix_of(b),
-                    };
-                    if hit {
-                        out.push(*p);
-                    }
+                if f & F_STRINGS != 0 {
+                    self.strings.exact(b, out);
                 }
-                if !self.wildcard.is_empty() {
-                    let start = out.len();
-                    self.wildcard_by_prefix.prefixes(b, out);
-                    self.wildcard_by_suffix.suffixes(b, out);
-                    // `out[start..]` now holds candidate indexes into `wildcard`: test them
-                    // and keep the predicates of those that match, in place.
-                    let mut kept = start;
-                    for k in start..out.len() {
-                        let (p, w) = &self.wildcard[out[k] as usize];
-                        if wildcard_matches(&w.segments, b) {
-                            out[kept] = *p;
-                            kept += 1;
-                        }
-                    }
-                    out.truncate(kept);
-                    for &i in &self.wildcard_star {
-                        let (p, w) = &self.wildcard[i as usize];
-                        if wildcard_matches(&w.segments, b) {
-                            out.push(*p);
-                        }
-                    }
+                if f & F_PREFIX != 0 {
+                    self.prefix.prefixes(b, out);
                 }
-                if !self.cidr.is_empty() || !self.ips.is_empty() {
-                    if let Some(ip) = parse_ip(text(b)) {
-                        for (p, c) in &self.cidr {
-                            if cidr_contains(c, ip) {
-                                out.push(*p);
-                            }
-                        }
-                        for (p, lit) in &self.ips {
-                            if *lit == ip {
-                                out.push(*p);
-                            }
-                        }
-                    }
+                if f & F_SUFFIX != 0 {
+                    self.suffix.suffixes(b, out);
+                }
+                if f & (F_IC_EQUALS | F_IC_PREFIX | F_IC_SUFFIX | F_IGNORE_CASE) != 0 {
+                    self.ignore_case_lookup(b, out);
+                }
+                if f & F_WILDCARD != 0 {
+                    self.wildcard_lookup(b, out);
+                }
+                if f & F_NET != 0 {
+                    self.net_lookup(b, out);
                 }
             }
             Scalar::Num(v) => {
-                if !self.numbers.is_empty() {
+                if f & F_NUMBERS != 0 {
                     if let Some(ps) = self.numbers.get(&num_key(v)) {
                         out.extend_from_slice(ps);
                     }
                 }
-                if !self.numeric.is_empty() && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&v) {
+                if f & F_NUMERIC != 0 && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&v) {
                     if let Some(ix) = &self.numeric_index {
                         ix.lookup(v, out);
                     }
@@ -614,9 +751,68 @@ impl FieldIndex {
             Scalar::Bool(false) => out.extend_from_slice(&self.falses),
             Scalar::Null => out.extend_from_slice(&self.nulls),
         }
-        for (p, r) in &self.anything_but {
-            if !rejects(r, value) {
+        if f & F_ANYTHING_BUT != 0 {
+            for (p, r) in &self.anything_but {
+                if !rejects(r, value) {
+                    out.push(*p);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn ignore_case_lookup(&self, b: &[u8], out: &mut Vec<PredId>) {
+        self.ic_equals.exact_folded(b, out);
+        self.ic_prefix.prefixes_folded(b, out);
+        self.ic_suffix.suffixes_folded(b, out);
+        for (p, kind, ic) in &self.ignore_case {
+            let hit = match kind {
+                IcKind::Equals => ic.equals(b),
+                IcKind::Prefix => ic.is_prefix_of(b),
+                IcKind::Suffix => ic.is_suffix_of(b),
+            };
+            if hit {
                 out.push(*p);
+            }
+        }
+    }
+
+    #[inline]
+    fn wildcard_lookup(&self, b: &[u8], out: &mut Vec<PredId>) {
+        let start = out.len();
+        self.wildcard_by_prefix.prefixes(b, out);
+        self.wildcard_by_suffix.suffixes(b, out);
+        // `out[start..]` now holds candidate indexes into `wildcard`: test them and keep the
+        // predicates of those that match, in place.
+        let mut kept = start;
+        for k in start..out.len() {
+            let (p, w) = &self.wildcard[out[k] as usize];
+            if wildcard_matches(&w.segments, b) {
+                out[kept] = *p;
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+        for &i in &self.wildcard_star {
+            let (p, w) = &self.wildcard[i as usize];
+            if wildcard_matches(&w.segments, b) {
+                out.push(*p);
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn net_lookup(&self, b: &[u8], out: &mut Vec<PredId>) {
+        if let Some(ip) = parse_ip(text(b)) {
+            for (p, c) in &self.cidr {
+                if cidr_contains(c, ip) {
+                    out.push(*p);
+                }
+            }
+            for (p, lit) in &self.ips {
+                if *lit == ip {
+                    out.push(*p);
+                }
             }
         }
     }
@@ -751,7 +947,7 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
         [only] => only.as_bytes() == b,
         [first, middle @ .., last] => {
             let (f, l) = (first.as_bytes(), last.as_bytes());
-            if f.len() + l.len() > b.len() || !b.starts_with(f) || !b.ends_with(l) {
+            if f.len() + l.len() > b.len() || !same(f, &b[..f.len()]) || !same(l, &b[b.len() - l.len()..]) {
                 return false;
             }
             let mut rest = &b[f.len()..b.len() - l.len()];
@@ -759,6 +955,9 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
                 let m = m.as_bytes();
                 let found = if m.is_empty() {
                     Some(0)
+                } else if m.len() == 1 && rest.len() < 32 {
+                    // (A call to memchr, through its CPU dispatch, costs more on a short value.)
+                    rest.iter().position(|&c| c == m[0])
                 } else if m.len() == 1 {
                     memchr::memchr(m[0], rest)
                 } else if rest.len() < 64 {
@@ -774,6 +973,17 @@ pub(crate) fn wildcard_matches(segments: &[String], b: &[u8]) -> bool {
             }
             true
         }
+    }
+}
+
+/// Whether two slices of the same length are equal: short ones byte by byte (a slice
+/// comparison is a call to memcmp).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() <= 8 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
     }
 }
 

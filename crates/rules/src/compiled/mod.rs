@@ -320,11 +320,14 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
     pub fn matches_into(&self, event: &[u8], out: &mut Vec<K>) -> Result<(), EventError> {
         out.clear();
         thread_local! {
-            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+            static SCRATCH: RefCell<(Scratch, ScanBuffers)> = RefCell::default();
         }
         SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => self.run(event, &mut s, out),
-            Err(_) => self.run(event, &mut Scratch::default(), out),
+            Ok(mut s) => {
+                let (s, bufs) = &mut *s;
+                self.run(event, s, bufs, out)
+            }
+            Err(_) => self.run(event, &mut Scratch::default(), &mut ScanBuffers::default(), out),
         })
     }
 
@@ -600,7 +603,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         self.dead_conjs += 1;
     }
 
-    fn run(&self, event: &[u8], s: &mut Scratch, out: &mut Vec<K>) -> Result<(), EventError> {
+    fn run(&self, event: &[u8], s: &mut Scratch, bufs: &mut ScanBuffers, out: &mut Vec<K>) -> Result<(), EventError> {
         s.begin(self);
         let first = event.iter().find(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
         if first != Some(&b'{') {
@@ -616,10 +619,7 @@ impl<K: Clone + Eq + Hash + Ord> Machine<K> {
         }
         {
             let mut sink = EventSink { m: self, s: &mut *s };
-            let mut bufs = std::mem::take(&mut sink.s.bufs);
-            let r = scan::scan(&self.trie, event, &mut bufs, &mut sink);
-            sink.s.bufs = bufs;
-            r?;
+            scan::scan(&self.trie, event, bufs, &mut sink)?;
         }
         let gen = s.gen;
         // Two-leaf conjunctions: probe the pairs of hit predicates, or walk the lists of the
@@ -863,7 +863,6 @@ struct Hit {
 #[derive(Debug, Default)]
 struct Scratch {
     gen: u32,
-    bufs: ScanBuffers,
     found: Vec<PredId>,
     hits: Vec<Hit>,
     trails: Vec<ArrayPos>,

@@ -9,7 +9,7 @@
 
 use memchr::{memchr, memchr2, memchr3};
 
-use super::index::FastMap;
+use super::index::{short_key, FastMap, ShortKey};
 use super::EventError;
 
 /// serde_json's default recursion limit, so the scanner refuses what the reference's parser
@@ -24,14 +24,80 @@ pub(crate) struct PathTrie {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TrieNode {
-    /// Children by key (linear search while small, a map beside it when large), each with
-    /// its key's `head` (compared first: most keys differ there, and it settles keys of up to
-    /// 8 bytes).
-    small: Vec<(u64, Box<[u8]>, u32)>,
-    large: Option<FastMap<Box<[u8]>, u32>>,
+    /// Children with keys of at most 15 bytes, by the key packed into two words
+    /// ([`short_key`]).
+    short: ShortTable,
+    /// Children with longer keys.
+    long: FastMap<Box<[u8]>, u32>,
+    /// A child's key holds a control character: such a key in the event is invalid JSON, so
+    /// the keys of this node are read by the checked path ([`Scanner::key`]), not
+    /// [`fast_key`].
+    control: bool,
+    /// A child has children: a name with dots may lead somewhere from here.
+    deep: bool,
     /// The field index of the path ending here, if a pattern has a leaf here.
     pub(crate) field: Option<u32>,
     pub(crate) parent: u32,
+    /// Which child of its parent this node is (in order of creation).
+    slot: u32,
+}
+
+/// A hash table of packed keys, open addressing with linear probing, at most a quarter full:
+/// a lookup hashes the two words with one multiply and most often reads one slot (a miss
+/// ends at the first empty one), with no call and no pointer to follow but the table's.
+#[derive(Debug, Clone, Default)]
+struct ShortTable {
+    /// `(key, node)`, node `EMPTY` when free; empty or a power of two long.
+    slots: Box<[(ShortKey, u32)]>,
+    len: usize,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl ShortTable {
+    #[inline(always)]
+    fn hash(k: ShortKey, shift: u32) -> usize {
+        let x = k.0 ^ k.1.rotate_left(29);
+        ((x ^ x >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+    }
+
+    #[inline(always)]
+    fn get(&self, k: ShortKey) -> Option<u32> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let mask = n - 1;
+        let mut at = Self::hash(k, 64 - n.trailing_zeros());
+        loop {
+            let (key, node) = self.slots[at];
+            if node == EMPTY {
+                return None;
+            }
+            if key == k {
+                return Some(node);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, k: ShortKey, node: u32) {
+        if (self.len + 1) * 4 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            self.slots = vec![(ShortKey(0, 0), EMPTY); ((self.len + 1) * 4).next_power_of_two()].into();
+            self.len = 0;
+            for &(k, n) in old.iter().filter(|e| e.1 != EMPTY) {
+                self.insert(k, n);
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = Self::hash(k, 64 - self.slots.len().trailing_zeros());
+        while self.slots[at].1 != EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = (k, node);
+        self.len += 1;
+    }
 }
 
 impl PathTrie {
@@ -49,18 +115,24 @@ impl PathTrie {
                 Some(c) => c,
                 None => {
                     let id = self.nodes.len() as u32;
+                    let slot = self.nodes[node as usize].children() as u32;
+                    let parent = self.nodes[node as usize].parent;
+                    if node != 0 {
+                        self.nodes[parent as usize].deep = true;
+                    }
                     self.nodes.push(TrieNode {
                         parent: node,
+                        slot,
                         ..TrieNode::default()
                     });
                     let n = &mut self.nodes[node as usize];
-                    let k: Box<[u8]> = key.as_bytes().into();
-                    if let Some(map) = &mut n.large {
-                        map.insert(k.clone(), id);
-                    }
-                    n.small.push((head(&k), k, id));
-                    if n.small.len() > 8 && n.large.is_none() {
-                        n.large = Some(n.small.iter().map(|(_, k, c)| (k.clone(), *c)).collect());
+                    let k = key.as_bytes();
+                    n.control |= k.iter().any(|&c| c < 0x20);
+                    match short_key(k) {
+                        Some(sk) => n.short.insert(sk, id),
+                        None => {
+                            n.long.insert(k.into(), id);
+                        }
                     }
                     id
                 }
@@ -72,14 +144,11 @@ impl PathTrie {
     #[inline]
     pub(crate) fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
         let n = &self.nodes[node as usize];
-        if let Some(map) = &n.large {
-            return map.get(key).copied();
+        match short_key(key) {
+            Some(k) => n.short_child(k),
+            None if n.long.is_empty() => None,
+            None => n.long.get(key).copied(),
         }
-        let h = head(key);
-        n.small
-            .iter()
-            .find(|(kh, k, _)| *kh == h && k.len() == key.len() && (key.len() <= 8 || k[8..] == key[8..]))
-            .map(|&(_, _, c)| c)
     }
 
     /// The node that the event name `key` leads to from `node`: EventBridge joins names with
@@ -91,24 +160,23 @@ impl PathTrie {
     }
 
     fn has_children(&self, node: u32) -> bool {
-        !self.nodes[node as usize].small.is_empty()
+        self.nodes[node as usize].has_children()
     }
 }
 
-/// The first 8 bytes of a key, zero-padded: for keys of the same length up to 8, equal heads
-/// mean equal keys.
-#[inline]
-fn head(b: &[u8]) -> u64 {
-    let n = b.len();
-    match n {
-        0 => 0,
-        1..=3 => u64::from(b[0]) | u64::from(b[n / 2]) << (8 * (n / 2)) | u64::from(b[n - 1]) << (8 * (n - 1)),
-        4..=7 => {
-            let first = u64::from(u32::from_le_bytes(b[..4].try_into().expect("4 bytes")));
-            let last = u64::from(u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes")));
-            first | last << (8 * (n - 4))
-        }
-        _ => u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+impl TrieNode {
+    fn children(&self) -> usize {
+        self.short.len + self.long.len()
+    }
+
+    #[inline]
+    fn has_children(&self) -> bool {
+        self.short.len != 0 || !self.long.is_empty()
+    }
+
+    #[inline(always)]
+    fn short_child(&self, k: ShortKey) -> Option<u32> {
+        self.short.get(k)
     }
 }
 
@@ -202,8 +270,24 @@ impl<S: Sink> Scanner<'_, '_, S> {
         EventError::new(format!("{what} at byte {}", self.i.min(self.b.len())))
     }
 
+    /// Skips whitespace: none or one space (the common cases) here, more in [`Self::ws_more`].
     #[inline]
     fn ws(&mut self) {
+        let i = self.i;
+        match self.b.get(i) {
+            Some(&c) if c > b' ' => {}
+            Some(b' ') => {
+                self.i = i + 1;
+                if matches!(self.b.get(i + 1), Some(&c) if c <= b' ') {
+                    self.ws_more();
+                }
+            }
+            Some(_) => self.ws_more(),
+            None => {}
+        }
+    }
+
+    fn ws_more(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 self.i += 1;
@@ -216,16 +300,6 @@ impl<S: Sink> Scanner<'_, '_, S> {
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
-    }
-
-    fn expect(&mut self, c: u8) -> Result<(), EventError> {
-        self.ws();
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err(&format!("expected `{}`", c as char)))
-        }
     }
 
     /// A value at `node` (None: a path no pattern uses).
@@ -261,39 +335,118 @@ impl<S: Sink> Scanner<'_, '_, S> {
         }
     }
 
+    /// An object at `node` (which has children). The position is kept in a local between the
+    /// calls out (common keys and short strings are read inline; see [`fast_key`]).
     fn object(&mut self, node: u32, depth: usize) -> Result<(), EventError> {
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        let b = self.b;
+        let trie = self.trie;
+        let here = &trie.nodes[node as usize];
+        let mut i = skip_ws(b, self.i + 1);
+        if b.get(i) == Some(&b'}') {
+            self.i = i + 1;
             return Ok(());
         }
         let mark = self.bufs.seen.len();
+        // Used children seen in this object, by `TrieNode::slot` (the rest in `bufs.seen`).
+        let mut seen = 0u64;
         loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
+            if b.get(i) != Some(&b'"') {
+                self.i = i;
                 return Err(self.err("expected a key"));
             }
-            let child = self.key(node)?;
-            if let Some(c) = child {
-                if self.bufs.seen[mark..].contains(&c) {
-                    self.sink.duplicate_key();
-                } else {
-                    self.bufs.seen.push(c);
+            let child = match fast_key(b, i, here) {
+                Some((child, end)) => {
+                    i = end;
+                    child
+                }
+                None => {
+                    self.i = i;
+                    let child = self.key(node)?;
+                    i = self.i;
+                    child
+                }
+            };
+            i = match punct(b, i, b':') {
+                Some(next) => next,
+                None => {
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        self.i = i;
+                        return Err(self.err("expected `:`"));
+                    }
+                    skip_ws(b, i + 1)
+                }
+            };
+            match child {
+                None => {
+                    let short = match b.get(i) {
+                        Some(b'"') => short_string(b, i + 1),
+                        _ => None,
+                    };
+                    match short {
+                        Some(len) => i += len + 2,
+                        None => {
+                            self.i = i;
+                            self.skip_value(depth + 1)?;
+                            i = self.i;
+                        }
+                    }
+                }
+                Some(c) => {
+                    let n = &trie.nodes[c as usize];
+                    if n.parent == node && n.slot < 64 {
+                        let bit = 1u64 << n.slot;
+                        if seen & bit != 0 {
+                            self.sink.duplicate_key();
+                        }
+                        seen |= bit;
+                    } else if self.bufs.seen[mark..].contains(&c) {
+                        self.sink.duplicate_key();
+                    } else {
+                        self.bufs.seen.push(c);
+                    }
+                    // A short printable string at a leaf (the common used value) here.
+                    let short = match (n.field, b.get(i)) {
+                        (Some(_), Some(b'"')) if !n.has_children() && depth + 1 < MAX_DEPTH => {
+                            short_plain_string(b, i + 1)
+                        }
+                        _ => None,
+                    };
+                    match (short, n.field) {
+                        (Some(len), Some(field)) => {
+                            let trail_len = self.trail_len(c);
+                            self.sink.scalar(
+                                c,
+                                field,
+                                Scalar::Str(&b[i + 1..i + 1 + len]),
+                                &self.bufs.stack[..trail_len],
+                            );
+                            i += len + 2;
+                        }
+                        _ => {
+                            self.i = i;
+                            self.value(child, depth + 1)?;
+                            i = self.i;
+                        }
+                    }
                 }
             }
-            self.expect(b':')?;
-            self.ws();
-            self.value(child, depth + 1)?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
+            if let Some(next) = punct(b, i, b',') {
+                i = next;
+                continue;
+            }
+            i = skip_ws(b, i);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
                 Some(b'}') => {
-                    self.i += 1;
+                    self.i = i + 1;
                     self.bufs.seen.truncate(mark);
                     return Ok(());
                 }
-                _ => return Err(self.err("expected `,` or `}`")),
+                _ => {
+                    self.i = i;
+                    return Err(self.err("expected `,` or `}`"));
+                }
             }
         }
     }
@@ -399,13 +552,37 @@ impl<S: Sink> Scanner<'_, '_, S> {
         r.map(|()| child)
     }
 
+    /// The arrays above a scalar at `node` (leaving out those that are the node's own value).
+    #[inline]
+    fn trail_len(&self, node: u32) -> usize {
+        let stack = &self.bufs.stack;
+        stack.iter().position(|p| p.node == node).unwrap_or(stack.len())
+    }
+
+    /// A scalar at `node`: a short printable string here, anything else in
+    /// [`Self::other_scalar`].
+    #[inline]
     fn scalar(&mut self, node: u32, field: u32) -> Result<(), EventError> {
-        let trail_len = self
-            .bufs
-            .stack
-            .iter()
-            .position(|p| p.node == node)
-            .unwrap_or(self.bufs.stack.len());
+        let start = self.i + 1;
+        if self.peek() == Some(b'"') {
+            if let Some(len) = short_plain_string(self.b, start) {
+                self.i = start + len + 1;
+                let trail_len = self.trail_len(node);
+                self.sink.scalar(
+                    node,
+                    field,
+                    Scalar::Str(&self.b[start..start + len]),
+                    &self.bufs.stack[..trail_len],
+                );
+                return Ok(());
+            }
+        }
+        self.other_scalar(node, field)
+    }
+
+    #[inline(never)]
+    fn other_scalar(&mut self, node: u32, field: u32) -> Result<(), EventError> {
+        let trail_len = self.trail_len(node);
         match self.peek() {
             Some(b'"') => {
                 let start = self.i + 1;
@@ -616,7 +793,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 let mut level = 0usize;
                 let mut i = self.i;
                 loop {
-                    let Some(o) = memchr3(b'"', open, close, &b[i..]) else {
+                    let Some(o) = find3(&b[i..], b'"', open, close) else {
                         self.i = b.len();
                         return Err(self.err("unexpected end of the event"));
                     };
@@ -681,7 +858,17 @@ impl<S: Sink> Scanner<'_, '_, S> {
         true
     }
 
+    #[inline]
     fn skip_string(&mut self) -> Result<(), EventError> {
+        if let Some(len) = short_string(self.b, self.i + 1) {
+            self.i += len + 2;
+            return Ok(());
+        }
+        self.skip_long_string()
+    }
+
+    #[inline(never)]
+    fn skip_long_string(&mut self) -> Result<(), EventError> {
         let b = self.b;
         let mut i = self.i + 1;
         loop {
@@ -705,12 +892,124 @@ impl<S: Sink> Scanner<'_, '_, S> {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 
+/// The low `n` bytes of a word set (`n` < 8).
+#[inline]
+fn low_bytes(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
+}
+
 /// The high bit of each byte of `w` equal to `c`: exact for the lowest such byte (a borrow may
 /// also mark bytes above it), which is all a search needs.
 #[inline]
 fn bytes_eq(w: u64, c: u8) -> u64 {
     let x = w ^ (ONES * u64::from(c));
     x.wrapping_sub(ONES) & !x & (ONES << 7)
+}
+
+/// The position after `c` at `i` and the whitespace after it, when that is none or one space
+/// (the common cases); `None`: anything else, for the general path.
+#[inline(always)]
+fn punct(b: &[u8], i: usize, c: u8) -> Option<usize> {
+    let w = b.get(i..i + 3)?;
+    if w[0] != c {
+        return None;
+    }
+    if w[1] > b' ' {
+        Some(i + 1)
+    } else if w[1] == b' ' && w[2] > b' ' {
+        Some(i + 2)
+    } else {
+        None
+    }
+}
+
+/// Skips whitespace from `i`: none or one space (the common cases) first.
+#[inline(always)]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    match b.get(i) {
+        Some(&c) if c > b' ' => return i,
+        Some(b' ') => {
+            i += 1;
+            if matches!(b.get(i), Some(&c) if c > b' ') {
+                return i;
+            }
+        }
+        _ => {}
+    }
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// [`Scanner::key`] for the common key (its quote at `at`): at most 15 bytes, no escape, and
+/// no dot unless it is a child of `n` or cannot lead anywhere (children have no dots). The
+/// key is read in two words whose bytes past its closing quote are cleared, which is how the
+/// trie holds its children's keys ([`short_key`]): the search for the quote, the packing and
+/// the comparison in registers. Returns the child and the position after the key; `None`:
+/// not such a key (or too near the end of the event), read it with [`Scanner::key`].
+#[inline(always)]
+fn fast_key(b: &[u8], at: usize, n: &TrieNode) -> Option<(Option<u32>, usize)> {
+    if n.control {
+        return None;
+    }
+    let start = at + 1;
+    let (len, w0, w1) = quote_in_16(b, start)?;
+    let (lo, hi) = if len < 8 {
+        (w0 & low_bytes(len), 0)
+    } else {
+        (w0, w1 & low_bytes(len - 8))
+    };
+    let child = n.short_child(ShortKey(lo, hi | (len as u64) << 56));
+    if child.is_none() && n.deep && (bytes_eq(lo, b'.') | bytes_eq(hi, b'.')) != 0 {
+        return None;
+    }
+    Some((child, start + len + 1))
+}
+
+/// The high bit of each byte of `w` below `0x20` or from `0x80`: exact for the lowest such
+/// byte (as [`bytes_eq`]).
+#[inline]
+fn bytes_not_plain(w: u64) -> u64 {
+    (w.wrapping_sub(ONES * 0x20) & !w | w) & (ONES << 7)
+}
+
+/// The first quote or backslash in the 16 bytes at `start`: its offset and the two words.
+#[inline(always)]
+fn quote_in_16(b: &[u8], start: usize) -> Option<(usize, u64, u64)> {
+    let chunk: &[u8; 16] = b.get(start..start + 16)?.try_into().ok()?;
+    let w0 = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
+    let w1 = u64::from_le_bytes(chunk[8..].try_into().expect("8 bytes"));
+    let m0 = bytes_eq(w0, b'"') | bytes_eq(w0, b'\\');
+    let at = if m0 != 0 {
+        (m0.trailing_zeros() / 8) as usize
+    } else {
+        let m1 = bytes_eq(w1, b'"') | bytes_eq(w1, b'\\');
+        if m1 == 0 {
+            return None;
+        }
+        8 + (m1.trailing_zeros() / 8) as usize
+    };
+    (chunk[at] == b'"').then_some((at, w0, w1))
+}
+
+/// The length of the string whose contents start at `start` when it closes within 16 bytes
+/// and has no escape (its contents unchecked: a string no pattern reads).
+#[inline(always)]
+fn short_string(b: &[u8], start: usize) -> Option<usize> {
+    quote_in_16(b, start).map(|(len, _, _)| len)
+}
+
+/// [`short_string`] for contents that are also printable ASCII (so valid as they are).
+#[inline(always)]
+fn short_plain_string(b: &[u8], start: usize) -> Option<usize> {
+    let (len, w0, w1) = quote_in_16(b, start)?;
+    let bad = if len < 8 {
+        bytes_not_plain(w0) & low_bytes(len)
+    } else {
+        bytes_not_plain(w0) | bytes_not_plain(w1) & low_bytes(len - 8)
+    };
+    (bad == 0).then_some(len)
 }
 
 /// The offset of the first `a` or `b` in `hay`. Keys and most values are short: their first 16

@@ -1022,3 +1022,167 @@ proptest! {
         }
     }
 }
+
+/// Renders `v` as JSON with whitespace drawn by `ws` between tokens and, when `next` says
+/// so, a key's first character written as a `\u` escape.
+fn render_varied(v: &Value, next: &mut impl FnMut() -> u64, out: &mut String) {
+    const WS: [&str; 6] = ["", "", " ", " ", "\n\t", "  "];
+    let ws = |out: &mut String, next: &mut dyn FnMut() -> u64| out.push_str(WS[(next() % 6) as usize]);
+    match v {
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                ws(out, next);
+                match k.chars().next() {
+                    Some(c) if next().is_multiple_of(5) => {
+                        out.push_str(&format!("\"\\u{:04x}", c as u32));
+                        out.push_str(&serde_json::to_string(&k[c.len_utf8()..]).unwrap()[1..]);
+                    }
+                    _ => out.push_str(&serde_json::to_string(k).unwrap()),
+                }
+                ws(out, next);
+                out.push(':');
+                ws(out, next);
+                render_varied(v, next, out);
+                ws(out, next);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                ws(out, next);
+                render_varied(v, next, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[test]
+fn keys_and_strings_of_every_length_agree_with_reference() {
+    // Keys and strings around the lengths the scanner reads in registers (up to 15 bytes, 16
+    // from the opening quote), with escapes, dots, non-ASCII and control characters, written
+    // with varied whitespace and near the end of the event.
+    let keys: Vec<String> = [
+        "",
+        "k",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmno",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "q\"uote",
+        "b\\s",
+        "d.ot",
+        "abcdefgh.ijklmnop",
+        "é",
+        "ŝĉ.ĝ",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let values = [
+        json!(""),
+        json!("x"),
+        json!("xyzxyzx"),
+        json!("xyzxyzxy"),
+        json!("xyzxyzxyzxyzxyz"),
+        json!("xyzxyzxyzxyzxyzx"),
+        json!("xyzxyzxyzxyzxyzxy"),
+        json!("x\"y"),
+        json!("x\\y"),
+        json!("é"),
+        json!("xyzxyzxyzxyzé"),
+        json!("\u{1F600}x"),
+        json!("tab\tbed"),
+        json!(1.5),
+        json!(null),
+        json!([1, "x"]),
+    ];
+    let mut texts = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let k = serde_json::to_string(k).unwrap();
+        let k2 = serde_json::to_string(&keys[(i * 7 + 3) % keys.len()]).unwrap();
+        texts.push(format!(r#"{{{k}: [{{"prefix": "x"}}]}}"#));
+        texts.push(format!(r#"{{{k}: [{{"exists": false}}], "k": [{{"exists": true}}]}}"#));
+        texts.push(format!(r#"{{{k}: {{{k2}: ["x", "xyzxyzxyzxyzxyzx", "é", "x\"y"]}}}}"#));
+        texts.push(format!(r#"{{"abcdefgh": {{{k}: [{{"suffix": "y"}}, 1.5, null]}}}}"#));
+    }
+    let patterns: Vec<Pattern> = texts.iter().map(|t| pat(t)).collect();
+    let m = machine_of(&patterns);
+    let mut x = 7u64;
+    let mut next = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x >> 33
+    };
+    fn object(keys: &[String], values: &[Value], depth: u32, next: &mut impl FnMut() -> u64) -> Value {
+        let mut m = serde_json::Map::new();
+        for _ in 0..1 + next() % 4 {
+            let k = keys[(next() % keys.len() as u64) as usize].clone();
+            let v = if depth < 2 && next().is_multiple_of(3) {
+                object(keys, values, depth + 1, next)
+            } else {
+                values[(next() % values.len() as u64) as usize].clone()
+            };
+            m.insert(k, v);
+        }
+        Value::Object(m)
+    }
+    for _ in 0..3000 {
+        let ev = object(&keys, &values, 0, &mut next);
+        let mut raw = String::new();
+        render_varied(&ev, &mut next, &mut raw);
+        assert_eq!(
+            m.matches(raw.as_bytes()).expect(&raw),
+            reference(&patterns, &ev),
+            "{raw}"
+        );
+        // Cut short: an error, never a panic or a match.
+        let cut = (next() % raw.len() as u64) as usize;
+        assert!(m.matches(&raw.as_bytes()[..cut]).is_err(), "{}", &raw[..cut]);
+        // A raw control character in a used string or key: an error.
+        if let Some(at) = raw.find("xyz") {
+            let mut bad = raw.clone().into_bytes();
+            bad[at] = 0x01;
+            let value: Result<Value, _> = serde_json::from_slice(&bad);
+            assert!(value.is_err());
+            let _ = m.matches(&bad);
+        }
+    }
+    // A raw control character or invalid UTF-8 in a string a pattern reads: an error, at every
+    // length and position.
+    for k in &keys {
+        let k = serde_json::to_string(k).unwrap();
+        for len in 1..20 {
+            for at in 0..len {
+                for bad in [0x01u8, 0x1f, 0xff, 0x80] {
+                    let mut s = vec![b'x'; len];
+                    s[at] = bad;
+                    let mut ev = format!("{{{k}: \"").into_bytes();
+                    ev.extend_from_slice(&s);
+                    ev.extend_from_slice(b"\", \"z\": 1}");
+                    assert!(m.matches(&ev).is_err(), "{}", String::from_utf8_lossy(&ev));
+                }
+            }
+        }
+    }
+    // More children than a slot mask holds: repeats still seen.
+    let wide: Vec<Pattern> = (0..70).map(|i| pat(&format!(r#"{{"k{i}": ["x"]}}"#))).collect();
+    let m = machine_of(&wide);
+    for ev in [
+        r#"{"k69": "x", "k69": "y"}"#,
+        r#"{"k69": "y", "k69": "x"}"#,
+        r#"{"k3": "y", "k3": "x", "k64": "x"}"#,
+    ] {
+        let value: Value = serde_json::from_str(ev).unwrap();
+        assert_eq!(m.matches(ev.as_bytes()).unwrap(), reference(&wide, &value), "{ev}");
+    }
+}
