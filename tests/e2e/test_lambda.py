@@ -385,3 +385,46 @@ def test_the_seeds_demo_logs_show_the_printed_s3_event(aws, lam, endpoint, tmp_p
     streams = aws("logs", "describe-log-streams", "--log-group-name", "/aws/lambda/thumbs")["logStreams"]
     assert len(streams) == 1 and "/[$LATEST]" in streams[0]["logStreamName"]
     assert {e["logStreamName"] for e in events} == {streams[0]["logStreamName"]}
+
+
+def test_versions_and_aliases(lam, aws):
+    create(lam, "svc", "def lambda_handler(e, c):\n    return ['v1', c.function_version, c.invoked_function_arn]\n")
+    v1 = lam.publish_version(FunctionName="svc", Description="first")
+    assert v1["Version"] == "1"
+    assert v1["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:svc:1"
+    assert v1["Description"] == "first"
+    # Nothing changed: the same version again.
+    assert lam.publish_version(FunctionName="svc")["Version"] == "1"
+    lam.update_function_code(
+        FunctionName="svc",
+        ZipFile=package({"app.py": "def lambda_handler(e, c):\n    return ['v2', c.function_version, c.invoked_function_arn]\n"}),
+    )
+    assert lam.publish_version(FunctionName="svc")["Version"] == "2"
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName="svc")["Versions"]]
+    assert versions == ["$LATEST", "1", "2"]
+    alias = lam.create_alias(FunctionName="svc", Name="live", FunctionVersion="1")
+    assert alias["AliasArn"] == "arn:aws:lambda:us-east-1:000000000000:function:svc:live"
+
+    def call(**kw):
+        out = lam.invoke(FunctionName="svc", **kw)
+        return out["ExecutedVersion"], json.loads(out["Payload"].read())
+
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:svc"
+    assert call(Qualifier="live") == ("1", ["v1", "1", f"{arn}:live"])
+    assert call(Qualifier="2") == ("2", ["v2", "2", f"{arn}:2"])
+    assert call() == ("$LATEST", ["v2", "$LATEST", arn])
+    lam.update_alias(FunctionName="svc", Name="live", FunctionVersion="2")
+    assert call(Qualifier="live")[0] == "2"
+    got = aws("lambda", "get-alias", "--function-name", "svc", "--name", "live")
+    assert got["FunctionVersion"] == "2"
+    assert lam.get_function(FunctionName="svc", Qualifier="1")["Configuration"]["Version"] == "1"
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="svc", Qualifier="2")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.delete_function(FunctionName="svc", Qualifier="1")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="svc", Qualifier="1")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == f"Function not found: {arn}:1"
+    lam.delete_alias(FunctionName="svc", Name="live")
+    assert lam.list_aliases(FunctionName="svc")["Aliases"] == []

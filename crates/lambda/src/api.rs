@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::service::{
-    AddPermissionInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput, LoggingInput,
-    UpdateConfigInput,
+    AddPermissionInput, AliasInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput,
+    LoggingInput, UpdateConfigInput,
 };
 use crate::Lambda;
 
@@ -39,6 +39,13 @@ pub const REST_PATHS: &[&str] = &[
 /// The operations served.
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "CreateAlias",
+    "DeleteAlias",
+    "GetAlias",
+    "ListAliases",
+    "ListVersionsByFunction",
+    "PublishVersion",
+    "UpdateAlias",
     "CreateFunction",
     "DeleteFunction",
     "DeleteFunctionEventInvokeConfig",
@@ -259,10 +266,86 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             }
             _ => Err(not_implemented(&format!("{method} {path}"))),
         },
+        (&Method::POST, ["2015-03-31", "functions", name, "versions"]) => {
+            let j = body::<PublishVersionJson>(req)?;
+            Ok(json_response(
+                201,
+                &lambda.publish_version(
+                    ctx,
+                    name,
+                    j.description,
+                    j.code_sha256.as_deref(),
+                    j.revision_id.as_deref(),
+                )?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "versions"]) => {
+            Ok(json_response(200, &lambda.list_versions(ctx, name)?, rid))
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "aliases"]) => {
+            let input = alias_input(body::<AliasJson>(req)?);
+            Ok(json_response(201, &lambda.create_alias(ctx, name, input)?, rid))
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases"]) => {
+            let q = query(req);
+            Ok(json_response(
+                200,
+                &lambda.list_aliases(ctx, name, q.get("FunctionVersion").map(String::as_str))?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            Ok(json_response(200, &lambda.get_alias(ctx, name, alias)?, rid))
+        }
+        (&Method::PUT, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            let input = alias_input(body::<AliasJson>(req)?);
+            Ok(json_response(200, &lambda.update_alias(ctx, name, alias, input)?, rid))
+        }
+        (&Method::DELETE, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            lambda.delete_alias(ctx, name, alias)?;
+            Ok(empty(204, rid))
+        }
         (&Method::GET, ["2019-09-25", "functions", name, "event-invoke-config", "list"]) => {
             Ok(json_response(200, &lambda.list_event_invoke_configs(ctx, name)?, rid))
         }
         _ => Err(not_implemented(&format!("{method} {path}"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct PublishVersionJson {
+    code_sha256: Option<String>,
+    description: Option<String>,
+    revision_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct RoutingJson {
+    additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct AliasJson {
+    name: Option<String>,
+    function_version: Option<String>,
+    description: Option<String>,
+    routing_config: Option<RoutingJson>,
+    revision_id: Option<String>,
+}
+
+fn alias_input(j: AliasJson) -> AliasInput {
+    AliasInput {
+        name: j.name,
+        function_version: j.function_version,
+        description: j.description,
+        routing: j
+            .routing_config
+            .map(|r| r.additional_version_weights.unwrap_or_default()),
+        revision_id: j.revision_id,
     }
 }
 

@@ -24,13 +24,20 @@ pub enum CodeError {
     Io(String),
 }
 
-/// An unpacked package.
-#[derive(Debug, Clone)]
+/// An unpacked package. Its directory is removed when the last holder (the function's
+/// `$LATEST`, a published version) lets go of it.
+#[derive(Debug)]
 pub struct Code {
     pub dir: PathBuf,
     /// Base64 SHA-256 of the zip.
     pub sha256: String,
     pub size: u64,
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The base64 SHA-256 of `bytes`, as `CodeSha256` reports it.
@@ -123,6 +130,7 @@ pub(crate) mod tests {
         assert_eq!(code.size, zip.len() as u64);
         assert_eq!(code.sha256, sha256_base64(&zip));
         assert_eq!(unpack(b"not a zip", &dir.join("x")).unwrap_err(), CodeError::NotAZip);
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(code);
+        assert!(!dir.exists(), "the directory goes with the code");
     }
 }

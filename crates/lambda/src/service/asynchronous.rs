@@ -43,6 +43,8 @@ pub(crate) struct AsyncEvent {
     /// When the queue accepted it (clock milliseconds).
     pub received: u64,
     pub trace_id: Option<String>,
+    /// The version or alias invoked, if any.
+    pub qualifier: Option<String>,
 }
 
 /// How an asynchronous invocation ended.
@@ -70,7 +72,18 @@ impl Lambda {
             attempts += 1;
             let (snap, config, arn) = {
                 let f = function.lock().unwrap_or_else(PoisonError::into_inner);
-                (self.snapshot(&f), f.event_invoke.clone(), f.arn.clone())
+                match super::versions::select(&f, event.qualifier.as_deref()) {
+                    Ok(selected) => {
+                        let snap = self.snapshot_of(&f, &selected);
+                        let arn = match &event.qualifier {
+                            Some(q) => format!("{}:{q}", snap.function_arn),
+                            None => snap.function_arn.clone(),
+                        };
+                        (snap, f.event_invoke.clone(), arn)
+                    }
+                    // The version or alias went away meanwhile.
+                    Err(_) => return,
+                }
             };
             let max_retries = config
                 .as_ref()

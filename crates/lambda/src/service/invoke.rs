@@ -12,7 +12,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use lb_core::{AwsError, RequestContext};
 
-use super::{log_group, Function, Lambda};
+use super::{invalid, Function, Lambda};
 use crate::pool::PoolError;
 use crate::runtime::{Invocation, Launch, LogFn, LogLine, Outcome, NODE_BOOTSTRAP, PYTHON_BOOTSTRAP};
 
@@ -55,12 +55,16 @@ pub struct InvokeOutput {
 pub(crate) struct Snapshot {
     pub pool: Arc<crate::pool::Pool>,
     pub launch: LaunchSpec,
-    pub arn: String,
+    /// The function's unqualified ARN.
+    pub function_arn: String,
+    /// `$LATEST` or the version's number.
+    pub version: String,
     pub timeout: Duration,
 }
 
 /// Everything needed to start an environment (called only when no warm one is free).
 pub(crate) struct LaunchSpec {
+    version: String,
     name: String,
     region: String,
     account: String,
@@ -212,21 +216,27 @@ impl Lambda {
         ))
     }
 
-    pub(crate) fn snapshot(&self, f: &Function) -> Snapshot {
-        let c = &f.config;
+    /// What an invocation of `$LATEST` or a version needs.
+    pub(crate) fn snapshot_of(&self, f: &Function, selected: &super::versions::Selected<'_>) -> Snapshot {
+        let (c, code, pool) = match selected {
+            super::versions::Selected::Latest => (&f.config, &f.code, &f.pool),
+            super::versions::Selected::Version(v) => (&v.config, &v.code, &v.pool),
+        };
         Snapshot {
-            pool: Arc::clone(&f.pool),
-            arn: f.arn.clone(),
+            pool: Arc::clone(pool),
+            function_arn: f.arn.clone(),
+            version: selected.label(),
             timeout: Duration::from_secs(u64::from(c.timeout)),
             launch: LaunchSpec {
+                version: selected.label(),
                 name: f.name.clone(),
                 region: f.region.clone(),
                 account: f.account.clone(),
                 runtime: c.runtime.clone().unwrap_or_default(),
                 handler: c.handler.clone().unwrap_or_default(),
-                code_dir: f.code.dir.clone(),
+                code_dir: code.dir.clone(),
                 memory_mb: c.memory_size,
-                group: log_group(f),
+                group: c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", f.name)),
                 environment: c
                     .environment
                     .iter()
@@ -258,7 +268,7 @@ impl Lambda {
             self.config.root.join("runtime").display().to_string(),
         );
         set("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone());
-        set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into());
+        set("AWS_LAMBDA_FUNCTION_VERSION", spec.version.clone());
         set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string());
         set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
         set("AWS_LAMBDA_LOG_GROUP_NAME", spec.group.clone());
@@ -296,10 +306,10 @@ impl Lambda {
     }
 
     /// `YYYY/MM/DD/[$LATEST]<32 hex>`: one stream per execution environment.
-    fn stream_name(&self) -> String {
+    fn stream_name(&self, version: &str) -> String {
         let date = lb_core::clock::iso8601_millis(self.clock.now_millis());
         let id = lb_core::ids::uuid().replace('-', "");
-        format!("{}/{}/{}/[$LATEST]{id}", &date[0..4], &date[5..7], &date[8..10])
+        format!("{}/{}/{}/[{version}]{id}", &date[0..4], &date[5..7], &date[8..10])
     }
 
     fn log_fn(&self, spec: &LaunchSpec, stream: &str) -> LogFn {
@@ -323,16 +333,15 @@ impl Lambda {
 
     /// Invoke.
     pub async fn invoke(&self, ctx: &RequestContext, input: InvokeInput) -> Result<InvokeOutput, AwsError> {
-        let (f, qualifier) = self.lookup(ctx, &input.function_name)?;
-        if let Some(q) = input.qualifier.as_deref().filter(|q| *q != "$LATEST") {
-            let arn = f.lock().unwrap_or_else(PoisonError::into_inner).arn.clone();
-            return Err(AwsError::new(
-                "ResourceNotFoundException",
-                404,
-                format!("Function not found: {arn}:{q}"),
-            ));
-        }
-        let _ = qualifier;
+        let (f, in_name) = self.lookup(ctx, &input.function_name)?;
+        let qualifier = match (in_name, input.qualifier.clone().filter(|q| !q.is_empty())) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(invalid(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                ))
+            }
+            (a, b) => a.or(b),
+        };
         let limit = match input.invocation_type {
             InvocationType::Event => MAX_ASYNC_PAYLOAD,
             _ => MAX_SYNC_PAYLOAD,
@@ -378,7 +387,13 @@ impl Lambda {
         };
         let snap = {
             let f = f.lock().unwrap_or_else(PoisonError::into_inner);
-            self.snapshot(&f)
+            let selected = super::versions::select(&f, qualifier.as_deref())?;
+            self.snapshot_of(&f, &selected)
+        };
+        // The ARN as invoked: with the alias or version the caller named.
+        let invoked_arn = match &qualifier {
+            Some(q) => format!("{}:{q}", snap.function_arn),
+            None => snap.function_arn.clone(),
         };
         let request_id = ctx.request_id.clone();
         match input.invocation_type {
@@ -399,6 +414,7 @@ impl Lambda {
                         payload,
                         received: self.clock.now_millis(),
                         trace_id: ctx.trace_header.clone(),
+                        qualifier: qualifier.clone(),
                     },
                 );
                 Ok(InvokeOutput {
@@ -416,7 +432,7 @@ impl Lambda {
                     request_id: request_id.clone(),
                     payload,
                     timeout: snap.timeout,
-                    invoked_function_arn: snap.arn.clone(),
+                    invoked_function_arn: invoked_arn.clone(),
                     trace_id: ctx.trace_header.clone(),
                     client_context,
                     cognito_identity: None,
@@ -451,7 +467,7 @@ impl Lambda {
                     payload: invoked.outcome.payload(&request_id, snap.timeout),
                     function_error,
                     log_result,
-                    executed_version: Some("$LATEST".to_owned()),
+                    executed_version: Some(snap.version.clone()),
                 })
             }
         }
@@ -459,14 +475,14 @@ impl Lambda {
 
     /// A new environment's launch (used by the pool only when it starts one).
     pub(crate) fn make_launch(&self, spec: &LaunchSpec, program: PathBuf, args: Vec<String>) -> Launch {
-        let stream = self.stream_name();
+        let stream = self.stream_name(&spec.version);
         let runtime_version = spec.runtime.replace("python", "python:").replace("nodejs", "nodejs:");
         Launch {
             program,
             args,
             cwd: spec.code_dir.clone(),
             env: self.process_env(spec, &stream),
-            version: "$LATEST".to_owned(),
+            version: spec.version.clone(),
             memory_mb: spec.memory_mb,
             init_start: Some(format!(
                 "INIT_START Runtime Version: {runtime_version}.localbridge\tRuntime Version ARN: arn:aws:lambda:{}::runtime:localbridge",

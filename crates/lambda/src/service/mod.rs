@@ -11,6 +11,7 @@ mod event_config;
 mod invoke;
 mod permissions;
 mod target;
+mod versions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ pub use asynchronous::EventInvokeConfig;
 pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
 pub use permissions::AddPermissionInput;
+pub use versions::AliasInput;
 
 /// Where execution environments' log lines go (CloudWatch Logs, wired by the binary).
 pub use lb_core::logs::LogSink;
@@ -246,7 +248,7 @@ pub(crate) struct Function {
     pub account: String,
     pub arn: String,
     pub config: FunctionConfig,
-    pub code: Code,
+    pub code: Arc<Code>,
     pub revision_id: String,
     pub last_modified: u64,
     pub tags: BTreeMap<String, String>,
@@ -256,6 +258,11 @@ pub(crate) struct Function {
     /// Warm environments of the current code and configuration (replaced when either changes).
     pub pool: Arc<Pool>,
     pub event_invoke: Option<EventInvokeConfig>,
+    /// Published versions, by number.
+    pub versions: BTreeMap<u32, versions::Published>,
+    pub aliases: BTreeMap<String, versions::Alias>,
+    /// The number the next published version gets.
+    pub next_version: u32,
 }
 
 type Key = (String, String, String);
@@ -401,17 +408,7 @@ impl Lambda {
         let key = (region.to_owned(), account.to_owned(), name.to_owned());
         let f = self.functions().get(&key).cloned();
         match f {
-            Some(f) => {
-                if let Some(q) = qualifier.filter(|q| *q != "$LATEST") {
-                    // Versions and aliases come with PublishVersion / CreateAlias.
-                    return Err(AwsError::new(
-                        "ResourceNotFoundException",
-                        404,
-                        format!("Function not found: {}:{q}", Self::function_arn(region, account, name)),
-                    ));
-                }
-                Ok((f, qualifier.map(str::to_owned)))
-            }
+            Some(f) => Ok((f, qualifier.map(str::to_owned))),
             None => Err(not_found(&Self::function_arn(region, account, name))),
         }
     }
@@ -698,7 +695,7 @@ impl Lambda {
                 format!("Function already exist: {name}"),
             ));
         }
-        let code = self.unpack(&account, &region, &name, &zip)?;
+        let code = Arc::new(self.unpack(&account, &region, &name, &zip)?);
         let mut config = FunctionConfig {
             runtime: Some(runtime),
             role,
@@ -735,6 +732,9 @@ impl Lambda {
             policy_revision: lb_core::ids::uuid(),
             pool: Arc::new(Pool::new(self.config.max_environments)),
             event_invoke: None,
+            versions: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            next_version: 1,
         };
         let mut out = configuration(&function);
         out["State"] = json!("Pending");
@@ -746,7 +746,6 @@ impl Lambda {
         let mut functions = self.functions();
         if functions.contains_key(&key) {
             drop(functions);
-            let _ = std::fs::remove_dir_all(&function.code.dir);
             return Err(AwsError::new(
                 "ResourceConflictException",
                 409,
@@ -759,10 +758,11 @@ impl Lambda {
 
     /// GetFunction.
     pub fn get_function(&self, ctx: &RequestContext, name: &str) -> Result<Value, AwsError> {
-        let (f, _) = self.lookup(ctx, name)?;
+        let (f, qualifier) = self.lookup(ctx, name)?;
         let f = f.lock().unwrap_or_else(PoisonError::into_inner);
+        let selected = versions::select(&f, qualifier.as_deref())?;
         let mut out = json!({
-            "Configuration": configuration(&f),
+            "Configuration": configuration_of(&f, &selected),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": format!("{}/_localbridge/lambda/code/{}/{}/{}", self.config.endpoint_url, f.region, f.account, f.name),
@@ -776,9 +776,10 @@ impl Lambda {
 
     /// GetFunctionConfiguration.
     pub fn get_function_configuration(&self, ctx: &RequestContext, name: &str) -> Result<Value, AwsError> {
-        let (f, _) = self.lookup(ctx, name)?;
+        let (f, qualifier) = self.lookup(ctx, name)?;
         let f = f.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(configuration(&f))
+        let selected = versions::select(&f, qualifier.as_deref())?;
+        Ok(configuration_of(&f, &selected))
     }
 
     /// ListFunctions (by name; `Marker` is the last name returned).
@@ -826,11 +827,9 @@ impl Lambda {
     pub fn delete_function(&self, ctx: &RequestContext, name: &str) -> Result<(), AwsError> {
         let (region, account, fname, qualifier) = parse_function_ref(ctx, name)?;
         if let Some(q) = qualifier.filter(|q| *q != "$LATEST") {
-            return Err(AwsError::new(
-                "ResourceNotFoundException",
-                404,
-                format!("Function not found: {}:{q}", Self::function_arn(region, account, fname)),
-            ));
+            let (f, _) = self.lookup(ctx, name)?;
+            let mut f = f.lock().unwrap_or_else(PoisonError::into_inner);
+            return self.delete_version(&mut f, q);
         }
         if qualifier == Some("$LATEST") {
             return Err(invalid(
@@ -844,7 +843,9 @@ impl Lambda {
         };
         let f = f.lock().unwrap_or_else(PoisonError::into_inner);
         f.pool.close();
-        let _ = std::fs::remove_dir_all(&f.code.dir);
+        for v in f.versions.values() {
+            v.pool.close();
+        }
         Ok(())
     }
 
@@ -867,8 +868,8 @@ impl Lambda {
         };
         let code = self.unpack(&account, &region, &fname, &zip)?;
         let mut f = f.lock().unwrap_or_else(PoisonError::into_inner);
-        let old = std::mem::replace(&mut f.code, code);
-        let _ = std::fs::remove_dir_all(&old.dir);
+        // The old package stays while a published version still runs it.
+        f.code = Arc::new(code);
         self.changed(&mut f);
         let mut out = configuration(&f);
         out["LastUpdateStatus"] = json!("InProgress");
@@ -960,7 +961,11 @@ impl Lambda {
     pub fn shutdown(&self) {
         let functions: Vec<_> = self.functions().drain().map(|(_, f)| f).collect();
         for f in functions {
-            f.lock().unwrap_or_else(PoisonError::into_inner).pool.close();
+            let f = f.lock().unwrap_or_else(PoisonError::into_inner);
+            f.pool.close();
+            for v in f.versions.values() {
+                v.pool.close();
+            }
         }
     }
 
@@ -968,13 +973,20 @@ impl Lambda {
     pub fn reap_idle(&self) {
         let functions: Vec<_> = self.functions().values().cloned().collect();
         for f in functions {
-            let pool = Arc::clone(&f.lock().unwrap_or_else(PoisonError::into_inner).pool);
-            pool.reap(self.config.keep_warm);
+            let pools: Vec<Arc<Pool>> = {
+                let f = f.lock().unwrap_or_else(PoisonError::into_inner);
+                std::iter::once(Arc::clone(&f.pool))
+                    .chain(f.versions.values().map(|v| Arc::clone(&v.pool)))
+                    .collect()
+            };
+            for pool in pools {
+                pool.reap(self.config.keep_warm);
+            }
         }
     }
 }
 
-fn check_revision(f: &Function, revision_id: Option<&str>) -> Result<(), AwsError> {
+pub(crate) fn check_revision(f: &Function, revision_id: Option<&str>) -> Result<(), AwsError> {
     match revision_id {
         Some(r) if r != f.revision_id => Err(AwsError::new(
             "PreconditionFailedException",
@@ -985,18 +997,33 @@ fn check_revision(f: &Function, revision_id: Option<&str>) -> Result<(), AwsErro
     }
 }
 
-/// The log group of a function: LoggingConfig's, or `/aws/lambda/<name>`.
-pub(crate) fn log_group(f: &Function) -> String {
-    f.config
-        .log_group
-        .clone()
-        .unwrap_or_else(|| format!("/aws/lambda/{}", f.name))
+/// `FunctionConfiguration` of `$LATEST`.
+pub(crate) fn configuration(f: &Function) -> Value {
+    configuration_of(f, &versions::Selected::Latest)
 }
 
-/// `FunctionConfiguration` as AWS returns it for a .zip function.
-pub(crate) fn configuration(f: &Function) -> Value {
-    let c = &f.config;
-    let mut logging = json!({ "LogFormat": c.log_format, "LogGroup": log_group(f) });
+/// `FunctionConfiguration` as AWS returns it for a .zip function's `$LATEST` or a version.
+pub(crate) fn configuration_of(f: &Function, selected: &versions::Selected<'_>) -> Value {
+    let (c, code, revision_id, last_modified, arn, description) = match selected {
+        versions::Selected::Latest => (
+            &f.config,
+            &f.code,
+            &f.revision_id,
+            f.last_modified,
+            f.arn.clone(),
+            &f.config.description,
+        ),
+        versions::Selected::Version(v) => (
+            &v.config,
+            &v.code,
+            &v.revision_id,
+            v.last_modified,
+            format!("{}:{}", f.arn, v.version),
+            &v.description,
+        ),
+    };
+    let group = c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", f.name));
+    let mut logging = json!({ "LogFormat": c.log_format, "LogGroup": group });
     if let Some(l) = &c.application_log_level {
         logging["ApplicationLogLevel"] = json!(l);
     }
@@ -1005,19 +1032,19 @@ pub(crate) fn configuration(f: &Function) -> Value {
     }
     let mut out = json!({
         "FunctionName": f.name,
-        "FunctionArn": f.arn,
+        "FunctionArn": arn,
         "Runtime": c.runtime,
         "Role": c.role,
         "Handler": c.handler,
-        "CodeSize": f.code.size,
-        "Description": c.description,
+        "CodeSize": code.size,
+        "Description": description,
         "Timeout": c.timeout,
         "MemorySize": c.memory_size,
-        "LastModified": timestamp(f.last_modified),
-        "CodeSha256": f.code.sha256,
-        "Version": "$LATEST",
+        "LastModified": timestamp(last_modified),
+        "CodeSha256": code.sha256,
+        "Version": selected.label(),
         "TracingConfig": { "Mode": c.tracing_mode },
-        "RevisionId": f.revision_id,
+        "RevisionId": revision_id,
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
@@ -1028,7 +1055,9 @@ pub(crate) fn configuration(f: &Function) -> Value {
             "RuntimeVersionArn": format!(
                 "arn:aws:lambda:{}::runtime:{}",
                 f.region,
-                hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(c.runtime.as_deref().unwrap_or_default())))
+                hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+                    c.runtime.as_deref().unwrap_or_default()
+                )))
             ),
         },
         "LoggingConfig": logging,

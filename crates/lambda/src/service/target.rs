@@ -56,6 +56,11 @@ impl Lambda {
                 payload: Bytes::copy_from_slice(msg.body.as_bytes()),
                 received: self.clock.now_millis(),
                 trace_id: msg.trace_header.as_deref().map(str::to_owned),
+                qualifier: arn
+                    .resource
+                    .strip_prefix("function:")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, q)| q.to_owned()),
             },
         );
         Ok(())
