@@ -35,6 +35,9 @@ pub(crate) struct TrieNode {
     control: bool,
     /// A child has children: a name with dots may lead somewhere from here.
     deep: bool,
+    /// Bit `n` set: a child's key has `n` bytes (`n` < 16), so a key of another length is no
+    /// child (no hashing).
+    short_lens: u16,
     /// The field index of the path ending here, if a pattern has a leaf here.
     pub(crate) field: Option<u32>,
     pub(crate) parent: u32,
@@ -129,7 +132,10 @@ impl PathTrie {
                     let k = key.as_bytes();
                     n.control |= k.iter().any(|&c| c < 0x20);
                     match short_key(k) {
-                        Some(sk) => n.short.insert(sk, id),
+                        Some(sk) => {
+                            n.short_lens |= 1 << k.len();
+                            n.short.insert(sk, id)
+                        }
                         None => {
                             n.long.insert(k.into(), id);
                         }
@@ -960,7 +966,11 @@ fn fast_key(b: &[u8], at: usize, n: &TrieNode) -> Option<(Option<u32>, usize)> {
     } else {
         (w0, w1 & low_bytes(len - 8))
     };
-    let child = n.short_child(ShortKey(lo, hi | (len as u64) << 56));
+    let child = if n.short_lens & 1 << len != 0 {
+        n.short_child(ShortKey(lo, hi | (len as u64) << 56))
+    } else {
+        None
+    };
     if child.is_none() && n.deep && (bytes_eq(lo, b'.') | bytes_eq(hi, b'.')) != 0 {
         return None;
     }
