@@ -428,3 +428,23 @@ def test_versions_and_aliases(lam, aws):
     assert e.value.response["Error"]["Message"] == f"Function not found: {arn}:1"
     lam.delete_alias(FunctionName="svc", Name="live")
     assert lam.list_aliases(FunctionName="svc")["Aliases"] == []
+
+
+def test_tags_and_reserved_concurrency(lam):
+    create(lam, "tagged", PRINT_EVENT, Tags={"team": "a"})
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:tagged"
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    lam.tag_resource(Resource=arn, Tags={"env": "dev"})
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"env": "dev"}
+    assert lam.get_function(FunctionName="tagged")["Tags"] == {"env": "dev"}
+    put = lam.put_function_concurrency(FunctionName="tagged", ReservedConcurrentExecutions=0)
+    assert put["ReservedConcurrentExecutions"] == 0
+    assert lam.get_function_concurrency(FunctionName="tagged")["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="tagged", Payload=b"{}")
+    assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    lam.delete_function_concurrency(FunctionName="tagged")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="tagged")
+    assert lam.invoke(FunctionName="tagged", Payload=b"{}")["StatusCode"] == 200

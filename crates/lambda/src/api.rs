@@ -39,6 +39,12 @@ pub const REST_PATHS: &[&str] = &[
 /// The operations served.
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "DeleteFunctionConcurrency",
+    "GetFunctionConcurrency",
+    "ListTags",
+    "PutFunctionConcurrency",
+    "TagResource",
+    "UntagResource",
     "CreateAlias",
     "DeleteAlias",
     "GetAlias",
@@ -266,6 +272,42 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             }
             _ => Err(not_implemented(&format!("{method} {path}"))),
         },
+        (&Method::POST, ["2017-03-31", "tags", arn]) => {
+            let j = body::<TagsJson>(req)?;
+            lambda.tag_resource(ctx, arn, j.tags.unwrap_or_default())?;
+            Ok(empty(204, rid))
+        }
+        (&Method::DELETE, ["2017-03-31", "tags", arn]) => {
+            let keys: Vec<String> = req
+                .parts
+                .uri
+                .query()
+                .map(|q| {
+                    form_urlencoded::parse(q.as_bytes())
+                        .filter(|(k, _)| k == "tagKeys")
+                        .map(|(_, v)| v.into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            lambda.untag_resource(ctx, arn, &keys)?;
+            Ok(empty(204, rid))
+        }
+        (&Method::GET, ["2017-03-31", "tags", arn]) => Ok(json_response(200, &lambda.list_tags(ctx, arn)?, rid)),
+        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
+            let j = body::<ConcurrencyJson>(req)?;
+            Ok(json_response(
+                200,
+                &lambda.put_concurrency(ctx, name, j.reserved_concurrent_executions)?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
+            Ok(json_response(200, &lambda.get_concurrency(ctx, name)?, rid))
+        }
+        (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
+            lambda.delete_concurrency(ctx, name)?;
+            Ok(empty(204, rid))
+        }
         (&Method::POST, ["2015-03-31", "functions", name, "versions"]) => {
             let j = body::<PublishVersionJson>(req)?;
             Ok(json_response(
@@ -311,6 +353,18 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
         }
         _ => Err(not_implemented(&format!("{method} {path}"))),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct TagsJson {
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct ConcurrencyJson {
+    reserved_concurrent_executions: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

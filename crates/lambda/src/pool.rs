@@ -12,6 +12,9 @@ use crate::runtime::{Environment, Invocation, Invoked, Launch};
 pub(crate) struct Pool {
     idle: Mutex<Vec<(Arc<Environment>, Instant)>>,
     slots: Semaphore,
+    /// The function's reserved concurrency, when set: invocations over it are throttled
+    /// rather than queued.
+    reserved: Option<usize>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -22,13 +25,22 @@ pub(crate) enum PoolError {
     Start(std::io::Error),
     /// The pool was replaced (new code or configuration) or its function deleted.
     Closed,
+    /// Every slot of the function's reserved concurrency is busy (or it is 0).
+    Throttled,
 }
 
 impl Pool {
     pub fn new(max_environments: usize) -> Self {
+        Self::with_limit(max_environments, None)
+    }
+
+    /// A pool of at most `max_environments`, or of the function's reserved concurrency.
+    pub fn with_limit(max_environments: usize, reserved: Option<usize>) -> Self {
+        let slots = reserved.unwrap_or(max_environments.max(1));
         Self {
             idle: Mutex::new(Vec::new()),
-            slots: Semaphore::new(max_environments.max(1)),
+            slots: Semaphore::new(slots),
+            reserved,
             closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -39,7 +51,15 @@ impl Pool {
         launch: impl FnOnce() -> Launch,
         invocation: Invocation,
     ) -> Result<(Invoked, bool), PoolError> {
-        let _slot = self.slots.acquire().await.map_err(|_| PoolError::Closed)?;
+        let _slot = if self.reserved.is_some() {
+            match self.slots.try_acquire() {
+                Ok(p) => p,
+                Err(tokio::sync::TryAcquireError::Closed) => return Err(PoolError::Closed),
+                Err(tokio::sync::TryAcquireError::NoPermits) => return Err(PoolError::Throttled),
+            }
+        } else {
+            self.slots.acquire().await.map_err(|_| PoolError::Closed)?
+        };
         let warm = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             let mut found = None;

@@ -447,6 +447,7 @@ impl Lambda {
                             502,
                             format!("localbridge could not start the {} runtime: {e}", snap.launch.runtime),
                         ),
+                        PoolError::Throttled => AwsError::new("TooManyRequestsException", 429, "Rate Exceeded."),
                         PoolError::Closed => AwsError::new(
                             "ResourceConflictException",
                             409,

@@ -8,6 +8,7 @@
 
 mod asynchronous;
 mod event_config;
+mod extras;
 mod invoke;
 mod permissions;
 mod target;
@@ -263,6 +264,7 @@ pub(crate) struct Function {
     pub aliases: BTreeMap<String, versions::Alias>,
     /// The number the next published version gets.
     pub next_version: u32,
+    pub reserved_concurrency: Option<u32>,
 }
 
 type Key = (String, String, String);
@@ -735,6 +737,7 @@ impl Lambda {
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
             next_version: 1,
+            reserved_concurrency: None,
         };
         let mut out = configuration(&function);
         out["State"] = json!("Pending");
@@ -953,7 +956,11 @@ impl Lambda {
     fn changed(&self, f: &mut Function) {
         f.revision_id = lb_core::ids::uuid();
         f.last_modified = self.clock.now_millis();
-        let old = std::mem::replace(&mut f.pool, Arc::new(Pool::new(self.config.max_environments)));
+        let reserved = f.reserved_concurrency.map(|n| n as usize);
+        let old = std::mem::replace(
+            &mut f.pool,
+            Arc::new(Pool::with_limit(self.config.max_environments, reserved)),
+        );
         old.close();
     }
 
