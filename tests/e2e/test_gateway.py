@@ -12,7 +12,7 @@ def test_health(endpoint):
     doc = json.loads(body)
     assert doc["status"] == "running"
     assert doc["services"] == {
-        "events": "running", "iam": "running", "logs": "running", "s3": "running", "sqs": "running", "sts": "running"
+        "events": "running", "iam": "running", "lambda": "running", "logs": "running", "s3": "running", "sqs": "running", "sts": "running"
     }
     assert doc["clock"] == "system"
     assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])

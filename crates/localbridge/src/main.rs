@@ -76,6 +76,21 @@ struct ServeArgs {
     /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     event_journal_capacity: usize,
+    /// Where Lambda unpacks function packages and writes its runtime clients (default: a
+    /// directory under the system's temporary directory, removed at exit).
+    #[arg(long)]
+    lambda_dir: Option<std::path::PathBuf>,
+    /// The interpreter of a Lambda runtime, `RUNTIME=PROGRAM` (repeatable), e.g.
+    /// `--lambda-runtime python3.12=/usr/bin/python3.12`. Default: `python3.X` or `python3`,
+    /// and `node`, from PATH.
+    #[arg(long = "lambda-runtime", value_parser = parse_runtime)]
+    lambda_runtimes: Vec<(String, String)>,
+    /// Execution environments one function may run at once (its concurrency).
+    #[arg(long, default_value_t = 10)]
+    lambda_max_environments: usize,
+    /// Seconds an idle execution environment is kept warm.
+    #[arg(long, default_value_t = 600)]
+    lambda_keep_warm_seconds: u64,
     /// CloudWatch Logs events stored in all log groups together (the oldest ingested are dropped
     /// first, counted in `localbridge_logs_events_dropped_total`).
     #[arg(long, default_value_t = 1_000_000)]
@@ -84,6 +99,13 @@ struct ServeArgs {
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
     header_read_timeout: f64,
+}
+
+fn parse_runtime(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((r, p)) if !r.is_empty() && !p.is_empty() => Ok((r.to_owned(), p.to_owned())),
+        _ => Err(format!("expected RUNTIME=PROGRAM, got {s}")),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +185,40 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     ));
     registry.register("logs", logs.clone());
 
+    let endpoint_host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        local.ip().to_string()
+    };
+    let lambda_root = args.lambda_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join(format!("localbridge-{}", std::process::id()))
+            .join("lambda")
+    });
+    let lambda = lb_lambda::Lambda::new(
+        lb_lambda::LambdaConfig {
+            root: lambda_root.clone(),
+            endpoint_url: format!("http://{endpoint_host}:{}", local.port()),
+            interpreters: args.lambda_runtimes.iter().cloned().collect(),
+            max_environments: args.lambda_max_environments,
+            keep_warm: std::time::Duration::from_secs(args.lambda_keep_warm_seconds),
+        },
+        Arc::clone(&clock),
+        Some(engine.clone()),
+        Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
+    );
+    registry.register("lambda", lambda.clone());
+    let reaper = {
+        let lambda = Arc::clone(&lambda);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                lambda.reap_idle();
+            }
+        })
+    };
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -183,9 +239,10 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         })
         .service(lb_sqs::api::SqsApi::new(sqs))
         .service(lb_events::api::EventsApi::new(events))
+        .service(lb_lambda::api::LambdaApi::new(Arc::clone(&lambda)))
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
-        .service(lb_logs::api::LogsApi::new(logs))
+        .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);
@@ -214,6 +271,11 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         }
     }
     let report = engine.shutdown(DRAIN_DEADLINE).await;
+    reaper.abort();
+    lambda.shutdown();
+    if args.lambda_dir.is_none() {
+        let _ = std::fs::remove_dir_all(lambda_root.parent().unwrap_or(&lambda_root));
+    }
     info!(
         drained = report.drained,
         left = report.left,

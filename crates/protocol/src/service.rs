@@ -238,10 +238,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         Protocol::Json(JsonVersion::V1_0),
         Some("DynamoDB_20120810."),
     ),
-    UnservedSpec {
-        rest_paths: &["/2015-03-31/functions"],
-        ..unserved("lambda", Protocol::RestJson, Some("AWSLambda."))
-    },
     unserved("scheduler", Protocol::RestJson, None),
     unserved("pipes", Protocol::RestJson, None),
     UnservedSpec {

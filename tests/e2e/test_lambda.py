@@ -1,0 +1,450 @@
+"""Lambda with the AWS CLI and boto3: functions created from .zip packages run as local processes
+(no containers), invoked synchronously and asynchronously, their handler code unmodified."""
+
+import base64
+import io
+import json
+import sys
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import _client, serve
+
+ROLE = "arn:aws:iam::000000000000:role/any"
+
+PRINT_EVENT = """import json
+def lambda_handler(event, context):
+    print(json.dumps(event))
+    return {"statusCode": 200, "function": context.function_name, "requestId": context.aws_request_id}
+"""
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    # The functions' Python is this interpreter: it has boto3, as Lambda's Python runtimes do.
+    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+
+
+@pytest.fixture
+def lam(endpoint):
+    return _client("lambda", endpoint)
+
+
+def package(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def create(lam, name, code, handler="app.lambda_handler", **extra):
+    out = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler=handler,
+        Code={"ZipFile": package({"app.py": code})},
+        **extra,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    return out
+
+
+def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path):
+    (tmp_path / "fn.zip").write_bytes(package({"app.py": PRINT_EVENT}))
+    created = aws(
+        "lambda", "create-function", "--function-name", "thumbs", "--runtime", "python3.12",
+        "--handler", "app.lambda_handler", "--zip-file", "fileb://fn.zip", "--role", ROLE,
+    )
+    assert created["State"] == "Pending"
+    assert created["StateReasonCode"] == "Creating"
+    assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:thumbs"
+    assert created["CodeSha256"] == base64.b64encode(
+        __import__("hashlib").sha256((tmp_path / "fn.zip").read_bytes()).digest()
+    ).decode()
+    aws_raw("lambda", "wait", "function-active-v2", "--function-name", "thumbs", check=True)
+    out = aws(
+        "lambda", "invoke", "--function-name", "thumbs", "--payload", '{"bucket": "photos"}',
+        "--log-type", "Tail", "out.json",
+    )
+    assert out["StatusCode"] == 200
+    assert out["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in out
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["statusCode"] == 200 and result["function"] == "thumbs"
+    log = base64.b64decode(out["LogResult"]).decode()
+    lines = log.splitlines()
+    assert lines[0] == f"START RequestId: {result['requestId']} Version: $LATEST"
+    assert lines[1] == '{"bucket": "photos"}'
+    assert lines[2] == f"END RequestId: {result['requestId']}"
+    assert lines[3].startswith(f"REPORT RequestId: {result['requestId']}\tDuration: ")
+    assert "\tMemory Size: 128 MB\tMax Memory Used: " in lines[3] and "\tInit Duration: " in lines[3]
+
+    got = aws("lambda", "get-function", "--function-name", "thumbs")
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Configuration"]["LastUpdateStatus"] == "Successful"
+    listed = aws("lambda", "list-functions")
+    assert [f["FunctionName"] for f in listed["Functions"]] == ["thumbs"]
+    aws("lambda", "delete-function", "--function-name", "thumbs")
+    missing = aws_raw("lambda", "get-function", "--function-name", "thumbs")
+    assert missing.returncode != 0
+    assert "ResourceNotFoundException" in missing.stderr
+    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:thumbs" in missing.stderr
+
+
+def test_handler_calls_back_into_localbridge_with_boto3(lam, endpoint):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="photos")
+    s3.create_bucket(Bucket="thumbs")
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"JPEGDATA")
+    create(
+        lam,
+        "copier",
+        """import boto3
+s3 = boto3.client("s3")
+def lambda_handler(event, context):
+    body = s3.get_object(Bucket=event["bucket"], Key=event["key"])["Body"].read()
+    s3.put_object(Bucket="thumbs", Key="small-" + event["key"], Body=body[:4])
+    return {"copied": len(body)}
+""",
+        Timeout=30,
+    )
+    out = lam.invoke(FunctionName="copier", Payload=json.dumps({"bucket": "photos", "key": "beach.jpeg"}))
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == {"copied": 8}
+    assert s3.get_object(Bucket="thumbs", Key="small-beach.jpeg")["Body"].read() == b"JPEG"
+
+
+def test_errors_timeouts_and_crashes(lam):
+    create(lam, "boom", "def lambda_handler(e, c):\n    raise ValueError('boom')\n")
+    out = lam.invoke(FunctionName="boom", Payload=b"{}")
+    assert out["StatusCode"] == 200
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "ValueError" and err["errorMessage"] == "boom"
+    assert err["requestId"] == out["ResponseMetadata"]["RequestId"]
+
+    create(lam, "slow", "import time\ndef lambda_handler(e, c):\n    time.sleep(30)\n", Timeout=1)
+    out = lam.invoke(FunctionName="slow", Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert err["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+
+    create(lam, "crash", "import os\ndef lambda_handler(e, c):\n    os._exit(7)\n")
+    out = lam.invoke(FunctionName="crash", Payload=b"{}")
+    err = json.loads(out["Payload"].read())
+    assert err["errorType"] == "Runtime.ExitError"
+    assert err["errorMessage"].endswith("Error: Runtime exited with error: exit status 7")
+
+    create(lam, "badimport", "import nonexistent_module_xyz\n")
+    out = lam.invoke(FunctionName="badimport", Payload=b"{}")
+    err = json.loads(out["Payload"].read())
+    assert err == {
+        "errorMessage": "Unable to import module 'app': No module named 'nonexistent_module_xyz'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="boom", Payload=b"{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_update_code_and_configuration_and_async_invoke(lam):
+    create(lam, "greeter", "import os\ndef lambda_handler(e, c):\n    return os.environ.get('GREETING', 'none')\n")
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "none"
+    up = lam.update_function_configuration(FunctionName="greeter", Environment={"Variables": {"GREETING": "hi"}})
+    assert up["LastUpdateStatus"] == "InProgress"
+    lam.get_waiter("function_updated_v2").wait(FunctionName="greeter", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "hi"
+    lam.update_function_code(
+        FunctionName="greeter", ZipFile=package({"app.py": "def lambda_handler(e, c):\n    return 'v2'\n"})
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName="greeter", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="greeter")["Payload"].read()) == "v2"
+    queued = lam.invoke(FunctionName="greeter", InvocationType="Event", Payload=b"{}")
+    assert queued["StatusCode"] == 202
+    dry = lam.invoke(FunctionName="greeter", InvocationType="DryRun")
+    assert dry["StatusCode"] == 204
+
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="greeter", Environment={"Variables": {"AWS_REGION": "x"}})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert e.value.response["Error"]["Message"].endswith("Reserved keys used in this request: AWS_REGION")
+
+
+def test_permissions(aws, aws_raw, lam):
+    create(lam, "thumbs", PRINT_EVENT)
+    added = aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos",
+    )
+    assert json.loads(added["Statement"]) == {
+        "Sid": "s3",
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "lambda:InvokeFunction",
+        "Resource": "arn:aws:lambda:us-east-1:000000000000:function:thumbs",
+        "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::photos"}},
+    }
+    policy = json.loads(aws("lambda", "get-policy", "--function-name", "thumbs")["Policy"])
+    assert policy["Version"] == "2012-10-17" and [s["Sid"] for s in policy["Statement"]] == ["s3"]
+    dup = aws_raw(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+    )
+    assert dup.returncode != 0 and "ResourceConflictException" in dup.stderr
+    aws("lambda", "remove-permission", "--function-name", "thumbs", "--statement-id", "s3")
+    gone = aws_raw("lambda", "get-policy", "--function-name", "thumbs")
+    assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
+
+
+# ---- asynchronous invocation, destinations, S3 and EventBridge as callers ----------------------
+
+import time  # noqa: E402
+
+from conftest import advance_clock, receive  # noqa: E402
+
+# A handler that reports each attempt to the `attempts` queue, then fails (or succeeds).
+REPORTING = """import json, os, boto3
+sqs = boto3.client("sqs")
+def lambda_handler(event, context):
+    url = sqs.get_queue_url(QueueName="attempts")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestId": context.aws_request_id, "event": event}))
+    if os.environ.get("FAIL") == "1":
+        raise RuntimeError("failed on purpose")
+    return {"ok": True}
+"""
+
+
+@pytest.fixture
+def manual_server(tmp_path, request):
+    yield from serve(
+        tmp_path, request, ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}"]
+    )
+
+
+def queue_arn(name):
+    return f"arn:aws:sqs:us-east-1:000000000000:{name}"
+
+
+def poll(sqs, url, endpoint=None, step=0, tries=2000):
+    """One message (deleted), polling without a long wait; with `endpoint`, the manual clock
+    moves `step` seconds between polls (retries wait on it)."""
+    for _ in range(tries):
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
+        for m in resp.get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            return m
+        if endpoint is not None and step:
+            advance_clock(endpoint, step)
+        time.sleep(0.01)
+    raise AssertionError("no message arrived")
+
+
+def test_async_retries_on_the_clock_then_on_failure_destination(manual_server):
+    endpoint = manual_server.endpoint
+    lam, sqs = _client("lambda", endpoint), _client("sqs", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    create(lam, "flaky", REPORTING, Environment={"Variables": {"FAIL": "1"}}, Timeout=30)
+    cfg = lam.put_function_event_invoke_config(
+        FunctionName="flaky",
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn("failures")}},
+    )
+    assert cfg["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST"
+    assert cfg["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": queue_arn("failures")}}
+    assert lam.invoke(FunctionName="flaky", InvocationType="Event", Payload=b'{"n": 1}')["StatusCode"] == 202
+    first = json.loads(poll(sqs, attempts)["Body"])
+    # The second attempt waits a minute on the clock, the third two more.
+    second = json.loads(poll(sqs, attempts, endpoint, step=10)["Body"])
+    third = json.loads(poll(sqs, attempts, endpoint, step=10)["Body"])
+    assert first["requestId"] == second["requestId"] == third["requestId"]
+    record = json.loads(poll(sqs, failures)["Body"])
+    assert record["version"] == "1.0"
+    assert record["requestContext"] == {
+        "requestId": first["requestId"],
+        "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
+    assert record["requestPayload"] == {"n": 1}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "failed on purpose"
+
+
+def test_on_success_destination_and_dead_letter_queue(lam, sqs):
+    sqs.create_queue(QueueName="attempts")
+    ok = sqs.create_queue(QueueName="ok")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    create(lam, "fine", REPORTING, Timeout=30)
+    lam.put_function_event_invoke_config(
+        FunctionName="fine", DestinationConfig={"OnSuccess": {"Destination": queue_arn("ok")}}
+    )
+    lam.invoke(FunctionName="fine", InvocationType="Event", Payload=b'{"k": "v"}')
+    record = receive(sqs, ok, 1)[0]
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"] == {"ok": True}
+
+    create(
+        lam, "broken", REPORTING, Timeout=30,
+        Environment={"Variables": {"FAIL": "1"}},
+        DeadLetterConfig={"TargetArn": queue_arn("dlq")},
+    )
+    lam.put_function_event_invoke_config(FunctionName="broken", MaximumRetryAttempts=0)
+    lam.invoke(FunctionName="broken", InvocationType="Event", Payload=b'{"order": 7}')
+    resp = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=20, MessageAttributeNames=["All"])
+    (m,) = resp["Messages"]
+    assert json.loads(m["Body"]) == {"order": 7}
+    attrs = m["MessageAttributes"]
+    assert attrs["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
+    assert attrs["ErrorMessage"]["StringValue"] == "failed on purpose"
+    assert len(attrs["RequestID"]["StringValue"]) == 36
+
+
+def test_s3_and_eventbridge_invoke_functions_allowed_by_their_policy(lam, sqs, aws, aws_raw, endpoint):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    events = _client("events", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    create(lam, "thumbs", REPORTING, Timeout=30)
+    fn_arn = "arn:aws:lambda:us-east-1:000000000000:function:thumbs"
+    s3.create_bucket(Bucket="photos")
+    config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration=config)
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos", "--source-account", "000000000000",
+    )
+    s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration=config)
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"x" * 10)
+    got = receive(sqs, attempts, 1)[0]
+    (rec,) = got["event"]["Records"]
+    assert rec["eventSource"] == "aws:s3" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["s3"]["bucket"]["name"] == "photos" and rec["s3"]["object"]["key"] == "beach.jpeg"
+
+    events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="orders", Targets=[{"Id": "fn", "Arn": fn_arn}])
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 1}'}])
+    # No permission for events.amazonaws.com yet: the delivery is refused (and recorded).
+    lam.add_permission(
+        FunctionName="thumbs", StatementId="events", Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com", SourceArn="arn:aws:events:us-east-1:000000000000:rule/orders",
+    )
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 2}'}])
+    got = receive(sqs, attempts, 1)[0]
+    assert got["event"]["detail"] == {"id": 2}
+    assert got["event"]["source"] == "shop" and got["event"]["detail-type"] == "Order"
+
+
+def test_the_seeds_demo_logs_show_the_printed_s3_event(aws, lam, endpoint, tmp_path):
+    """S3 → Lambda → CloudWatch Logs: the handler prints the S3 event; the developer reads it with
+    `aws logs filter-log-events`, framed by START / END / REPORT, one stream per environment."""
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    create(lam, "thumbs", PRINT_EVENT)
+    s3.create_bucket(Bucket="photos")
+    aws(
+        "lambda", "add-permission", "--function-name", "thumbs", "--statement-id", "s3",
+        "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+        "--source-arn", "arn:aws:s3:::photos",
+    )
+    (tmp_path / "lambda.json").write_text(json.dumps({"LambdaFunctionConfigurations": [{
+        "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:thumbs",
+        "Events": ["s3:ObjectCreated:*"],
+    }]}))
+    aws("s3api", "put-bucket-notification-configuration", "--bucket", "photos",
+        "--notification-configuration", "file://lambda.json")
+    s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"JPEG")
+    deadline = time.monotonic() + 30
+    while True:
+        events = aws("logs", "filter-log-events", "--log-group-name", "/aws/lambda/thumbs")["events"]
+        if any(e["message"].startswith("REPORT ") for e in events):
+            break
+        assert time.monotonic() < deadline, events
+        time.sleep(0.05)
+    messages = [e["message"].rstrip("\n") for e in events]
+    start = next(i for i, m in enumerate(messages) if m.startswith("START RequestId: "))
+    assert messages[0].startswith("INIT_START Runtime Version: python:3.12")
+    printed = json.loads(messages[start + 1])
+    (rec,) = printed["Records"]
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["object"]["key"] == "beach.jpeg"
+    assert messages[start + 2].startswith("END RequestId: ")
+    assert messages[start + 3].startswith("REPORT RequestId: ")
+    streams = aws("logs", "describe-log-streams", "--log-group-name", "/aws/lambda/thumbs")["logStreams"]
+    assert len(streams) == 1 and "/[$LATEST]" in streams[0]["logStreamName"]
+    assert {e["logStreamName"] for e in events} == {streams[0]["logStreamName"]}
+
+
+def test_versions_and_aliases(lam, aws):
+    create(lam, "svc", "def lambda_handler(e, c):\n    return ['v1', c.function_version, c.invoked_function_arn]\n")
+    v1 = lam.publish_version(FunctionName="svc", Description="first")
+    assert v1["Version"] == "1"
+    assert v1["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:svc:1"
+    assert v1["Description"] == "first"
+    # Nothing changed: the same version again.
+    assert lam.publish_version(FunctionName="svc")["Version"] == "1"
+    lam.update_function_code(
+        FunctionName="svc",
+        ZipFile=package({"app.py": "def lambda_handler(e, c):\n    return ['v2', c.function_version, c.invoked_function_arn]\n"}),
+    )
+    assert lam.publish_version(FunctionName="svc")["Version"] == "2"
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName="svc")["Versions"]]
+    assert versions == ["$LATEST", "1", "2"]
+    alias = lam.create_alias(FunctionName="svc", Name="live", FunctionVersion="1")
+    assert alias["AliasArn"] == "arn:aws:lambda:us-east-1:000000000000:function:svc:live"
+
+    def call(**kw):
+        out = lam.invoke(FunctionName="svc", **kw)
+        return out["ExecutedVersion"], json.loads(out["Payload"].read())
+
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:svc"
+    assert call(Qualifier="live") == ("1", ["v1", "1", f"{arn}:live"])
+    assert call(Qualifier="2") == ("2", ["v2", "2", f"{arn}:2"])
+    assert call() == ("$LATEST", ["v2", "$LATEST", arn])
+    lam.update_alias(FunctionName="svc", Name="live", FunctionVersion="2")
+    assert call(Qualifier="live")[0] == "2"
+    got = aws("lambda", "get-alias", "--function-name", "svc", "--name", "live")
+    assert got["FunctionVersion"] == "2"
+    assert lam.get_function(FunctionName="svc", Qualifier="1")["Configuration"]["Version"] == "1"
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="svc", Qualifier="2")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.delete_function(FunctionName="svc", Qualifier="1")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="svc", Qualifier="1")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == f"Function not found: {arn}:1"
+    lam.delete_alias(FunctionName="svc", Name="live")
+    assert lam.list_aliases(FunctionName="svc")["Aliases"] == []
+
+
+def test_tags_and_reserved_concurrency(lam):
+    create(lam, "tagged", PRINT_EVENT, Tags={"team": "a"})
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:tagged"
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    lam.tag_resource(Resource=arn, Tags={"env": "dev"})
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"env": "dev"}
+    assert lam.get_function(FunctionName="tagged")["Tags"] == {"env": "dev"}
+    put = lam.put_function_concurrency(FunctionName="tagged", ReservedConcurrentExecutions=0)
+    assert put["ReservedConcurrentExecutions"] == 0
+    assert lam.get_function_concurrency(FunctionName="tagged")["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="tagged", Payload=b"{}")
+    assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    lam.delete_function_concurrency(FunctionName="tagged")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="tagged")
+    assert lam.invoke(FunctionName="tagged", Payload=b"{}")["StatusCode"] == 200
