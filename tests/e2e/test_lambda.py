@@ -448,3 +448,99 @@ def test_tags_and_reserved_concurrency(lam):
     lam.delete_function_concurrency(FunctionName="tagged")
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="tagged")
     assert lam.invoke(FunctionName="tagged", Payload=b"{}")["StatusCode"] == 200
+
+
+# ---- SQS event source mapping ---------------------------------------------------------------
+
+FORWARD = """import json, boto3
+sqs = boto3.client("sqs")
+def lambda_handler(event, context):
+    url = sqs.get_queue_url(QueueName="seen")["QueueUrl"]
+    failures = []
+    for r in event["Records"]:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(r))
+        if r["body"] == "bad":
+            failures.append({"itemIdentifier": r["messageId"]})
+    return {"batchItemFailures": failures}
+"""
+
+
+def queue_counts(sqs, url):
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_sqs_event_source_mapping_records_filters_and_deletes(lam, sqs, aws):
+    orders = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    seen = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    create(lam, "consumer", FORWARD, Timeout=30)
+    mapping = aws(
+        "lambda", "create-event-source-mapping", "--function-name", "consumer",
+        "--event-source-arn", queue_arn("orders"), "--batch-size", "10",
+        "--filter-criteria", json.dumps({"Filters": [{"Pattern": json.dumps({"body": {"type": ["order"]}})}]}),
+    )
+    assert mapping["State"] == "Creating"
+    assert mapping["EventSourceArn"] == queue_arn("orders")
+    assert mapping["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:consumer"
+    assert mapping["BatchSize"] == 10
+    got = lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert got["State"] == "Enabled"
+    sqs.send_message(QueueUrl=orders, MessageBody=json.dumps({"type": "order", "id": 1}),
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "web"}})
+    sqs.send_message(QueueUrl=orders, MessageBody=json.dumps({"type": "refund", "id": 2}))
+    (rec,) = receive(sqs, seen, 1)
+    assert json.loads(rec["body"]) == {"type": "order", "id": 1}
+    assert rec["eventSource"] == "aws:sqs"
+    assert rec["eventSourceARN"] == queue_arn("orders")
+    assert rec["awsRegion"] == "us-east-1"
+    assert rec["attributes"]["ApproximateReceiveCount"] == "1"
+    assert set(rec["attributes"]) >= {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"}
+    assert rec["messageAttributes"] == {
+        "kind": {"stringValue": "web", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
+    assert len(rec["md5OfBody"]) == 32 and "md5OfMessageAttributes" in rec
+    # The filtered-out message and the processed one both leave the queue.
+    deadline = time.monotonic() + 30
+    while queue_counts(sqs, orders) != (0, 0):
+        assert time.monotonic() < deadline, queue_counts(sqs, orders)
+        time.sleep(0.02)
+    listed = lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [mapping["UUID"]]
+    deleted = lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    assert deleted["State"] == "Deleting"
+    with pytest.raises(ClientError) as e:
+        lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_partial_batch_failures_return_to_the_queue_and_reach_its_dlq(manual_server):
+    endpoint = manual_server.endpoint
+    lam, sqs = _client("lambda", endpoint), _client("sqs", endpoint)
+    dlq = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+    orders = sqs.create_queue(QueueName="orders", Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn("orders-dlq"), "maxReceiveCount": "1"}),
+    })["QueueUrl"]
+    seen = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    create(lam, "consumer", FORWARD, Timeout=30)
+    lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=queue_arn("orders"), BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    sqs.send_message_batch(QueueUrl=orders, Entries=[
+        {"Id": "a", "MessageBody": "good"}, {"Id": "b", "MessageBody": "bad"},
+    ])
+    bodies = set()
+    while len(bodies) < 2:
+        bodies.add(json.loads(poll(sqs, seen)["Body"])["body"])
+    assert bodies == {"good", "bad"}
+    # "bad" comes back after the visibility timeout, then goes to the DLQ (maxReceiveCount 1).
+    m = poll(sqs, dlq, endpoint, step=10)
+    assert m["Body"] == "bad"
+
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=queue_arn("nope"))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=queue_arn("orders"), BatchSize=100)
+    assert "Maximum batch window in seconds must be greater than 0" in e.value.response["Error"]["Message"]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::service::{
     AddPermissionInput, AliasInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput,
-    LoggingInput, UpdateConfigInput,
+    LoggingInput, MappingInput, UpdateConfigInput,
 };
 use crate::Lambda;
 
@@ -39,6 +39,11 @@ pub const REST_PATHS: &[&str] = &[
 /// The operations served.
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "CreateEventSourceMapping",
+    "DeleteEventSourceMapping",
+    "GetEventSourceMapping",
+    "ListEventSourceMappings",
+    "UpdateEventSourceMapping",
     "DeleteFunctionConcurrency",
     "GetFunctionConcurrency",
     "ListTags",
@@ -272,6 +277,40 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             }
             _ => Err(not_implemented(&format!("{method} {path}"))),
         },
+        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
+            let input = mapping_input(body::<MappingJson>(req)?);
+            Ok(json_response(
+                202,
+                &lambda.create_event_source_mapping(ctx, input)?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings"]) => {
+            let q = query(req);
+            Ok(json_response(
+                200,
+                &lambda.list_event_source_mappings(
+                    ctx,
+                    q.get("EventSourceArn").map(String::as_str),
+                    q.get("FunctionName").map(String::as_str),
+                )?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings", uuid]) => {
+            Ok(json_response(200, &lambda.get_event_source_mapping(uuid)?, rid))
+        }
+        (&Method::PUT, ["2015-03-31", "event-source-mappings", uuid]) => {
+            let input = mapping_input(body::<MappingJson>(req)?);
+            Ok(json_response(
+                202,
+                &lambda.update_event_source_mapping(ctx, uuid, input)?,
+                rid,
+            ))
+        }
+        (&Method::DELETE, ["2015-03-31", "event-source-mappings", uuid]) => {
+            Ok(json_response(202, &lambda.delete_event_source_mapping(uuid)?, rid))
+        }
         (&Method::POST, ["2017-03-31", "tags", arn]) => {
             let j = body::<TagsJson>(req)?;
             lambda.tag_resource(ctx, arn, j.tags.unwrap_or_default())?;
@@ -352,6 +391,58 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             Ok(json_response(200, &lambda.list_event_invoke_configs(ctx, name)?, rid))
         }
         _ => Err(not_implemented(&format!("{method} {path}"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct FilterJson {
+    pattern: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct FilterCriteriaJson {
+    filters: Option<Vec<FilterJson>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct ScalingJson {
+    maximum_concurrency: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct MappingJson {
+    event_source_arn: Option<String>,
+    function_name: Option<String>,
+    enabled: Option<bool>,
+    batch_size: Option<i64>,
+    maximum_batching_window_in_seconds: Option<i64>,
+    filter_criteria: Option<FilterCriteriaJson>,
+    function_response_types: Option<Vec<String>>,
+    scaling_config: Option<ScalingJson>,
+    starting_position: Option<String>,
+}
+
+fn mapping_input(j: MappingJson) -> MappingInput {
+    MappingInput {
+        event_source_arn: j.event_source_arn,
+        function_name: j.function_name,
+        enabled: j.enabled,
+        batch_size: j.batch_size,
+        maximum_batching_window_seconds: j.maximum_batching_window_in_seconds,
+        filters: j.filter_criteria.map(|c| {
+            c.filters
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.pattern)
+                .collect()
+        }),
+        function_response_types: j.function_response_types,
+        maximum_concurrency: j.scaling_config.and_then(|s| s.maximum_concurrency),
+        starting_position: j.starting_position,
     }
 }
 

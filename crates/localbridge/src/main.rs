@@ -206,6 +206,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         Arc::clone(&clock),
         Some(engine.clone()),
         Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
+        Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
     );
     registry.register("lambda", lambda.clone());
     let reaper = {

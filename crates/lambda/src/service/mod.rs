@@ -7,6 +7,7 @@
 //! UpdateFunctionConfiguration answer `LastUpdateStatus: InProgress` and are `Successful` at once.
 
 mod asynchronous;
+mod esm;
 mod event_config;
 mod extras;
 mod invoke;
@@ -25,6 +26,7 @@ use crate::code::{self, Code, CodeError};
 use crate::pool::Pool;
 
 pub use asynchronous::EventInvokeConfig;
+pub use esm::MappingInput;
 pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
 pub use permissions::AddPermissionInput;
@@ -278,6 +280,10 @@ pub struct Lambda {
     pub(crate) logs: Option<Arc<dyn LogSink>>,
     pub(crate) interpreters: invoke::Interpreters,
     functions: Mutex<HashMap<Key, Arc<Mutex<Function>>>>,
+    /// Event source mappings by UUID.
+    pub(crate) mappings: Mutex<BTreeMap<String, Arc<esm::MappingHandle>>>,
+    /// The queue service event source mappings read (SQS, wired by the binary).
+    pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
 }
 
 pub(crate) fn not_found(arn: &str) -> AwsError {
@@ -380,6 +386,7 @@ impl Lambda {
         clock: Arc<dyn Clock>,
         engine: Option<lb_core::deliver::Engine>,
         logs: Option<Arc<dyn LogSink>>,
+        source: Option<Arc<dyn lb_core::source::QueueSource>>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -389,6 +396,8 @@ impl Lambda {
             logs,
             interpreters: invoke::Interpreters::default(),
             functions: Mutex::new(HashMap::new()),
+            mappings: Mutex::new(BTreeMap::new()),
+            source,
         })
     }
 
