@@ -4,13 +4,14 @@
 import base64
 import io
 import json
+import subprocess
 import sys
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import _client, serve
+from conftest import BIN, _client, serve
 
 ROLE = "arn:aws:iam::000000000000:role/any"
 
@@ -53,7 +54,7 @@ def create(lam, name, code, handler="app.lambda_handler", **extra):
     return out
 
 
-def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path):
+def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path, endpoint):
     (tmp_path / "fn.zip").write_bytes(package({"app.py": PRINT_EVENT}))
     created = aws(
         "lambda", "create-function", "--function-name", "thumbs", "--runtime", "python3.12",
@@ -82,6 +83,16 @@ def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path
     assert lines[2] == f"END RequestId: {result['requestId']}"
     assert lines[3].startswith(f"REPORT RequestId: {result['requestId']}\tDuration: ")
     assert "\tMemory Size: 128 MB\tMax Memory Used: " in lines[3] and "\tInit Duration: " in lines[3]
+
+    # `localbridge logs` prints the function's log events from the running server.
+    printed = subprocess.run(
+        [str(BIN), "logs", "thumbs", "--endpoint-url", endpoint], capture_output=True, text=True, timeout=30
+    )
+    assert printed.returncode == 0, printed.stderr
+    out_lines = printed.stdout.splitlines()
+    assert any(l.split(" ", 2)[2] == f"START RequestId: {result['requestId']} Version: $LATEST" for l in out_lines), out_lines
+    assert any(l.split(" ", 2)[2] == '{"bucket": "photos"}' for l in out_lines), out_lines
+    assert all("/[$LATEST]" in l.split(" ", 2)[1] for l in out_lines), out_lines
 
     got = aws("lambda", "get-function", "--function-name", "thumbs")
     assert got["Configuration"]["State"] == "Active"

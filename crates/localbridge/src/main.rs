@@ -11,6 +11,7 @@ use lb_core::deliver::{Engine, EngineConfig, Registry};
 use lb_core::{Clock, ManualClock, SystemClock};
 use tracing::info;
 
+mod logs_cmd;
 mod test_pattern;
 
 /// jemalloc instead of glibc's malloc, with its background threads purging freed pages (after
@@ -47,6 +48,8 @@ enum Command {
     Serve(ServeArgs),
     /// Test an EventBridge event pattern against events, with no server (exit 0 match, 1 no match, 2 invalid).
     TestPattern(test_pattern::TestPatternArgs),
+    /// Print a Lambda function's CloudWatch Logs events from a running server (`--follow` for new ones).
+    Logs(logs_cmd::LogsArgs),
 }
 
 #[derive(clap::Args)]
@@ -131,6 +134,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args, started)),
         Command::TestPattern(args) => std::process::exit(test_pattern::run(&args)),
+        Command::Logs(args) => runtime.block_on(logs_cmd::run(args)),
     }
 }
 
