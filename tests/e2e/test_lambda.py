@@ -555,3 +555,45 @@ def test_partial_batch_failures_return_to_the_queue_and_reach_its_dlq(manual_ser
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=queue_arn("orders"), BatchSize=100)
     assert "Maximum batch window in seconds must be greater than 0" in e.value.response["Error"]["Message"]
+
+
+def test_http_invoker_sends_invocations_to_the_developers_server(lam):
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+            event = json.loads(body)
+            if event.get("fail"):
+                out, status = json.dumps({"errorType": "Boom", "errorMessage": "no"}).encode(), 500
+            else:
+                out, status = json.dumps({"echo": event}).encode(), 200
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/2015-03-31/functions/dev/invocations"
+        create(lam, "dev", "def lambda_handler(e, c):\n    return 'not me'\n", Tags={"localbridge:http-invoker": url})
+        out = lam.invoke(FunctionName="dev", Payload=b'{"n": 1}')
+        assert json.loads(out["Payload"].read()) == {"echo": {"n": 1}}
+        assert "FunctionError" not in out
+        path, headers, body = seen[0]
+        assert path == "/2015-03-31/functions/dev/invocations" and body == {"n": 1}
+        assert headers["lambda-runtime-invoked-function-arn"] == "arn:aws:lambda:us-east-1:000000000000:function:dev"
+        assert len(headers["lambda-runtime-aws-request-id"]) == 36
+        failed = lam.invoke(FunctionName="dev", Payload=b'{"fail": true}')
+        assert failed["FunctionError"] == "Unhandled"
+        assert json.loads(failed["Payload"].read()) == {"errorType": "Boom", "errorMessage": "no"}
+    finally:
+        srv.shutdown()

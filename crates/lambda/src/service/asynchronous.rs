@@ -87,6 +87,10 @@ impl Lambda {
             };
             (snap, arn)
         };
+        if let Some(url) = &snap.http_invoker {
+            let outcome = self.http_invoke(url, &request_id, &arn, snap.timeout, payload).await;
+            return Some((outcome, snap.timeout));
+        }
         let outcome = match self.command(&snap.launch).await {
             Err(e) => Outcome::ExitError(e.message.clone()),
             Ok((program, args)) => {

@@ -284,6 +284,8 @@ pub struct Lambda {
     pub(crate) mappings: Mutex<BTreeMap<String, Arc<esm::MappingHandle>>>,
     /// The queue service event source mappings read (SQS, wired by the binary).
     pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
+    /// The HTTP invoker's client.
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) fn not_found(arn: &str) -> AwsError {
@@ -398,6 +400,7 @@ impl Lambda {
             functions: Mutex::new(HashMap::new()),
             mappings: Mutex::new(BTreeMap::new()),
             source,
+            http: reqwest::Client::new(),
         })
     }
 
