@@ -597,3 +597,22 @@ def test_http_invoker_sends_invocations_to_the_developers_server(lam):
         assert json.loads(failed["Payload"].read()) == {"errorType": "Boom", "errorMessage": "no"}
     finally:
         srv.shutdown()
+
+
+def test_packages_from_s3(lam, endpoint, aws, tmp_path):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="builds/fn v1.zip", Body=package({"app.py": "def lambda_handler(e, c):\n    return 's3'\n"}))
+    aws(
+        "lambda", "create-function", "--function-name", "froms3", "--runtime", "python3.12",
+        "--handler", "app.lambda_handler", "--role", ROLE, "--code", "S3Bucket=artifacts,S3Key=builds/fn v1.zip",
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="froms3", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="froms3")["Payload"].read()) == "s3"
+    s3.put_object(Bucket="artifacts", Key="v2.zip", Body=package({"app.py": "def lambda_handler(e, c):\n    return 's3 v2'\n"}))
+    lam.update_function_code(FunctionName="froms3", S3Bucket="artifacts", S3Key="v2.zip")
+    assert json.loads(lam.invoke(FunctionName="froms3")["Payload"].read()) == "s3 v2"
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="froms3", S3Bucket="artifacts", S3Key="missing.zip")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "S3 Error Code: NoSuchKey" in e.value.response["Error"]["Message"]

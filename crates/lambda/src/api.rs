@@ -174,7 +174,11 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {
         (&Method::POST, ["2015-03-31", "functions"]) => {
-            let input = create_input(body::<CreateFunctionJson>(req)?)?;
+            let mut input = create_input(body::<CreateFunctionJson>(req)?)?;
+            if let (None, Some(bucket), Some(key)) = (&input.zip_file, &input.s3_bucket, &input.s3_key) {
+                let version = input.s3_object_version.clone();
+                input.zip_file = Some(lambda.fetch_package(ctx, bucket, key, version.as_deref()).await?);
+            }
             Ok(json_response(201, &lambda.create_function(ctx, input)?, rid))
         }
         (&Method::GET, ["2015-03-31", "functions"]) => {
@@ -216,11 +220,18 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
         }
         (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => {
             let j = body::<UpdateCodeJson>(req)?;
-            let zip = decode_blob(j.zip_file.as_deref(), "zipFile")?;
-            if j.s3_bucket.is_some() || j.image_uri.is_some() {
+            let mut zip = decode_blob(j.zip_file.as_deref(), "zipFile")?;
+            if j.image_uri.is_some() {
                 return Err(crate::service::invalid(
-                    "localbridge takes function packages as ZipFile only (aws lambda update-function-code --zip-file fileb://fn.zip).",
+                    "localbridge runs functions from .zip packages only: container images need a container runtime.",
                 ));
+            }
+            if let (None, Some(bucket), Some(key)) = (&zip, &j.s3_bucket, &j.s3_key) {
+                zip = Some(
+                    lambda
+                        .fetch_package(ctx, bucket, key, j.s3_object_version.as_deref())
+                        .await?,
+                );
             }
             Ok(json_response(
                 200,
@@ -636,6 +647,7 @@ struct CodeJson {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
     s3_key: Option<String>,
+    s3_object_version: Option<String>,
     image_uri: Option<String>,
 }
 
@@ -723,6 +735,7 @@ fn create_input(j: CreateFunctionJson) -> Result<CreateFunctionInput, AwsError> 
         zip_file: decode_blob(code.zip_file.as_deref(), "code.zipFile")?,
         s3_bucket: code.s3_bucket,
         s3_key: code.s3_key,
+        s3_object_version: code.s3_object_version,
         image_uri: code.image_uri,
         package_type: j.package_type,
         tags: j.tags,
@@ -774,6 +787,8 @@ fn update_input(j: UpdateConfigJson) -> UpdateConfigInput {
 struct UpdateCodeJson {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
+    s3_object_version: Option<String>,
     image_uri: Option<String>,
     revision_id: Option<String>,
 }

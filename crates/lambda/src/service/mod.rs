@@ -209,6 +209,7 @@ pub struct CreateFunctionInput {
     pub zip_file: Option<Vec<u8>>,
     pub s3_bucket: Option<String>,
     pub s3_key: Option<String>,
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
     pub package_type: Option<String>,
     pub tags: Option<BTreeMap<String, String>>,
@@ -690,14 +691,9 @@ impl Lambda {
                 "Member must satisfy enum value set: [x86_64, arm64]",
             ));
         }
-        let zip = match (input.zip_file, input.s3_bucket, input.s3_key) {
-            (Some(z), _, _) => z,
-            (None, Some(_), Some(_)) => {
-                return Err(invalid(
-                    "localbridge does not read function packages from S3 yet: upload the .zip with ZipFile (aws lambda create-function --zip-file fileb://fn.zip).",
-                ))
-            }
-            _ => return Err(invalid("Please provide a source for function code.")),
+        // A package in S3 was fetched by the wire edge into `zip_file`.
+        let Some(zip) = input.zip_file else {
+            return Err(invalid("Please provide a source for function code."));
         };
         let (region, account) = (ctx.region.clone(), ctx.account.clone());
         let key = (region.clone(), account.clone(), name.clone());
@@ -974,6 +970,63 @@ impl Lambda {
             Arc::new(Pool::with_limit(self.config.max_environments, reserved)),
         );
         old.close();
+    }
+
+    /// A package from the S3 stub (`Code.S3Bucket` / `S3Key` / `S3ObjectVersion`), read through
+    /// localbridge's own endpoint as the caller's account, as Lambda reads it from S3.
+    pub async fn fetch_package(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<u8>, AwsError> {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let key_path: Vec<String> = key.split('/').map(enc).collect();
+        let mut url = format!("{}/{}/{}", self.config.endpoint_url, enc(bucket), key_path.join("/"));
+        if let Some(v) = version {
+            url.push_str(&format!("?versionId={}", enc(v)));
+        }
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{}/s3/aws4_request, SignedHeaders=host, Signature=0",
+            ctx.account, ctx.region
+        );
+        let failed = |code: &str, message: &str| {
+            invalid(format!(
+                "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+            ))
+        };
+        let resp = self
+            .http
+            .get(&url)
+            .header("Authorization", auth)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .send()
+            .await
+            .map_err(|e| failed("ServiceUnavailable", &e.to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| failed("ServiceUnavailable", &e.to_string()))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let tag = |t: &str| {
+                text.split(&format!("<{t}>"))
+                    .nth(1)
+                    .and_then(|r| r.split(&format!("</{t}>")).next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            return Err(failed(&tag("Code"), &tag("Message")));
+        }
+        if body.len() > code::MAX_ZIP_BYTES * 5 {
+            return Err(invalid(format!(
+                "Unzipped size must be smaller than {} bytes",
+                code::MAX_UNZIPPED_BYTES
+            )));
+        }
+        Ok(body.to_vec())
     }
 
     /// Stops every execution environment (the server is stopping).
