@@ -616,3 +616,35 @@ def test_packages_from_s3(lam, endpoint, aws, tmp_path):
         lam.update_function_code(FunctionName="froms3", S3Bucket="artifacts", S3Key="missing.zip")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "S3 Error Code: NoSuchKey" in e.value.response["Error"]["Message"]
+
+
+def test_layers_are_where_the_runtime_looks(lam, aws, tmp_path):
+    (tmp_path / "layer.zip").write_bytes(package({
+        "python/helpers.py": "GREETING = 'from a layer'\n",
+        "python/lib/python3.12/site-packages/vendored.py": "NAME = 'vendored'\n",
+    }))
+    published = aws(
+        "lambda", "publish-layer-version", "--layer-name", "deps", "--zip-file", "fileb://layer.zip",
+        "--compatible-runtimes", "python3.12", "--description", "shared code",
+    )
+    assert published["Version"] == 1
+    assert published["LayerVersionArn"] == "arn:aws:lambda:us-east-1:000000000000:layer:deps:1"
+    assert published["Content"]["CodeSize"] == (tmp_path / "layer.zip").stat().st_size
+    create(
+        lam, "layered",
+        "import helpers, vendored\ndef lambda_handler(e, c):\n    return [helpers.GREETING, vendored.NAME]\n",
+        Layers=[published["LayerVersionArn"]],
+    )
+    assert json.loads(lam.invoke(FunctionName="layered")["Payload"].read()) == ["from a layer", "vendored"]
+    layers = lam.get_function(FunctionName="layered")["Configuration"]["Layers"]
+    assert layers == [{"Arn": published["LayerVersionArn"], "CodeSize": published["Content"]["CodeSize"]}]
+    assert [l["LayerName"] for l in lam.list_layers()["Layers"]] == ["deps"]
+    # A deleted layer version stays with the functions that use it.
+    lam.delete_layer_version(LayerName="deps", VersionNumber=1)
+    assert lam.list_layer_versions(LayerName="deps")["LayerVersions"] == []
+    lam.update_function_configuration(FunctionName="layered", Description="new environments")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="layered", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="layered")["Payload"].read()) == ["from a layer", "vendored"]
+    with pytest.raises(ClientError) as e:
+        create(lam, "broken", PRINT_EVENT, Layers=["arn:aws:lambda:us-east-1:000000000000:layer:deps:9"])
+    assert e.value.response["Error"]["Message"] == "Layer version arn:aws:lambda:us-east-1:000000000000:layer:deps:9 does not exist."

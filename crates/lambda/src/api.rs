@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::service::{
     AddPermissionInput, AliasInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput,
-    LoggingInput, MappingInput, UpdateConfigInput,
+    LayerInput, LoggingInput, MappingInput, UpdateConfigInput,
 };
 use crate::Lambda;
 
@@ -39,6 +39,11 @@ pub const REST_PATHS: &[&str] = &[
 /// The operations served.
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "DeleteLayerVersion",
+    "GetLayerVersion",
+    "ListLayerVersions",
+    "ListLayers",
+    "PublishLayerVersion",
     "CreateEventSourceMapping",
     "DeleteEventSourceMapping",
     "GetEventSourceMapping",
@@ -288,6 +293,41 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             }
             _ => Err(not_implemented(&format!("{method} {path}"))),
         },
+        (&Method::POST, ["2018-10-31", "layers", name, "versions"]) => {
+            let j = body::<LayerJson>(req)?;
+            let content = j.content.unwrap_or_default();
+            let mut zip = decode_blob(content.zip_file.as_deref(), "content.zipFile")?;
+            if let (None, Some(bucket), Some(key)) = (&zip, &content.s3_bucket, &content.s3_key) {
+                zip = Some(
+                    lambda
+                        .fetch_package(ctx, bucket, key, content.s3_object_version.as_deref())
+                        .await?,
+                );
+            }
+            let input = LayerInput {
+                description: j.description,
+                zip_file: zip,
+                compatible_runtimes: j.compatible_runtimes,
+                compatible_architectures: j.compatible_architectures,
+                license_info: j.license_info,
+            };
+            Ok(json_response(
+                201,
+                &lambda.publish_layer_version(ctx, name, input)?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2018-10-31", "layers", name, "versions"]) => {
+            Ok(json_response(200, &lambda.list_layer_versions(ctx, name)?, rid))
+        }
+        (&Method::GET, ["2018-10-31", "layers", name, "versions", version]) => {
+            Ok(json_response(200, &lambda.get_layer_version(ctx, name, version)?, rid))
+        }
+        (&Method::DELETE, ["2018-10-31", "layers", name, "versions", version]) => {
+            lambda.delete_layer_version(ctx, name, version)?;
+            Ok(empty(204, rid))
+        }
+        (&Method::GET, ["2018-10-31", "layers"]) => Ok(json_response(200, &lambda.list_layers(ctx)?, rid)),
         (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
             let input = mapping_input(body::<MappingJson>(req)?);
             Ok(json_response(
@@ -403,6 +443,16 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
         }
         _ => Err(not_implemented(&format!("{method} {path}"))),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct LayerJson {
+    description: Option<String>,
+    content: Option<CodeJson>,
+    compatible_runtimes: Option<Vec<String>>,
+    compatible_architectures: Option<Vec<String>>,
+    license_info: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -78,6 +78,8 @@ pub(crate) struct LaunchSpec {
     runtime: String,
     handler: String,
     code_dir: PathBuf,
+    /// The function's layers, unpacked, in their configured order.
+    layer_dirs: Vec<PathBuf>,
     memory_mb: u32,
     group: String,
     environment: Vec<(String, String)>,
@@ -243,6 +245,7 @@ impl Lambda {
                 runtime: c.runtime.clone().unwrap_or_default(),
                 handler: c.handler.clone().unwrap_or_default(),
                 code_dir: code.dir.clone(),
+                layer_dirs: c.layers.iter().map(|l| l.dir().clone()).collect(),
                 memory_mb: c.memory_size,
                 group: c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", f.name)),
                 environment: c
@@ -292,17 +295,55 @@ impl Lambda {
         set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
         set("TZ", ":UTC".into());
         set("LANG", "en_US.UTF-8".into());
-        if let Some(p) = host("PATH") {
-            set("PATH", p);
+        // Layers: a later layer takes precedence over an earlier one, as its files would
+        // overwrite theirs in /opt.
+        let layers: Vec<&PathBuf> = spec.layer_dirs.iter().rev().collect();
+        let bins: Vec<String> = layers.iter().map(|d| d.join("bin").display().to_string()).collect();
+        let path = bins.into_iter().chain(host("PATH")).collect::<Vec<_>>().join(":");
+        if !path.is_empty() {
+            set("PATH", path);
+        }
+        if !layers.is_empty() {
+            let libs: Vec<String> = layers.iter().map(|d| d.join("lib").display().to_string()).collect();
+            set("LD_LIBRARY_PATH", libs.join(":"));
         }
         if let Some(h) = host("HOME") {
             set("HOME", h);
         }
         if spec.runtime.starts_with("python") {
-            set("PYTHONPATH", python_path);
+            // /opt/python/lib/pythonX.Y/site-packages and /opt/python, per layer.
+            let version = spec.runtime.trim_start_matches("python");
+            let mut paths = vec![python_path];
+            for d in &layers {
+                paths.push(
+                    d.join("python")
+                        .join("lib")
+                        .join(format!("python{version}"))
+                        .join("site-packages")
+                        .display()
+                        .to_string(),
+                );
+                paths.push(d.join("python").display().to_string());
+            }
+            set("PYTHONPATH", paths.join(":"));
         }
         if spec.runtime.starts_with("nodejs") {
-            set("NODE_PATH", spec.code_dir.join("node_modules").display().to_string());
+            // /opt/nodejs/node_modules (and the runtime-specific /opt/nodejs/nodeNN/node_modules).
+            let major = spec.runtime.trim_start_matches("nodejs").trim_end_matches(".x");
+            let mut paths = Vec::new();
+            for d in &layers {
+                paths.push(
+                    d.join("nodejs")
+                        .join(format!("node{major}"))
+                        .join("node_modules")
+                        .display()
+                        .to_string(),
+                );
+                paths.push(d.join("nodejs").join("node_modules").display().to_string());
+            }
+            paths.push(spec.code_dir.join("node_modules").display().to_string());
+            paths.push(spec.code_dir.display().to_string());
+            set("NODE_PATH", paths.join(":"));
         }
         if spec.log_format == "JSON" {
             set("AWS_LAMBDA_LOG_FORMAT", "JSON".into());

@@ -11,6 +11,7 @@ mod esm;
 mod event_config;
 mod extras;
 mod invoke;
+mod layers;
 mod permissions;
 mod target;
 mod versions;
@@ -29,6 +30,7 @@ pub use asynchronous::EventInvokeConfig;
 pub use esm::MappingInput;
 pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
+pub use layers::{LayerInput, LayerRef};
 pub use permissions::AddPermissionInput;
 pub use versions::AliasInput;
 
@@ -186,7 +188,7 @@ pub struct FunctionConfig {
     pub application_log_level: Option<String>,
     pub system_log_level: Option<String>,
     pub log_group: Option<String>,
-    pub layers: Vec<String>,
+    pub layers: Vec<LayerRef>,
     pub tracing_mode: String,
     pub ephemeral_storage: u32,
     pub architectures: Vec<String>,
@@ -287,6 +289,8 @@ pub struct Lambda {
     pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
     /// The HTTP invoker's client.
     pub(crate) http: reqwest::Client,
+    /// Layers by (region, account, name).
+    pub(crate) layers: Mutex<HashMap<Key, layers::Layer>>,
 }
 
 pub(crate) fn not_found(arn: &str) -> AwsError {
@@ -402,6 +406,7 @@ impl Lambda {
             mappings: Mutex::new(BTreeMap::new()),
             source,
             http: reqwest::Client::new(),
+            layers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -598,6 +603,24 @@ impl Lambda {
     }
 
     fn unpack(&self, account: &str, region: &str, name: &str, zip: &[u8]) -> Result<Code, AwsError> {
+        self.unpack_into(
+            account,
+            region,
+            "functions",
+            &format!("{name}/{}", lb_core::ids::uuid()),
+            zip,
+        )
+    }
+
+    /// Unpacks a package (a function's or a layer's) under `<root>/<kind>/<account>/<region>/<dir>`.
+    pub(crate) fn unpack_into(
+        &self,
+        account: &str,
+        region: &str,
+        kind: &str,
+        dir: &str,
+        zip: &[u8],
+    ) -> Result<Code, AwsError> {
         if zip.len() > code::MAX_ZIP_BYTES {
             return Err(AwsError::new(
                 "RequestEntityTooLargeException",
@@ -608,14 +631,7 @@ impl Lambda {
                 ),
             ));
         }
-        let dir = self
-            .config
-            .root
-            .join("functions")
-            .join(account)
-            .join(region)
-            .join(name)
-            .join(lb_core::ids::uuid());
+        let dir = self.config.root.join(kind).join(account).join(region).join(dir);
         code::unpack(zip, &dir).map_err(|e| match e {
             CodeError::NotAZip => {
                 invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
@@ -719,7 +735,7 @@ impl Lambda {
             application_log_level: None,
             system_log_level: None,
             log_group: None,
-            layers: input.layers.unwrap_or_default(),
+            layers: self.resolve_layers(ctx, &input.layers.unwrap_or_default())?,
             tracing_mode: input.tracing_mode.unwrap_or_else(|| "PassThrough".to_owned()),
             ephemeral_storage: input.ephemeral_storage.map_or(512, |s| s as u32),
             architectures: input.architectures.unwrap_or_else(|| vec!["x86_64".to_owned()]),
@@ -942,7 +958,7 @@ impl Lambda {
             Self::apply_logging(&mut config, l)?;
         }
         if let Some(l) = input.layers {
-            config.layers = l;
+            config.layers = self.resolve_layers(ctx, &l)?;
         }
         if let Some(t) = input.tracing_mode {
             config.tracing_mode = t;
@@ -1141,7 +1157,12 @@ pub(crate) fn configuration_of(f: &Function, selected: &versions::Selected<'_>) 
         out["DeadLetterConfig"] = json!({ "TargetArn": t });
     }
     if !c.layers.is_empty() {
-        out["Layers"] = Value::Array(c.layers.iter().map(|a| json!({ "Arn": a, "CodeSize": 0 })).collect());
+        out["Layers"] = Value::Array(
+            c.layers
+                .iter()
+                .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code_size() }))
+                .collect(),
+        );
     }
     out
 }
