@@ -25,7 +25,10 @@ def lambda_handler(event, context):
 @pytest.fixture
 def server(tmp_path, request):
     # The functions' Python is this interpreter: it has boto3, as Lambda's Python runtimes do.
-    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+    yield from serve(
+        tmp_path, request,
+        ["--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", "shipped"],
+    )
 
 
 @pytest.fixture
@@ -237,7 +240,8 @@ def lambda_handler(event, context):
 @pytest.fixture
 def manual_server(tmp_path, request):
     yield from serve(
-        tmp_path, request, ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}"]
+        tmp_path, request,
+        ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", "shipped"],
     )
 
 
@@ -648,3 +652,75 @@ def test_layers_are_where_the_runtime_looks(lam, aws, tmp_path):
     with pytest.raises(ClientError) as e:
         create(lam, "broken", PRINT_EVENT, Layers=["arn:aws:lambda:us-east-1:000000000000:layer:deps:9"])
     assert e.value.response["Error"]["Message"] == "Layer version arn:aws:lambda:us-east-1:000000000000:layer:deps:9 does not exist."
+
+
+@pytest.fixture
+def auto_client_server(tmp_path, request):
+    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+
+
+def test_awslambdaric_runs_functions_when_the_interpreter_has_it(auto_client_server):
+    pytest.importorskip("awslambdaric")
+    lam = _client("lambda", auto_client_server.endpoint)
+    create(lam, "ric", "import sys\ndef lambda_handler(e, c):\n    return ['awslambdaric' in sys.modules, c.function_name]\n")
+    assert json.loads(lam.invoke(FunctionName="ric")["Payload"].read()) == [True, "ric"]
+    create(lam, "ricboom", "def lambda_handler(e, c):\n    raise ValueError('boom')\n")
+    out = lam.invoke(FunctionName="ricboom")
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert (err["errorType"], err["errorMessage"]) == ("ValueError", "boom")
+
+
+NODE_HANDLER = """export const handler = async (event, context) => {
+  console.log("got", JSON.stringify(event));
+  return { fn: context.functionName, n: event.n + 1 };
+};
+"""
+
+
+def test_a_node_handler(lam):
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    lam.create_function(
+        FunctionName="nodefn", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": package({"index.mjs": NODE_HANDLER})},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="nodefn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    out = lam.invoke(FunctionName="nodefn", Payload=b'{"n": 41}', LogType="Tail")
+    assert json.loads(out["Payload"].read()) == {"fn": "nodefn", "n": 42}
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "\tINFO\tgot {\"n\":41}" in log, log
+
+
+BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+conn = http.client.HTTPConnection(api)
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = conn.getresponse()
+    event = json.loads(r.read())
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    print("custom runtime handling", rid, flush=True)
+    body = json.dumps({"echo": event, "handler": os.environ["_HANDLER"]})
+    conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body)
+    conn.getresponse().read()
+"""
+
+
+def test_a_provided_runtime_bootstrap(lam):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, BOOTSTRAP)
+    lam.create_function(
+        FunctionName="custom", Runtime="provided.al2023", Role=ROLE, Handler="function.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="custom", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    out = lam.invoke(FunctionName="custom", Payload=b'{"k": 1}', LogType="Tail")
+    assert json.loads(out["Payload"].read()) == {"echo": {"k": 1}, "handler": "function.handler"}
+    assert "custom runtime handling" in base64.b64decode(out["LogResult"]).decode()

@@ -201,7 +201,7 @@ impl Lambda {
                     "no working {r} or python3 on PATH (set --lambda-runtime {r}=/path/to/python)"
                 ))
             })?;
-            if probe == (Probe::Works { ric: true }) {
+            if probe == (Probe::Works { ric: true }) && self.config.python_client == super::PythonClient::Auto {
                 return Ok((python, vec!["-m".into(), "awslambdaric".into(), spec.handler.clone()]));
             }
             let boot = self.write_bootstrap("bootstrap.py", PYTHON_BOOTSTRAP)?;

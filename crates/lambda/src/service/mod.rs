@@ -50,6 +50,18 @@ pub struct LambdaConfig {
     pub max_environments: usize,
     /// How long an idle environment is kept warm.
     pub keep_warm: std::time::Duration,
+    /// Whether Python functions run through `awslambdaric` when their interpreter has it.
+    pub python_client: PythonClient,
+}
+
+/// The runtime client Python functions run through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PythonClient {
+    /// `awslambdaric` when the interpreter can import it, else the shipped client.
+    #[default]
+    Auto,
+    /// Always the shipped client.
+    Shipped,
 }
 
 impl Default for LambdaConfig {
@@ -62,6 +74,7 @@ impl Default for LambdaConfig {
             interpreters: BTreeMap::new(),
             max_environments: 10,
             keep_warm: std::time::Duration::from_secs(600),
+            python_client: PythonClient::Auto,
         }
     }
 }
