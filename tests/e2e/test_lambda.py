@@ -4,13 +4,14 @@
 import base64
 import io
 import json
+import subprocess
 import sys
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import _client, serve
+from conftest import BIN, _client, serve
 
 ROLE = "arn:aws:iam::000000000000:role/any"
 
@@ -24,7 +25,10 @@ def lambda_handler(event, context):
 @pytest.fixture
 def server(tmp_path, request):
     # The functions' Python is this interpreter: it has boto3, as Lambda's Python runtimes do.
-    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+    yield from serve(
+        tmp_path, request,
+        ["--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", "shipped"],
+    )
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def create(lam, name, code, handler="app.lambda_handler", **extra):
     return out
 
 
-def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path):
+def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path, endpoint):
     (tmp_path / "fn.zip").write_bytes(package({"app.py": PRINT_EVENT}))
     created = aws(
         "lambda", "create-function", "--function-name", "thumbs", "--runtime", "python3.12",
@@ -82,6 +86,16 @@ def test_cli_walkthrough_create_wait_invoke_with_log_tail(aws, aws_raw, tmp_path
     assert lines[2] == f"END RequestId: {result['requestId']}"
     assert lines[3].startswith(f"REPORT RequestId: {result['requestId']}\tDuration: ")
     assert "\tMemory Size: 128 MB\tMax Memory Used: " in lines[3] and "\tInit Duration: " in lines[3]
+
+    # `localbridge logs` prints the function's log events from the running server.
+    printed = subprocess.run(
+        [str(BIN), "logs", "thumbs", "--endpoint-url", endpoint], capture_output=True, text=True, timeout=30
+    )
+    assert printed.returncode == 0, printed.stderr
+    out_lines = printed.stdout.splitlines()
+    assert any(l.split(" ", 2)[2] == f"START RequestId: {result['requestId']} Version: $LATEST" for l in out_lines), out_lines
+    assert any(l.split(" ", 2)[2] == '{"bucket": "photos"}' for l in out_lines), out_lines
+    assert all("/[$LATEST]" in l.split(" ", 2)[1] for l in out_lines), out_lines
 
     got = aws("lambda", "get-function", "--function-name", "thumbs")
     assert got["Configuration"]["State"] == "Active"
@@ -226,7 +240,8 @@ def lambda_handler(event, context):
 @pytest.fixture
 def manual_server(tmp_path, request):
     yield from serve(
-        tmp_path, request, ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}"]
+        tmp_path, request,
+        ["--clock", "manual", "--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", "shipped"],
     )
 
 
@@ -448,3 +463,264 @@ def test_tags_and_reserved_concurrency(lam):
     lam.delete_function_concurrency(FunctionName="tagged")
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="tagged")
     assert lam.invoke(FunctionName="tagged", Payload=b"{}")["StatusCode"] == 200
+
+
+# ---- SQS event source mapping ---------------------------------------------------------------
+
+FORWARD = """import json, boto3
+sqs = boto3.client("sqs")
+def lambda_handler(event, context):
+    url = sqs.get_queue_url(QueueName="seen")["QueueUrl"]
+    failures = []
+    for r in event["Records"]:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(r))
+        if r["body"] == "bad":
+            failures.append({"itemIdentifier": r["messageId"]})
+    return {"batchItemFailures": failures}
+"""
+
+
+def queue_counts(sqs, url):
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_sqs_event_source_mapping_records_filters_and_deletes(lam, sqs, aws):
+    orders = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    seen = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    create(lam, "consumer", FORWARD, Timeout=30)
+    mapping = aws(
+        "lambda", "create-event-source-mapping", "--function-name", "consumer",
+        "--event-source-arn", queue_arn("orders"), "--batch-size", "10",
+        "--filter-criteria", json.dumps({"Filters": [{"Pattern": json.dumps({"body": {"type": ["order"]}})}]}),
+    )
+    assert mapping["State"] == "Creating"
+    assert mapping["EventSourceArn"] == queue_arn("orders")
+    assert mapping["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:consumer"
+    assert mapping["BatchSize"] == 10
+    got = lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert got["State"] == "Enabled"
+    sqs.send_message(QueueUrl=orders, MessageBody=json.dumps({"type": "order", "id": 1}),
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "web"}})
+    sqs.send_message(QueueUrl=orders, MessageBody=json.dumps({"type": "refund", "id": 2}))
+    (rec,) = receive(sqs, seen, 1)
+    assert json.loads(rec["body"]) == {"type": "order", "id": 1}
+    assert rec["eventSource"] == "aws:sqs"
+    assert rec["eventSourceARN"] == queue_arn("orders")
+    assert rec["awsRegion"] == "us-east-1"
+    assert rec["attributes"]["ApproximateReceiveCount"] == "1"
+    assert set(rec["attributes"]) >= {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"}
+    assert rec["messageAttributes"] == {
+        "kind": {"stringValue": "web", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
+    assert len(rec["md5OfBody"]) == 32 and "md5OfMessageAttributes" in rec
+    # The filtered-out message and the processed one both leave the queue.
+    deadline = time.monotonic() + 30
+    while queue_counts(sqs, orders) != (0, 0):
+        assert time.monotonic() < deadline, queue_counts(sqs, orders)
+        time.sleep(0.02)
+    listed = lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [mapping["UUID"]]
+    deleted = lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    assert deleted["State"] == "Deleting"
+    with pytest.raises(ClientError) as e:
+        lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_partial_batch_failures_return_to_the_queue_and_reach_its_dlq(manual_server):
+    endpoint = manual_server.endpoint
+    lam, sqs = _client("lambda", endpoint), _client("sqs", endpoint)
+    dlq = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+    orders = sqs.create_queue(QueueName="orders", Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn("orders-dlq"), "maxReceiveCount": "1"}),
+    })["QueueUrl"]
+    seen = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    create(lam, "consumer", FORWARD, Timeout=30)
+    lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=queue_arn("orders"), BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    sqs.send_message_batch(QueueUrl=orders, Entries=[
+        {"Id": "a", "MessageBody": "good"}, {"Id": "b", "MessageBody": "bad"},
+    ])
+    bodies = set()
+    while len(bodies) < 2:
+        bodies.add(json.loads(poll(sqs, seen)["Body"])["body"])
+    assert bodies == {"good", "bad"}
+    # "bad" comes back after the visibility timeout, then goes to the DLQ (maxReceiveCount 1).
+    m = poll(sqs, dlq, endpoint, step=10)
+    assert m["Body"] == "bad"
+
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=queue_arn("nope"))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=queue_arn("orders"), BatchSize=100)
+    assert "Maximum batch window in seconds must be greater than 0" in e.value.response["Error"]["Message"]
+
+
+def test_http_invoker_sends_invocations_to_the_developers_server(lam):
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+            event = json.loads(body)
+            if event.get("fail"):
+                out, status = json.dumps({"errorType": "Boom", "errorMessage": "no"}).encode(), 500
+            else:
+                out, status = json.dumps({"echo": event}).encode(), 200
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/2015-03-31/functions/dev/invocations"
+        create(lam, "dev", "def lambda_handler(e, c):\n    return 'not me'\n", Tags={"localbridge:http-invoker": url})
+        out = lam.invoke(FunctionName="dev", Payload=b'{"n": 1}')
+        assert json.loads(out["Payload"].read()) == {"echo": {"n": 1}}
+        assert "FunctionError" not in out
+        path, headers, body = seen[0]
+        assert path == "/2015-03-31/functions/dev/invocations" and body == {"n": 1}
+        assert headers["lambda-runtime-invoked-function-arn"] == "arn:aws:lambda:us-east-1:000000000000:function:dev"
+        assert len(headers["lambda-runtime-aws-request-id"]) == 36
+        failed = lam.invoke(FunctionName="dev", Payload=b'{"fail": true}')
+        assert failed["FunctionError"] == "Unhandled"
+        assert json.loads(failed["Payload"].read()) == {"errorType": "Boom", "errorMessage": "no"}
+    finally:
+        srv.shutdown()
+
+
+def test_packages_from_s3(lam, endpoint, aws, tmp_path):
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="builds/fn v1.zip", Body=package({"app.py": "def lambda_handler(e, c):\n    return 's3'\n"}))
+    aws(
+        "lambda", "create-function", "--function-name", "froms3", "--runtime", "python3.12",
+        "--handler", "app.lambda_handler", "--role", ROLE, "--code", "S3Bucket=artifacts,S3Key=builds/fn v1.zip",
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="froms3", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="froms3")["Payload"].read()) == "s3"
+    s3.put_object(Bucket="artifacts", Key="v2.zip", Body=package({"app.py": "def lambda_handler(e, c):\n    return 's3 v2'\n"}))
+    lam.update_function_code(FunctionName="froms3", S3Bucket="artifacts", S3Key="v2.zip")
+    assert json.loads(lam.invoke(FunctionName="froms3")["Payload"].read()) == "s3 v2"
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="froms3", S3Bucket="artifacts", S3Key="missing.zip")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "S3 Error Code: NoSuchKey" in e.value.response["Error"]["Message"]
+
+
+def test_layers_are_where_the_runtime_looks(lam, aws, tmp_path):
+    (tmp_path / "layer.zip").write_bytes(package({
+        "python/helpers.py": "GREETING = 'from a layer'\n",
+        "python/lib/python3.12/site-packages/vendored.py": "NAME = 'vendored'\n",
+    }))
+    published = aws(
+        "lambda", "publish-layer-version", "--layer-name", "deps", "--zip-file", "fileb://layer.zip",
+        "--compatible-runtimes", "python3.12", "--description", "shared code",
+    )
+    assert published["Version"] == 1
+    assert published["LayerVersionArn"] == "arn:aws:lambda:us-east-1:000000000000:layer:deps:1"
+    assert published["Content"]["CodeSize"] == (tmp_path / "layer.zip").stat().st_size
+    create(
+        lam, "layered",
+        "import helpers, vendored\ndef lambda_handler(e, c):\n    return [helpers.GREETING, vendored.NAME]\n",
+        Layers=[published["LayerVersionArn"]],
+    )
+    assert json.loads(lam.invoke(FunctionName="layered")["Payload"].read()) == ["from a layer", "vendored"]
+    layers = lam.get_function(FunctionName="layered")["Configuration"]["Layers"]
+    assert layers == [{"Arn": published["LayerVersionArn"], "CodeSize": published["Content"]["CodeSize"]}]
+    assert [l["LayerName"] for l in lam.list_layers()["Layers"]] == ["deps"]
+    # A deleted layer version stays with the functions that use it.
+    lam.delete_layer_version(LayerName="deps", VersionNumber=1)
+    assert lam.list_layer_versions(LayerName="deps")["LayerVersions"] == []
+    lam.update_function_configuration(FunctionName="layered", Description="new environments")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="layered", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    assert json.loads(lam.invoke(FunctionName="layered")["Payload"].read()) == ["from a layer", "vendored"]
+    with pytest.raises(ClientError) as e:
+        create(lam, "broken", PRINT_EVENT, Layers=["arn:aws:lambda:us-east-1:000000000000:layer:deps:9"])
+    assert e.value.response["Error"]["Message"] == "Layer version arn:aws:lambda:us-east-1:000000000000:layer:deps:9 does not exist."
+
+
+@pytest.fixture
+def auto_client_server(tmp_path, request):
+    yield from serve(tmp_path, request, ["--lambda-runtime", f"python3.12={sys.executable}"])
+
+
+def test_awslambdaric_runs_functions_when_the_interpreter_has_it(auto_client_server):
+    pytest.importorskip("awslambdaric")
+    lam = _client("lambda", auto_client_server.endpoint)
+    create(lam, "ric", "import sys\ndef lambda_handler(e, c):\n    return ['awslambdaric' in sys.modules, c.function_name]\n")
+    assert json.loads(lam.invoke(FunctionName="ric")["Payload"].read()) == [True, "ric"]
+    create(lam, "ricboom", "def lambda_handler(e, c):\n    raise ValueError('boom')\n")
+    out = lam.invoke(FunctionName="ricboom")
+    assert out["FunctionError"] == "Unhandled"
+    err = json.loads(out["Payload"].read())
+    assert (err["errorType"], err["errorMessage"]) == ("ValueError", "boom")
+
+
+NODE_HANDLER = """export const handler = async (event, context) => {
+  console.log("got", JSON.stringify(event));
+  return { fn: context.functionName, n: event.n + 1 };
+};
+"""
+
+
+def test_a_node_handler(lam):
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    lam.create_function(
+        FunctionName="nodefn", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": package({"index.mjs": NODE_HANDLER})},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="nodefn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    out = lam.invoke(FunctionName="nodefn", Payload=b'{"n": 41}', LogType="Tail")
+    assert json.loads(out["Payload"].read()) == {"fn": "nodefn", "n": 42}
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "\tINFO\tgot {\"n\":41}" in log, log
+
+
+BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+conn = http.client.HTTPConnection(api)
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = conn.getresponse()
+    event = json.loads(r.read())
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    print("custom runtime handling", rid, flush=True)
+    body = json.dumps({"echo": event, "handler": os.environ["_HANDLER"]})
+    conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body)
+    conn.getresponse().read()
+"""
+
+
+def test_a_provided_runtime_bootstrap(lam):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, BOOTSTRAP)
+    lam.create_function(
+        FunctionName="custom", Runtime="provided.al2023", Role=ROLE, Handler="function.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="custom", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    out = lam.invoke(FunctionName="custom", Payload=b'{"k": 1}', LogType="Tail")
+    assert json.loads(out["Payload"].read()) == {"echo": {"k": 1}, "handler": "function.handler"}
+    assert "custom runtime handling" in base64.b64decode(out["LogResult"]).decode()

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod logs;
 pub mod policy;
+pub mod source;
 
 pub use arn::Arn;
 pub use clock::{Clock, ClockHold, ClockMode, ManualClock, SystemClock, TokioClock};

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::service::{
     AddPermissionInput, AliasInput, CreateFunctionInput, EventInvokeConfigInput, InvocationType, InvokeInput,
-    LoggingInput, UpdateConfigInput,
+    LayerInput, LoggingInput, MappingInput, UpdateConfigInput,
 };
 use crate::Lambda;
 
@@ -39,6 +39,16 @@ pub const REST_PATHS: &[&str] = &[
 /// The operations served.
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "DeleteLayerVersion",
+    "GetLayerVersion",
+    "ListLayerVersions",
+    "ListLayers",
+    "PublishLayerVersion",
+    "CreateEventSourceMapping",
+    "DeleteEventSourceMapping",
+    "GetEventSourceMapping",
+    "ListEventSourceMappings",
+    "UpdateEventSourceMapping",
     "DeleteFunctionConcurrency",
     "GetFunctionConcurrency",
     "ListTags",
@@ -169,7 +179,11 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {
         (&Method::POST, ["2015-03-31", "functions"]) => {
-            let input = create_input(body::<CreateFunctionJson>(req)?)?;
+            let mut input = create_input(body::<CreateFunctionJson>(req)?)?;
+            if let (None, Some(bucket), Some(key)) = (&input.zip_file, &input.s3_bucket, &input.s3_key) {
+                let version = input.s3_object_version.clone();
+                input.zip_file = Some(lambda.fetch_package(ctx, bucket, key, version.as_deref()).await?);
+            }
             Ok(json_response(201, &lambda.create_function(ctx, input)?, rid))
         }
         (&Method::GET, ["2015-03-31", "functions"]) => {
@@ -211,11 +225,18 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
         }
         (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => {
             let j = body::<UpdateCodeJson>(req)?;
-            let zip = decode_blob(j.zip_file.as_deref(), "zipFile")?;
-            if j.s3_bucket.is_some() || j.image_uri.is_some() {
+            let mut zip = decode_blob(j.zip_file.as_deref(), "zipFile")?;
+            if j.image_uri.is_some() {
                 return Err(crate::service::invalid(
-                    "localbridge takes function packages as ZipFile only (aws lambda update-function-code --zip-file fileb://fn.zip).",
+                    "localbridge runs functions from .zip packages only: container images need a container runtime.",
                 ));
+            }
+            if let (None, Some(bucket), Some(key)) = (&zip, &j.s3_bucket, &j.s3_key) {
+                zip = Some(
+                    lambda
+                        .fetch_package(ctx, bucket, key, j.s3_object_version.as_deref())
+                        .await?,
+                );
             }
             Ok(json_response(
                 200,
@@ -272,6 +293,75 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             }
             _ => Err(not_implemented(&format!("{method} {path}"))),
         },
+        (&Method::POST, ["2018-10-31", "layers", name, "versions"]) => {
+            let j = body::<LayerJson>(req)?;
+            let content = j.content.unwrap_or_default();
+            let mut zip = decode_blob(content.zip_file.as_deref(), "content.zipFile")?;
+            if let (None, Some(bucket), Some(key)) = (&zip, &content.s3_bucket, &content.s3_key) {
+                zip = Some(
+                    lambda
+                        .fetch_package(ctx, bucket, key, content.s3_object_version.as_deref())
+                        .await?,
+                );
+            }
+            let input = LayerInput {
+                description: j.description,
+                zip_file: zip,
+                compatible_runtimes: j.compatible_runtimes,
+                compatible_architectures: j.compatible_architectures,
+                license_info: j.license_info,
+            };
+            Ok(json_response(
+                201,
+                &lambda.publish_layer_version(ctx, name, input)?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2018-10-31", "layers", name, "versions"]) => {
+            Ok(json_response(200, &lambda.list_layer_versions(ctx, name)?, rid))
+        }
+        (&Method::GET, ["2018-10-31", "layers", name, "versions", version]) => {
+            Ok(json_response(200, &lambda.get_layer_version(ctx, name, version)?, rid))
+        }
+        (&Method::DELETE, ["2018-10-31", "layers", name, "versions", version]) => {
+            lambda.delete_layer_version(ctx, name, version)?;
+            Ok(empty(204, rid))
+        }
+        (&Method::GET, ["2018-10-31", "layers"]) => Ok(json_response(200, &lambda.list_layers(ctx)?, rid)),
+        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
+            let input = mapping_input(body::<MappingJson>(req)?);
+            Ok(json_response(
+                202,
+                &lambda.create_event_source_mapping(ctx, input)?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings"]) => {
+            let q = query(req);
+            Ok(json_response(
+                200,
+                &lambda.list_event_source_mappings(
+                    ctx,
+                    q.get("EventSourceArn").map(String::as_str),
+                    q.get("FunctionName").map(String::as_str),
+                )?,
+                rid,
+            ))
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings", uuid]) => {
+            Ok(json_response(200, &lambda.get_event_source_mapping(uuid)?, rid))
+        }
+        (&Method::PUT, ["2015-03-31", "event-source-mappings", uuid]) => {
+            let input = mapping_input(body::<MappingJson>(req)?);
+            Ok(json_response(
+                202,
+                &lambda.update_event_source_mapping(ctx, uuid, input)?,
+                rid,
+            ))
+        }
+        (&Method::DELETE, ["2015-03-31", "event-source-mappings", uuid]) => {
+            Ok(json_response(202, &lambda.delete_event_source_mapping(uuid)?, rid))
+        }
         (&Method::POST, ["2017-03-31", "tags", arn]) => {
             let j = body::<TagsJson>(req)?;
             lambda.tag_resource(ctx, arn, j.tags.unwrap_or_default())?;
@@ -352,6 +442,68 @@ async fn route(lambda: &Lambda, req: &ApiRequest) -> Result<Response<Bytes>, Aws
             Ok(json_response(200, &lambda.list_event_invoke_configs(ctx, name)?, rid))
         }
         _ => Err(not_implemented(&format!("{method} {path}"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct LayerJson {
+    description: Option<String>,
+    content: Option<CodeJson>,
+    compatible_runtimes: Option<Vec<String>>,
+    compatible_architectures: Option<Vec<String>>,
+    license_info: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct FilterJson {
+    pattern: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct FilterCriteriaJson {
+    filters: Option<Vec<FilterJson>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct ScalingJson {
+    maximum_concurrency: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct MappingJson {
+    event_source_arn: Option<String>,
+    function_name: Option<String>,
+    enabled: Option<bool>,
+    batch_size: Option<i64>,
+    maximum_batching_window_in_seconds: Option<i64>,
+    filter_criteria: Option<FilterCriteriaJson>,
+    function_response_types: Option<Vec<String>>,
+    scaling_config: Option<ScalingJson>,
+    starting_position: Option<String>,
+}
+
+fn mapping_input(j: MappingJson) -> MappingInput {
+    MappingInput {
+        event_source_arn: j.event_source_arn,
+        function_name: j.function_name,
+        enabled: j.enabled,
+        batch_size: j.batch_size,
+        maximum_batching_window_seconds: j.maximum_batching_window_in_seconds,
+        filters: j.filter_criteria.map(|c| {
+            c.filters
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.pattern)
+                .collect()
+        }),
+        function_response_types: j.function_response_types,
+        maximum_concurrency: j.scaling_config.and_then(|s| s.maximum_concurrency),
+        starting_position: j.starting_position,
     }
 }
 
@@ -545,6 +697,7 @@ struct CodeJson {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
     s3_key: Option<String>,
+    s3_object_version: Option<String>,
     image_uri: Option<String>,
 }
 
@@ -632,6 +785,7 @@ fn create_input(j: CreateFunctionJson) -> Result<CreateFunctionInput, AwsError> 
         zip_file: decode_blob(code.zip_file.as_deref(), "code.zipFile")?,
         s3_bucket: code.s3_bucket,
         s3_key: code.s3_key,
+        s3_object_version: code.s3_object_version,
         image_uri: code.image_uri,
         package_type: j.package_type,
         tags: j.tags,
@@ -683,6 +837,8 @@ fn update_input(j: UpdateConfigJson) -> UpdateConfigInput {
 struct UpdateCodeJson {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
+    s3_object_version: Option<String>,
     image_uri: Option<String>,
     revision_id: Option<String>,
 }

@@ -10,4 +10,4 @@ mod code;
 mod pool;
 pub mod service;
 
-pub use service::{Lambda, LambdaConfig, LogSink};
+pub use service::{Lambda, LambdaConfig, LogSink, PythonClient};

@@ -11,6 +11,7 @@ use lb_core::deliver::{Engine, EngineConfig, Registry};
 use lb_core::{Clock, ManualClock, SystemClock};
 use tracing::info;
 
+mod logs_cmd;
 mod test_pattern;
 
 /// jemalloc instead of glibc's malloc, with its background threads purging freed pages (after
@@ -47,6 +48,8 @@ enum Command {
     Serve(ServeArgs),
     /// Test an EventBridge event pattern against events, with no server (exit 0 match, 1 no match, 2 invalid).
     TestPattern(test_pattern::TestPatternArgs),
+    /// Print a Lambda function's CloudWatch Logs events from a running server (`--follow` for new ones).
+    Logs(logs_cmd::LogsArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +94,10 @@ struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, default_value_t = 600)]
     lambda_keep_warm_seconds: u64,
+    /// The runtime client of Python functions: `auto` uses `awslambdaric` when the function's
+    /// interpreter can import it (else the shipped one), `shipped` always the shipped one.
+    #[arg(long, value_enum, default_value_t = PythonClientArg::Auto)]
+    lambda_python_client: PythonClientArg,
     /// CloudWatch Logs events stored in all log groups together (the oldest ingested are dropped
     /// first, counted in `localbridge_logs_events_dropped_total`).
     #[arg(long, default_value_t = 1_000_000)]
@@ -106,6 +113,12 @@ fn parse_runtime(s: &str) -> Result<(String, String), String> {
         Some((r, p)) if !r.is_empty() && !p.is_empty() => Ok((r.to_owned(), p.to_owned())),
         _ => Err(format!("expected RUNTIME=PROGRAM, got {s}")),
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PythonClientArg {
+    Auto,
+    Shipped,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +144,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args, started)),
         Command::TestPattern(args) => std::process::exit(test_pattern::run(&args)),
+        Command::Logs(args) => runtime.block_on(logs_cmd::run(args)),
     }
 }
 
@@ -202,10 +216,15 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             interpreters: args.lambda_runtimes.iter().cloned().collect(),
             max_environments: args.lambda_max_environments,
             keep_warm: std::time::Duration::from_secs(args.lambda_keep_warm_seconds),
+            python_client: match args.lambda_python_client {
+                PythonClientArg::Auto => lb_lambda::PythonClient::Auto,
+                PythonClientArg::Shipped => lb_lambda::PythonClient::Shipped,
+            },
         },
         Arc::clone(&clock),
         Some(engine.clone()),
         Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
+        Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
     );
     registry.register("lambda", lambda.clone());
     let reaper = {

@@ -26,6 +26,7 @@ mod move_task;
 mod queue;
 mod receipt;
 mod service;
+mod source;
 mod target;
 #[cfg(test)]
 mod tests;

@@ -66,25 +66,76 @@ impl Lambda {
         tokio::spawn(async move { me.run_async(function, event).await });
     }
 
+    /// One synchronous invocation for the service's own callers (retries of the asynchronous
+    /// queue, event source mappings): its outcome and the timeout it ran under, or `None` when
+    /// the qualifier no longer names a version.
+    pub(crate) async fn invoke_once(
+        &self,
+        function: &Arc<std::sync::Mutex<Function>>,
+        qualifier: Option<&str>,
+        request_id: String,
+        payload: Bytes,
+        trace_id: Option<String>,
+    ) -> Option<(Outcome, std::time::Duration)> {
+        let (snap, arn) = {
+            let f = function.lock().unwrap_or_else(PoisonError::into_inner);
+            let selected = super::versions::select(&f, qualifier).ok()?;
+            let snap = self.snapshot_of(&f, &selected);
+            let arn = match qualifier {
+                Some(q) => format!("{}:{q}", snap.function_arn),
+                None => snap.function_arn.clone(),
+            };
+            (snap, arn)
+        };
+        if let Some(url) = &snap.http_invoker {
+            let outcome = self.http_invoke(url, &request_id, &arn, snap.timeout, payload).await;
+            return Some((outcome, snap.timeout));
+        }
+        let outcome = match self.command(&snap.launch).await {
+            Err(e) => Outcome::ExitError(e.message.clone()),
+            Ok((program, args)) => {
+                let launch = self.make_launch(&snap.launch, program, args);
+                let invocation = Invocation {
+                    request_id,
+                    payload,
+                    timeout: snap.timeout,
+                    invoked_function_arn: arn,
+                    trace_id,
+                    client_context: None,
+                    cognito_identity: None,
+                };
+                match snap.pool.invoke(move || launch, invocation).await {
+                    Ok((invoked, _)) => invoked.outcome,
+                    Err(e) => Outcome::ExitError(format!("{e:?}")),
+                }
+            }
+        };
+        Some((outcome, snap.timeout))
+    }
+
+    /// [`Lambda::invoke_once`]'s outcome alone.
+    pub(crate) async fn invoke_internal(
+        &self,
+        function: &Arc<std::sync::Mutex<Function>>,
+        qualifier: Option<&str>,
+        request_id: String,
+        payload: Bytes,
+        trace_id: Option<String>,
+    ) -> Option<Outcome> {
+        self.invoke_once(function, qualifier, request_id, payload, trace_id)
+            .await
+            .map(|(o, _)| o)
+    }
+
     async fn run_async(self: Arc<Self>, function: Arc<std::sync::Mutex<Function>>, event: AsyncEvent) {
         let mut attempts: u32 = 0;
         let ending = loop {
             attempts += 1;
-            let (snap, config, arn) = {
-                let f = function.lock().unwrap_or_else(PoisonError::into_inner);
-                match super::versions::select(&f, event.qualifier.as_deref()) {
-                    Ok(selected) => {
-                        let snap = self.snapshot_of(&f, &selected);
-                        let arn = match &event.qualifier {
-                            Some(q) => format!("{}:{q}", snap.function_arn),
-                            None => snap.function_arn.clone(),
-                        };
-                        (snap, f.event_invoke.clone(), arn)
-                    }
-                    // The version or alias went away meanwhile.
-                    Err(_) => return,
-                }
-            };
+            let config = function
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .event_invoke
+                .clone();
             let max_retries = config
                 .as_ref()
                 .and_then(|c| c.maximum_retry_attempts)
@@ -94,26 +145,20 @@ impl Lambda {
                 .and_then(|c| c.maximum_event_age_seconds)
                 .unwrap_or(DEFAULT_MAX_EVENT_AGE_SECONDS)
                 * 1000;
-            let outcome = match self.command(&snap.launch).await {
-                Err(e) => Outcome::ExitError(e.message.clone()),
-                Ok((program, args)) => {
-                    let launch = self.make_launch(&snap.launch, program, args);
-                    let invocation = Invocation {
-                        request_id: event.request_id.clone(),
-                        payload: event.payload.clone(),
-                        timeout: snap.timeout,
-                        invoked_function_arn: arn.clone(),
-                        trace_id: event.trace_id.clone(),
-                        client_context: None,
-                        cognito_identity: None,
-                    };
-                    match snap.pool.invoke(move || launch, invocation).await {
-                        Ok((invoked, _)) => invoked.outcome,
-                        Err(e) => Outcome::ExitError(format!("{e:?}")),
-                    }
-                }
+            let Some((outcome, timeout)) = self
+                .invoke_once(
+                    &function,
+                    event.qualifier.as_deref(),
+                    event.request_id.clone(),
+                    event.payload.clone(),
+                    event.trace_id.clone(),
+                )
+                .await
+            else {
+                // The version or alias went away meanwhile.
+                return;
             };
-            let payload = outcome.payload(&event.request_id, snap.timeout);
+            let payload = outcome.payload(&event.request_id, timeout);
             if let Outcome::Response(b) = outcome {
                 break Ending::Success(b);
             }

@@ -16,6 +16,11 @@ use super::{invalid, Function, Lambda};
 use crate::pool::PoolError;
 use crate::runtime::{Invocation, Launch, LogFn, LogLine, Outcome, NODE_BOOTSTRAP, PYTHON_BOOTSTRAP};
 
+/// The tag that binds a function to an HTTP endpoint instead of its code: invocations are POSTed
+/// there (the developer's own server, or `cargo lambda watch`'s
+/// `http://127.0.0.1:9000/2015-03-31/functions/<name>/invocations`).
+pub const HTTP_INVOKER_TAG: &str = "localbridge:http-invoker";
+
 /// The largest synchronous payload (6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// The largest asynchronous payload (1 MB since 2025).
@@ -60,6 +65,8 @@ pub(crate) struct Snapshot {
     /// `$LATEST` or the version's number.
     pub version: String,
     pub timeout: Duration,
+    /// The function's HTTP invoker (the `localbridge:http-invoker` tag), if it has one.
+    pub http_invoker: Option<String>,
 }
 
 /// Everything needed to start an environment (called only when no warm one is free).
@@ -71,6 +78,8 @@ pub(crate) struct LaunchSpec {
     runtime: String,
     handler: String,
     code_dir: PathBuf,
+    /// The function's layers, unpacked, in their configured order.
+    layer_dirs: Vec<PathBuf>,
     memory_mb: u32,
     group: String,
     environment: Vec<(String, String)>,
@@ -192,7 +201,7 @@ impl Lambda {
                     "no working {r} or python3 on PATH (set --lambda-runtime {r}=/path/to/python)"
                 ))
             })?;
-            if probe == (Probe::Works { ric: true }) {
+            if probe == (Probe::Works { ric: true }) && self.config.python_client == super::PythonClient::Auto {
                 return Ok((python, vec!["-m".into(), "awslambdaric".into(), spec.handler.clone()]));
             }
             let boot = self.write_bootstrap("bootstrap.py", PYTHON_BOOTSTRAP)?;
@@ -227,6 +236,7 @@ impl Lambda {
             function_arn: f.arn.clone(),
             version: selected.label(),
             timeout: Duration::from_secs(u64::from(c.timeout)),
+            http_invoker: f.tags.get(HTTP_INVOKER_TAG).cloned(),
             launch: LaunchSpec {
                 version: selected.label(),
                 name: f.name.clone(),
@@ -235,6 +245,7 @@ impl Lambda {
                 runtime: c.runtime.clone().unwrap_or_default(),
                 handler: c.handler.clone().unwrap_or_default(),
                 code_dir: code.dir.clone(),
+                layer_dirs: c.layers.iter().map(|l| l.dir().clone()).collect(),
                 memory_mb: c.memory_size,
                 group: c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", f.name)),
                 environment: c
@@ -284,17 +295,55 @@ impl Lambda {
         set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
         set("TZ", ":UTC".into());
         set("LANG", "en_US.UTF-8".into());
-        if let Some(p) = host("PATH") {
-            set("PATH", p);
+        // Layers: a later layer takes precedence over an earlier one, as its files would
+        // overwrite theirs in /opt.
+        let layers: Vec<&PathBuf> = spec.layer_dirs.iter().rev().collect();
+        let bins: Vec<String> = layers.iter().map(|d| d.join("bin").display().to_string()).collect();
+        let path = bins.into_iter().chain(host("PATH")).collect::<Vec<_>>().join(":");
+        if !path.is_empty() {
+            set("PATH", path);
+        }
+        if !layers.is_empty() {
+            let libs: Vec<String> = layers.iter().map(|d| d.join("lib").display().to_string()).collect();
+            set("LD_LIBRARY_PATH", libs.join(":"));
         }
         if let Some(h) = host("HOME") {
             set("HOME", h);
         }
         if spec.runtime.starts_with("python") {
-            set("PYTHONPATH", python_path);
+            // /opt/python/lib/pythonX.Y/site-packages and /opt/python, per layer.
+            let version = spec.runtime.trim_start_matches("python");
+            let mut paths = vec![python_path];
+            for d in &layers {
+                paths.push(
+                    d.join("python")
+                        .join("lib")
+                        .join(format!("python{version}"))
+                        .join("site-packages")
+                        .display()
+                        .to_string(),
+                );
+                paths.push(d.join("python").display().to_string());
+            }
+            set("PYTHONPATH", paths.join(":"));
         }
         if spec.runtime.starts_with("nodejs") {
-            set("NODE_PATH", spec.code_dir.join("node_modules").display().to_string());
+            // /opt/nodejs/node_modules (and the runtime-specific /opt/nodejs/nodeNN/node_modules).
+            let major = spec.runtime.trim_start_matches("nodejs").trim_end_matches(".x");
+            let mut paths = Vec::new();
+            for d in &layers {
+                paths.push(
+                    d.join("nodejs")
+                        .join(format!("node{major}"))
+                        .join("node_modules")
+                        .display()
+                        .to_string(),
+                );
+                paths.push(d.join("nodejs").join("node_modules").display().to_string());
+            }
+            paths.push(spec.code_dir.join("node_modules").display().to_string());
+            paths.push(spec.code_dir.display().to_string());
+            set("NODE_PATH", paths.join(":"));
         }
         if spec.log_format == "JSON" {
             set("AWS_LAMBDA_LOG_FORMAT", "JSON".into());
@@ -406,7 +455,9 @@ impl Lambda {
             }),
             InvocationType::Event => {
                 // Checked now, as AWS does: a runtime that cannot run here fails the call.
-                self.command(&snap.launch).await?;
+                if snap.http_invoker.is_none() {
+                    self.command(&snap.launch).await?;
+                }
                 self.enqueue_async(
                     &f,
                     super::asynchronous::AsyncEvent {
@@ -426,6 +477,18 @@ impl Lambda {
                 })
             }
             InvocationType::RequestResponse => {
+                if let Some(url) = &snap.http_invoker {
+                    let outcome = self
+                        .http_invoke(url, &request_id, &invoked_arn, snap.timeout, payload)
+                        .await;
+                    return Ok(InvokeOutput {
+                        status: 200,
+                        function_error: (!matches!(outcome, Outcome::Response(_))).then_some("Unhandled"),
+                        payload: outcome.payload(&request_id, snap.timeout),
+                        log_result: None,
+                        executed_version: Some(snap.version.clone()),
+                    });
+                }
                 let (program, args) = self.command(&snap.launch).await?;
                 let launch = self.make_launch(&snap.launch, program, args);
                 let invocation = Invocation {
@@ -470,6 +533,53 @@ impl Lambda {
                     log_result,
                     executed_version: Some(snap.version.clone()),
                 })
+            }
+        }
+    }
+
+    /// An invocation through the function's HTTP invoker: the payload POSTed with the Runtime
+    /// API's invocation headers; a 2xx answer is the response (an `X-Amz-Function-Error` header
+    /// or another status makes it a function error); no answer within the timeout is a timeout.
+    pub(crate) async fn http_invoke(
+        &self,
+        url: &str,
+        request_id: &str,
+        invoked_arn: &str,
+        timeout: Duration,
+        payload: Bytes,
+    ) -> Outcome {
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            + timeout.as_millis() as u64;
+        let sent = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Lambda-Runtime-Aws-Request-Id", request_id)
+            .header("Lambda-Runtime-Invoked-Function-Arn", invoked_arn)
+            .header("Lambda-Runtime-Deadline-Ms", deadline.to_string())
+            .body(payload)
+            .timeout(timeout)
+            .send()
+            .await;
+        match sent {
+            Err(e) if e.is_timeout() => Outcome::Timeout,
+            Err(e) => Outcome::FunctionError(Bytes::from(
+                serde_json::json!({
+                    "errorType": "Runtime.HttpInvokerUnreachable",
+                    "errorMessage": format!("localbridge could not reach the function's HTTP invoker {url}: {e}"),
+                })
+                .to_string(),
+            )),
+            Ok(resp) => {
+                let failed = !resp.status().is_success() || resp.headers().contains_key("x-amz-function-error");
+                let body = resp.bytes().await.unwrap_or_default();
+                if failed {
+                    Outcome::FunctionError(body)
+                } else {
+                    Outcome::Response(body)
+                }
             }
         }
     }

@@ -7,9 +7,11 @@
 //! UpdateFunctionConfiguration answer `LastUpdateStatus: InProgress` and are `Successful` at once.
 
 mod asynchronous;
+mod esm;
 mod event_config;
 mod extras;
 mod invoke;
+mod layers;
 mod permissions;
 mod target;
 mod versions;
@@ -25,8 +27,10 @@ use crate::code::{self, Code, CodeError};
 use crate::pool::Pool;
 
 pub use asynchronous::EventInvokeConfig;
+pub use esm::MappingInput;
 pub use event_config::EventInvokeConfigInput;
 pub use invoke::{InvocationType, InvokeInput, InvokeOutput};
+pub use layers::{LayerInput, LayerRef};
 pub use permissions::AddPermissionInput;
 pub use versions::AliasInput;
 
@@ -46,6 +50,18 @@ pub struct LambdaConfig {
     pub max_environments: usize,
     /// How long an idle environment is kept warm.
     pub keep_warm: std::time::Duration,
+    /// Whether Python functions run through `awslambdaric` when their interpreter has it.
+    pub python_client: PythonClient,
+}
+
+/// The runtime client Python functions run through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PythonClient {
+    /// `awslambdaric` when the interpreter can import it, else the shipped client.
+    #[default]
+    Auto,
+    /// Always the shipped client.
+    Shipped,
 }
 
 impl Default for LambdaConfig {
@@ -58,6 +74,7 @@ impl Default for LambdaConfig {
             interpreters: BTreeMap::new(),
             max_environments: 10,
             keep_warm: std::time::Duration::from_secs(600),
+            python_client: PythonClient::Auto,
         }
     }
 }
@@ -184,7 +201,7 @@ pub struct FunctionConfig {
     pub application_log_level: Option<String>,
     pub system_log_level: Option<String>,
     pub log_group: Option<String>,
-    pub layers: Vec<String>,
+    pub layers: Vec<LayerRef>,
     pub tracing_mode: String,
     pub ephemeral_storage: u32,
     pub architectures: Vec<String>,
@@ -207,6 +224,7 @@ pub struct CreateFunctionInput {
     pub zip_file: Option<Vec<u8>>,
     pub s3_bucket: Option<String>,
     pub s3_key: Option<String>,
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
     pub package_type: Option<String>,
     pub tags: Option<BTreeMap<String, String>>,
@@ -278,6 +296,14 @@ pub struct Lambda {
     pub(crate) logs: Option<Arc<dyn LogSink>>,
     pub(crate) interpreters: invoke::Interpreters,
     functions: Mutex<HashMap<Key, Arc<Mutex<Function>>>>,
+    /// Event source mappings by UUID.
+    pub(crate) mappings: Mutex<BTreeMap<String, Arc<esm::MappingHandle>>>,
+    /// The queue service event source mappings read (SQS, wired by the binary).
+    pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
+    /// The HTTP invoker's client.
+    pub(crate) http: reqwest::Client,
+    /// Layers by (region, account, name).
+    pub(crate) layers: Mutex<HashMap<Key, layers::Layer>>,
 }
 
 pub(crate) fn not_found(arn: &str) -> AwsError {
@@ -380,6 +406,7 @@ impl Lambda {
         clock: Arc<dyn Clock>,
         engine: Option<lb_core::deliver::Engine>,
         logs: Option<Arc<dyn LogSink>>,
+        source: Option<Arc<dyn lb_core::source::QueueSource>>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -389,6 +416,10 @@ impl Lambda {
             logs,
             interpreters: invoke::Interpreters::default(),
             functions: Mutex::new(HashMap::new()),
+            mappings: Mutex::new(BTreeMap::new()),
+            source,
+            http: reqwest::Client::new(),
+            layers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -585,6 +616,24 @@ impl Lambda {
     }
 
     fn unpack(&self, account: &str, region: &str, name: &str, zip: &[u8]) -> Result<Code, AwsError> {
+        self.unpack_into(
+            account,
+            region,
+            "functions",
+            &format!("{name}/{}", lb_core::ids::uuid()),
+            zip,
+        )
+    }
+
+    /// Unpacks a package (a function's or a layer's) under `<root>/<kind>/<account>/<region>/<dir>`.
+    pub(crate) fn unpack_into(
+        &self,
+        account: &str,
+        region: &str,
+        kind: &str,
+        dir: &str,
+        zip: &[u8],
+    ) -> Result<Code, AwsError> {
         if zip.len() > code::MAX_ZIP_BYTES {
             return Err(AwsError::new(
                 "RequestEntityTooLargeException",
@@ -595,14 +644,7 @@ impl Lambda {
                 ),
             ));
         }
-        let dir = self
-            .config
-            .root
-            .join("functions")
-            .join(account)
-            .join(region)
-            .join(name)
-            .join(lb_core::ids::uuid());
+        let dir = self.config.root.join(kind).join(account).join(region).join(dir);
         code::unpack(zip, &dir).map_err(|e| match e {
             CodeError::NotAZip => {
                 invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
@@ -678,14 +720,9 @@ impl Lambda {
                 "Member must satisfy enum value set: [x86_64, arm64]",
             ));
         }
-        let zip = match (input.zip_file, input.s3_bucket, input.s3_key) {
-            (Some(z), _, _) => z,
-            (None, Some(_), Some(_)) => {
-                return Err(invalid(
-                    "localbridge does not read function packages from S3 yet: upload the .zip with ZipFile (aws lambda create-function --zip-file fileb://fn.zip).",
-                ))
-            }
-            _ => return Err(invalid("Please provide a source for function code.")),
+        // A package in S3 was fetched by the wire edge into `zip_file`.
+        let Some(zip) = input.zip_file else {
+            return Err(invalid("Please provide a source for function code."));
         };
         let (region, account) = (ctx.region.clone(), ctx.account.clone());
         let key = (region.clone(), account.clone(), name.clone());
@@ -711,7 +748,7 @@ impl Lambda {
             application_log_level: None,
             system_log_level: None,
             log_group: None,
-            layers: input.layers.unwrap_or_default(),
+            layers: self.resolve_layers(ctx, &input.layers.unwrap_or_default())?,
             tracing_mode: input.tracing_mode.unwrap_or_else(|| "PassThrough".to_owned()),
             ephemeral_storage: input.ephemeral_storage.map_or(512, |s| s as u32),
             architectures: input.architectures.unwrap_or_else(|| vec!["x86_64".to_owned()]),
@@ -934,7 +971,7 @@ impl Lambda {
             Self::apply_logging(&mut config, l)?;
         }
         if let Some(l) = input.layers {
-            config.layers = l;
+            config.layers = self.resolve_layers(ctx, &l)?;
         }
         if let Some(t) = input.tracing_mode {
             config.tracing_mode = t;
@@ -962,6 +999,63 @@ impl Lambda {
             Arc::new(Pool::with_limit(self.config.max_environments, reserved)),
         );
         old.close();
+    }
+
+    /// A package from the S3 stub (`Code.S3Bucket` / `S3Key` / `S3ObjectVersion`), read through
+    /// localbridge's own endpoint as the caller's account, as Lambda reads it from S3.
+    pub async fn fetch_package(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<u8>, AwsError> {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let key_path: Vec<String> = key.split('/').map(enc).collect();
+        let mut url = format!("{}/{}/{}", self.config.endpoint_url, enc(bucket), key_path.join("/"));
+        if let Some(v) = version {
+            url.push_str(&format!("?versionId={}", enc(v)));
+        }
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{}/s3/aws4_request, SignedHeaders=host, Signature=0",
+            ctx.account, ctx.region
+        );
+        let failed = |code: &str, message: &str| {
+            invalid(format!(
+                "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+            ))
+        };
+        let resp = self
+            .http
+            .get(&url)
+            .header("Authorization", auth)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .send()
+            .await
+            .map_err(|e| failed("ServiceUnavailable", &e.to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| failed("ServiceUnavailable", &e.to_string()))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let tag = |t: &str| {
+                text.split(&format!("<{t}>"))
+                    .nth(1)
+                    .and_then(|r| r.split(&format!("</{t}>")).next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            return Err(failed(&tag("Code"), &tag("Message")));
+        }
+        if body.len() > code::MAX_ZIP_BYTES * 5 {
+            return Err(invalid(format!(
+                "Unzipped size must be smaller than {} bytes",
+                code::MAX_UNZIPPED_BYTES
+            )));
+        }
+        Ok(body.to_vec())
     }
 
     /// Stops every execution environment (the server is stopping).
@@ -1076,7 +1170,12 @@ pub(crate) fn configuration_of(f: &Function, selected: &versions::Selected<'_>) 
         out["DeadLetterConfig"] = json!({ "TargetArn": t });
     }
     if !c.layers.is_empty() {
-        out["Layers"] = Value::Array(c.layers.iter().map(|a| json!({ "Arn": a, "CodeSize": 0 })).collect());
+        out["Layers"] = Value::Array(
+            c.layers
+                .iter()
+                .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code_size() }))
+                .collect(),
+        );
     }
     out
 }

@@ -35,6 +35,7 @@ fn lambda() -> (Arc<Lambda>, Arc<Sink>) {
         Arc::new(SystemClock),
         None,
         Some(Arc::clone(&sink) as Arc<dyn LogSink>),
+        None,
     );
     (l, sink)
 }
