@@ -26,9 +26,6 @@ use crate::errors::{self, invalid};
 use crate::publish::{BatchResult, PublishInput};
 use crate::{sign, Sns};
 
-#[cfg(test)]
-mod tests;
-
 pub const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
 /// Every action of botocore's `sns` 2010-03-31 model.
