@@ -42,9 +42,11 @@ impl Sns {
             let source = msg.source_arn.as_deref().unwrap_or("(none)");
             match policy::evaluate(&document, &req) {
                 Decision::Allow => {}
-                Decision::ExplicitDeny => return Err(DeliveryError::access_denied(format!(
+                Decision::ExplicitDeny => {
+                    return Err(DeliveryError::access_denied(format!(
                     "The Policy of topic {text} explicitly denies {PUBLISH_ACTION} to {principal} for source {source}."
-                ))),
+                )))
+                }
                 Decision::ImplicitDeny => {
                     return Err(DeliveryError::access_denied(format!(
                         "The Policy of topic {text} does not allow {PUBLISH_ACTION} to {principal} for source {source}."

@@ -74,7 +74,9 @@ fn topic(sns: &Sns, name: &str, attrs: &[(&str, &str)]) -> String {
 fn sub(sns: &Sns, topic: &str, queue: &str, attrs: &[(&str, &str)]) -> String {
     let attrs: Vec<(String, String)> = attrs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let endpoint = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
-    sns.subscribe(ACCOUNT, topic, "sqs", Some(&endpoint), &attrs, true).unwrap().arn
+    sns.subscribe(ACCOUNT, topic, "sqs", Some(&endpoint), &attrs, true)
+        .unwrap()
+        .arn
 }
 
 fn msg(text: &str) -> PublishInput {
@@ -100,7 +102,10 @@ fn create_topic_is_idempotent_and_names_are_checked() {
     );
     for bad in ["", "a b", "x.fifo", &"n".repeat(257)] {
         let err = r.sns.create_topic("us-east-1", ACCOUNT, bad, &[], &[]).unwrap_err();
-        assert_eq!((&*err.code, err.message.as_str()), ("InvalidParameter", "Invalid parameter: Topic Name"));
+        assert_eq!(
+            (&*err.code, err.message.as_str()),
+            ("InvalidParameter", "Invalid parameter: Topic Name")
+        );
     }
     let fifo = [("FifoTopic".to_owned(), "true".to_owned())];
     assert!(r.sns.create_topic("us-east-1", ACCOUNT, "f.fifo", &fifo, &[]).is_ok());
@@ -156,8 +161,14 @@ async fn fan_out_applies_filters_and_raw_delivery() {
     assert_eq!(env["MessageId"], published.message_id.as_str());
     assert_eq!(env["Subject"], "s");
     assert_eq!(env["Message"], "red one");
-    assert_eq!(env["MessageAttributes"], json!({"color": {"Type": "String", "Value": "red"}}));
-    assert!(red[0].attributes.is_empty(), "an envelope carries its attributes inside");
+    assert_eq!(
+        env["MessageAttributes"],
+        json!({"color": {"Type": "String", "Value": "red"}})
+    );
+    assert!(
+        red[0].attributes.is_empty(),
+        "an envelope carries its attributes inside"
+    );
     assert_eq!(r.sns.counters.filtered.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
@@ -189,7 +200,11 @@ async fn fifo_topics_deduplicate_for_five_minutes() {
     assert_eq!(r.fake.got.lock().unwrap().len(), 2);
     let (_, m) = r.fake.got.lock().unwrap()[0].clone();
     assert_eq!(m.group_id.as_deref(), Some("g"));
-    assert_eq!(m.dedup_id.as_deref().map(str::len), Some(64), "content-based: SHA-256 hex");
+    assert_eq!(
+        m.dedup_id.as_deref().map(str::len),
+        Some(64),
+        "content-based: SHA-256 hex"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(301)).await;
     send("a");
     settled(&r.engine).await;
@@ -297,7 +312,12 @@ async fn http_subscriptions_wait_for_confirmation() {
         "Invalid parameter: Token"
     );
     assert_eq!(r.sns.confirm_subscription(&t, &token).unwrap(), &*subs[0].arn);
-    let attrs: BTreeMap<String, String> = r.sns.get_subscription_attributes(&subs[0].arn).unwrap().into_iter().collect();
+    let attrs: BTreeMap<String, String> = r
+        .sns
+        .get_subscription_attributes(&subs[0].arn)
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(attrs["PendingConfirmation"], "false");
     assert!(attrs["EffectiveDeliveryPolicy"].contains("\"numRetries\":3"));
 }
