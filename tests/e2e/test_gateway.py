@@ -11,7 +11,9 @@ def test_health(endpoint):
     assert status == 200
     doc = json.loads(body)
     assert doc["status"] == "running"
-    assert doc["services"] == {"events": "running", "s3": "running", "sqs": "running"}
+    assert doc["services"] == {
+        name: "running" for name in ["events", "iam", "logs", "s3", "sns", "sqs", "sts"]
+    }
     assert doc["clock"] == "system"
     assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])
 
