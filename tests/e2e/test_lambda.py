@@ -747,3 +747,21 @@ def test_json_log_format_platform_records(lam):
     assert report["type"] == "platform.report" and report["record"]["status"] == "success"
     assert set(report["record"]["metrics"]) == {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs"}
     assert not any(r.get("type") == "platform.end" for r in records)
+
+
+def test_sns_invokes_a_subscribed_function(lam, sqs, endpoint):
+    sns = _client("sns", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    create(lam, "onmsg", REPORTING, Timeout=30)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    fn_arn = "arn:aws:lambda:us-east-1:000000000000:function:onmsg"
+    lam.add_permission(FunctionName="onmsg", StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn, ReturnSubscriptionArn=True)
+    sns.publish(TopicArn=topic, Message="disk full", Subject="ops")
+    (got,) = receive(sqs, attempts, 1)
+    (rec,) = got["event"]["Records"]
+    assert rec["EventSource"] == "aws:sns"
+    assert rec["EventSubscriptionArn"] == sub["SubscriptionArn"]
+    assert rec["Sns"]["Message"] == "disk full" and rec["Sns"]["Subject"] == "ops"
+    assert rec["Sns"]["TopicArn"] == topic and rec["Sns"]["Type"] == "Notification"
