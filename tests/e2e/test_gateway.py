@@ -12,7 +12,7 @@ def test_health(endpoint):
     doc = json.loads(body)
     assert doc["status"] == "running"
     assert doc["services"] == {
-        "events": "running", "iam": "running", "lambda": "running", "logs": "running", "s3": "running", "sqs": "running", "sts": "running"
+        name: "running" for name in ["events", "iam", "lambda", "logs", "s3", "sns", "sqs", "sts"]
     }
     assert doc["clock"] == "system"
     assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])
@@ -38,11 +38,11 @@ def test_unsupported_json_service_gets_a_json_error(endpoint):
 
 
 def test_unsupported_query_service_gets_a_query_error(endpoint):
-    auth = "AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00"
+    auth = "AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=00"
     status, _, body = http(
         "POST",
         endpoint + "/",
-        b"Action=ListTopics&Version=2010-03-31",
+        b"Action=ListIdentities&Version=2010-12-01",
         {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 501

@@ -724,3 +724,44 @@ def test_a_provided_runtime_bootstrap(lam):
     out = lam.invoke(FunctionName="custom", Payload=b'{"k": 1}', LogType="Tail")
     assert json.loads(out["Payload"].read()) == {"echo": {"k": 1}, "handler": "function.handler"}
     assert "custom runtime handling" in base64.b64decode(out["LogResult"]).decode()
+
+
+def test_json_log_format_platform_records(lam):
+    create(
+        lam, "jsonlogs",
+        "import logging\nlogging.getLogger().setLevel('INFO')\ndef lambda_handler(e, c):\n    logging.info('hello %s', 42)\n    return 1\n",
+        LoggingConfig={"LogFormat": "JSON"},
+    )
+    cfg = lam.get_function_configuration(FunctionName="jsonlogs")["LoggingConfig"]
+    assert cfg == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", "LogGroup": "/aws/lambda/jsonlogs"}
+    out = lam.invoke(FunctionName="jsonlogs", LogType="Tail")
+    rid = out["ResponseMetadata"]["RequestId"]
+    records = [json.loads(l) for l in base64.b64decode(out["LogResult"]).decode().splitlines()]
+    assert records[0]["type"] == "platform.start"
+    assert records[0]["record"] == {
+        "requestId": rid, "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:jsonlogs", "version": "$LATEST",
+    }
+    app = records[1]
+    assert (app["level"], app["message"], app["requestId"]) == ("INFO", "hello 42", rid)
+    report = records[-1]
+    assert report["type"] == "platform.report" and report["record"]["status"] == "success"
+    assert set(report["record"]["metrics"]) == {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs"}
+    assert not any(r.get("type") == "platform.end" for r in records)
+
+
+def test_sns_invokes_a_subscribed_function(lam, sqs, endpoint):
+    sns = _client("sns", endpoint)
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    create(lam, "onmsg", REPORTING, Timeout=30)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    fn_arn = "arn:aws:lambda:us-east-1:000000000000:function:onmsg"
+    lam.add_permission(FunctionName="onmsg", StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn, ReturnSubscriptionArn=True)
+    sns.publish(TopicArn=topic, Message="disk full", Subject="ops")
+    (got,) = receive(sqs, attempts, 1)
+    (rec,) = got["event"]["Records"]
+    assert rec["EventSource"] == "aws:sns"
+    assert rec["EventSubscriptionArn"] == sub["SubscriptionArn"]
+    assert rec["Sns"]["Message"] == "disk full" and rec["Sns"]["Subject"] == "ops"
+    assert rec["Sns"]["TopicArn"] == topic and rec["Sns"]["Type"] == "Notification"

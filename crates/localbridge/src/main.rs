@@ -199,6 +199,22 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     ));
     registry.register("logs", logs.clone());
 
+    // SubscribeURL, UnsubscribeURL and SigningCertURL point back at this server.
+    let public_host = if local.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        local.ip()
+    };
+    let sns = Arc::new(lb_sns::Sns::new(
+        Arc::clone(&clock),
+        engine.clone(),
+        lb_sns::SnsConfig {
+            endpoint: format!("http://{}", SocketAddr::new(public_host, local.port())),
+            ..lb_sns::SnsConfig::default()
+        },
+    ));
+    registry.register("sns", sns.clone());
+
     let endpoint_host = if local.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
@@ -262,6 +278,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
+        .service(lb_sns::api::SnsApi::new(sns))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

@@ -240,10 +240,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
     ),
     unserved("scheduler", Protocol::RestJson, None),
     unserved("pipes", Protocol::RestJson, None),
-    UnservedSpec {
-        xmlns: "http://sns.amazonaws.com/doc/2010-03-31/",
-        ..unserved("sns", Protocol::Query, None)
-    },
 ];
 
 impl UnservedSpec {
@@ -654,10 +650,10 @@ mod tests {
 
     #[test]
     fn unserved_envelopes() {
-        let r = UnservedSpec::not_implemented("sns", Protocol::Query, "rid");
+        let r = UnservedSpec::not_implemented("ses", Protocol::Query, "rid");
         assert_eq!(r.status(), 501);
         let body = std::str::from_utf8(r.body()).unwrap();
-        assert!(body.contains("<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Receiver</Type><Code>NotImplemented</Code>"));
+        assert!(body.contains("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"));
         assert!(body.contains("<RequestId>rid</RequestId>"));
         let r = UnservedSpec::not_implemented("kinesis", Protocol::Json(JsonVersion::V1_1), "rid");
         assert_eq!(

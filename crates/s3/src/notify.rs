@@ -105,6 +105,10 @@ pub struct Notifier {
     stats: Stats,
 }
 
+/// The subject of S3's messages to SNS topics (S3 User Guide, "Event message structure":
+/// notifications published to SNS carry the subject "Amazon S3 Notification").
+pub const S3_SUBJECT: &str = "Amazon S3 Notification";
+
 impl Notifier {
     pub fn new(deps: NotifierDeps) -> Self {
         Self {
@@ -254,6 +258,8 @@ impl Notifier {
             source_account: Some(owner.into()),
             principal: Some(S3_PRINCIPAL.into()),
             trace_header: trace_header.map(Into::into),
+            // What S3 publishes to a topic carries this subject (SNS ignores it for queues).
+            subject: Some(S3_SUBJECT.to_owned()),
             ..Message::new(body)
         }
     }

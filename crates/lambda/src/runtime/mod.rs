@@ -53,6 +53,11 @@ pub struct Launch {
     /// Where the environment's log events go (its log stream), stamped by `clock`.
     pub logs: LogFn,
     pub clock: Arc<dyn lb_core::Clock>,
+    /// `LoggingConfig.LogFormat` is JSON: the platform's lines are `{"time", "type", "record"}`
+    /// objects (`platform.start`, `platform.report`; no `END`), as AWS writes them.
+    pub json_platform: bool,
+    /// The function's ARN, for the JSON platform records.
+    pub function_arn: String,
 }
 
 /// One invocation, as the runtime receives it on `GET /next`.
@@ -198,6 +203,9 @@ pub struct Environment {
     exited: watch::Receiver<Option<String>>,
     version: String,
     memory_mb: u32,
+    json_platform: bool,
+    function_arn: String,
+    clock: Arc<dyn lb_core::Clock>,
     log: logs::Capture,
     /// Whether an invocation has reported the init duration already.
     init_reported: Mutex<bool>,
@@ -229,6 +237,7 @@ impl Environment {
             .stderr(std::process::Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        let clock = Arc::clone(&launch.clock);
         let log = logs::Capture::new(launch.logs, launch.clock);
         if let Some(line) = &launch.init_start {
             log.platform(line);
@@ -257,6 +266,9 @@ impl Environment {
             exited,
             version: launch.version,
             memory_mb: launch.memory_mb,
+            json_platform: launch.json_platform,
+            function_arn: launch.function_arn,
+            clock,
             log,
             init_reported: Mutex::new(false),
             peak_memory_kb: Mutex::new(0),
@@ -290,8 +302,15 @@ impl Environment {
             }
             self.log.drain().await;
         }
-        self.log
-            .begin(&format!("START RequestId: {request_id} Version: {}", self.version));
+        let start = if self.json_platform {
+            self.platform_record(
+                "platform.start",
+                serde_json::json!({ "requestId": request_id, "functionArn": self.function_arn, "version": self.version }),
+            )
+        } else {
+            format!("START RequestId: {request_id} Version: {}", self.version)
+        };
+        self.log.begin(&start);
         let (answer, answered) = oneshot::channel();
         let deadline_epoch_ms = epoch_millis() + u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let handed = Instant::now();
@@ -343,15 +362,30 @@ impl Environment {
         };
         self.log.drain().await;
         let max_memory_mb = self.peak_memory_mb();
-        self.log.platform(&format!("END RequestId: {request_id}"));
-        let report = report_line(
-            &request_id,
-            duration,
-            init_duration,
-            self.memory_mb,
-            max_memory_mb,
-            &outcome,
-        );
+        let report = if self.json_platform {
+            // The JSON stream has no END record.
+            self.platform_record(
+                "platform.report",
+                report_record(
+                    &request_id,
+                    duration,
+                    init_duration,
+                    self.memory_mb,
+                    max_memory_mb,
+                    &outcome,
+                ),
+            )
+        } else {
+            self.log.platform(&format!("END RequestId: {request_id}"));
+            report_line(
+                &request_id,
+                duration,
+                init_duration,
+                self.memory_mb,
+                max_memory_mb,
+                &outcome,
+            )
+        };
         let log = self.log.end(&report);
         Invoked {
             outcome,
@@ -360,6 +394,15 @@ impl Environment {
             max_memory_mb,
             log,
         }
+    }
+
+    fn platform_record(&self, kind: &str, record: serde_json::Value) -> String {
+        serde_json::json!({
+            "time": lb_core::clock::iso8601_millis(self.clock.now_millis()),
+            "type": kind,
+            "record": record,
+        })
+        .to_string()
     }
 
     fn exit_outcome(&self, status: String) -> Outcome {
@@ -457,6 +500,42 @@ fn epoch_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The `platform.report` record of the JSON log format (billed time includes init).
+pub fn report_record(
+    request_id: &str,
+    duration: Duration,
+    init: Option<Duration>,
+    memory_mb: u32,
+    max_memory_mb: u64,
+    outcome: &Outcome,
+) -> serde_json::Value {
+    let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    let billed = (ms(duration) + init.map_or(0.0, ms)).ceil().max(1.0) as u64;
+    let mut metrics = serde_json::json!({
+        "durationMs": ms(duration),
+        "billedDurationMs": billed,
+        "memorySizeMB": memory_mb,
+        "maxMemoryUsedMB": max_memory_mb,
+    });
+    if let Some(i) = init {
+        metrics["initDurationMs"] = serde_json::json!(ms(i));
+    }
+    let mut record = serde_json::json!({ "requestId": request_id, "metrics": metrics });
+    match outcome {
+        Outcome::Response(_) => record["status"] = serde_json::json!("success"),
+        Outcome::Timeout => record["status"] = serde_json::json!("timeout"),
+        Outcome::FunctionError(_) => {
+            record["status"] = serde_json::json!("failure");
+            record["errorType"] = serde_json::json!(outcome.error_type());
+        }
+        _ => {
+            record["status"] = serde_json::json!("error");
+            record["errorType"] = serde_json::json!(outcome.error_type());
+        }
+    }
+    record
 }
 
 /// The `REPORT` line: tab-separated, a trailing tab; `Init Duration` on an environment's first

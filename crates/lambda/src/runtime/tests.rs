@@ -61,6 +61,8 @@ async fn start(name: &str, code: &str) -> (Environment, Lines) {
         init_start: Some("INIT_START Runtime Version: python:3.localbridge".into()),
         logs: Arc::new(move |l: LogLine| sink.lock().unwrap().push(l.message)),
         clock: Arc::new(SystemClock),
+        json_platform: false,
+        function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
     };
     (Environment::start(launch).await.unwrap(), lines)
 }

@@ -72,6 +72,8 @@ pub(crate) struct Snapshot {
 /// Everything needed to start an environment (called only when no warm one is free).
 pub(crate) struct LaunchSpec {
     version: String,
+    /// The ARN of what runs (with the version, for a published one).
+    arn: String,
     name: String,
     region: String,
     account: String,
@@ -239,6 +241,10 @@ impl Lambda {
             http_invoker: f.tags.get(HTTP_INVOKER_TAG).cloned(),
             launch: LaunchSpec {
                 version: selected.label(),
+                arn: match selected {
+                    super::versions::Selected::Latest => f.arn.clone(),
+                    super::versions::Selected::Version(v) => format!("{}:{}", f.arn, v.version),
+                },
                 name: f.name.clone(),
                 region: f.region.clone(),
                 account: f.account.clone(),
@@ -588,6 +594,29 @@ impl Lambda {
     pub(crate) fn make_launch(&self, spec: &LaunchSpec, program: PathBuf, args: Vec<String>) -> Launch {
         let stream = self.stream_name(&spec.version);
         let runtime_version = spec.runtime.replace("python", "python:").replace("nodejs", "nodejs:");
+        let json_platform = spec.log_format == "JSON";
+        let runtime_version_arn = format!("arn:aws:lambda:{}::runtime:localbridge", spec.region);
+        let init_start = if json_platform {
+            serde_json::json!({
+                "time": lb_core::clock::iso8601_millis(self.clock.now_millis()),
+                "type": "platform.initStart",
+                "record": {
+                    "initializationType": "on-demand",
+                    "phase": "init",
+                    "runtimeVersion": format!("{runtime_version}.localbridge"),
+                    "runtimeVersionArn": runtime_version_arn,
+                    "functionName": spec.name,
+                    "functionVersion": spec.version,
+                    "instanceId": stream,
+                    "instanceMaxMemory": u64::from(spec.memory_mb) * 1024 * 1024,
+                },
+            })
+            .to_string()
+        } else {
+            format!(
+                "INIT_START Runtime Version: {runtime_version}.localbridge\tRuntime Version ARN: {runtime_version_arn}"
+            )
+        };
         Launch {
             program,
             args,
@@ -595,12 +624,11 @@ impl Lambda {
             env: self.process_env(spec, &stream),
             version: spec.version.clone(),
             memory_mb: spec.memory_mb,
-            init_start: Some(format!(
-                "INIT_START Runtime Version: {runtime_version}.localbridge\tRuntime Version ARN: arn:aws:lambda:{}::runtime:localbridge",
-                spec.region
-            )),
+            init_start: Some(init_start),
             logs: self.log_fn(spec, &stream),
             clock: Arc::clone(&self.clock),
+            json_platform,
+            function_arn: spec.arn.clone(),
         }
     }
 }

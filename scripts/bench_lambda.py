@@ -1,0 +1,163 @@
+"""The driver of scripts/bench-lambda (see there). Prints a Markdown table."""
+
+import argparse
+import base64
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::000000000000:role/bench"
+ECHO = "def lambda_handler(event, context):\n    return event\n"
+STAMP = """import time, json, boto3
+sqs = boto3.client("sqs")
+URL = None
+def lambda_handler(event, context):
+    started = time.time()
+    global URL
+    URL = URL or sqs.get_queue_url(QueueName="stamps")["QueueUrl"]
+    sqs.send_message(QueueUrl=URL, MessageBody=json.dumps({"started": started, "key": event["Records"][0]["s3"]["object"]["key"]}))
+"""
+
+
+def package(code):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("app.py", code)
+    return buf.getvalue()
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def start(bin_path, extra):
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    env = dict(os.environ, NO_COLOR="1", RUST_LOG="info")
+    proc = subprocess.Popen([bin_path, "serve", "--port", "0", *extra], stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", Path(log.name).read_text())
+        m = re.search(r"localbridge ready.*address=(\S+)", text)
+        if m:
+            return proc, "http://" + m.group(1)
+        time.sleep(0.01)
+    proc.kill()
+    sys.exit("the server did not start")
+
+
+def client(service, endpoint):
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, max_pool_connections=4))
+
+
+def report_duration(log_result):
+    text = base64.b64decode(log_result).decode()
+    m = re.search(r"\tDuration: ([0-9.]+) ms", text)
+    init = re.search(r"\tInit Duration: ([0-9.]+) ms", text)
+    return float(m.group(1)), (float(init.group(1)) if init else None)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--invokes", type=int, default=2000)
+    ap.add_argument("--cold", type=int, default=20)
+    ap.add_argument("--s3", type=int, default=200)
+    ap.add_argument("--client", choices=["shipped", "auto"], default="shipped")
+    args = ap.parse_args()
+    proc, endpoint = start(
+        args.bin, ["--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", args.client]
+    )
+    rows = []
+    try:
+        lam = client("lambda", endpoint)
+        waiter = lam.get_waiter("function_active_v2")
+
+        def create(name, code, **kw):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                                Code={"ZipFile": package(code)}, **kw)
+            waiter.wait(FunctionName=name, WaiterConfig={"Delay": 0.02, "MaxAttempts": 500})
+
+        # Warm invokes.
+        create("echo", ECHO)
+        lam.invoke(FunctionName="echo", Payload=b"{}")
+        trips, overheads = [], []
+        t0 = time.perf_counter()
+        for i in range(args.invokes):
+            s = time.perf_counter()
+            out = lam.invoke(FunctionName="echo", Payload=json.dumps({"i": i}).encode(), LogType="Tail")
+            out["Payload"].read()
+            trip = (time.perf_counter() - s) * 1000
+            duration, _ = report_duration(out["LogResult"])
+            trips.append(trip)
+            overheads.append(trip - duration)
+        elapsed = time.perf_counter() - t0
+        rows.append(("warm invoke round trip (boto3, 1 client)", f"p50 {pct(trips, 50):.2f} ms, p99 {pct(trips, 99):.2f} ms"))
+        rows.append(("  of which outside the handler", f"p50 {pct(overheads, 50):.2f} ms, p99 {pct(overheads, 99):.2f} ms"))
+        rows.append(("warm invocations/s (1 client, sequential)", f"{args.invokes / elapsed:.0f}"))
+
+        # Cold starts: a new environment each time (a configuration change replaces them).
+        inits, firsts = [], []
+        for i in range(args.cold):
+            lam.update_function_configuration(FunctionName="echo", Description=f"cold {i}")
+            lam.get_waiter("function_updated_v2").wait(FunctionName="echo", WaiterConfig={"Delay": 0.02, "MaxAttempts": 500})
+            s = time.perf_counter()
+            out = lam.invoke(FunctionName="echo", Payload=b"{}", LogType="Tail")
+            firsts.append((time.perf_counter() - s) * 1000)
+            _, init = report_duration(out["LogResult"])
+            if init is not None:
+                inits.append(init)
+        rows.append(("cold start: spawn → first /next (Init Duration)", f"p50 {pct(inits, 50):.1f} ms, p99 {pct(inits, 99):.1f} ms"))
+        rows.append(("cold invoke round trip", f"p50 {pct(firsts, 50):.1f} ms, p99 {pct(firsts, 99):.1f} ms"))
+
+        # S3 put → handler start.
+        s3 = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+            "s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
+        sqs = client("sqs", endpoint)
+        stamps = sqs.create_queue(QueueName="stamps")["QueueUrl"]
+        create("stamp", STAMP, Timeout=30)
+        lam.add_permission(FunctionName="stamp", StatementId="s3", Action="lambda:InvokeFunction",
+                           Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::bench")
+        s3.create_bucket(Bucket="bench")
+        s3.put_bucket_notification_configuration(Bucket="bench", NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{
+                "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:stamp",
+                "Events": ["s3:ObjectCreated:*"],
+            }]})
+        sent = {}
+        lat = []
+        for i in range(args.s3):
+            key = f"k{i}"
+            sent[key] = time.time()
+            s3.put_object(Bucket="bench", Key=key, Body=b"x")
+            got = sqs.receive_message(QueueUrl=stamps, WaitTimeSeconds=20, MaxNumberOfMessages=1)
+            for m in got.get("Messages", []):
+                b = json.loads(m["Body"])
+                lat.append((b["started"] - sent[b["key"]]) * 1000)
+                sqs.delete_message(QueueUrl=stamps, ReceiptHandle=m["ReceiptHandle"])
+        if lat:
+            rows.append(("S3 put → handler start (sequential puts)", f"p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms ({len(lat)} events)"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"\nLambda, python3.12 through the {args.client} runtime client; {args.invokes} warm invokes, {args.cold} cold starts, {args.s3} S3 events\n")
+    print("| measure | value |\n| --- | --- |")
+    for k, v in rows:
+        print(f"| {k} | {v} |")
+
+
+if __name__ == "__main__":
+    main()
