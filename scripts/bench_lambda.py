@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--cold", type=int, default=20)
     ap.add_argument("--s3", type=int, default=200)
     ap.add_argument("--client", choices=["shipped", "auto"], default="shipped")
+    ap.add_argument("--sns", type=int, default=5000, help="messages published for the SNS fan-out measure")
     args = ap.parse_args()
     proc, endpoint = start(
         args.bin, ["--lambda-runtime", f"python3.12={sys.executable}", "--lambda-python-client", args.client]
@@ -150,6 +151,36 @@ def main():
                 sqs.delete_message(QueueUrl=stamps, ReceiptHandle=m["ReceiptHandle"])
         if lat:
             rows.append(("S3 put → handler start (sequential puts)", f"p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms ({len(lat)} events)"))
+        # SNS publish → SQS fan-out, 1 and 10 subscriptions.
+        sns = client("sns", endpoint)
+        for subs in (1, 10):
+            topic = sns.create_topic(Name=f"fan{subs}")["TopicArn"]
+            urls = []
+            for q in range(subs):
+                name = f"fan{subs}-{q}"
+                policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": f"arn:aws:sqs:us-east-1:000000000000:{name}",
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})
+                urls.append(sqs.create_queue(QueueName=name, Attributes={"Policy": policy})["QueueUrl"])
+                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:000000000000:{name}")
+            t0 = time.perf_counter()
+            for b in range(0, args.sns, 10):
+                sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+                    {"Id": str(i), "Message": f"m{b + i}"} for i in range(min(10, args.sns - b))])
+            published = time.perf_counter() - t0
+            want = args.sns
+            while True:
+                counts = [int(sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["ApproximateNumberOfMessages"])
+                              ["Attributes"]["ApproximateNumberOfMessages"]) for u in urls]
+                if all(c >= want for c in counts):
+                    break
+                if time.perf_counter() - t0 > 120:
+                    break
+                time.sleep(0.01)
+            total = time.perf_counter() - t0
+            rows.append((f"SNS → SQS fan-out, {subs} subscription(s) (PublishBatch, 1 client)",
+                         f"{sum(counts) / total:.0f} messages delivered/s ({want / published:.0f} published/s)"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

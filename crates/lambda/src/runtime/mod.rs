@@ -428,7 +428,7 @@ impl Environment {
 
     /// Peak resident memory of the process so far (`VmHWM`), kept across invocations.
     fn peak_memory_mb(&self) -> u64 {
-        let now = self.pid.and_then(read_vm_hwm_kb).unwrap_or(0);
+        let now = self.pid.map_or(0, tree_hwm_kb);
         let mut peak = self.peak_memory_kb.lock().unwrap_or_else(PoisonError::into_inner);
         *peak = (*peak).max(now);
         (*peak).div_ceil(1024)
@@ -488,6 +488,31 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
         Some(n) => format!("signal: {n}"),
         None => "exited".to_owned(),
     }
+}
+
+/// The peak resident memory of `pid` and the processes it started (running ones: the children
+/// files of its threads, followed down), summed, as `REPORT`'s Max Memory Used counts the whole
+/// environment.
+fn tree_hwm_kb(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![pid];
+    let mut seen = 0;
+    while let Some(p) = stack.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        total += read_vm_hwm_kb(p).unwrap_or(0);
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(t.path().join("children")) {
+                stack.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+            }
+        }
+    }
+    total
 }
 
 fn read_vm_hwm_kb(pid: u32) -> Option<u64> {

@@ -219,3 +219,17 @@ async fn output_during_init_comes_before_start() {
     assert_eq!(lines[2], "START RequestId: r1 Version: $LATEST");
     assert_eq!(lines[3], "handling");
 }
+
+#[tokio::test]
+async fn max_memory_counts_the_processes_a_function_starts() {
+    // A background child touches 64 MB and stays while the handler answers.
+    let (env, _) = start(
+        "tree",
+        "import subprocess, sys, time\ndef handler(e, c):\n    p = subprocess.Popen([sys.executable, '-c', 'import sys, time; b = bytearray(64 * 1024 * 1024); b[::4096] = bytes(len(b[::4096])); print(\"ready\", flush=True); time.sleep(30)'], stdout=subprocess.PIPE)\n    p.stdout.readline()\n    return 1\n",
+    )
+    .await;
+    let got = env.invoke(invocation("r1", "{}", LONG)).await;
+    assert_eq!(got.outcome, Outcome::Response(Bytes::from_static(b"1")));
+    assert!(got.max_memory_mb >= 64, "{} MB", got.max_memory_mb);
+    // Dropping the environment kills the whole group, the child included.
+}
