@@ -63,6 +63,20 @@ def client(service, endpoint):
     ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, max_pool_connections=4))
 
 
+def lambda_request_seconds(endpoint):
+    """(sum, count) of the server's own time answering Lambda requests (/_localbridge/metrics)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(endpoint + "/_localbridge/metrics", timeout=10).read().decode()
+    total = count = 0.0
+    for line in text.splitlines():
+        if line.startswith('localbridge_request_duration_seconds_sum{service="lambda"}'):
+            total = float(line.split()[-1])
+        if line.startswith('localbridge_request_duration_seconds_count{service="lambda"}'):
+            count = float(line.split()[-1])
+    return total, count
+
+
 def report_duration(log_result):
     text = base64.b64decode(log_result).decode()
     m = re.search(r"\tDuration: ([0-9.]+) ms", text)
@@ -95,7 +109,8 @@ def main():
         # Warm invokes.
         create("echo", ECHO)
         lam.invoke(FunctionName="echo", Payload=b"{}")
-        trips, overheads = [], []
+        trips, overheads, durations = [], [], []
+        before = lambda_request_seconds(endpoint)
         t0 = time.perf_counter()
         for i in range(args.invokes):
             s = time.perf_counter()
@@ -105,10 +120,18 @@ def main():
             duration, _ = report_duration(out["LogResult"])
             trips.append(trip)
             overheads.append(trip - duration)
+            durations.append(duration)
         elapsed = time.perf_counter() - t0
+        after = lambda_request_seconds(endpoint)
         rows.append(("warm invoke round trip (boto3, 1 client)", f"p50 {pct(trips, 50):.2f} ms, p99 {pct(trips, 99):.2f} ms"))
         rows.append(("  of which outside the handler", f"p50 {pct(overheads, 50):.2f} ms, p99 {pct(overheads, 99):.2f} ms"))
         rows.append(("warm invocations/s (1 client, sequential)", f"{args.invokes / elapsed:.0f}"))
+        if after[1] > before[1]:
+            server_ms = (after[0] - before[0]) / (after[1] - before[1]) * 1000
+            handler_ms = statistics.mean(durations)
+            rows.append(("server time per warm invoke (mean, its own metrics)", f"{server_ms:.3f} ms"))
+            rows.append(("  of which outside the runtime (mean server time − mean REPORT Duration)",
+                         f"{server_ms - handler_ms:.3f} ms"))
 
         # Cold starts: a new environment each time (a configuration change replaces them).
         inits, firsts = [], []
