@@ -247,7 +247,6 @@ impl Lambda {
             super::versions::select(&f, qualifier.as_deref())?;
             (f.region.clone(), f.account.clone(), f.name.clone(), f.config.timeout)
         };
-        let _ = parse_function_ref(ctx, &function)?;
         let mapping = Mapping {
             uuid: lb_core::ids::uuid(),
             region,
@@ -347,11 +346,9 @@ impl Lambda {
             }
             None => (current.2.clone(), current.3.clone()),
         };
-        let timeout = {
-            let (fl, _) = self.lookup(ctx, &Lambda::function_arn(&current.0, &current.1, &function))?;
-            let t = fl.lock().unwrap_or_else(PoisonError::into_inner).config.timeout;
-            t
-        };
+        let (fl, _) = self.lookup(ctx, &Lambda::function_arn(&current.0, &current.1, &function))?;
+        // The guard ends with this statement.
+        let timeout = fl.lock().unwrap_or_else(PoisonError::into_inner).config.timeout;
         let mut m = h.mapping.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = Mapping {
             uuid: m.uuid.clone(),
