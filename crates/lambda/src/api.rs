@@ -117,6 +117,17 @@ impl lb_protocol::Service for LambdaApi {
     fn error_response(&self, _protocol: Protocol, err: &AwsError, request_id: &str) -> Response<Bytes> {
         error_response(err, request_id)
     }
+
+    /// The asynchronous events held, and those refused for want of room.
+    fn metrics(&self, out: &mut String) {
+        let (held, refused) = self.lambda.async_counts();
+        out.push_str("# HELP localbridge_lambda_async_events Asynchronous invocations held (queued, running or waiting for a retry).\n");
+        out.push_str("# TYPE localbridge_lambda_async_events gauge\n");
+        out.push_str(&format!("localbridge_lambda_async_events {held}\n"));
+        out.push_str("# HELP localbridge_lambda_async_events_refused_total Asynchronous invocations refused: the bound was reached.\n");
+        out.push_str("# TYPE localbridge_lambda_async_events_refused_total counter\n");
+        out.push_str(&format!("localbridge_lambda_async_events_refused_total {refused}\n"));
+    }
 }
 
 /// `x-amzn-errortype: <code>` and `{"Type": "User"|"Service", "message": ...}`.

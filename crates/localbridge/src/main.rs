@@ -94,6 +94,10 @@ struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, default_value_t = 600)]
     lambda_keep_warm_seconds: u64,
+    /// Asynchronous invocations held at once over all functions (queued, running, waiting for a
+    /// retry); beyond it Invoke answers TooManyRequestsException and delivering services retry.
+    #[arg(long, default_value_t = 100_000)]
+    lambda_max_async_events: usize,
     /// The runtime client of Python functions: `auto` uses `awslambdaric` when the function's
     /// interpreter can import it (else the shipped one), `shipped` always the shipped one.
     #[arg(long, value_enum, default_value_t = PythonClientArg::Auto)]
@@ -232,6 +236,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             interpreters: args.lambda_runtimes.iter().cloned().collect(),
             max_environments: args.lambda_max_environments,
             keep_warm: std::time::Duration::from_secs(args.lambda_keep_warm_seconds),
+            max_async_events: args.lambda_max_async_events,
             python_client: match args.lambda_python_client {
                 PythonClientArg::Auto => lb_lambda::PythonClient::Auto,
                 PythonClientArg::Shipped => lb_lambda::PythonClient::Shipped,

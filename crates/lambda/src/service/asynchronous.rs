@@ -59,11 +59,23 @@ enum Ending {
 }
 
 impl Lambda {
-    /// Accepts `event` for `function` and tries it in the background.
-    pub(crate) fn enqueue_async(&self, function: &Arc<std::sync::Mutex<Function>>, event: AsyncEvent) {
-        let Some(me) = self.me.upgrade() else { return };
+    /// Accepts `event` for `function` and tries it in the background; `false` (nothing
+    /// accepted) when the service already holds `max_async_events` asynchronous events.
+    pub(crate) fn enqueue_async(&self, function: &Arc<std::sync::Mutex<Function>>, event: AsyncEvent) -> bool {
+        let Some(me) = self.me.upgrade() else { return false };
+        let held = self.async_events.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if held >= self.config.max_async_events {
+            self.async_events.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            self.async_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
         let function = Arc::clone(function);
-        tokio::spawn(async move { me.run_async(function, event).await });
+        tokio::spawn(async move {
+            let done = Arc::clone(&me);
+            me.run_async(function, event).await;
+            done.async_events.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        });
+        true
     }
 
     /// One synchronous invocation for the service's own callers (retries of the asynchronous

@@ -464,7 +464,7 @@ impl Lambda {
                 if snap.http_invoker.is_none() {
                     self.command(&snap.launch).await?;
                 }
-                self.enqueue_async(
+                let accepted = self.enqueue_async(
                     &f,
                     super::asynchronous::AsyncEvent {
                         request_id,
@@ -474,6 +474,9 @@ impl Lambda {
                         qualifier: qualifier.clone(),
                     },
                 );
+                if !accepted {
+                    return Err(AwsError::new("TooManyRequestsException", 429, "Rate Exceeded."));
+                }
                 Ok(InvokeOutput {
                     status: 202,
                     payload: Bytes::new(),

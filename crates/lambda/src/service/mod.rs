@@ -52,6 +52,10 @@ pub struct LambdaConfig {
     pub keep_warm: std::time::Duration,
     /// Whether Python functions run through `awslambdaric` when their interpreter has it.
     pub python_client: PythonClient,
+    /// Asynchronous events held at once (queued, running or waiting for a retry), over all
+    /// functions; beyond it Invoke answers `TooManyRequestsException` and delivering services
+    /// retry.
+    pub max_async_events: usize,
 }
 
 /// The runtime client Python functions run through.
@@ -75,6 +79,7 @@ impl Default for LambdaConfig {
             max_environments: 10,
             keep_warm: std::time::Duration::from_secs(600),
             python_client: PythonClient::Auto,
+            max_async_events: 100_000,
         }
     }
 }
@@ -304,6 +309,9 @@ pub struct Lambda {
     pub(crate) http: reqwest::Client,
     /// Layers by (region, account, name).
     pub(crate) layers: Mutex<HashMap<Key, layers::Layer>>,
+    /// Asynchronous events held now, and those refused for want of room.
+    pub(crate) async_events: std::sync::atomic::AtomicUsize,
+    pub(crate) async_refused: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn not_found(arn: &str) -> AwsError {
@@ -420,6 +428,8 @@ impl Lambda {
             source,
             http: reqwest::Client::new(),
             layers: Mutex::new(HashMap::new()),
+            async_events: std::sync::atomic::AtomicUsize::new(0),
+            async_refused: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -1056,6 +1066,14 @@ impl Lambda {
             )));
         }
         Ok(body.to_vec())
+    }
+
+    /// Asynchronous events held now, and refused so far.
+    pub fn async_counts(&self) -> (usize, u64) {
+        (
+            self.async_events.load(std::sync::atomic::Ordering::Acquire),
+            self.async_refused.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Stops every execution environment (the server is stopping).

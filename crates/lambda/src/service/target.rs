@@ -49,7 +49,7 @@ impl Lambda {
                 )));
             }
         }
-        self.enqueue_async(
+        let accepted = self.enqueue_async(
             &function,
             AsyncEvent {
                 request_id: lb_core::ids::uuid(),
@@ -63,6 +63,12 @@ impl Lambda {
                     .map(|(_, q)| q.to_owned()),
             },
         );
+        if !accepted {
+            return Err(DeliveryError::retryable(
+                "TooManyRequestsException",
+                "The function's asynchronous event queue is full; the delivery is retried.",
+            ));
+        }
         Ok(())
     }
 }

@@ -268,3 +268,41 @@ fn permissions_as_aws_writes_them() {
     let e = l.remove_permission(&ctx(), "thumbs", "s3", None).unwrap_err();
     assert_eq!(e.message, "Statement s3 is not found in resource policy.");
 }
+
+#[tokio::test]
+async fn asynchronous_events_are_bounded() {
+    let sink = Arc::new(Sink::default());
+    let config = LambdaConfig {
+        root: std::env::temp_dir().join(format!(
+            "lb-lambda-bound-{}-{}",
+            std::process::id(),
+            lb_core::ids::random_u64()
+        )),
+        max_async_events: 1,
+        ..LambdaConfig::default()
+    };
+    let l = Lambda::new(
+        config,
+        Arc::new(SystemClock),
+        None,
+        Some(sink as Arc<dyn LogSink>),
+        None,
+    );
+    create(
+        &l,
+        "slow",
+        "import time\ndef lambda_handler(e, c):\n    time.sleep(2)\n",
+    )
+    .unwrap();
+    let event = || InvokeInput {
+        invocation_type: InvocationType::Event,
+        ..invoke_input("slow", "{}")
+    };
+    assert_eq!(l.invoke(&ctx(), event()).await.unwrap().status, 202);
+    let refused = l.invoke(&ctx(), event()).await.unwrap_err();
+    assert_eq!(
+        (refused.code.as_ref(), refused.status),
+        ("TooManyRequestsException", 429)
+    );
+    assert_eq!(l.async_counts(), (1, 1));
+}
