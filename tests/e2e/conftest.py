@@ -270,6 +270,20 @@ def health(endpoint):
     return get_json(endpoint, "/_localbridge/health")["delivery"]
 
 
+def wait_until(check, timeout=30.0, what="the condition"):
+    """Polls `check()` until it returns something truthy (returned), failing after `timeout`
+    seconds of wall time: for state no long poll or counter can wait on (log events written by
+    a function, a queue emptied by a poller)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} never held")
+        time.sleep(0.005)
+
+
 def settle(endpoint, timeout=10.0):
     """Waits until the delivery engine has given every submitted delivery its fate (the S3 call
     that caused an event has submitted its deliveries before it returns)."""

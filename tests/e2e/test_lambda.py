@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import BIN, _client, serve
+from conftest import BIN, _client, serve, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/any"
 
@@ -221,8 +221,6 @@ def test_permissions(aws, aws_raw, lam):
 
 # ---- asynchronous invocation, destinations, S3 and EventBridge as callers ----------------------
 
-import time  # noqa: E402
-
 from conftest import advance_clock, receive  # noqa: E402
 
 # A handler that reports each attempt to the `attempts` queue, then fails (or succeeds).
@@ -249,18 +247,26 @@ def queue_arn(name):
     return f"arn:aws:sqs:us-east-1:000000000000:{name}"
 
 
-def poll(sqs, url, endpoint=None, step=0, tries=2000):
-    """One message (deleted), polling without a long wait; with `endpoint`, the manual clock
-    moves `step` seconds between polls (retries wait on it)."""
-    for _ in range(tries):
+def poll(sqs, url, endpoint=None, step=0):
+    """One message (deleted). Without `endpoint`, a long poll: it returns when the message
+    arrives. With it, the manual clock moves `step` seconds between short receives until the
+    message comes (the retry it waits for is due on that clock)."""
+    if endpoint is None:
+        while True:
+            resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=20)
+            for m in resp.get("Messages", []):
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                return m
+
+    def arrived():
         resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
         for m in resp.get("Messages", []):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             return m
-        if endpoint is not None and step:
-            advance_clock(endpoint, step)
-        time.sleep(0.01)
-    raise AssertionError("no message arrived")
+        advance_clock(endpoint, step)
+        return None
+
+    return wait_until(arrived, what=f"a message on {url}")
 
 
 def test_async_retries_on_the_clock_then_on_failure_destination(manual_server):
@@ -382,13 +388,11 @@ def test_the_seeds_demo_logs_show_the_printed_s3_event(aws, lam, endpoint, tmp_p
     aws("s3api", "put-bucket-notification-configuration", "--bucket", "photos",
         "--notification-configuration", "file://lambda.json")
     s3.put_object(Bucket="photos", Key="beach.jpeg", Body=b"JPEG")
-    deadline = time.monotonic() + 30
-    while True:
+    def reported():
         events = aws("logs", "filter-log-events", "--log-group-name", "/aws/lambda/thumbs")["events"]
-        if any(e["message"].startswith("REPORT ") for e in events):
-            break
-        assert time.monotonic() < deadline, events
-        time.sleep(0.05)
+        return events if any(e["message"].startswith("REPORT ") for e in events) else None
+
+    events = wait_until(reported, what="the function's REPORT line")
     messages = [e["message"].rstrip("\n") for e in events]
     start = next(i for i, m in enumerate(messages) if m.startswith("START RequestId: "))
     assert messages[0].startswith("INIT_START Runtime Version: python:3.12")
@@ -515,10 +519,7 @@ def test_sqs_event_source_mapping_records_filters_and_deletes(lam, sqs, aws):
     }
     assert len(rec["md5OfBody"]) == 32 and "md5OfMessageAttributes" in rec
     # The filtered-out message and the processed one both leave the queue.
-    deadline = time.monotonic() + 30
-    while queue_counts(sqs, orders) != (0, 0):
-        assert time.monotonic() < deadline, queue_counts(sqs, orders)
-        time.sleep(0.02)
+    wait_until(lambda: queue_counts(sqs, orders) == (0, 0), what="the source queue emptied")
     listed = lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]
     assert [m["UUID"] for m in listed] == [mapping["UUID"]]
     deleted = lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -205,7 +205,8 @@ async fn fifo_topics_deduplicate_for_five_minutes() {
         Some(64),
         "content-based: SHA-256 hex"
     );
-    tokio::time::sleep(std::time::Duration::from_secs(301)).await;
+    // Past the five-minute deduplication window, on the paused clock.
+    tokio::time::advance(std::time::Duration::from_secs(301)).await;
     send("a");
     settled(&r.engine).await;
     assert_eq!(r.fake.got.lock().unwrap().len(), 3);
