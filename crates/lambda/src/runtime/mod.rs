@@ -595,6 +595,8 @@ pub fn report_line(
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_node;

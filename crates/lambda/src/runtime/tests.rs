@@ -1,12 +1,11 @@
 //! Real processes: the shipped Python bootstrap running handlers written here.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use lb_core::SystemClock;
 
+use super::test_support::{invocation, launch, Lines};
 use super::*;
 
 /// A directory with the bootstrap and `app.py` holding `code`.
@@ -22,12 +21,8 @@ fn function_dir(name: &str, code: &str) -> PathBuf {
     dir
 }
 
-type Lines = Arc<Mutex<Vec<String>>>;
-
 async fn start(name: &str, code: &str) -> (Environment, Lines) {
     let dir = function_dir(name, code);
-    let lines: Lines = Arc::default();
-    let sink = Arc::clone(&lines);
     let mut env: Vec<(String, String)> = vec![
         ("_HANDLER".into(), "app.handler".into()),
         ("LAMBDA_TASK_ROOT".into(), dir.display().to_string()),
@@ -51,32 +46,14 @@ async fn start(name: &str, code: &str) -> (Environment, Lines) {
             vec![dir.join("bootstrap.py").display().to_string(), "app.handler".into()],
         ),
     };
-    let launch = Launch {
-        program: program.into(),
+    launch(
+        program.into(),
         args,
-        cwd: dir,
+        dir,
         env,
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        init_start: Some("INIT_START Runtime Version: python:3.localbridge".into()),
-        logs: Arc::new(move |l: LogLine| sink.lock().unwrap().push(l.message)),
-        clock: Arc::new(SystemClock),
-        json_platform: false,
-        function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
-    };
-    (Environment::start(launch).await.unwrap(), lines)
-}
-
-fn invocation(id: &str, payload: &str, timeout: Duration) -> Invocation {
-    Invocation {
-        request_id: id.into(),
-        payload: Bytes::from(payload.to_owned()),
-        timeout,
-        invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
-        trace_id: None,
-        client_context: None,
-        cognito_identity: None,
-    }
+        "INIT_START Runtime Version: python:3.localbridge",
+    )
+    .await
 }
 
 const LONG: Duration = Duration::from_secs(60);

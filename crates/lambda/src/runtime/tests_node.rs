@@ -5,15 +5,12 @@
 //! Each test returns early, with a note, when the interpreter it needs is not on `PATH`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use lb_core::SystemClock;
 
+use super::test_support::{invocation, launch, Lines};
 use super::*;
-
-type Lines = Arc<Mutex<Vec<String>>>;
 
 /// A task root's files: (path, contents).
 type Files<'a> = &'a [(&'a str, &'a str)];
@@ -74,37 +71,6 @@ fn base_env(name: &str, task_root: &Path) -> Vec<(String, String)> {
     env
 }
 
-async fn launch(program: PathBuf, args: Vec<String>, cwd: PathBuf, env: Vec<(String, String)>) -> (Environment, Lines) {
-    let lines: Lines = Arc::default();
-    let sink = Arc::clone(&lines);
-    let launch = Launch {
-        program,
-        args,
-        cwd,
-        env,
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        init_start: Some("INIT_START Runtime Version: localbridge".into()),
-        logs: Arc::new(move |l: LogLine| sink.lock().unwrap().push(l.message)),
-        clock: Arc::new(SystemClock),
-        json_platform: false,
-        function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
-    };
-    (Environment::start(launch).await.unwrap(), lines)
-}
-
-fn invocation(id: &str, payload: &str, timeout: Duration) -> Invocation {
-    Invocation {
-        request_id: id.into(),
-        payload: Bytes::from(payload.to_owned()),
-        timeout,
-        invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
-        trace_id: None,
-        client_context: None,
-        cognito_identity: None,
-    }
-}
-
 fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
 }
@@ -153,6 +119,7 @@ async fn start_node(
         vec![bootstrap.display().to_string()],
         task_root.clone(),
         env,
+        "INIT_START Runtime Version: localbridge",
     )
     .await;
     Some((environment, lines, task_root))
@@ -868,7 +835,16 @@ async fn start_provided(name: &str, bootstrap: &str) -> Option<(Environment, Lin
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut env = base_env(name, &task_root);
     env.push(("_HANDLER".into(), "function.handler".into()));
-    Some(launch(program, Vec::new(), task_root, env).await)
+    Some(
+        launch(
+            program,
+            Vec::new(),
+            task_root,
+            env,
+            "INIT_START Runtime Version: localbridge",
+        )
+        .await,
+    )
 }
 
 #[tokio::test]
