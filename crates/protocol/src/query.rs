@@ -225,6 +225,42 @@ pub fn error_response(err: &AwsError, message: &str, request_id: &str, style: Er
     )
 }
 
+/// Answers one query-protocol request: its `Action` (or the classified operation) is handed to
+/// `handler` with the parameters and the writer of `<{Action}Result>`; actions in `no_output`
+/// answer with the response metadata only. Errors come back in `spec`'s envelope.
+pub fn answer(
+    spec: &crate::ServiceSpec,
+    req: &crate::ApiRequest,
+    no_output: &[&str],
+    handler: impl FnOnce(&str, &Params, &mut XmlWriter) -> Result<(), AwsError>,
+) -> Response<Bytes> {
+    let rid = &req.ctx.request_id;
+    let empty = Params::default();
+    let params = req.params.as_ref().unwrap_or(&empty);
+    let action = params.action().unwrap_or(&req.operation);
+    let result = if action.is_empty() {
+        Err(AwsError::new("MissingAction", 400, "Missing Action"))
+    } else {
+        let mut q = QueryWriter::start(action, spec.xmlns);
+        if no_output.contains(&action) {
+            // Nothing but the response metadata: the handler's writer is scratch.
+            handler(action, params, &mut XmlWriter::new()).map(|()| q.finish(rid))
+        } else {
+            handler(action, params, q.open_result()).map(|()| {
+                q.close_result();
+                q.finish(rid)
+            })
+        }
+    };
+    match result {
+        Ok(body) => response(body, rid),
+        Err(e) => {
+            tracing::debug!(service = spec.name, op = action, code = %e.code, message = %e.message, "error");
+            error_response(&e, &e.message, rid, spec.query_errors)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,9 @@ use bytes::Bytes;
 use http::Response;
 use lb_core::clock::BoxFuture;
 use lb_core::{AwsError, RequestContext};
-use lb_protocol::query::{self, ErrorStyle, Params, QueryWriter};
+use lb_protocol::query::{self, ErrorStyle, Params};
 use lb_protocol::{ApiRequest, ServiceSpec, XmlWriter};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tracing::debug;
 
 use crate::model::{Page, PolicyView, Role};
 use crate::policies::{CreatePolicy, VERSION};
@@ -150,32 +149,7 @@ fn respond(
     req: &ApiRequest,
     handler: impl FnOnce(&str, &Params, &mut XmlWriter) -> Result<(), AwsError>,
 ) -> Response<Bytes> {
-    let rid = &req.ctx.request_id;
-    let empty = Params::default();
-    let params = req.params.as_ref().unwrap_or(&empty);
-    let action = params.action().unwrap_or(&req.operation);
-    let result = if action.is_empty() {
-        Err(AwsError::new("MissingAction", 400, "Missing Action"))
-    } else {
-        let mut q = QueryWriter::start(action, spec.xmlns);
-        if NO_OUTPUT.contains(&action) {
-            // Nothing but the response metadata: the handler's writer is scratch.
-            handler(action, params, &mut XmlWriter::new()).map(|()| q.finish(rid))
-        } else {
-            let written = handler(action, params, q.open_result());
-            written.map(|()| {
-                q.close_result();
-                q.finish(rid)
-            })
-        }
-    };
-    match result {
-        Ok(body) => query::response(body, rid),
-        Err(e) => {
-            debug!(service = spec.name, op = action, code = %e.code, message = %e.message, "error");
-            query::error_response(&e, &e.message, rid, spec.query_errors)
-        }
-    }
+    query::answer(spec, req, NO_OUTPUT, handler)
 }
 
 /// The actions whose answer has no result element (botocore: no output shape).

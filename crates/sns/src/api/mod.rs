@@ -18,9 +18,8 @@ use http::Response;
 use lb_core::clock::BoxFuture;
 use lb_core::deliver::MessageAttribute;
 use lb_core::{AwsError, RequestContext};
-use lb_protocol::query::{self, ErrorStyle, Params, QueryWriter};
+use lb_protocol::query::{self, ErrorStyle, Params};
 use lb_protocol::{ApiRequest, ServiceSpec, XmlWriter};
-use tracing::debug;
 
 use crate::errors::{self, invalid};
 use crate::publish::{BatchResult, PublishInput};
@@ -190,30 +189,7 @@ fn respond(
     req: &ApiRequest,
     handler: impl FnOnce(&str, &Params, &mut XmlWriter) -> Result<(), AwsError>,
 ) -> Response<Bytes> {
-    let rid = &req.ctx.request_id;
-    let empty = Params::default();
-    let params = req.params.as_ref().unwrap_or(&empty);
-    let action = params.action().unwrap_or(&req.operation);
-    let result = if action.is_empty() {
-        Err(AwsError::new("MissingAction", 400, "Missing Action"))
-    } else {
-        let mut q = QueryWriter::start(action, XMLNS);
-        if NO_OUTPUT.contains(&action) {
-            handler(action, params, &mut XmlWriter::new()).map(|()| q.finish(rid))
-        } else {
-            handler(action, params, q.open_result()).map(|()| {
-                q.close_result();
-                q.finish(rid)
-            })
-        }
-    };
-    match result {
-        Ok(body) => query::response(body, rid),
-        Err(e) => {
-            debug!(service = "sns", op = action, code = %e.code, message = %e.message, "error");
-            query::error_response(&e, &e.message, rid, SPEC.query_errors)
-        }
-    }
+    query::answer(&SPEC, req, NO_OUTPUT, handler)
 }
 
 fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, AwsError> {
