@@ -209,14 +209,14 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     } else {
         local.ip()
     };
-    let sns = Arc::new(lb_sns::Sns::new(
+    let sns = lb_sns::Sns::new(
         Arc::clone(&clock),
         engine.clone(),
         lb_sns::SnsConfig {
             endpoint: format!("http://{}", SocketAddr::new(public_host, local.port())),
             ..lb_sns::SnsConfig::default()
         },
-    ));
+    );
     registry.register("sns", sns.clone());
 
     let endpoint_host = if local.ip().is_unspecified() {
