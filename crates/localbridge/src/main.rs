@@ -79,6 +79,13 @@ struct ServeArgs {
     /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     event_journal_capacity: usize,
+    /// Events all EventBridge archives keep together (the oldest archived are dropped first,
+    /// counted in `localbridge_events_archive_dropped_total` and each archive's StateReason).
+    #[arg(long, default_value_t = 100_000)]
+    events_archive_max_events: usize,
+    /// Bytes of the events all EventBridge archives keep together (same policy).
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    events_archive_max_bytes: u64,
     /// Where Lambda unpacks function packages and writes its runtime clients (default: a
     /// directory under the system's temporary directory, removed at exit).
     #[arg(long)]
@@ -189,6 +196,8 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             max_targets_per_rule: args.events_max_targets_per_rule,
             max_rules_per_bus: args.events_max_rules_per_bus,
             journal_capacity: args.event_journal_capacity,
+            archive_max_events: args.events_archive_max_events,
+            archive_max_bytes: args.events_archive_max_bytes,
         },
     ));
     registry.register("events", events.clone());

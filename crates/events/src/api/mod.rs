@@ -1,6 +1,8 @@
 //! The wire edge: AWS JSON 1.1 (`X-Amz-Target: AWSEvents.<Op>`), inputs and outputs as
 //! botocore's `events` model names them, parsed once into the model types of [`crate::model`].
 
+mod archives;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -52,36 +54,23 @@ pub const OPERATIONS: [&str; 22] = [
 ];
 
 /// EventBridge operations in botocore's model not served yet: answered `NotImplemented`.
-const NOT_YET: [&str; 18] = [
+const NOT_YET: [&str; 12] = [
     "ActivateEventSource",
-    "CancelReplay",
-    "CreateArchive",
     "CreateEndpoint",
     "CreatePartnerEventSource",
     "DeactivateEventSource",
-    "DeleteArchive",
     "DeleteEndpoint",
     "DeletePartnerEventSource",
-    "DescribeArchive",
     "DescribeEndpoint",
     "DescribeEventSource",
     "DescribePartnerEventSource",
-    "DescribeReplay",
-    "ListArchives",
     "ListEndpoints",
     "ListEventSources",
     "ListPartnerEventSourceAccounts",
 ];
 
 /// More unserved operations (the table is split to keep each list readable).
-const NOT_YET_MORE: [&str; 6] = [
-    "ListPartnerEventSources",
-    "ListReplays",
-    "PutPartnerEvents",
-    "StartReplay",
-    "UpdateArchive",
-    "UpdateEndpoint",
-];
+const NOT_YET_MORE: [&str; 3] = ["ListPartnerEventSources", "PutPartnerEvents", "UpdateEndpoint"];
 
 /// What identifies EventBridge's requests (botocore `events` 2015-10-07: protocol `json` 1.1,
 /// target prefix `AWSEvents`, signing name `events`).
@@ -99,9 +88,10 @@ const ALL_OPERATIONS: [&str; 57] = concat_ops();
 const fn concat_ops() -> [&'static str; 57] {
     let mut out = [""; 57];
     let mut i = 0;
-    let lists: [&[&str]; 4] = [
+    let lists: [&[&str]; 5] = [
         &OPERATIONS,
         &crate::connections::Destinations::OPERATIONS,
+        &archives::OPERATIONS,
         &NOT_YET,
         &NOT_YET_MORE,
     ];
@@ -179,6 +169,7 @@ impl lb_protocol::Service for EventsApi {
                 );
             }
         }
+        self.events.archive_metrics(out);
     }
 
     /// `events/<event-id>[?explain=true]`.
@@ -212,7 +203,7 @@ impl lb_protocol::Service for EventsApi {
 }
 
 /// Answers one JSON 1.1 request for `operation` (the `X-Amz-Target` suffix).
-pub fn handle_json(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
+pub fn handle_json(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
     match execute(events, ctx, operation, body) {
         Ok(Output::Value(v)) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
         Ok(Output::PutEvents(out)) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
@@ -241,6 +232,8 @@ fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
 struct NameJson {
     name: Option<String>,
     event_bus_name: Option<String>,
+    /// DeleteRule's: a managed rule is deleted only with it.
+    force: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,6 +265,8 @@ struct TargetsJson {
     target_arn: Option<String>,
     next_token: Option<String>,
     limit: Option<i64>,
+    /// RemoveTargets': a managed rule's targets are removed only with it.
+    force: Option<bool>,
 }
 
 /// PutEvents's input, read in place from the request body where its strings have no escapes.
@@ -441,6 +436,8 @@ struct RuleJson<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    managed_by: Option<&'a str>,
     event_bus_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_by: Option<&'a str>,
@@ -455,6 +452,7 @@ fn rule_json(r: &Rule, created_by: bool) -> RuleJson<'_> {
         state: r.state.as_str(),
         description: r.description.as_deref(),
         role_arn: r.role_arn.as_deref(),
+        managed_by: r.managed_by.as_deref(),
         event_bus_name: &r.event_bus_name,
         created_by: created_by.then_some(r.created_by.as_str()),
     }
@@ -506,7 +504,7 @@ fn shared_str<S: serde::Serializer>(s: &std::sync::Arc<str>, ser: S) -> Result<S
     ser.serialize_str(s)
 }
 
-fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
+fn execute(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
     if operation == "PutEvents" {
         return put_events(events, ctx, body).map(Output::PutEvents);
     }
@@ -560,7 +558,7 @@ fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutE
     })
 }
 
-fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+fn execute_value(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
     let empty = || Value::Object(serde_json::Map::new());
     Ok(match operation {
         "CreateEventBus" => {
@@ -628,6 +626,7 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "PutRule" => {
             let j: PutRuleJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             let tags = j.tags;
             let arn = events.put_rule(
                 ctx,
@@ -658,16 +657,21 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "DeleteRule" => {
             let j: NameJson = input(body)?;
+            if j.force != Some(true) {
+                events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
+            }
             events.delete_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
         "EnableRule" => {
             let j: NameJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             events.enable_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
         "DisableRule" => {
             let j: NameJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             events.disable_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
@@ -678,11 +682,15 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "PutTargets" => {
             let j: TargetsJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.rule.as_deref(), j.event_bus_name.as_deref())?;
             let failed = events.put_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.targets)?;
             failures_json(&failed)
         }
         "RemoveTargets" => {
             let j: TargetsJson = input(body)?;
+            if j.force != Some(true) {
+                events.refuse_managed_rule(ctx, j.rule.as_deref(), j.event_bus_name.as_deref())?;
+            }
             let failed = events.remove_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.ids)?;
             failures_json(&failed)
         }
@@ -767,11 +775,13 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
             let tags = j
                 .tags
                 .ok_or_else(|| validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null"))?;
+            events.refuse_managed_arn(ctx, j.resource_arn.as_deref())?;
             events.tag_resource(ctx, j.resource_arn.as_deref(), tag_pairs(tags))?;
             empty()
         }
         "UntagResource" => {
             let j: TagsJson = input(body)?;
+            events.refuse_managed_arn(ctx, j.resource_arn.as_deref())?;
             events.untag_resource(ctx, j.resource_arn.as_deref(), j.tag_keys.unwrap_or_default())?;
             empty()
         }
@@ -792,6 +802,7 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
             };
             events.destinations().handle(ctx, op, v)?
         }
+        op if archives::OPERATIONS.contains(&op) => archives::execute(events, ctx, op, body)?,
         op if NOT_YET.contains(&op) || NOT_YET_MORE.contains(&op) => {
             return Err(AwsError::new(
                 "NotImplemented",
@@ -854,14 +865,14 @@ mod tests {
         assert!(matches!(e.resources.as_ref().unwrap()[0].0, Cow::Borrowed("r")));
     }
 
-    fn call(events: &Events, op: &str, body: &str) -> (u16, Value) {
+    fn call(events: &Arc<Events>, op: &str, body: &str) -> (u16, Value) {
         let r = handle_json(events, &RequestContext::default(), op, body.as_bytes());
         (r.status().as_u16(), serde_json::from_slice(r.body()).unwrap())
     }
 
     #[test]
     fn wire_shapes_and_errors() {
-        let events = crate::tests::events();
+        let events = Arc::new(crate::tests::events());
         let (s, v) = call(
             &events,
             "PutRule",
@@ -889,7 +900,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Event pattern is not valid. Reason: "));
-        let (s, v) = call(&events, "StartReplay", "{}");
+        let (s, v) = call(&events, "CreateEndpoint", "{}");
         assert_eq!((s, v["__type"].as_str()), (501, Some("NotImplemented")));
         let (s, v) = call(&events, "Nope", "{}");
         assert_eq!((s, v["__type"].as_str()), (400, Some("UnknownOperationException")));

@@ -247,9 +247,10 @@ impl Events {
         self.route(bus, &mut event, now)
     }
 
-    /// Matches `event` against the bus's rules and submits a delivery per matched target; the
-    /// journal records what happened. `Err` when the engine had no room for some delivery.
-    fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
+    /// Matches `event` against the bus's rules and submits a delivery per matched target (an
+    /// archive's managed rule archives it instead); the journal records what happened. `Err`
+    /// when the engine had no room for some delivery.
+    pub(super) fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
         thread_local! {
             // The matched rules' keys, reused from one event to the next.
             static KEYS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -263,8 +264,20 @@ impl Events {
         }
         let mut throttled = false;
         let mut record = Vec::with_capacity(keys.len());
-        for rule in keys.iter().filter_map(|k| router.rule(*k)) {
+        let mut archives = Vec::new();
+        let only = event.only_rules;
+        let rules = keys
+            .iter()
+            .filter_map(|k| router.rule(*k))
+            .filter(|r| only.is_none_or(|only| only.iter().any(|a| **a == *r.arn)));
+        for rule in rules {
             rule.counters.matched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // An archive's managed rule has no targets; the archive takes the event.
+            if rule.targets.is_empty() {
+                if let Some(archive) = self.archives.store.archive_of_rule(&rule.arn) {
+                    archives.push(archive);
+                }
+            }
             let mut m = JournalMatch {
                 rule: Arc::clone(&rule.name),
                 arn: Arc::clone(&rule.arn),
@@ -298,6 +311,9 @@ impl Events {
         }
         drop(router);
         KEYS.set(keys);
+        for archive in archives {
+            self.archives.store.record(archive, &event.text, &event.account, now);
+        }
         self.journal().record(JournalEntry {
             id: Arc::clone(&event.id),
             bus: Arc::clone(&bus.arn),
