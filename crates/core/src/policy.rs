@@ -247,7 +247,10 @@ mod tests {
         );
         let default_sns = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publish"],
             "Resource": "*", "Condition": {"StringEquals": {"AWS:SourceOwner": "000000000000"}}}]});
-        assert_eq!(evaluate(&default_sns, &req("arn:aws:s3:::uploads")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&default_sns, &req("arn:aws:s3:::uploads")),
+            Decision::ImplicitDeny
+        );
         let other_action = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage", "Resource": "*"}});
         assert_eq!(
             evaluate(&other_action, &req("arn:aws:s3:::photos")),
