@@ -20,6 +20,7 @@ pub mod journal;
 pub mod model;
 mod route;
 mod service;
+pub mod tail;
 mod target;
 
 pub use route::{RuleMetrics, PRINCIPAL};
