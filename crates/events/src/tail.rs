@@ -268,6 +268,13 @@ impl Events {
     /// Answers a tail request: the events after its cursor on its bus that its filter matches,
     /// waiting up to `req.wait` for the first.
     pub async fn tail(&self, req: &TailRequest) -> Result<TailBatch, TailError> {
+        if self.journal().capacity() == 0 {
+            return Err(TailError {
+                status: 409,
+                code: "JournalDisabled",
+                message: "the server keeps no events to tail (serve --event-journal-capacity 0)".into(),
+            });
+        }
         let matcher = self.tail_matcher(req)?;
         let bus = req.bus_arn();
         let journal = self.journal();
@@ -484,6 +491,23 @@ mod tests {
         }
         let b = e.tail(&TailRequest::parse(Some("after=0")).unwrap()).await.unwrap();
         assert_eq!((b.events.len(), b.missed, b.next), (3, 2, 5));
+
+        let clock: Arc<dyn lb_core::Clock> = Arc::new(lb_core::ManualClock::new(1_700_000_000_000));
+        let engine = lb_core::deliver::Engine::new(
+            Arc::new(lb_core::deliver::Registry::new()),
+            Arc::clone(&clock),
+            Default::default(),
+        );
+        let off = Events::new(
+            clock,
+            engine,
+            crate::EventsConfig {
+                journal_capacity: 0,
+                ..crate::EventsConfig::default()
+            },
+        );
+        let err = off.tail(&TailRequest::parse(None).unwrap()).await.unwrap_err();
+        assert_eq!((err.status, err.code), (409, "JournalDisabled"));
     }
 
     #[test]
