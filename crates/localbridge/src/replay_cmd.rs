@@ -215,20 +215,20 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Sender {
-    fn body(&self, batch: &[(Position, Entry)]) -> String {
-        let mut body = String::with_capacity(batch.iter().map(|(_, e)| e.detail.len() + 200).sum());
-        body.push_str("{\"Entries\":[");
+    fn body(&self, batch: &[(Position, Entry)]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(batch.iter().map(|(_, e)| e.detail.len() + 200).sum());
+        body.extend_from_slice(b"{\"Entries\":[");
         for (i, (_, e)) in batch.iter().enumerate() {
             if i > 0 {
-                body.push(',');
+                body.push(b',');
             }
             e.write_json(&mut body, self.with_time, self.bus.as_deref());
         }
-        body.push_str("]}");
+        body.extend_from_slice(b"]}");
         body
     }
 
-    async fn post(&self, body: String) -> Result<(u16, bytes::Bytes), reqwest::Error> {
+    async fn post(&self, body: Vec<u8>) -> Result<(u16, bytes::Bytes), reqwest::Error> {
         let resp = self
             .client
             .post(&self.endpoint)

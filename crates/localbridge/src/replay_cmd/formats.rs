@@ -56,54 +56,51 @@ impl Entry {
     }
 
     /// Appends the entry's PutEvents JSON (AWS JSON 1.1: `Time` in epoch seconds).
-    pub fn write_json(&self, out: &mut String, with_time: bool, bus: Option<&str>) {
-        fn field(out: &mut String, first: &mut bool, name: &str, value: &str) {
-            if !*first {
-                out.push(',');
-            }
-            *first = false;
-            out.push('"');
-            out.push_str(name);
-            out.push_str("\":");
-            out.push_str(&serde_json::to_string(value).unwrap_or_default());
-        }
-        let mut first = true;
-        out.push('{');
+    pub fn write_json(&self, out: &mut Vec<u8>, with_time: bool, bus: Option<&str>) {
+        use std::io::Write as _;
+        // Writing into a Vec cannot fail.
+        let mut sep = b'{';
+        let mut field = |out: &mut Vec<u8>, name: &str| {
+            out.push(sep);
+            sep = b',';
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
         for (name, value) in [
             ("Source", &self.source),
             ("DetailType", &self.detail_type),
             ("Detail", &self.detail),
         ] {
             if !value.is_empty() {
-                field(out, &mut first, name, value);
+                field(out, name);
+                let _ = serde_json::to_writer(&mut *out, value);
             }
         }
         if !self.resources.is_empty() {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str("\"Resources\":");
-            out.push_str(&serde_json::to_string(&self.resources).unwrap_or_default());
+            field(out, "Resources");
+            let _ = serde_json::to_writer(&mut *out, &self.resources);
         }
         if let Some(t) = self.time_millis.filter(|_| with_time) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            if t % 1000 == 0 {
-                out.push_str(&format!("\"Time\":{}", t / 1000));
+            field(out, "Time");
+            let _ = if t % 1000 == 0 {
+                write!(out, "{}", t / 1000)
             } else {
-                out.push_str(&format!("\"Time\":{}.{:03}", t / 1000, t % 1000));
-            }
+                write!(out, "{}.{:03}", t / 1000, t % 1000)
+            };
         }
         if let Some(b) = bus.or(self.bus.as_deref()) {
-            field(out, &mut first, "EventBusName", b);
+            field(out, "EventBusName");
+            let _ = serde_json::to_writer(&mut *out, b);
         }
         if let Some(t) = &self.trace_header {
-            field(out, &mut first, "TraceHeader", t);
+            field(out, "TraceHeader");
+            let _ = serde_json::to_writer(&mut *out, t);
         }
-        out.push('}');
+        if sep == b'{' {
+            out.push(b'{');
+        }
+        out.push(b'}');
     }
 }
 
@@ -217,32 +214,9 @@ impl Convert {
     }
 
     fn convert(&self, raw: &RawValue, at: Position, depth: usize, out: &mut Vec<(Position, Item)>) {
-        // The common case first, read in one pass without a map: an EventBridge event.
-        let fast = raw
-            .get()
-            .starts_with('{')
-            .then(|| serde_json::from_str::<FastEvent<'_>>(raw.get()).ok())
-            .flatten();
-        if let Some(e) = fast {
-            if let (Some(source), Some(detail_type)) = (e.source, e.detail_type) {
-                let item = match e.detail {
-                    None => Item::Invalid("the event has no detail".into()),
-                    Some(detail) => Item::Entry(Box::new(Entry {
-                        source: source.into_owned(),
-                        detail_type: detail_type.into_owned(),
-                        detail: detail.get().to_owned(),
-                        resources: e
-                            .resources
-                            .map(|r| r.into_iter().map(Cow::into_owned).collect())
-                            .unwrap_or_default(),
-                        time_millis: e.time.and_then(|t| parse_time(&t)),
-                        bus: None,
-                        trace_header: None,
-                    })),
-                };
-                out.push((at, item));
-                return;
-            }
+        if let Some(item) = eventbridge_event(raw.get()) {
+            out.push((at, item));
+            return;
         }
         if depth > MAX_DEPTH {
             out.push((at, Item::Invalid("messages nested too deeply".into())));
@@ -374,6 +348,31 @@ impl Convert {
         }
         Item::Invalid(unrecognised())
     }
+}
+
+/// The common case, read in one pass without a map of fields: `text` is a whole JSON object
+/// with `source` and `detail-type` (`None`: it is not).
+fn eventbridge_event(text: &str) -> Option<Item> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let e = serde_json::from_str::<FastEvent<'_>>(text).ok()?;
+    let (source, detail_type) = (e.source?, e.detail_type?);
+    Some(match e.detail {
+        None => Item::Invalid("the event has no detail".into()),
+        Some(detail) => Item::Entry(Box::new(Entry {
+            source: source.into_owned(),
+            detail_type: detail_type.into_owned(),
+            detail: detail.get().to_owned(),
+            resources: e
+                .resources
+                .map(|r| r.into_iter().map(Cow::into_owned).collect())
+                .unwrap_or_default(),
+            time_millis: e.time.and_then(|t| parse_time(&t)),
+            bus: None,
+            trace_header: None,
+        })),
+    })
 }
 
 fn unrecognised() -> String {
@@ -632,6 +631,42 @@ impl Convert {
 
 // ---- reading ---------------------------------------------------------------------------------
 
+/// How deep in brackets a JSON text is, fed a piece at a time.
+#[derive(Debug, Default)]
+struct Nesting {
+    depth: i64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => self.depth -= 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// Every bracket opened is closed (or more: the parser will say what is wrong).
+    fn closed(&self) -> bool {
+        !self.in_string && self.depth <= 0
+    }
+}
+
 /// Reads items from JSON Lines, or JSON documents spread over several lines, in order.
 pub struct Reader<R> {
     input: std::io::BufReader<R>,
@@ -694,7 +729,14 @@ impl<R: std::io::Read> Reader<R> {
         };
         loop {
             let parsed = match std::str::from_utf8(&self.buf) {
-                Ok(text) => serde_json::from_str::<&RawValue>(text.trim_end()),
+                Ok(text) => {
+                    // An EventBridge event on its line (what `tail` writes): one pass.
+                    if let Some(item) = eventbridge_event(text.trim_end()) {
+                        self.pending.push_back((at, item));
+                        return Ok(());
+                    }
+                    serde_json::from_str::<&RawValue>(text.trim_end())
+                }
                 Err(e) => {
                     self.pending
                         .push_back((at, Item::Invalid(format!("not UTF-8 text: {e}"))));
@@ -712,14 +754,25 @@ impl<R: std::io::Read> Reader<R> {
                     );
                     return Ok(());
                 }
-                // A value that goes on: a document over several lines.
+                // A value that goes on: a document over several lines. Lines are added until
+                // its brackets close (counted as they come: parsing again after every line
+                // would make a long document quadratic), then it is parsed once more.
                 Err(e) if e.is_eof() && self.buf.len() < MAX_DOCUMENT => {
-                    if !self.read_line()? {
-                        self.pending.push_back((
-                            at,
-                            Item::Invalid(format!("invalid JSON (the input ends inside it): {e}")),
-                        ));
-                        return Ok(());
+                    let mut nesting = Nesting::default();
+                    nesting.feed(&self.buf);
+                    loop {
+                        let before = self.buf.len();
+                        if self.buf.len() >= MAX_DOCUMENT || !self.read_line()? {
+                            self.pending.push_back((
+                                at,
+                                Item::Invalid(format!("invalid JSON (the input ends inside it): {e}")),
+                            ));
+                            return Ok(());
+                        }
+                        nesting.feed(&self.buf[before..]);
+                        if nesting.closed() {
+                            break;
+                        }
                     }
                 }
                 Err(e) => {

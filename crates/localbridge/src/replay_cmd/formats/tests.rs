@@ -96,20 +96,20 @@ fn entries_are_written_as_put_events_takes_them() {
         bus: Some("own".into()),
         trace_header: None,
     };
-    let mut out = String::new();
+    let mut out = Vec::new();
     e.write_json(&mut out, true, None);
     assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap(),
+        serde_json::from_slice::<Value>(&out).unwrap(),
         json!({"Source": "s", "DetailType": "d\"q", "Detail": "{\"a\":1}", "Resources": ["r"],
                "Time": 1_700_000_000.25, "EventBusName": "own"})
     );
     out.clear();
     e.write_json(&mut out, false, Some("other"));
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!((v.get("Time"), &v["EventBusName"]), (None, &json!("other")));
     out.clear();
     Entry::default().write_json(&mut out, true, None);
-    assert_eq!(out, "{}");
+    assert_eq!(out, b"{}");
     assert_eq!(e.size(true), 14 + 1 + 3 + 7 + 1);
     assert_eq!(e.size(false), 1 + 3 + 7 + 1);
 }
@@ -333,4 +333,35 @@ fn times_parse_as_aws_writes_them() {
     assert_eq!(parse_time("yesterday"), None);
     assert_eq!(eventbridge_sequencer("0055AED6DC0000007B"), "55aed6dc0000007b");
     assert_eq!(eventbridge_sequencer("ABC"), "abc");
+}
+
+#[test]
+fn long_documents_are_read_in_one_pass() {
+    let mut n = Nesting::default();
+    n.feed(br#"{"a": "}]\"{", "b": ["#);
+    assert!(!n.closed());
+    n.feed(b"1, {}]");
+    assert!(!n.closed());
+    n.feed(b"}");
+    assert!(n.closed());
+
+    // A pretty-printed CloudTrail file of 20,000 records: 180,000 lines.
+    let record = json!({"eventVersion": "1.08", "eventTime": "2024-03-01T12:00:05Z",
+                        "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                        "requestParameters": {"key": "a}b\"[c"}});
+    let doc = serde_json::to_string_pretty(&json!({"Records": vec![record; 20_000]})).unwrap();
+    assert!(doc.lines().count() > 150_000);
+    let started = std::time::Instant::now();
+    let got = entries(&format!(
+        "{doc}\n{}\n",
+        json!({"source": "after", "detail-type": "t", "detail": {}})
+    ));
+    assert_eq!(got.len(), 20_001);
+    assert_eq!(got[20_000].source, "after");
+    assert_eq!(got[0].source, "aws.s3");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }
