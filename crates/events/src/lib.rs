@@ -23,6 +23,7 @@ pub mod model;
 mod route;
 pub mod schedule;
 mod service;
+pub mod tail;
 mod target;
 
 pub use archive::with_replay_name;

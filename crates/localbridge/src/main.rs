@@ -12,6 +12,9 @@ use lb_core::{Clock, ManualClock, SystemClock};
 use tracing::info;
 
 mod logs_cmd;
+mod remote;
+mod replay_cmd;
+mod tail_cmd;
 mod test_pattern;
 
 /// jemalloc instead of glibc's malloc, with its background threads purging freed pages (after
@@ -50,6 +53,10 @@ enum Command {
     TestPattern(test_pattern::TestPatternArgs),
     /// Print a Lambda function's CloudWatch Logs events from a running server (`--follow` for new ones).
     Logs(logs_cmd::LogsArgs),
+    /// Print the events flowing on a bus of a running server, live, one JSON line each.
+    Tail(tail_cmd::TailArgs),
+    /// Send captured events (tail output, PutEvents entries, CloudTrail or S3 records) to a running server.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 #[derive(clap::Args)]
@@ -156,6 +163,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args, started)),
         Command::TestPattern(args) => std::process::exit(test_pattern::run(&args)),
         Command::Logs(args) => runtime.block_on(logs_cmd::run(args)),
+        Command::Tail(args) => runtime.block_on(tail_cmd::run(args)),
+        Command::Replay(args) => std::process::exit(runtime.block_on(replay_cmd::run(args))),
     }
 }
 

@@ -125,7 +125,10 @@ impl lb_protocol::Service for EventsApi {
     }
 
     fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>> {
-        let resp = handle_json(&self.events, &req.ctx, &req.operation, &req.body);
+        let resp = match req.header(REPLAY_HEADER).filter(|_| req.operation == "PutEvents") {
+            Some(mark) => handle_replay(&self.events, &req.ctx, mark, &req.body),
+            None => handle_json(&self.events, &req.ctx, &req.operation, &req.body),
+        };
         Box::pin(async move { resp })
     }
 
@@ -174,7 +177,7 @@ impl lb_protocol::Service for EventsApi {
 
     /// `events/<event-id>[?explain=true]`.
     fn admin(&self, path: &str, query: Option<&str>) -> Option<Response<Bytes>> {
-        let id = path.strip_prefix("events/")?;
+        let id = path.strip_prefix("events/").filter(|id| *id != "tail")?;
         let explain = query.is_some_and(|q| {
             q.split('&')
                 .any(|kv| matches!(kv, "explain=true" | "explain=1" | "explain"))
@@ -200,6 +203,34 @@ impl lb_protocol::Service for EventsApi {
         );
         Some(resp)
     }
+
+    /// `events/tail?bus=&pattern=&rule=&after=&wait=&limit=` (see [`crate::tail`]).
+    fn admin_wait(&self, path: &str, query: Option<&str>) -> Option<BoxFuture<'_, Response<Bytes>>> {
+        if path != "events/tail" {
+            return None;
+        }
+        let req = crate::tail::TailRequest::parse(query);
+        Some(Box::pin(async move {
+            let answer = match req {
+                Ok(req) => self.events.tail(&req).await,
+                Err(e) => Err(e),
+            };
+            let (status, body) = match answer {
+                Ok(batch) => (200, batch.to_json()),
+                Err(e) => (
+                    e.status,
+                    serde_json::json!({ "error": e.code, "message": e.message }).to_string(),
+                ),
+            };
+            let mut resp = Response::new(Bytes::from(body));
+            *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }))
+    }
 }
 
 /// Answers one JSON 1.1 request for `operation` (the `X-Amz-Target` suffix).
@@ -220,6 +251,42 @@ pub fn handle_json(events: &Arc<Events>, ctx: &RequestContext, operation: &str, 
                 &ctx.request_id,
             )
         }
+    }
+}
+
+/// The request header of `localbridge replay`'s PutEvents (a localbridge extension, never sent
+/// by AWS's clients): its value, a replay name, lifts the `aws.` source restriction and is
+/// added to each event as `replay-name`, as EventBridge marks the events an archive replays.
+pub const REPLAY_HEADER: &str = "x-localbridge-replay";
+
+/// PutEvents under [`REPLAY_HEADER`]: the mark must be a valid replay name (botocore
+/// `ReplayName`: 1 to 64 of `[\.\-_A-Za-z0-9]`).
+fn handle_replay(events: &Events, ctx: &RequestContext, mark: &str, body: &[u8]) -> Response<Bytes> {
+    let valid = (1..=64).contains(&mark.len())
+        && mark
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let result = if valid {
+        put_events(events, ctx, body, Some(mark))
+    } else {
+        Err(AwsError::new(
+            "ValidationException",
+            400,
+            format!("{REPLAY_HEADER}: a replay name is 1 to 64 of A-Z, a-z, 0-9, '.', '-', '_' (got {mark:?})"),
+        ))
+    };
+    match result {
+        Ok(out) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
+        Err(e) => lb_protocol::json::error_response(
+            VERSION,
+            &JsonError {
+                status: e.status,
+                type_name: &e.code,
+                message: &e.message,
+                query_error: None,
+            },
+            &ctx.request_id,
+        ),
     }
 }
 
@@ -506,12 +573,17 @@ fn shared_str<S: serde::Serializer>(s: &std::sync::Arc<str>, ser: S) -> Result<S
 
 fn execute(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
     if operation == "PutEvents" {
-        return put_events(events, ctx, body).map(Output::PutEvents);
+        return put_events(events, ctx, body, None).map(Output::PutEvents);
     }
     execute_value(events, ctx, operation, body).map(Output::Value)
 }
 
-fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutEventsOut, AwsError> {
+fn put_events(
+    events: &Events,
+    ctx: &RequestContext,
+    body: &[u8],
+    replay: Option<&str>,
+) -> Result<PutEventsOut, AwsError> {
     let j: PutEventsJson<'_> = if body.iter().all(u8::is_ascii_whitespace) {
         PutEventsJson::default()
     } else {
@@ -540,7 +612,7 @@ fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutE
             })
             .collect()
     });
-    let results = events.put_events(ctx, entries)?;
+    let results = events.put_events_marked(ctx, entries, replay)?;
     let failed_entry_count = results
         .iter()
         .filter(|r| matches!(r, PutEventsResult::Failed { .. }))
