@@ -24,10 +24,6 @@ def server(manual):
     return manual
 
 
-@pytest.fixture
-def events(endpoint):
-    return _client("events", endpoint)
-
 
 def now(endpoint):
     text = get_json(endpoint, "/_localbridge/clock")["now"].replace("Z", "+00:00")

@@ -23,12 +23,6 @@ def server(manual):
     return manual
 
 
-@pytest.fixture
-def events(endpoint):
-    from conftest import _client
-
-    return _client("events", endpoint)
-
 
 def error(excinfo):
     e = excinfo.value.response

@@ -23,10 +23,6 @@ def server(manual):
     return manual
 
 
-@pytest.fixture
-def events(endpoint):
-    return _client("events", endpoint)
-
 
 def env(endpoint):
     return dict(os.environ, AWS_ENDPOINT_URL=endpoint, **CLIENT_ENV)

@@ -22,7 +22,7 @@ use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use serde::Serialize;
+use lb_s3::notify::eventbridge;
 use serde_json::value::RawValue;
 
 /// How deep wrappers (a message holding a message...) are unwrapped.
@@ -441,132 +441,15 @@ fn cloudtrail(raw: &RawValue, o: &Obj<'_>) -> Item {
     }))
 }
 
-// ---- S3 records → aws.s3 events (the mapping of lb_s3::notify::eventbridge) ------------------
-
-#[derive(Serialize)]
-struct S3Detail<'a> {
-    version: &'static str,
-    bucket: S3Bucket<'a>,
-    object: S3Object<'a>,
-    #[serde(rename = "request-id")]
-    request_id: &'a str,
-    requester: &'a str,
-    #[serde(rename = "source-ip-address", skip_serializing_if = "Option::is_none")]
-    source_ip_address: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-    #[serde(rename = "deletion-type", skip_serializing_if = "Option::is_none")]
-    deletion_type: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct S3Bucket<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct S3Object<'a> {
-    key: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    etag: Option<&'a str>,
-    #[serde(rename = "version-id", skip_serializing_if = "Option::is_none")]
-    version_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sequencer: Option<String>,
-}
-
-/// What an S3 event name becomes (S3 User Guide, "EventBridge event message structure").
-struct S3Kind {
-    detail_type: &'static str,
-    size: bool,
-    etag: S3Etag,
-    sequencer: bool,
-    reason: Option<&'static str>,
-    deletion_type: Option<&'static str>,
-    /// Lifecycle actions: requester `s3.amazonaws.com`, no source IP.
-    by_s3: bool,
-}
-
-#[derive(Clone, Copy)]
-enum S3Etag {
-    Object,
-    /// A delete marker's: the empty object's ETag.
-    DeleteMarker,
-    None,
-}
-
-/// The ETag of an empty object (what S3 reports for a delete marker).
-const EMPTY_ETAG: &str = "d41d8cd98f00b204e9800998ecf8427e";
-
-fn s3_kind(name: &str) -> Option<S3Kind> {
-    let created = |reason| S3Kind {
-        detail_type: "Object Created",
-        size: true,
-        etag: S3Etag::Object,
-        sequencer: true,
-        reason: Some(reason),
-        deletion_type: None,
-        by_s3: false,
-    };
-    let deleted = |reason, marker: bool, by_s3| S3Kind {
-        detail_type: "Object Deleted",
-        size: false,
-        etag: if marker { S3Etag::DeleteMarker } else { S3Etag::None },
-        sequencer: true,
-        reason: Some(reason),
-        deletion_type: Some(if marker {
-            "Delete Marker Created"
-        } else {
-            "Permanently Deleted"
-        }),
-        by_s3,
-    };
-    let plain = |detail_type| S3Kind {
-        detail_type,
-        size: false,
-        etag: S3Etag::Object,
-        sequencer: false,
-        reason: None,
-        deletion_type: None,
-        by_s3: false,
-    };
-    Some(match name {
-        "ObjectCreated:Put" => created("PutObject"),
-        "ObjectCreated:Post" => created("PostObject"),
-        "ObjectCreated:Copy" => created("CopyObject"),
-        "ObjectCreated:CompleteMultipartUpload" => created("CompleteMultipartUpload"),
-        "ObjectRemoved:Delete" => deleted("DeleteObject", false, false),
-        "ObjectRemoved:DeleteMarkerCreated" => deleted("DeleteObject", true, false),
-        "LifecycleExpiration:Delete" => deleted("Lifecycle Expiration", false, true),
-        "LifecycleExpiration:DeleteMarkerCreated" => deleted("Lifecycle Expiration", true, true),
-        "ObjectTagging:Put" => plain("Object Tags Added"),
-        "ObjectTagging:Delete" => plain("Object Tags Deleted"),
-        "ObjectAcl:Put" => plain("Object ACL Updated"),
-        _ => return None,
-    })
-}
-
-/// A record's `sequencer` in EventBridge's form: S3 records carry 18 upper-case hex digits
-/// (`0055AED6DC0000007B`), EventBridge 16 lower-case ones (`55aed6dc0000007b`), as the S3 stub
-/// writes both for one event.
-fn eventbridge_sequencer(s: &str) -> String {
-    let s = if s.len() == 18 {
-        s.strip_prefix("00").unwrap_or(s)
-    } else {
-        s
-    };
-    s.to_ascii_lowercase()
-}
+// ---- S3 records → aws.s3 events (through lb_s3::notify::eventbridge, the stub's own mapping) --
 
 impl Convert {
     fn s3(&self, o: &Obj<'_>) -> Item {
         let name = string(o, "eventName").unwrap_or_default();
         let name = name.strip_prefix("s3:").unwrap_or(&name);
-        let Some(kind) = s3_kind(name) else {
+        if eventbridge::detail_type(name).is_none() {
             return Item::Invalid(format!("S3 event {name} has no EventBridge event in localbridge"));
-        };
+        }
         let Some(s3) = o.get("s3").and_then(|s| object(s)) else {
             return Item::Invalid("an S3 record without s3".into());
         };
@@ -592,35 +475,27 @@ impl Convert {
             .get("requestParameters")
             .and_then(|r| object(r))
             .and_then(|r| string(&r, "sourceIPAddress"));
-        let detail = S3Detail {
-            version: "0",
-            bucket: S3Bucket { name: &bucket_name },
-            object: S3Object {
-                // Records and EventBridge events write the key alike (form-encoded, `/` kept).
-                key: &key,
-                size: size.filter(|_| kind.size),
-                etag: match kind.etag {
-                    S3Etag::Object => etag.as_deref(),
-                    S3Etag::DeleteMarker => Some(EMPTY_ETAG),
-                    S3Etag::None => None,
-                },
-                version_id: version_id.as_deref(),
-                sequencer: sequencer
-                    .as_deref()
-                    .filter(|_| kind.sequencer)
-                    .map(eventbridge_sequencer),
-            },
+        let sequencer = sequencer.as_deref().map(eventbridge::record_sequencer);
+        let Some((detail_type, detail)) = eventbridge::detail(&eventbridge::ObjectFields {
+            name,
+            bucket: &bucket_name,
+            // Records and EventBridge events write the key alike (form-encoded, `/` kept).
+            key: &key,
+            size,
+            etag: etag.as_deref(),
+            version_id: version_id.as_deref(),
+            sequencer: sequencer.as_deref(),
             request_id: &request_id,
-            requester: if kind.by_s3 { "s3.amazonaws.com" } else { &self.account },
-            source_ip_address: source_ip.as_deref().filter(|_| !kind.by_s3),
-            reason: kind.reason,
-            deletion_type: kind.deletion_type,
+            requester: &self.account,
+            source_ip: source_ip.as_deref(),
+        }) else {
+            return Item::Invalid(format!("S3 event {name} has no EventBridge event in localbridge"));
         };
         let arn = string(&bucket, "arn").unwrap_or_else(|| format!("arn:aws:s3:::{bucket_name}"));
         Item::Entry(Box::new(Entry {
             source: "aws.s3".into(),
-            detail_type: kind.detail_type.into(),
-            detail: serde_json::to_string(&detail).unwrap_or_default(),
+            detail_type: detail_type.into(),
+            detail,
             resources: vec![arn],
             time_millis: string(o, "eventTime").and_then(|t| parse_time(&t)),
             bus: None,

@@ -331,8 +331,8 @@ fn times_parse_as_aws_writes_them() {
     assert_eq!(parse_time("2015-11-11T23:29:54+02:00"), Some(1_447_277_394_000));
     assert_eq!(parse_time("2015-11-11T21:29:54"), Some(1_447_277_394_000));
     assert_eq!(parse_time("yesterday"), None);
-    assert_eq!(eventbridge_sequencer("0055AED6DC0000007B"), "55aed6dc0000007b");
-    assert_eq!(eventbridge_sequencer("ABC"), "abc");
+    assert_eq!(eventbridge::record_sequencer("0055AED6DC0000007B"), "55aed6dc0000007b");
+    assert_eq!(eventbridge::record_sequencer("ABC"), "abc");
 }
 
 #[test]
