@@ -280,8 +280,9 @@ def test_flexible_window_fires_within_it(scheduler, sqs, endpoint):
     scheduler.create_schedule(Name="flex", ScheduleExpression="rate(1 hour)",
                               FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10},
                               Target={"Arn": q, "RoleArn": ROLE, "Input": "<aws.scheduler.scheduled-time>"})
+    # A rate starts at once (no StartDate): firings for now, +1 h, +2 h and +3 h.
     advance_clock(endpoint, 3 * 3600 + 600)
-    got = receive_all(sqs, url, 3)
+    got = receive_all(sqs, url, 4)
     for m in got:
         scheduled = datetime.fromisoformat(m["Body"].replace("Z", "+00:00"))
         assert scheduled <= sent_at(m) < scheduled + timedelta(minutes=10, seconds=1), m

@@ -3,7 +3,8 @@
 //! Served so far: event buses (CreateEventBus, DescribeEventBus, ListEventBuses,
 //! DeleteEventBus; the `default` bus always exists in every region and account), rules
 //! (PutRule, DescribeRule, ListRules, DeleteRule, EnableRule, DisableRule; patterns validated by
-//! `lb_rules`, ScheduleExpression accepted and stored but never fired) and TestEventPattern
+//! `lb_rules`; a ScheduleExpression, `rate()` or `cron()` in UTC, fires the rule on the clock:
+//! [`schedule`], started by [`Events::start_schedules`]) and TestEventPattern
 //! (`lb_rules`'s matcher).
 //!
 //! Not yet: targets and delivery (PutTargets, RemoveTargets, ListTargetsByRule, PutEvents, ...),
@@ -19,6 +20,7 @@ mod inspect;
 pub mod journal;
 pub mod model;
 mod route;
+pub mod schedule;
 mod service;
 mod target;
 

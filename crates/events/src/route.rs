@@ -204,6 +204,8 @@ pub(crate) struct BusHandle {
     pub account: String,
     router: RwLock<Router>,
     policy: RwLock<Option<Arc<Value>>>,
+    /// The service's scheduled rules, on the bus that may have them (the `default` bus).
+    pub schedules: Option<Arc<crate::schedule::Schedules>>,
 }
 
 impl BusHandle {
@@ -214,6 +216,7 @@ impl BusHandle {
             account: account.to_owned(),
             router: RwLock::new(Router::default()),
             policy: RwLock::new(None),
+            schedules: None,
         }
     }
 
@@ -321,21 +324,32 @@ fn dead_letter_attributes(rule_arn: Arc<str>, target_arn: Arc<str>) -> lb_core::
 /// The delivery of `event` to one target of `rule`; `Err` with the reason when the target's
 /// input cannot be built.
 pub(crate) fn delivery(event: &mut RoutedEvent<'_>, rule: &RouteRule, t: &RouteTarget) -> Result<Delivery, String> {
+    delivery_for(event, &rule.name, &rule.arn, &rule.counters, t)
+}
+
+/// [`delivery`] for a rule given by its parts (a scheduled rule has no pattern to route by).
+pub(crate) fn delivery_for(
+    event: &mut RoutedEvent<'_>,
+    rule_name: &Arc<str>,
+    rule_arn: &Arc<str>,
+    counters: &RuleCounters,
+    t: &RouteTarget,
+) -> Result<Delivery, String> {
     let body: Arc<str> = match &t.input {
         TargetInput::Event => Arc::clone(&event.text),
         TargetInput::Constant(text) => Arc::clone(text),
         TargetInput::Path(path) => path.apply(event.parsed()).to_string().into(),
         TargetInput::Transformer(tr) => {
             let ctx = TransformContext {
-                rule_arn: &rule.arn,
-                rule_name: &rule.name,
+                rule_arn,
+                rule_name,
                 ingestion_time: event.ingestion_time,
             };
             tr.apply(event.parsed(), &ctx).map_err(|e| e.to_string())?.into()
         }
     };
     let sent = |body: Arc<str>| Message {
-        source_arn: Some(Arc::clone(&rule.arn)),
+        source_arn: Some(Arc::clone(rule_arn)),
         source_account: Some(Arc::clone(&event.account)),
         principal: Some(principal()),
         trace_header: event.trace_header.clone(),
@@ -355,20 +369,20 @@ pub(crate) fn delivery(event: &mut RoutedEvent<'_>, rule: &RouteRule, t: &RouteT
     }
     let dead_letter = t.dead_letter.as_ref().map(|arn| DeadLetter {
         target: Arc::clone(arn),
-        attributes: dead_letter_attributes(Arc::clone(&rule.arn), Arc::clone(&t.arn_text)),
+        attributes: dead_letter_attributes(Arc::clone(rule_arn), Arc::clone(&t.arn_text)),
         message: Some(Arc::new(sent(Arc::clone(&event.text)))),
     });
     Ok(Delivery {
         target: Arc::clone(&t.arn),
         message: Arc::new(message),
         producer: Producer {
-            arn: Arc::clone(&rule.arn),
+            arn: Arc::clone(rule_arn),
             id: Some(Arc::clone(&t.id)),
         },
         event_id: Some(Arc::clone(&event.id)),
         retry: t.retry,
         dead_letter,
         when_full: WhenFull::Reject,
-        tally: Some(Arc::clone(&rule.counters.tally)),
+        tally: Some(Arc::clone(&counters.tally)),
     })
 }

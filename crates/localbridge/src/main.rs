@@ -201,6 +201,8 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         },
     ));
     registry.register("events", events.clone());
+    // Scheduled rules fire from one task on the clock.
+    let schedules = events.start_schedules();
 
     let iam = Arc::new(lb_iam::Iam::new(Arc::clone(&clock)));
 
@@ -328,6 +330,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             }
         }
     }
+    schedules.abort();
     let report = engine.shutdown(DRAIN_DEADLINE).await;
     reaper.abort();
     lambda.shutdown();

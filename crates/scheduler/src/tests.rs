@@ -372,7 +372,7 @@ async fn rate_fires_every_period_with_context_attributes() {
     let got = w.recorder.got();
     for (i, (_, m, at)) in got.iter().take(3).enumerate() {
         let v: Value = serde_json::from_str(&m.body).unwrap();
-        let due = START + 60_000 * (i as u64 + 1);
+        let due = START + 60_000 * i as u64;
         assert_eq!(v["at"], crate::invoke::seconds_text(due));
         assert_eq!(v["n"], "1");
         assert_eq!(v["arn"], "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick");
@@ -390,7 +390,7 @@ async fn flexible_window_fires_within_it() {
     w.scheduler.create_schedule(&w.ctx, i).unwrap();
     until("five firings", || w.recorder.bodies(QUEUE).len() >= 5).await;
     for (i, (_, m, at)) in w.recorder.got().iter().take(5).enumerate() {
-        let scheduled = START + 3_600_000 * (i as u64 + 1);
+        let scheduled = START + 3_600_000 * i as u64;
         assert_eq!(*m.body, *crate::invoke::seconds_text(scheduled));
         assert!(
             *at >= scheduled && *at < scheduled + 15 * 60_000 + 1_000,
@@ -492,8 +492,9 @@ async fn manual_clock_step_fires_one_time_schedule_and_deletes_it() {
     manual.step(3_600_000).await;
     let got = w.recorder.got();
     assert_eq!(w.recorder.bodies(QUEUE).iter().filter(|b| *b == "reminder").count(), 1);
-    // Six firings of each rate schedule in the hour, every one at its own time, in order.
-    assert_eq!(got.len(), 1 + 3 * 6, "{:?}", got.iter().map(|g| &g.1.body).collect::<Vec<_>>());
+    // Seven firings of each rate schedule in the hour (at its creation, then every ten
+    // minutes), every one at its own time, in order.
+    assert_eq!(got.len(), 1 + 3 * 7, "{:?}", got.iter().map(|g| &g.1.body).collect::<Vec<_>>());
     assert!(got.windows(2).all(|p| p[0].2 <= p[1].2));
     let e = w.scheduler.get_schedule(&w.ctx, "once", None).unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");

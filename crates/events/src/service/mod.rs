@@ -24,6 +24,7 @@ use lb_rules::pattern::{Pattern, MAX_PATTERN_LENGTH};
 use crate::journal::Journal;
 use crate::model::{CreateEventBusInput, EventBus, ListInput, Page, PutRuleInput, Rule, RuleState};
 use crate::route::{BusHandle, RouteRule, RouteTarget, RuleCounters};
+use crate::schedule::Schedules;
 
 /// The bus every region and account has.
 pub const DEFAULT_BUS: &str = "default";
@@ -237,12 +238,27 @@ fn sync_route(handle: &BusHandle, name: &str, entry: Option<&RuleEntry>) {
         Some(r) => router.upsert(r),
         None => router.remove(name),
     }
+    drop(router);
+    if let Some(schedules) = &handle.schedules {
+        let scheduled = entry.and_then(|e| {
+            let text = e.rule.schedule_expression.as_deref()?;
+            (e.rule.state != RuleState::Disabled).then(|| {
+                let targets = e.targets.values().map(|(_, t)| Arc::clone(t)).collect();
+                crate::schedule::Scheduling {
+                    expression: text,
+                    targets,
+                    counters: Arc::clone(&e.counters),
+                }
+            })
+        });
+        schedules.sync(handle, name, scheduled);
+    }
 }
 
 /// The EventBridge service: buses, rules and targets per region and account, and the routing of
 /// events through the delivery engine.
 pub struct Events {
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) engine: Engine,
     config: EventsConfig,
     scopes: Mutex<HashMap<(String, String), Scope>>,
@@ -250,6 +266,8 @@ pub struct Events {
     buses: DashMap<String, Arc<BusHandle>>,
     journal: Journal,
     destinations: crate::connections::Destinations,
+    /// The scheduled rules' next firings (see [`Events::start_schedules`]).
+    pub(crate) schedules: Arc<Schedules>,
 }
 
 impl Events {
@@ -257,6 +275,7 @@ impl Events {
         Self {
             destinations: crate::connections::Destinations::new(Arc::clone(&clock)),
             journal: Journal::new(config.journal_capacity),
+            schedules: Arc::new(Schedules::new(Arc::clone(&clock))),
             clock,
             engine,
             config,
@@ -292,7 +311,11 @@ impl Events {
     fn new_bus(&self, region: &str, account: &str, name: &str, description: Option<String>) -> BusState {
         let now = self.clock.now_millis();
         let arn = Self::bus_arn_of(region, account, name);
-        let handle = Arc::new(BusHandle::new(&arn, region, account));
+        let mut handle = BusHandle::new(&arn, region, account);
+        if name == DEFAULT_BUS {
+            handle.schedules = Some(Arc::clone(&self.schedules));
+        }
+        let handle = Arc::new(handle);
         self.buses.insert(arn.clone(), Arc::clone(&handle));
         BusState {
             bus: EventBus {
@@ -475,8 +498,12 @@ impl Events {
             parse_pattern(p)?;
         }
         if let Some(s) = schedule {
-            let well_formed = (s.starts_with("rate(") || s.starts_with("cron(")) && s.ends_with(')');
-            if !well_formed {
+            // Rules take rate() and cron() (UTC); at() is EventBridge Scheduler's alone.
+            let valid = matches!(
+                lb_schedule::parse(s).map(|e| e.kind()),
+                Ok(lb_schedule::Kind::Rate | lb_schedule::Kind::Cron)
+            );
+            if !valid {
                 return Err(validation("Parameter ScheduleExpression is not valid."));
             }
             if bus != DEFAULT_BUS {

@@ -98,6 +98,8 @@ pub(crate) struct Entry {
     pub timer: Option<(u64, u64)>,
     /// A one-time schedule that has fired (it does not fire again unless its expression changes).
     pub fired: bool,
+    /// The scheduled time of its latest firing (never fired again for it).
+    pub last: Option<u64>,
 }
 
 #[derive(Debug)]

@@ -95,6 +95,7 @@ impl Scheduler {
                 continue;
             }
             entry.timer = None;
+            entry.last = Some(te.scheduled);
             let spec = Arc::clone(&entry.spec);
             let following = if spec.compiled.one_time() {
                 entry.fired = true;

@@ -292,7 +292,8 @@ impl Scheduler {
             action_after_completion: action,
             created,
             modified: now,
-            anchor: start.unwrap_or(created),
+            // Whole seconds: the scheduled times a rate produces read as AWS prints them.
+            anchor: start.unwrap_or(created - created % 1000),
         })
     }
 
@@ -328,6 +329,7 @@ impl Scheduler {
                         spec: Arc::clone(&spec),
                         timer: None,
                         fired: false,
+                        last: None,
                     },
                 );
                 st.schedules += 1;
@@ -372,6 +374,7 @@ impl Scheduler {
                 }
                 if entry.spec.expression != spec.expression || entry.spec.timezone != spec.timezone {
                     entry.fired = false;
+                    entry.last = None;
                 }
                 entry.spec = Arc::clone(&spec);
                 place(&mut st, &spec, now);
@@ -527,16 +530,21 @@ pub(crate) fn lane_arn(key: &ScheduleKey, target: &str) -> Arc<Arn> {
 }
 
 /// Puts `spec`'s first firing (from `now`) in the timer, if it has one.
+///
+/// A `rate()` fires first at its anchor (its StartDate, else its creation: "starts invoking its
+/// target immediately"), unless the anchor is long past (an update of an older schedule: the
+/// next period after now); a `cron()` at its first time from now or its StartDate. Never again
+/// for a time it has already fired for.
 pub(crate) fn place(st: &mut State, spec: &Arc<Spec>, now: u64) {
     if !spec.enabled {
         return;
     }
-    let fired = st
+    let (fired, last) = st
         .accounts
         .get(&(spec.key.region.clone(), spec.key.account.clone()))
         .and_then(|a| a.groups.get(&spec.key.group))
         .and_then(|g| g.schedules.get(&spec.key.name))
-        .is_some_and(|e| e.fired);
+        .map_or((false, None), |e| (e.fired, e.last));
     let scheduled = if spec.compiled.one_time() {
         if fired {
             return;
@@ -544,10 +552,14 @@ pub(crate) fn place(st: &mut State, spec: &Arc<Spec>, now: u64) {
         // A time already past fires at once.
         spec.compiled.at().map(|t| t.max(now))
     } else {
-        let after = match spec.start {
+        let mut after = match spec.start {
             Some(s) if s > now => s - 1,
+            _ if spec.anchor + START_DATE_SLACK_MILLIS >= now && !spec.compiled.is_cron() => spec.anchor.saturating_sub(1),
             _ => now,
         };
+        if let Some(l) = last {
+            after = after.max(l);
+        }
         spec.compiled
             .next_after(after, spec.anchor)
             .filter(|t| spec.end.is_none_or(|e| *t <= e))
