@@ -251,7 +251,7 @@ def test_one_time_schedule_fires_into_sqs_and_deletes_itself(scheduler, sqs, end
 def test_cron_in_new_york_across_both_2026_dst_changes(calendar):
     scheduler = _client("scheduler", calendar.endpoint)
     sqs = _client("sqs", calendar.endpoint)
-    url, q = queue(sqs, "nine-am")
+    url, q = queue(sqs, "nine-am", MessageRetentionPeriod="1209600")
     for name, start, end in [("spring", "2026-03-06T00:00:00Z", "2026-03-11T00:00:00Z"),
                              ("fall", "2026-10-29T00:00:00Z", "2026-11-04T00:00:00Z")]:
         scheduler.create_schedule(
@@ -259,9 +259,13 @@ def test_cron_in_new_york_across_both_2026_dst_changes(calendar):
             StartDate=datetime.fromisoformat(start.replace("Z", "+00:00")),
             EndDate=datetime.fromisoformat(end.replace("Z", "+00:00")),
             FlexibleTimeWindow=OFF, Target={"Arn": q, "RoleArn": ROLE, "Input": "<aws.scheduler.scheduled-time>"})
+    # In two moves: a queue keeps messages 14 days at most, and March to November is longer.
+    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    advance_clock(calendar.endpoint, (datetime(2026, 3, 12, tzinfo=timezone.utc) - start).total_seconds())
+    got = receive_all(sqs, url, 5)
     advance_clock(calendar.endpoint, (datetime(2026, 11, 5, tzinfo=timezone.utc)
-                                      - datetime(2026, 3, 1, tzinfo=timezone.utc)).total_seconds())
-    got = receive_all(sqs, url, 11)
+                                      - datetime(2026, 3, 12, tzinfo=timezone.utc)).total_seconds())
+    got += receive_all(sqs, url, 6)
     times = sorted(m["Body"] for m in got)
     # 09:00 in New York: 14:00Z under EST (UTC-5), 13:00Z under EDT (UTC-4) from March 8 to
     # November 1.
