@@ -25,7 +25,8 @@ fn ms(t: u64) -> i64 {
 
 /// Parses `text` evaluated in `timezone` (UTC when absent).
 pub fn compile(text: &str, timezone: Option<&str>) -> Result<Compiled, AwsError> {
-    let expression = lb_schedule::parse(text).map_err(|_| validation(format!("Invalid Schedule Expression {text}.")))?;
+    let expression =
+        lb_schedule::parse(text).map_err(|_| validation(format!("Invalid Schedule Expression {text}.")))?;
     let zone = match timezone {
         None => Zone::utc(),
         Some(tz) => Zone::named(tz).map_err(|_| validation(format!("Invalid time zone: {tz}")))?,

@@ -106,7 +106,11 @@ impl Plan {
                     source: p.source.clone().unwrap_or_default(),
                 }
             }
-            _ => return Ok(Plan::Unsupported { arn: arn_text.to_owned() }),
+            _ => {
+                return Ok(Plan::Unsupported {
+                    arn: arn_text.to_owned(),
+                })
+            }
         };
         Ok(Plan::Templated {
             arn: Arc::new(arn),
@@ -304,7 +308,10 @@ impl Plan {
                     ));
                 };
                 let params: Map<String, Value> = serde_json::from_str(input).map_err(|_| {
-                    invalid("ValidationException", "The Input is not a JSON object of API parameters.")
+                    invalid(
+                        "ValidationException",
+                        "The Input is not a JSON object of API parameters.",
+                    )
                 })?;
                 universal(service, action, &params, ctx)
             }
@@ -500,7 +507,11 @@ mod tests {
     #[test]
     fn event_bus_target_event() {
         let plan = Plan::Templated {
-            arn: Arc::new("arn:aws:events:us-east-1:000000000000:event-bus/default".parse().unwrap()),
+            arn: Arc::new(
+                "arn:aws:events:us-east-1:000000000000:event-bus/default"
+                    .parse()
+                    .unwrap(),
+            ),
             kind: Templated::EventBus {
                 detail_type: "Reminder".into(),
                 source: "my.app".into(),

@@ -84,7 +84,10 @@ fn as_scheduler_error(arn: &Arn, e: DeliveryError) -> DeliveryError {
                     "AWS.SimpleQueueService.NonExistentQueue".to_owned(),
                     "The specified queue does not exist for this wsdl version.".to_owned(),
                 ),
-                "lambda" => ("ResourceNotFoundException".to_owned(), format!("Function not found: {arn}")),
+                "lambda" => (
+                    "ResourceNotFoundException".to_owned(),
+                    format!("Function not found: {arn}"),
+                ),
                 "sns" => ("NotFound".to_owned(), "Topic does not exist".to_owned()),
                 "events" => (
                     "ResourceNotFoundException".to_owned(),

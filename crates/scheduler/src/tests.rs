@@ -375,7 +375,10 @@ async fn rate_fires_every_period_with_context_attributes() {
         let due = START + 60_000 * i as u64;
         assert_eq!(v["at"], crate::invoke::seconds_text(due));
         assert_eq!(v["n"], "1");
-        assert_eq!(v["arn"], "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick");
+        assert_eq!(
+            v["arn"],
+            "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick"
+        );
         assert!(*at >= due && *at < due + 1_000, "fired at {at}, due {due}");
     }
     assert!(w.scheduler.stats().fired >= 3);
@@ -385,8 +388,7 @@ async fn rate_fires_every_period_with_context_attributes() {
 async fn flexible_window_fires_within_it() {
     let w = paused();
     let mut i = input("flex", "rate(1 hour)", sqs_target("<aws.scheduler.scheduled-time>"));
-    i.flexible_time_window =
-        serde_json::from_value(json!({"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15})).unwrap();
+    i.flexible_time_window = serde_json::from_value(json!({"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15})).unwrap();
     w.scheduler.create_schedule(&w.ctx, i).unwrap();
     until("five firings", || w.recorder.bodies(QUEUE).len() >= 5).await;
     for (i, (_, m, at)) in w.recorder.got().iter().take(5).enumerate() {
@@ -415,12 +417,7 @@ async fn failing_target_is_retried_then_dead_lettered() {
     w.scheduler.create_schedule(&w.ctx, i).unwrap();
     let dlq = "arn:aws:sqs:us-east-1:000000000000:dlq";
     until("the dead letter", || !w.recorder.bodies(dlq).is_empty()).await;
-    let (_, m, _) = w
-        .recorder
-        .got()
-        .into_iter()
-        .find(|(a, _, _)| a == dlq)
-        .unwrap();
+    let (_, m, _) = w.recorder.got().into_iter().find(|(a, _, _)| a == dlq).unwrap();
     assert_eq!(&*m.body, "attempt 1");
     let attr = |k: &str| m.attributes[k].string_value.clone().unwrap();
     assert_eq!(attr("ERROR_CODE"), "AWS.SimpleQueueService.NonExistentQueue");
@@ -494,7 +491,12 @@ async fn manual_clock_step_fires_one_time_schedule_and_deletes_it() {
     assert_eq!(w.recorder.bodies(QUEUE).iter().filter(|b| *b == "reminder").count(), 1);
     // Seven firings of each rate schedule in the hour (at its creation, then every ten
     // minutes), every one at its own time, in order.
-    assert_eq!(got.len(), 1 + 3 * 7, "{:?}", got.iter().map(|g| &g.1.body).collect::<Vec<_>>());
+    assert_eq!(
+        got.len(),
+        1 + 3 * 7,
+        "{:?}",
+        got.iter().map(|g| &g.1.body).collect::<Vec<_>>()
+    );
     assert!(got.windows(2).all(|p| p[0].2 <= p[1].2));
     let e = w.scheduler.get_schedule(&w.ctx, "once", None).unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");

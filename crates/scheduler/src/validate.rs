@@ -8,6 +8,9 @@
 
 use lb_core::AwsError;
 
+/// A model pattern's text (quoted in the message) and the check that implements it.
+pub type Pattern<'a> = (&'a str, fn(&str) -> bool);
+
 /// Collects the violations of one request, in the order the members are checked.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<String>);
@@ -31,7 +34,7 @@ impl Violations {
     }
 
     /// A string's length and, if given, its pattern.
-    pub fn string(&mut self, value: &str, member: &str, min: usize, max: usize, pattern: Option<(&str, fn(&str) -> bool)>) {
+    pub fn string(&mut self, value: &str, member: &str, min: usize, max: usize, pattern: Option<Pattern<'_>>) {
         let len = value.chars().count();
         if len < min {
             self.push(
@@ -65,7 +68,7 @@ impl Violations {
         member: &str,
         min: usize,
         max: usize,
-        pattern: Option<(&str, fn(&str) -> bool)>,
+        pattern: Option<Pattern<'_>>,
     ) {
         match value {
             None => self.null(member),
@@ -80,7 +83,7 @@ impl Violations {
         member: &str,
         min: usize,
         max: usize,
-        pattern: Option<(&str, fn(&str) -> bool)>,
+        pattern: Option<Pattern<'_>>,
     ) {
         if let Some(v) = value {
             self.string(v, member, min, max, pattern);
@@ -162,7 +165,9 @@ pub fn conflict(message: impl Into<String>) -> AwsError {
 pub const NAME_PATTERN: &str = "[0-9a-zA-Z-_.]+";
 
 pub fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// `ClientToken`: `[a-zA-Z0-9-_]+`.
@@ -183,7 +188,9 @@ fn arn_after_partition<'a>(s: &'a str, service: &str) -> Option<&'a str> {
 }
 
 fn is_region(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_account(s: &str) -> bool {
@@ -194,10 +201,18 @@ fn is_account(s: &str) -> bool {
 pub const ROLE_ARN_PATTERN: &str = r"arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+";
 
 pub fn is_role_arn(s: &str) -> bool {
-    let Some(rest) = arn_after_partition(s, "iam") else { return false };
-    let Some(rest) = rest.strip_prefix(':') else { return false };
-    let Some((account, rest)) = rest.split_once(':') else { return false };
-    let Some(path) = rest.strip_prefix("role/") else { return false };
+    let Some(rest) = arn_after_partition(s, "iam") else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(':') else {
+        return false;
+    };
+    let Some((account, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let Some(path) = rest.strip_prefix("role/") else {
+        return false;
+    };
     is_account(account)
         && !path.is_empty()
         && path
@@ -210,7 +225,9 @@ pub fn is_role_arn(s: &str) -> bool {
 pub const DEAD_LETTER_ARN_PATTERN: &str = r"arn:aws[a-z-]*:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+";
 
 pub fn is_dead_letter_arn(s: &str) -> bool {
-    let Some(rest) = arn_after_partition(s, "sqs") else { return false };
+    let Some(rest) = arn_after_partition(s, "sqs") else {
+        return false;
+    };
     let mut parts = rest.splitn(3, ':');
     let (Some(region), Some(account), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -218,14 +235,18 @@ pub fn is_dead_letter_arn(s: &str) -> bool {
     is_region(region)
         && is_account(account)
         && !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// `KmsKeyArn`: `arn:aws[a-z-]*:kms:[a-z0-9\-]+:\d{12}:(key|alias)\/[0-9a-zA-Z-_]*`.
 pub const KMS_KEY_ARN_PATTERN: &str = r"arn:aws[a-z-]*:kms:[a-z0-9\-]+:\d{12}:(key|alias)\/[0-9a-zA-Z-_]*";
 
 pub fn is_kms_key_arn(s: &str) -> bool {
-    let Some(rest) = arn_after_partition(s, "kms") else { return false };
+    let Some(rest) = arn_after_partition(s, "kms") else {
+        return false;
+    };
     let mut parts = rest.splitn(3, ':');
     let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -240,7 +261,8 @@ pub fn is_kms_key_arn(s: &str) -> bool {
 
 /// `TagResourceArn` (a schedule group's ARN):
 /// `arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule-group\/[0-9a-zA-Z-_.]+`.
-pub const TAG_RESOURCE_ARN_PATTERN: &str = r"arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule-group\/[0-9a-zA-Z-_.]+";
+pub const TAG_RESOURCE_ARN_PATTERN: &str =
+    r"arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule-group\/[0-9a-zA-Z-_.]+";
 
 /// The (region, account, group name) of a schedule group's ARN.
 pub fn group_arn_parts(s: &str) -> Option<(&str, &str, &str)> {

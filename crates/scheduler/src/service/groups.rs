@@ -19,10 +19,7 @@ pub(crate) fn group_arn(region: &str, account: &str, name: &str) -> String {
 
 /// The account's groups, the `default` group made on first use.
 pub(crate) fn account<'a>(st: &'a mut State, region: &str, account: &str, now: u64) -> &'a mut Account {
-    let a = st
-        .accounts
-        .entry((region.to_owned(), account.to_owned()))
-        .or_default();
+    let a = st.accounts.entry((region.to_owned(), account.to_owned())).or_default();
     a.groups.entry(DEFAULT_GROUP.to_owned()).or_insert_with(|| Group {
         arn: group_arn(region, account, DEFAULT_GROUP),
         created: now,
@@ -48,16 +45,14 @@ fn group_json(name: &str, g: &Group) -> Value {
 }
 
 fn tags_json(tags: &[(String, String)]) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect(),
-    )
+    Value::Array(tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect())
 }
 
 fn set_tags(into: &mut Vec<(String, String)>, tags: &[Tag]) {
     for t in tags {
-        let (Some(k), Some(v)) = (&t.key, &t.value) else { continue };
+        let (Some(k), Some(v)) = (&t.key, &t.value) else {
+            continue;
+        };
         match into.iter_mut().find(|(key, _)| key == k) {
             Some(slot) => slot.1.clone_from(v),
             None => into.push((k.clone(), v.clone())),
@@ -212,14 +207,16 @@ impl Scheduler {
         let prefix = input.name_prefix.as_deref().unwrap_or_default();
         let mut page = Vec::new();
         let mut next = None;
-        let start = after.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let start = after
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         for (name, g) in a
             .groups
             .range::<str, _>((start, std::ops::Bound::Unbounded))
             .filter(|(n, _)| n.starts_with(prefix))
         {
             if page.len() == max {
-                next = page.last().and_then(|p: &(String, Value)| Some(encode_token(&p.0)));
+                next = page.last().map(|p: &(String, Value)| encode_token(&p.0));
                 break;
             }
             page.push((name.clone(), group_json(name, g)));
@@ -232,14 +229,21 @@ impl Scheduler {
     }
 
     /// The group a tagging request names: its ARN must be a schedule group's in this account.
-    fn tagged_group<'a>(st: &'a mut State, ctx: &RequestContext, arn: &str, now: u64) -> Result<&'a mut Group, AwsError> {
+    fn tagged_group<'a>(
+        st: &'a mut State,
+        ctx: &RequestContext,
+        arn: &str,
+        now: u64,
+    ) -> Result<&'a mut Group, AwsError> {
         let mut v = Violations::new();
         v.required(
             Some(arn),
             "resourceArn",
             1,
             1011,
-            Some((validate::TAG_RESOURCE_ARN_PATTERN, |s| validate::group_arn_parts(s).is_some())),
+            Some((validate::TAG_RESOURCE_ARN_PATTERN, |s| {
+                validate::group_arn_parts(s).is_some()
+            })),
         );
         v.finish()?;
         let (region, account_id, name) = validate::group_arn_parts(arn).unwrap_or_default();

@@ -90,7 +90,9 @@ impl Scheduler {
             else {
                 continue;
             };
-            let Some(entry) = group.schedules.get_mut(&te.key.name) else { continue };
+            let Some(entry) = group.schedules.get_mut(&te.key.name) else {
+                continue;
+            };
             if entry.timer != Some((due, seq)) {
                 continue;
             }
@@ -170,9 +172,7 @@ impl Scheduler {
                     now_millis: now,
                 };
                 match spec.plan.messages(first.as_deref(), &ctx) {
-                    Ok(out) if !out.is_empty() => {
-                        (lane_arn(key, &out[0].0.to_string()), out[0].1.group_id.clone())
-                    }
+                    Ok(out) if !out.is_empty() => (lane_arn(key, &out[0].0.to_string()), out[0].1.group_id.clone()),
                     _ => (lane_arn(key, &target_arn), None),
                 }
             }
@@ -246,7 +246,10 @@ fn dead_letter_attributes(
             "ERROR_MESSAGE".to_owned(),
             MessageAttribute::string(f.error.message.clone()),
         );
-        a.insert("EXECUTION_ID".to_owned(), MessageAttribute::string(execution_id.clone()));
+        a.insert(
+            "EXECUTION_ID".to_owned(),
+            MessageAttribute::string(execution_id.clone()),
+        );
         match f.exhausted {
             Exhausted::MaximumRetryAttempts => {
                 a.insert(
@@ -268,7 +271,10 @@ fn dead_letter_attributes(
             MessageAttribute::string(f.attempts.saturating_sub(1).to_string()),
         );
         a.insert("SCHEDULED_TIME".to_owned(), MessageAttribute::string(scheduled.clone()));
-        a.insert("SCHEDULE_ARN".to_owned(), MessageAttribute::string(schedule_arn.clone()));
+        a.insert(
+            "SCHEDULE_ARN".to_owned(),
+            MessageAttribute::string(schedule_arn.clone()),
+        );
         a.insert("TARGET_ARN".to_owned(), MessageAttribute::string(target_arn.clone()));
         a
     })

@@ -40,7 +40,7 @@ fn schedule_arn(k: &ScheduleKey) -> String {
 
 /// Epoch seconds to milliseconds (negative and non-finite values are invalid).
 fn millis_of(secs: f64) -> Option<u64> {
-    if !secs.is_finite() || secs < 0.0 || secs > 253_402_300_799.0 {
+    if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
         return None;
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -205,7 +205,9 @@ impl Scheduler {
         if !compiled.one_time() {
             if let Some(s) = start {
                 if s + START_DATE_SLACK_MILLIS < now {
-                    return Err(validation("The StartDate you specify cannot be earlier than 5 minutes ago."));
+                    return Err(validation(
+                        "The StartDate you specify cannot be earlier than 5 minutes ago.",
+                    ));
                 }
             }
             if let (Some(s), Some(e)) = (start, end) {
@@ -217,7 +219,11 @@ impl Scheduler {
         let window = input.flexible_time_window.clone().unwrap_or_default();
         let window_millis = match window.mode.as_deref() {
             Some("FLEXIBLE") => {
-                let Some(minutes) = window.maximum_window_in_minutes.as_ref().and_then(serde_json::Number::as_u64) else {
+                let Some(minutes) = window
+                    .maximum_window_in_minutes
+                    .as_ref()
+                    .and_then(serde_json::Number::as_u64)
+                else {
                     return Err(validation(
                         "MaximumWindowInMinutes must be specified when the FlexibleTimeWindow Mode is FLEXIBLE.",
                     ));
@@ -517,10 +523,9 @@ fn check_name_and_group(name: &str, group: Option<&str>) -> Result<(), AwsError>
 /// The delivery lane of a schedule's invocations of `target` (one per target, like any
 /// producer's): `arn:aws:scheduler:<region>:<account>:invocation/<target ARN>`.
 pub(crate) fn lane_arn(key: &ScheduleKey, target: &str) -> Arc<Arn> {
-    let target = target.strip_prefix(UNIVERSAL_PREFIX).map_or_else(
-        || target.to_owned(),
-        |rest| format!("aws-sdk:{rest}"),
-    );
+    let target = target
+        .strip_prefix(UNIVERSAL_PREFIX)
+        .map_or_else(|| target.to_owned(), |rest| format!("aws-sdk:{rest}"));
     Arc::new(Arn::new(
         Scheduler::NAMESPACE,
         &key.region,
@@ -554,7 +559,9 @@ pub(crate) fn place(st: &mut State, spec: &Arc<Spec>, now: u64) {
     } else {
         let mut after = match spec.start {
             Some(s) if s > now => s - 1,
-            _ if spec.anchor + START_DATE_SLACK_MILLIS >= now && !spec.compiled.is_cron() => spec.anchor.saturating_sub(1),
+            _ if spec.anchor + START_DATE_SLACK_MILLIS >= now && !spec.compiled.is_cron() => {
+                spec.anchor.saturating_sub(1)
+            }
             _ => now,
         };
         if let Some(l) = last {
