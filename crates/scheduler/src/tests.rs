@@ -113,7 +113,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
         if f() {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
     panic!("{what} never held");
 }
@@ -547,5 +547,46 @@ async fn universal_and_event_bus_targets() {
             .unwrap_err()
             .code,
         "ValidationException"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn recurring_schedule_with_end_date_is_deleted_after_its_last_invocation() {
+    let w = paused();
+    let mut i = input("until", "rate(1 hour)", sqs_target("<aws.scheduler.scheduled-time>"));
+    // A StartDate in the future: the first firing is at it.
+    i.start_date = Some((START + 600_000) as f64 / 1000.0);
+    i.end_date = Some((START + 600_000 + 9_000_000) as f64 / 1000.0);
+    i.action_after_completion = Some("DELETE".into());
+    w.scheduler.create_schedule(&w.ctx, i).unwrap();
+    until("the schedule deleted", || w.scheduler.stats().schedules == 0).await;
+    let bodies = w.recorder.bodies(QUEUE);
+    let expected: Vec<String> = (0..3)
+        .map(|k| crate::invoke::seconds_text(START + 600_000 + k * 3_600_000))
+        .collect();
+    assert_eq!(bodies, expected);
+    assert_eq!(w.scheduler.stats().deleted_after_completion, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cron_in_a_time_zone_and_disabled_schedules() {
+    let w = paused();
+    let mut i = input("ny", "cron(0 9 * * ? *)", sqs_target("<aws.scheduler.scheduled-time>"));
+    i.schedule_expression_timezone = Some("America/New_York".into());
+    w.scheduler.create_schedule(&w.ctx, i).unwrap();
+    let mut off = input("off", "rate(1 minute)", sqs_target("never"));
+    off.state = Some("DISABLED".into());
+    w.scheduler.create_schedule(&w.ctx, off).unwrap();
+    until("ten mornings", || w.recorder.bodies(QUEUE).len() >= 10).await;
+    let bodies = w.recorder.bodies(QUEUE);
+    // 2026-03-08: New York moves from UTC-5 to UTC-4.
+    assert_eq!(bodies[6], "2026-03-07T14:00:00Z");
+    assert_eq!(bodies[7], "2026-03-08T13:00:00Z");
+    assert!(!bodies.iter().any(|b| b == "never"));
+    let mut bad = input("tz", "cron(0 9 * * ? *)", sqs_target("x"));
+    bad.schedule_expression_timezone = Some("Mars/Olympus".into());
+    assert_eq!(
+        w.scheduler.create_schedule(&w.ctx, bad).unwrap_err().message,
+        "Invalid time zone: Mars/Olympus"
     );
 }
