@@ -30,7 +30,8 @@
 //! Decisions where the guides are silent (Quartz-compatible, which AWS's parser derives from):
 //! names are case-insensitive; a range whose start exceeds its end wraps (`FRI-MON`, `22-2`);
 //! `L`, `LW`, `nW`, `nL` and `n#k` stand alone in their field; `/` is accepted in
-//! day-of-week (earlier revisions of the EventBridge guide listed it); `L-n` offsets are not.
+//! day-of-week (the guide's English table omits it, some of its translations list it); `L-n`
+//! offsets are not.
 
 use crate::civil::{days_in_month, weekday, Civil};
 use crate::ExpressionError;

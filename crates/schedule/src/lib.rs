@@ -45,9 +45,10 @@
 //!   your schedule invocation gets skipped if the cron expression falls on a non-existent date
 //!   and time. When the time shifts back in the Fall, your schedule runs only once and doesn't
 //!   repeat its invocation." (AWS Knowledge Center, eventbridge-scheduler-adjust-dst; the
-//!   Scheduler User Guide's "Daylight savings time on EventBridge Scheduler" says the same.)
-//!   So a wall-clock minute in the skipped hour never fires, and one in the repeated hour
-//!   fires once, at its first (earlier) occurrence.
+//!   Scheduler User Guide covers the same ground in "Daylight savings time on EventBridge
+//!   Scheduler", schedule-types.) So a wall-clock minute in the skipped hour never fires, and
+//!   one in the repeated hour fires once, at its first (earlier) occurrence: an hourly cron in
+//!   `America/New_York` fires 23 times on 2026-03-08 and 24 times (not 25) on 2026-11-01.
 //! - **at**: `at(yyyy-mm-ddThh:mm:ss)`, a wall-clock time in the zone; it fires once. In a
 //!   repeated hour it is the first occurrence; in a skipped hour it never fires, as a cron
 //!   minute there does (the guides are silent on this case).

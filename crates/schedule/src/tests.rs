@@ -637,3 +637,21 @@ impl Expression {
         }
     }
 }
+
+#[test]
+fn hourly_firings_on_the_change_days() {
+    let ny = Zone::named("America/New_York").unwrap();
+    let count = |from: &str, to: &str| {
+        let e = parse("cron(0 * * * ? *)").unwrap();
+        let (mut at, end, mut n) = (utc(from), utc(to), 0);
+        while let Some(t) = e.next_after(at, 0, &ny).filter(|t| *t < end) {
+            at = t;
+            n += 1;
+        }
+        n
+    };
+    // Local midnight to midnight: EST 05:00Z, then EDT 04:00Z.
+    assert_eq!(count("2026-03-08T04:59", "2026-03-09T03:59"), 23);
+    // EDT 04:00Z to EST 05:00Z: a 25-hour day, one firing per wall-clock hour.
+    assert_eq!(count("2026-11-01T03:59", "2026-11-02T04:59"), 24);
+}
