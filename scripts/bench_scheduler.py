@@ -134,24 +134,26 @@ def main():
         consumers = [threading.Thread(target=consume, daemon=True) for _ in range(3)]
         for t in consumers:
             t.start()
-        # Measure whole minutes from the next minute boundary on.
-        time.sleep(60 - time.time() % 60 + 0.5)
+        # Measure from the middle of a minute, when the previous firing's messages are consumed:
+        # the window holds exactly `minutes` firings of every schedule.
+        time.sleep((90 - time.time() % 60) % 60 or 60)
         with lock:
             lateness_ms.clear()
         m0, cpu0, w0 = metrics(endpoint), cpu_seconds(proc.pid), time.monotonic()
         time.sleep(args.minutes * 60)
         m1, cpu1, w1 = metrics(endpoint), cpu_seconds(proc.pid), time.monotonic()
-        # Let the consumers drain what the last minute delivered.
-        time.sleep(10)
+        # Let the consumers drain what the last firing delivered (the next is 30 s away).
+        time.sleep(20)
         stop.set()
         for t in consumers:
             t.join()
+        received = len(lateness_ms)
         fired = m1["localbridge_scheduler_fired_total"] - m0["localbridge_scheduler_fired_total"]
         delivered = m1["localbridge_scheduler_delivered_total"] - m0["localbridge_scheduler_delivered_total"]
         cpu = cpu1 - cpu0
         wall = w1 - w0
         print(f"measured {wall:.0f} s: {fired:.0f} firings, {delivered:.0f} delivered, "
-              f"{len(lateness_ms)} messages received")
+              f"{received} messages received")
         print(f"lateness, SentTimestamp - scheduled time (ms): p50 {pct(lateness_ms, 50):.0f}, "
               f"p99 {pct(lateness_ms, 99):.0f}, max {max(lateness_ms, default=float('nan')):.0f}")
         print(f"server timer lateness (histogram buckets, all run): p50 <= {histogram_quantile(m1, 0.5) * 1000:.0f} ms, "
