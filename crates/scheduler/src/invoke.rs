@@ -268,11 +268,6 @@ fn bus_arn(name_or_arn: Option<&str>, ctx: &Context<'_>) -> Arc<Arn> {
 pub type Outgoing = (Arc<Arn>, Message);
 
 impl Plan {
-    /// The target ARN reported in dead-letter attributes and used to key the delivery lane.
-    pub fn target_arn_text(&self, spec_arn: &str) -> String {
-        spec_arn.to_owned()
-    }
-
     /// The messages one attempt delivers, from the rendered Input (`None`: no Input).
     pub fn messages(&self, input: Option<&str>, ctx: &Context<'_>) -> Result<Vec<Outgoing>, DeliveryError> {
         match self {
