@@ -176,17 +176,19 @@ def main():
             rows.append(("S3 put → handler start (sequential puts)", f"p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms ({len(lat)} events)"))
         # SNS publish → SQS fan-out, 1 and 10 subscriptions.
         sns = client("sns", endpoint)
-        for subs in (1, 10):
-            topic = sns.create_topic(Name=f"fan{subs}")["TopicArn"]
+        for subs, raw in ((1, False), (10, False), (1, True)):
+            label = f"fan{subs}{'raw' if raw else ''}"
+            topic = sns.create_topic(Name=label)["TopicArn"]
             urls = []
             for q in range(subs):
-                name = f"fan{subs}-{q}"
+                name = f"{label}-{q}"
                 policy = json.dumps({"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
                     "Resource": f"arn:aws:sqs:us-east-1:000000000000:{name}",
                     "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})
                 urls.append(sqs.create_queue(QueueName=name, Attributes={"Policy": policy})["QueueUrl"])
-                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:000000000000:{name}")
+                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:000000000000:{name}",
+                              Attributes={"RawMessageDelivery": "true"} if raw else {})
             t0 = time.perf_counter()
             for b in range(0, args.sns, 10):
                 sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
@@ -202,7 +204,8 @@ def main():
                     break
                 time.sleep(0.01)
             total = time.perf_counter() - t0
-            rows.append((f"SNS → SQS fan-out, {subs} subscription(s) (PublishBatch, 1 client)",
+            kind = "raw delivery (nothing to sign)" if raw else "signed envelopes"
+            rows.append((f"SNS → SQS fan-out, {subs} subscription(s), {kind} (PublishBatch, 1 client)",
                          f"{sum(counts) / total:.0f} messages delivered/s ({want / published:.0f} published/s)"))
     finally:
         proc.terminate()

@@ -1,7 +1,7 @@
 """End-to-end harness: every test gets its own localbridge process (the real binary, on a free
 loopback port, in memory), and real clients pointed at it: boto3 and the AWS CLI.
 
-Fixtures: `endpoint`, `s3`, `s3_vhost`, `sqs`, `aws(*args)` (AWS CLI, parsed JSON stdout),
+Fixtures: `endpoint`, `s3`, `s3_vhost`, `sqs`, `events`, `aws(*args)` (AWS CLI, parsed JSON stdout),
 `aws_raw(*args)` (AWS CLI, CompletedProcess), `server` (the process, its port and its log),
 `manual` (a server on the manual clock, which moves only when a test advances it).
 
@@ -170,6 +170,11 @@ def s3_vhost(server):
 @pytest.fixture
 def sqs(endpoint):
     return _client("sqs", endpoint)
+
+
+@pytest.fixture
+def events(endpoint):
+    return _client("events", endpoint)
 
 
 def _cli_env(endpoint):

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import advance_clock, get_json, http, ledger, receive, settle
+from conftest import advance_clock, get_json, http, ledger, receive, settle, wait_until
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -22,12 +22,6 @@ REGION = "us-east-1"
 def server(manual):
     return manual
 
-
-@pytest.fixture
-def events(endpoint):
-    from conftest import _client
-
-    return _client("events", endpoint)
 
 
 def error(excinfo):
@@ -532,10 +526,15 @@ def test_api_destination_with_api_key_and_retries_to_dlq(events, sqs, endpoint, 
     http_endpoint.plan = [500, 500, 500]
     resp = put(events, {"n": 2})
     event_id = resp["Entries"][0]["EventId"]
-    for _ in range(10):
+    # Each retry waits on the clock: move it only once the engine has recorded the previous
+    # attempt's failure (and so scheduled the retry from the clock's time then).
+    def attempts():
+        recs = [r for r in ledger(endpoint, target=dest["ApiDestinationArn"]) if r.get("eventId") == event_id]
+        return recs[0]["attemptCount"] if recs else 0
+
+    for n in (1, 2):
+        wait_until(lambda: attempts() >= n, what=f"attempt {n} recorded")
         advance_clock(endpoint, 600)
-        if len(http_endpoint.requests) >= 4:
-            break
     [dead] = receive_raw(sqs, dlq_url, 1)
     assert len(http_endpoint.requests) == 4, "one attempt and two retries"
     a = attrs(dead)

@@ -29,10 +29,6 @@ def server(manual):
     return manual
 
 
-@pytest.fixture
-def events(endpoint):
-    return _client("events", endpoint)
-
 
 def rule_arn(name):
     return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"

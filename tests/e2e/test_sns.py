@@ -31,10 +31,6 @@ def sns(endpoint):
     return _client("sns", endpoint)
 
 
-@pytest.fixture
-def events(endpoint):
-    return _client("events", endpoint)
-
 
 def queue_for(sqs, name, topic_arn=None, attributes=None):
     """A queue whose policy lets `topic_arn` (or any topic) send through SNS."""

@@ -113,7 +113,13 @@ fn conditions_hold(cond: Option<&Value>, req: &PolicyRequest<'_>) -> bool {
         clauses.iter().all(|(key, expected)| {
             let actual = match key.to_ascii_lowercase().as_str() {
                 "aws:sourcearn" => req.source_arn,
-                "aws:sourceaccount" | "aws:sourceowner" => req.source_account,
+                "aws:sourceaccount" => req.source_account,
+                // `aws:SourceOwner` is the older key only some services set (the SNS Developer
+                // Guide, "aws:SourceAccount versus aws:SourceOwner"); the producers here (S3,
+                // EventBridge, Lambda, Scheduler) set `aws:SourceAccount`. So a new topic's
+                // default policy, conditioned on `AWS:SourceOwner`, lets none of them publish
+                // until a statement allows their service, as on AWS ("You must grant the
+                // Amazon S3 principal the necessary permissions", S3 User Guide).
                 _ => None,
             };
             let Some(actual) = actual else { return if_exists };
@@ -237,6 +243,12 @@ mod tests {
         let other_principal = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}});
         assert_eq!(
             evaluate(&other_principal, &req("arn:aws:s3:::photos")),
+            Decision::ImplicitDeny
+        );
+        let default_sns = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publish"],
+            "Resource": "*", "Condition": {"StringEquals": {"AWS:SourceOwner": "000000000000"}}}]});
+        assert_eq!(
+            evaluate(&default_sns, &req("arn:aws:s3:::uploads")),
             Decision::ImplicitDeny
         );
         let other_action = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage", "Resource": "*"}});

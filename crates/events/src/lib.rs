@@ -15,6 +15,7 @@
 //! the wire edge.
 
 pub mod api;
+pub mod archive;
 pub mod connections;
 mod inspect;
 pub mod journal;
@@ -22,10 +23,14 @@ pub mod model;
 mod route;
 pub mod schedule;
 mod service;
+pub mod tail;
 mod target;
 
+pub use archive::with_replay_name;
 pub use route::{RuleMetrics, PRINCIPAL};
 pub use service::{Events, EventsConfig, PutPermissionInput};
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,8 @@ pub struct Rule {
     pub role_arn: Option<String>,
     /// The account that created it (`CreatedBy`).
     pub created_by: String,
+    /// `ManagedBy`: the service that manages the rule (an archive's rule), else `None`.
+    pub managed_by: Option<String>,
 }
 
 /// CreateEventBus's input.

@@ -248,6 +248,8 @@ pub(crate) struct RoutedEvent<'a> {
     pub account: Arc<str>,
     pub ingestion_time: &'a str,
     pub trace_header: Option<Arc<str>>,
+    /// A replay's `Destination.FilterArns`: the only rules the event may reach.
+    pub only_rules: Option<&'a [String]>,
     parsed: Option<Value>,
 }
 
@@ -259,6 +261,7 @@ impl<'a> RoutedEvent<'a> {
             account,
             ingestion_time,
             trace_header: None,
+            only_rules: None,
             parsed: None,
         }
     }

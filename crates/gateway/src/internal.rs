@@ -4,6 +4,7 @@
 //!   manual clock forward (everything due fires, in order).
 //! - `GET /ledger?target=&producer=&fate=&limit=`: the delivery ledger, newest first.
 //! - `GET /metrics`: Prometheus text format.
+//! - `POST /clock/wait`: answers when the clock reaches a time (see [`crate::clock_wait`]).
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -24,6 +25,7 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
         "health" if matches!(*m, Method::GET | Method::HEAD) => (health(gw), "health"),
         "clock" if *m == Method::GET => (clock_now(gw), "clock"),
         "clock" if *m == Method::POST => (advance(gw, body).await, "clock"),
+        "clock/wait" if *m == Method::POST => (crate::clock_wait::wait(gw, body).await, "clock-wait"),
         "ledger" if *m == Method::GET => (ledger(gw, parts.uri.query()), "ledger"),
         "metrics" if *m == Method::GET => {
             let mut text = gw.metrics.render(&gw.engine);
@@ -37,7 +39,7 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
             );
             (resp, "metrics")
         }
-        "health" | "clock" | "ledger" | "metrics" => (
+        "health" | "clock" | "clock/wait" | "ledger" | "metrics" => (
             plain_json(405, "MethodNotAllowed", "method not allowed on this endpoint"),
             "unknown",
         ),
@@ -50,9 +52,22 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
                         .find_map(|s| s.admin(path, parts.uri.query()))
                 })
                 .flatten();
+            let waiting = || {
+                (*m == Method::GET)
+                    .then(|| {
+                        gw.table
+                            .services()
+                            .iter()
+                            .find_map(|s| s.admin_wait(path, parts.uri.query()))
+                    })
+                    .flatten()
+            };
             match owned {
                 Some(resp) => (resp, "service"),
-                None => (plain_json(404, "NotFound", "no such localbridge endpoint"), "unknown"),
+                None => match waiting() {
+                    Some(answer) => (answer.await, "service"),
+                    None => (plain_json(404, "NotFound", "no such localbridge endpoint"), "unknown"),
+                },
             }
         }
     }

@@ -15,6 +15,7 @@
 pub mod body;
 pub mod chunked;
 pub mod classify;
+mod clock_wait;
 mod internal;
 pub mod metrics;
 pub mod render;
@@ -80,6 +81,7 @@ pub struct Gateway {
     metrics: Metrics,
     budget: BodyBudget,
     config: GatewayConfig,
+    clock_waits: Arc<clock_wait::Sessions>,
 }
 
 /// Builds a [`Gateway`]: one `.service(...)` line per service.
@@ -128,6 +130,7 @@ impl GatewayBuilder {
             metrics: Metrics::default(),
             budget: BodyBudget::new(self.config.max_body_in_flight),
             config: self.config,
+            clock_waits: Arc::default(),
         }
     }
 }

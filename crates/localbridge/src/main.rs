@@ -12,6 +12,9 @@ use lb_core::{Clock, ManualClock, SystemClock};
 use tracing::info;
 
 mod logs_cmd;
+mod remote;
+mod replay_cmd;
+mod tail_cmd;
 mod test_pattern;
 
 /// jemalloc instead of glibc's malloc, with its background threads purging freed pages (after
@@ -50,6 +53,10 @@ enum Command {
     TestPattern(test_pattern::TestPatternArgs),
     /// Print a Lambda function's CloudWatch Logs events from a running server (`--follow` for new ones).
     Logs(logs_cmd::LogsArgs),
+    /// Print the events flowing on a bus of a running server, live, one JSON line each.
+    Tail(tail_cmd::TailArgs),
+    /// Send captured events (tail output, PutEvents entries, CloudTrail or S3 records) to a running server.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +90,13 @@ struct ServeArgs {
     /// Recent events kept for `GET /_localbridge/events/<id>` (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     event_journal_capacity: usize,
+    /// Events all EventBridge archives keep together (the oldest archived are dropped first,
+    /// counted in `localbridge_events_archive_dropped_total` and each archive's StateReason).
+    #[arg(long, default_value_t = 100_000)]
+    events_archive_max_events: usize,
+    /// Bytes of the events all EventBridge archives keep together (same policy).
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    events_archive_max_bytes: u64,
     /// Where Lambda unpacks function packages and writes its runtime clients (default: a
     /// directory under the system's temporary directory, removed at exit).
     #[arg(long)]
@@ -153,6 +167,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args, started)),
         Command::TestPattern(args) => std::process::exit(test_pattern::run(&args)),
         Command::Logs(args) => runtime.block_on(logs_cmd::run(args)),
+        Command::Tail(args) => runtime.block_on(tail_cmd::run(args)),
+        Command::Replay(args) => std::process::exit(runtime.block_on(replay_cmd::run(args))),
     }
 }
 
@@ -198,6 +214,8 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             max_targets_per_rule: args.events_max_targets_per_rule,
             max_rules_per_bus: args.events_max_rules_per_bus,
             journal_capacity: args.event_journal_capacity,
+            archive_max_events: args.events_archive_max_events,
+            archive_max_bytes: args.events_archive_max_bytes,
         },
     ));
     registry.register("events", events.clone());
@@ -220,14 +238,14 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     } else {
         local.ip()
     };
-    let sns = Arc::new(lb_sns::Sns::new(
+    let sns = lb_sns::Sns::new(
         Arc::clone(&clock),
         engine.clone(),
         lb_sns::SnsConfig {
             endpoint: format!("http://{}", SocketAddr::new(public_host, local.port())),
             ..lb_sns::SnsConfig::default()
         },
-    ));
+    );
     registry.register("sns", sns.clone());
 
     let endpoint_host = if local.ip().is_unspecified() {

@@ -199,6 +199,12 @@ pub trait Service: Send + Sync + 'static {
     fn admin(&self, _path: &str, _query: Option<&str>) -> Option<Response<Bytes>> {
         None
     }
+
+    /// Like [`Service::admin`], for an endpoint whose answer waits (a long poll: EventBridge's
+    /// `events/tail`); the future owns what it needs of `path` and `query`.
+    fn admin_wait(&self, _path: &str, _query: Option<&str>) -> Option<BoxFuture<'_, Response<Bytes>>> {
+        None
+    }
 }
 
 /// A service recognised but not served: answered `NotImplemented` in its protocol.

@@ -105,3 +105,8 @@ pub fn not_implemented(action: &str) -> AwsError {
         format!("localbridge does not implement SNS {action} yet"),
     )
 }
+
+/// The fan-out stage is full (`ThrottledException`; the SDKs retry it).
+pub fn throttled() -> AwsError {
+    AwsError::new("Throttled", 429, "Rate exceeded")
+}

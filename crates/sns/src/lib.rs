@@ -25,6 +25,7 @@ pub mod errors;
 pub mod model;
 pub mod publish;
 pub mod sign;
+mod stage;
 pub mod subscriptions;
 pub mod target;
 pub mod topics;
@@ -34,13 +35,14 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use lb_core::deliver::Engine;
 use lb_core::Clock;
 
 use crate::model::{Recorded, Subscription, Topic};
 use crate::sign::Signer;
+use crate::stage::Stage;
 
 /// The service principal SNS delivers as.
 pub const PRINCIPAL: &str = "sns.amazonaws.com";
@@ -59,6 +61,11 @@ pub struct SnsConfig {
     pub max_recorded: usize,
     /// FIFO deduplication ids remembered per topic (oldest forgotten first).
     pub max_dedup_ids: usize,
+    /// Threads that build and sign published messages' deliveries (`0`: in the publisher's
+    /// call, synchronously).
+    pub fan_out_workers: usize,
+    /// Messages waiting for each fan-out thread before Publish answers `Throttled`.
+    pub fan_out_capacity: usize,
 }
 
 impl Default for SnsConfig {
@@ -69,6 +76,8 @@ impl Default for SnsConfig {
             max_subscriptions_per_topic: 100_000,
             max_recorded: 1_000,
             max_dedup_ids: 100_000,
+            fan_out_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            fan_out_capacity: 10_000,
         }
     }
 }
@@ -92,6 +101,8 @@ pub struct Counters {
     pub recorded: AtomicU64,
     pub dropped: AtomicU64,
     pub duplicates: AtomicU64,
+    /// Publishes refused because the fan-out stage was full.
+    pub throttled: AtomicU64,
 }
 
 /// SNS for every region and account.
@@ -106,16 +117,21 @@ pub struct Sns {
     pub(crate) recorded: Mutex<VecDeque<Recorded>>,
     pub(crate) http: reqwest::Client,
     pub counters: Counters,
+    /// Where fan-out runs ([`stage`]).
+    pub(crate) stage: Stage,
+    /// This service, for the fan-out stage's jobs.
+    pub(crate) me: Weak<Sns>,
 }
 
 impl Sns {
-    pub fn new(clock: Arc<dyn Clock>, engine: Engine, config: SnsConfig) -> Self {
+    pub fn new(clock: Arc<dyn Clock>, engine: Engine, config: SnsConfig) -> Arc<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self {
+        let stage = Stage::new(config.fan_out_workers, config.fan_out_capacity);
+        Arc::new_cyclic(|me| Self {
             clock,
             engine,
             config,
@@ -124,7 +140,14 @@ impl Sns {
             recorded: Mutex::new(VecDeque::new()),
             http,
             counters: Counters::default(),
-        }
+            stage,
+            me: me.clone(),
+        })
+    }
+
+    /// Published messages whose fan-out has not finished.
+    pub fn fan_out_pending(&self) -> u64 {
+        self.stage.pending()
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {

@@ -69,6 +69,18 @@ pub(crate) struct TopicSnapshot {
     pub http_retry: HttpRetry,
 }
 
+/// What the fan-out stage needs of one published message.
+pub(crate) struct FanOut {
+    topic: TopicSnapshot,
+    subs: Vec<Subscription>,
+    input: PublishInput,
+    structured: Option<BTreeMap<String, String>>,
+    published: Published,
+    dedup_id: Option<String>,
+    trace_header: Option<Arc<str>>,
+    now: u64,
+}
+
 /// Checks the message text, subject and structure; returns the per-protocol messages when the
 /// structure is `json`.
 fn validate_message(input: &PublishInput, max_bytes: usize) -> Result<Option<BTreeMap<String, String>>, AwsError> {
@@ -280,21 +292,36 @@ impl Sns {
                 .collect();
             (snapshot, subs, sequence, dedup_id)
         };
-        self.counters.published.fetch_add(1, Ordering::Relaxed);
         let published = Published {
             message_id,
             sequence_number: sequence,
         };
-        self.fan_out(
-            &snapshot,
-            &subs,
-            &input,
-            structured.as_ref(),
-            &published,
-            dedup_id,
-            producer,
+        let key = Arc::clone(&snapshot.arn);
+        let job = FanOut {
+            topic: snapshot,
+            subs,
+            input,
+            structured,
+            published: published.clone(),
+            dedup_id: dedup_id.clone(),
+            trace_header: producer.and_then(|p| p.trace_header.clone()),
             now,
-        );
+        };
+        let Some(sns) = self.me.upgrade() else {
+            return Err(errors::throttled());
+        };
+        if self.stage.run(&key, Box::new(move || sns.fan_out(job))).is_err() {
+            // Not accepted: the deduplication id is forgotten, so the caller's retry is not
+            // taken for a duplicate.
+            if let Some(dedup) = dedup_id {
+                if let Some(topic) = self.state().topics.get_mut(&*key) {
+                    topic.dedup.remove(&dedup);
+                }
+            }
+            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            return Err(errors::throttled());
+        }
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(published)
     }
 
@@ -362,25 +389,25 @@ impl Sns {
         })
     }
 
-    /// One delivery per subscription the message passes the filter of.
-    #[allow(clippy::too_many_arguments)]
-    fn fan_out(
-        &self,
-        topic: &TopicSnapshot,
-        subs: &[Subscription],
-        input: &PublishInput,
-        structured: Option<&BTreeMap<String, String>>,
-        published: &Published,
-        dedup_id: Option<String>,
-        producer: Option<&Message>,
-        now: u64,
-    ) {
+    /// One delivery per subscription the message passes the filter of (on the fan-out stage).
+    fn fan_out(&self, job: FanOut) {
+        let FanOut {
+            topic,
+            subs,
+            input,
+            structured,
+            published,
+            dedup_id,
+            trace_header,
+            now,
+        } = job;
+        let (topic, structured) = (&topic, structured.as_ref());
         let timestamp = lb_core::clock::iso8601_millis(now);
         let cert_url = self.signing_cert_url();
         let mut attrs_for_filter: Option<BTreeMap<String, (String, String)>> = None;
         // Signatures of the texts signed so far (one per distinct message text).
         let mut signed: Vec<(String, String)> = Vec::new();
-        for sub in subs {
+        for sub in &subs {
             let text: &str = match structured {
                 Some(map) => map
                     .get(sub.protocol.as_str())
@@ -439,7 +466,7 @@ impl Sns {
                 source_arn: Some(Arc::clone(&topic.arn)),
                 source_account: Some(Arc::clone(&topic.account)),
                 principal: Some(crate::PRINCIPAL.into()),
-                trace_header: producer.and_then(|p| p.trace_header.clone()),
+                trace_header: trace_header.clone(),
                 ..Message::default()
             };
             let (target, message, retry): (Arc<Arn>, Message, RetryPolicy) = match sub.protocol.as_str() {

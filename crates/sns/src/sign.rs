@@ -71,8 +71,11 @@ impl Canonical<'_> {
 }
 
 struct Keys {
-    key: RsaPrivateKey,
+    sha1: SigningKey<Sha1>,
+    sha256: SigningKey<Sha256>,
     cert_pem: String,
+    #[cfg(test)]
+    key: RsaPrivateKey,
 }
 
 /// The signing key and its certificate, made once.
@@ -122,11 +125,9 @@ impl Signer {
             return String::new();
         };
         let bytes = if version == "2" {
-            SigningKey::<Sha256>::new(keys.key.clone())
-                .sign(text.as_bytes())
-                .to_vec()
+            keys.sha256.sign(text.as_bytes()).to_vec()
         } else {
-            SigningKey::<Sha1>::new(keys.key.clone()).sign(text.as_bytes()).to_vec()
+            keys.sha1.sign(text.as_bytes()).to_vec()
         };
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
@@ -162,7 +163,13 @@ fn make_keys() -> Result<Keys, String> {
     let cert_pem = cert
         .to_pem(x509_cert::der::pem::LineEnding::LF)
         .map_err(|e| e.to_string())?;
-    Ok(Keys { key, cert_pem })
+    Ok(Keys {
+        sha1: SigningKey::new(key.clone()),
+        sha256: signer,
+        cert_pem,
+        #[cfg(test)]
+        key,
+    })
 }
 
 #[cfg(test)]

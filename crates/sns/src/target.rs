@@ -66,6 +66,7 @@ impl Sns {
             .map(|_| ())
             .map_err(|e| match e.code.as_ref() {
                 "NotFound" => DeliveryError::not_found(e.message),
+                "Throttled" => DeliveryError::retryable("Throttled", e.message),
                 code => DeliveryError::terminal(code.to_owned(), e.message),
             })
     }

@@ -46,10 +46,21 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_with(0)
+}
+
+fn rig_with(fan_out_workers: usize) -> Rig {
     let clock = Arc::new(TokioClock::new(1_700_000_000_000));
     let registry = Arc::new(Registry::new());
     let engine = Engine::new(Arc::clone(&registry), clock.clone(), Default::default());
-    let sns = Arc::new(Sns::new(clock, engine.clone(), SnsConfig::default()));
+    let sns = Sns::new(
+        clock,
+        engine.clone(),
+        SnsConfig {
+            fan_out_workers,
+            ..SnsConfig::default()
+        },
+    );
     let fake = Arc::new(Fake::default());
     registry.register("sqs", fake.clone());
     registry.register("sns", sns.clone());
@@ -115,6 +126,37 @@ fn create_topic_is_idempotent_and_names_are_checked() {
         .create_topic("us-east-1", ACCOUNT, "s", &[("Nope".into(), "1".into())], &[])
         .unwrap_err();
     assert_eq!(err.message, "Invalid parameter: AttributeName");
+}
+
+/// The production path: fan-out on the stage's threads, in publish order, signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_on_worker_threads_keeps_a_topics_order() {
+    let r = rig_with(2);
+    let t = topic(&r.sns, "t", &[]);
+    sub(&r.sns, &t, "q", &[]);
+    for i in 0..50 {
+        r.sns.publish(&t, msg(&format!("m{i}"))).unwrap();
+    }
+    // A bound only against a hang, never a timing assertion.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while r.sns.fan_out_pending() > 0 || r.engine.stats().pending > 0 || r.fake.got.lock().unwrap().len() < 50 {
+        assert!(std::time::Instant::now() < give_up, "fan-out never finished");
+        tokio::task::yield_now().await;
+    }
+    let got: Vec<String> = r
+        .fake
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, m)| {
+            serde_json::from_str::<Value>(&m.body).unwrap()["Message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(got, (0..50).map(|i| format!("m{i}")).collect::<Vec<_>>());
 }
 
 #[tokio::test(start_paused = true)]

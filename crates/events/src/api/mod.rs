@@ -1,6 +1,8 @@
 //! The wire edge: AWS JSON 1.1 (`X-Amz-Target: AWSEvents.<Op>`), inputs and outputs as
 //! botocore's `events` model names them, parsed once into the model types of [`crate::model`].
 
+mod archives;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -52,36 +54,23 @@ pub const OPERATIONS: [&str; 22] = [
 ];
 
 /// EventBridge operations in botocore's model not served yet: answered `NotImplemented`.
-const NOT_YET: [&str; 18] = [
+const NOT_YET: [&str; 12] = [
     "ActivateEventSource",
-    "CancelReplay",
-    "CreateArchive",
     "CreateEndpoint",
     "CreatePartnerEventSource",
     "DeactivateEventSource",
-    "DeleteArchive",
     "DeleteEndpoint",
     "DeletePartnerEventSource",
-    "DescribeArchive",
     "DescribeEndpoint",
     "DescribeEventSource",
     "DescribePartnerEventSource",
-    "DescribeReplay",
-    "ListArchives",
     "ListEndpoints",
     "ListEventSources",
     "ListPartnerEventSourceAccounts",
 ];
 
 /// More unserved operations (the table is split to keep each list readable).
-const NOT_YET_MORE: [&str; 6] = [
-    "ListPartnerEventSources",
-    "ListReplays",
-    "PutPartnerEvents",
-    "StartReplay",
-    "UpdateArchive",
-    "UpdateEndpoint",
-];
+const NOT_YET_MORE: [&str; 3] = ["ListPartnerEventSources", "PutPartnerEvents", "UpdateEndpoint"];
 
 /// What identifies EventBridge's requests (botocore `events` 2015-10-07: protocol `json` 1.1,
 /// target prefix `AWSEvents`, signing name `events`).
@@ -99,9 +88,10 @@ const ALL_OPERATIONS: [&str; 57] = concat_ops();
 const fn concat_ops() -> [&'static str; 57] {
     let mut out = [""; 57];
     let mut i = 0;
-    let lists: [&[&str]; 4] = [
+    let lists: [&[&str]; 5] = [
         &OPERATIONS,
         &crate::connections::Destinations::OPERATIONS,
+        &archives::OPERATIONS,
         &NOT_YET,
         &NOT_YET_MORE,
     ];
@@ -135,7 +125,10 @@ impl lb_protocol::Service for EventsApi {
     }
 
     fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>> {
-        let resp = handle_json(&self.events, &req.ctx, &req.operation, &req.body);
+        let resp = match req.header(REPLAY_HEADER).filter(|_| req.operation == "PutEvents") {
+            Some(mark) => handle_replay(&self.events, &req.ctx, mark, &req.body),
+            None => handle_json(&self.events, &req.ctx, &req.operation, &req.body),
+        };
         Box::pin(async move { resp })
     }
 
@@ -179,11 +172,12 @@ impl lb_protocol::Service for EventsApi {
                 );
             }
         }
+        self.events.archive_metrics(out);
     }
 
     /// `events/<event-id>[?explain=true]`.
     fn admin(&self, path: &str, query: Option<&str>) -> Option<Response<Bytes>> {
-        let id = path.strip_prefix("events/")?;
+        let id = path.strip_prefix("events/").filter(|id| *id != "tail")?;
         let explain = query.is_some_and(|q| {
             q.split('&')
                 .any(|kv| matches!(kv, "explain=true" | "explain=1" | "explain"))
@@ -209,10 +203,38 @@ impl lb_protocol::Service for EventsApi {
         );
         Some(resp)
     }
+
+    /// `events/tail?bus=&pattern=&rule=&after=&wait=&limit=` (see [`crate::tail`]).
+    fn admin_wait(&self, path: &str, query: Option<&str>) -> Option<BoxFuture<'_, Response<Bytes>>> {
+        if path != "events/tail" {
+            return None;
+        }
+        let req = crate::tail::TailRequest::parse(query);
+        Some(Box::pin(async move {
+            let answer = match req {
+                Ok(req) => self.events.tail(&req).await,
+                Err(e) => Err(e),
+            };
+            let (status, body) = match answer {
+                Ok(batch) => (200, batch.to_json()),
+                Err(e) => (
+                    e.status,
+                    serde_json::json!({ "error": e.code, "message": e.message }).to_string(),
+                ),
+            };
+            let mut resp = Response::new(Bytes::from(body));
+            *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }))
+    }
 }
 
 /// Answers one JSON 1.1 request for `operation` (the `X-Amz-Target` suffix).
-pub fn handle_json(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
+pub fn handle_json(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
     match execute(events, ctx, operation, body) {
         Ok(Output::Value(v)) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
         Ok(Output::PutEvents(out)) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
@@ -232,6 +254,42 @@ pub fn handle_json(events: &Events, ctx: &RequestContext, operation: &str, body:
     }
 }
 
+/// The request header of `localbridge replay`'s PutEvents (a localbridge extension, never sent
+/// by AWS's clients): its value, a replay name, lifts the `aws.` source restriction and is
+/// added to each event as `replay-name`, as EventBridge marks the events an archive replays.
+pub const REPLAY_HEADER: &str = "x-localbridge-replay";
+
+/// PutEvents under [`REPLAY_HEADER`]: the mark must be a valid replay name (botocore
+/// `ReplayName`: 1 to 64 of `[\.\-_A-Za-z0-9]`).
+fn handle_replay(events: &Events, ctx: &RequestContext, mark: &str, body: &[u8]) -> Response<Bytes> {
+    let valid = (1..=64).contains(&mark.len())
+        && mark
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let result = if valid {
+        put_events(events, ctx, body, Some(mark))
+    } else {
+        Err(AwsError::new(
+            "ValidationException",
+            400,
+            format!("{REPLAY_HEADER}: a replay name is 1 to 64 of A-Z, a-z, 0-9, '.', '-', '_' (got {mark:?})"),
+        ))
+    };
+    match result {
+        Ok(out) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
+        Err(e) => lb_protocol::json::error_response(
+            VERSION,
+            &JsonError {
+                status: e.status,
+                type_name: &e.code,
+                message: &e.message,
+                query_error: None,
+            },
+            &ctx.request_id,
+        ),
+    }
+}
+
 fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
     lb_protocol::json::decode(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))
 }
@@ -241,6 +299,8 @@ fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
 struct NameJson {
     name: Option<String>,
     event_bus_name: Option<String>,
+    /// DeleteRule's: a managed rule is deleted only with it.
+    force: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,6 +332,8 @@ struct TargetsJson {
     target_arn: Option<String>,
     next_token: Option<String>,
     limit: Option<i64>,
+    /// RemoveTargets': a managed rule's targets are removed only with it.
+    force: Option<bool>,
 }
 
 /// PutEvents's input, read in place from the request body where its strings have no escapes.
@@ -441,6 +503,8 @@ struct RuleJson<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    managed_by: Option<&'a str>,
     event_bus_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_by: Option<&'a str>,
@@ -455,6 +519,7 @@ fn rule_json(r: &Rule, created_by: bool) -> RuleJson<'_> {
         state: r.state.as_str(),
         description: r.description.as_deref(),
         role_arn: r.role_arn.as_deref(),
+        managed_by: r.managed_by.as_deref(),
         event_bus_name: &r.event_bus_name,
         created_by: created_by.then_some(r.created_by.as_str()),
     }
@@ -506,14 +571,19 @@ fn shared_str<S: serde::Serializer>(s: &std::sync::Arc<str>, ser: S) -> Result<S
     ser.serialize_str(s)
 }
 
-fn execute(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
+fn execute(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Output, AwsError> {
     if operation == "PutEvents" {
-        return put_events(events, ctx, body).map(Output::PutEvents);
+        return put_events(events, ctx, body, None).map(Output::PutEvents);
     }
     execute_value(events, ctx, operation, body).map(Output::Value)
 }
 
-fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutEventsOut, AwsError> {
+fn put_events(
+    events: &Events,
+    ctx: &RequestContext,
+    body: &[u8],
+    replay: Option<&str>,
+) -> Result<PutEventsOut, AwsError> {
     let j: PutEventsJson<'_> = if body.iter().all(u8::is_ascii_whitespace) {
         PutEventsJson::default()
     } else {
@@ -542,7 +612,7 @@ fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutE
             })
             .collect()
     });
-    let results = events.put_events(ctx, entries)?;
+    let results = events.put_events_marked(ctx, entries, replay)?;
     let failed_entry_count = results
         .iter()
         .filter(|r| matches!(r, PutEventsResult::Failed { .. }))
@@ -560,7 +630,7 @@ fn put_events(events: &Events, ctx: &RequestContext, body: &[u8]) -> Result<PutE
     })
 }
 
-fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+fn execute_value(events: &Arc<Events>, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
     let empty = || Value::Object(serde_json::Map::new());
     Ok(match operation {
         "CreateEventBus" => {
@@ -628,6 +698,7 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "PutRule" => {
             let j: PutRuleJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             let tags = j.tags;
             let arn = events.put_rule(
                 ctx,
@@ -658,16 +729,21 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "DeleteRule" => {
             let j: NameJson = input(body)?;
+            if j.force != Some(true) {
+                events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
+            }
             events.delete_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
         "EnableRule" => {
             let j: NameJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             events.enable_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
         "DisableRule" => {
             let j: NameJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             events.disable_rule(ctx, j.name.as_deref(), j.event_bus_name.as_deref())?;
             empty()
         }
@@ -678,11 +754,15 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
         }
         "PutTargets" => {
             let j: TargetsJson = input(body)?;
+            events.refuse_managed_rule(ctx, j.rule.as_deref(), j.event_bus_name.as_deref())?;
             let failed = events.put_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.targets)?;
             failures_json(&failed)
         }
         "RemoveTargets" => {
             let j: TargetsJson = input(body)?;
+            if j.force != Some(true) {
+                events.refuse_managed_rule(ctx, j.rule.as_deref(), j.event_bus_name.as_deref())?;
+            }
             let failed = events.remove_targets(ctx, j.rule.as_deref(), j.event_bus_name.as_deref(), j.ids)?;
             failures_json(&failed)
         }
@@ -767,11 +847,13 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
             let tags = j
                 .tags
                 .ok_or_else(|| validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null"))?;
+            events.refuse_managed_arn(ctx, j.resource_arn.as_deref())?;
             events.tag_resource(ctx, j.resource_arn.as_deref(), tag_pairs(tags))?;
             empty()
         }
         "UntagResource" => {
             let j: TagsJson = input(body)?;
+            events.refuse_managed_arn(ctx, j.resource_arn.as_deref())?;
             events.untag_resource(ctx, j.resource_arn.as_deref(), j.tag_keys.unwrap_or_default())?;
             empty()
         }
@@ -792,6 +874,7 @@ fn execute_value(events: &Events, ctx: &RequestContext, operation: &str, body: &
             };
             events.destinations().handle(ctx, op, v)?
         }
+        op if archives::OPERATIONS.contains(&op) => archives::execute(events, ctx, op, body)?,
         op if NOT_YET.contains(&op) || NOT_YET_MORE.contains(&op) => {
             return Err(AwsError::new(
                 "NotImplemented",
@@ -854,14 +937,14 @@ mod tests {
         assert!(matches!(e.resources.as_ref().unwrap()[0].0, Cow::Borrowed("r")));
     }
 
-    fn call(events: &Events, op: &str, body: &str) -> (u16, Value) {
+    fn call(events: &Arc<Events>, op: &str, body: &str) -> (u16, Value) {
         let r = handle_json(events, &RequestContext::default(), op, body.as_bytes());
         (r.status().as_u16(), serde_json::from_slice(r.body()).unwrap())
     }
 
     #[test]
     fn wire_shapes_and_errors() {
-        let events = crate::tests::events();
+        let events = Arc::new(crate::tests::events());
         let (s, v) = call(
             &events,
             "PutRule",
@@ -889,7 +972,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Event pattern is not valid. Reason: "));
-        let (s, v) = call(&events, "StartReplay", "{}");
+        let (s, v) = call(&events, "CreateEndpoint", "{}");
         assert_eq!((s, v["__type"].as_str()), (501, Some("NotImplemented")));
         let (s, v) = call(&events, "Nope", "{}");
         assert_eq!((s, v["__type"].as_str()), (400, Some("UnknownOperationException")));

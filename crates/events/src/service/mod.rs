@@ -6,7 +6,9 @@
 //! plane (PutEvents, events arriving from S3 or another bus) reads.
 
 mod access;
+mod archives;
 mod put_events;
+mod replays;
 mod targets;
 
 pub(crate) use access::allows_put_events;
@@ -177,6 +179,10 @@ pub struct EventsConfig {
     pub max_rules_per_bus: usize,
     /// Events the journal keeps for `/_localbridge/events/<id>` (the oldest leave first).
     pub journal_capacity: usize,
+    /// Events all archives keep together (the oldest archived leave first).
+    pub archive_max_events: usize,
+    /// Bytes of the events all archives keep together.
+    pub archive_max_bytes: u64,
 }
 
 impl Default for EventsConfig {
@@ -185,6 +191,8 @@ impl Default for EventsConfig {
             max_targets_per_rule: 5,
             max_rules_per_bus: 300,
             journal_capacity: 10_000,
+            archive_max_events: 100_000,
+            archive_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -268,6 +276,7 @@ pub struct Events {
     destinations: crate::connections::Destinations,
     /// The scheduled rules' next firings (see [`Events::start_schedules`]).
     pub(crate) schedules: Arc<Schedules>,
+    archives: crate::archive::Archives,
 }
 
 impl Events {
@@ -276,6 +285,7 @@ impl Events {
             destinations: crate::connections::Destinations::new(Arc::clone(&clock)),
             journal: Journal::new(config.journal_capacity),
             schedules: Arc::new(Schedules::new(Arc::clone(&clock))),
+            archives: crate::archive::Archives::new(config.archive_max_events, config.archive_max_bytes),
             clock,
             engine,
             config,
@@ -533,6 +543,7 @@ impl Events {
                 description: input.description,
                 role_arn: input.role_arn,
                 created_by: ctx.account.clone(),
+                managed_by: None,
             };
             let entry = b.rules.entry(name.to_owned()).or_insert_with(|| RuleEntry {
                 rule: rule.clone(),

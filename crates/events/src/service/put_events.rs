@@ -67,6 +67,8 @@ struct Call<'a> {
     now_text: String,
     account: Arc<str>,
     trace_header: Option<Arc<str>>,
+    /// `localbridge replay`'s mark (see `api::REPLAY_HEADER`).
+    replay: Option<&'a str>,
 }
 
 impl Events {
@@ -75,6 +77,18 @@ impl Events {
         &self,
         ctx: &RequestContext,
         entries: Option<Vec<PutEventsEntry<'_>>>,
+    ) -> Result<Vec<PutEventsResult>, AwsError> {
+        self.put_events_marked(ctx, entries, None)
+    }
+
+    /// PutEvents from `localbridge replay` when `replay` is its mark: `aws.` sources are
+    /// allowed, and each event gets a top-level `replay-name` (the mark), as EventBridge marks
+    /// the events an archive replays, so rules can tell them apart.
+    pub fn put_events_marked(
+        &self,
+        ctx: &RequestContext,
+        entries: Option<Vec<PutEventsEntry<'_>>>,
+        replay: Option<&str>,
     ) -> Result<Vec<PutEventsResult>, AwsError> {
         let entries = entries.ok_or_else(|| constraint(None, "entries", "Member must not be null"))?;
         if entries.is_empty() {
@@ -111,6 +125,7 @@ impl Events {
             now_text: event_time(now),
             account: Arc::from(ctx.account.as_str()),
             trace_header: ctx.trace_header.as_deref().map(Arc::from),
+            replay,
         };
         // The buses named, each looked up once per call.
         let mut buses: Vec<(Option<String>, Option<Arc<BusHandle>>)> = Vec::with_capacity(1);
@@ -150,7 +165,7 @@ impl Events {
         if !is_object {
             return entry_error("MalformedDetail", "Detail is malformed.");
         }
-        if source.starts_with("aws.") {
+        if source.starts_with("aws.") && call.replay.is_none() {
             return entry_error("NotAuthorizedForSourceException", "Not authorized for the source.");
         }
         let (region, account, name) = match e.event_bus_name.as_deref() {
@@ -204,7 +219,13 @@ impl Events {
         text.push_str(time);
         text.push_str(r#"","region":""#);
         text.push_str(&bus.region);
-        text.push_str(r#"","resources":["#);
+        text.push('"');
+        if let Some(mark) = call.replay {
+            // After `region`, where EventBridge's own replays put it (`archive::with_replay_name`).
+            text.push_str(r#","replay-name":"#);
+            push_json_string(&mut text, mark);
+        }
+        text.push_str(r#","resources":["#);
         for (i, r) in e.resources.iter().flatten().enumerate() {
             if i > 0 {
                 text.push(',');
@@ -247,9 +268,10 @@ impl Events {
         self.route(bus, &mut event, now)
     }
 
-    /// Matches `event` against the bus's rules and submits a delivery per matched target; the
-    /// journal records what happened. `Err` when the engine had no room for some delivery.
-    fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
+    /// Matches `event` against the bus's rules and submits a delivery per matched target (an
+    /// archive's managed rule archives it instead); the journal records what happened. `Err`
+    /// when the engine had no room for some delivery.
+    pub(super) fn route(&self, bus: &BusHandle, event: &mut RoutedEvent<'_>, now: u64) -> Result<(), Throttled> {
         thread_local! {
             // The matched rules' keys, reused from one event to the next.
             static KEYS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -263,8 +285,20 @@ impl Events {
         }
         let mut throttled = false;
         let mut record = Vec::with_capacity(keys.len());
-        for rule in keys.iter().filter_map(|k| router.rule(*k)) {
+        let mut archives = Vec::new();
+        let only = event.only_rules;
+        let rules = keys
+            .iter()
+            .filter_map(|k| router.rule(*k))
+            .filter(|r| only.is_none_or(|only| only.iter().any(|a| **a == *r.arn)));
+        for rule in rules {
             rule.counters.matched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // An archive's managed rule has no targets; the archive takes the event.
+            if rule.targets.is_empty() {
+                if let Some(archive) = self.archives.store.archive_of_rule(&rule.arn) {
+                    archives.push(archive);
+                }
+            }
             let mut m = JournalMatch {
                 rule: Arc::clone(&rule.name),
                 arn: Arc::clone(&rule.arn),
@@ -298,6 +332,9 @@ impl Events {
         }
         drop(router);
         KEYS.set(keys);
+        for archive in archives {
+            self.archives.store.record(archive, &event.text, &event.account, now);
+        }
         self.journal().record(JournalEntry {
             id: Arc::clone(&event.id),
             bus: Arc::clone(&bus.arn),

@@ -36,7 +36,7 @@ struct Event<'a> {
     time: String,
     region: &'a str,
     resources: [String; 1],
-    detail: Detail<'a>,
+    detail: Box<serde_json::value::RawValue>,
 }
 
 #[derive(Serialize)]
@@ -48,7 +48,7 @@ struct Detail<'a> {
     request_id: &'a str,
     requester: &'a str,
     #[serde(rename = "source-ip-address", skip_serializing_if = "Option::is_none")]
-    source_ip_address: Option<String>,
+    source_ip_address: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
     #[serde(rename = "deletion-type", skip_serializing_if = "Option::is_none")]
@@ -62,7 +62,7 @@ struct BucketName<'a> {
 
 #[derive(Serialize)]
 struct Object<'a> {
-    key: String,
+    key: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,7 +70,7 @@ struct Object<'a> {
     #[serde(rename = "version-id", skip_serializing_if = "Option::is_none")]
     version_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sequencer: Option<String>,
+    sequencer: Option<&'a str>,
 }
 
 /// What differs between detail types.
@@ -145,6 +145,69 @@ fn time_seconds(millis: u64) -> String {
     format!("{}Z", &full[..19])
 }
 
+/// One object event's fields, as the stub has them or an S3 event record carries them.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectFields<'a> {
+    /// The event name without `s3:` (`ObjectCreated:Put`).
+    pub name: &'a str,
+    pub bucket: &'a str,
+    /// The key as event records write it ([`encode_key`](super::record::encode_key)).
+    pub key: &'a str,
+    pub size: Option<u64>,
+    pub etag: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    /// EventBridge's form ([`Sequencer::eventbridge`], [`record_sequencer`]).
+    pub sequencer: Option<&'a str>,
+    pub request_id: &'a str,
+    /// The account that made the request.
+    pub requester: &'a str,
+    pub source_ip: Option<&'a str>,
+}
+
+/// The `detail-type` S3 sends to EventBridge for the event `name` (without `s3:`), if any.
+pub fn detail_type(name: &str) -> Option<&'static str> {
+    kind(name).map(|k| k.detail_type)
+}
+
+/// The `detail-type` and `detail` (JSON) S3 sends to EventBridge for an object event, or `None`
+/// for event types localbridge does not send to EventBridge. The one mapping for the stub's
+/// events and for replayed S3 records.
+pub fn detail(f: &ObjectFields<'_>) -> Option<(&'static str, String)> {
+    let kind = kind(f.name)?;
+    let detail = Detail {
+        version: "0",
+        bucket: BucketName { name: f.bucket },
+        object: Object {
+            key: f.key,
+            size: f.size.filter(|_| kind.size),
+            etag: match kind.etag {
+                Some(EtagFrom::Object) => f.etag,
+                Some(EtagFrom::DeleteMarker) => Some(EMPTY_ETAG),
+                None => None,
+            },
+            version_id: f.version_id,
+            sequencer: f.sequencer.filter(|_| kind.sequencer),
+        },
+        request_id: f.request_id,
+        requester: if kind.by_s3 { "s3.amazonaws.com" } else { f.requester },
+        source_ip_address: f.source_ip.filter(|_| !kind.by_s3),
+        reason: kind.reason,
+        deletion_type: kind.deletion_type,
+    };
+    Some((kind.detail_type, serde_json::to_string(&detail).ok()?))
+}
+
+/// An S3 record's `sequencer` (18 upper-case hex digits, `0055AED6DC0000007B`) in EventBridge's
+/// form (16 lower-case ones, `55aed6dc0000007b`), as the stub writes both for one event.
+pub fn record_sequencer(s: &str) -> String {
+    let s = if s.len() == 18 {
+        s.strip_prefix("00").unwrap_or(s)
+    } else {
+        s
+    };
+    s.to_ascii_lowercase()
+}
+
 /// The EventBridge event for `event` (named `name`, without `s3:`), or `None` for event types
 /// localbridge does not send to EventBridge.
 pub fn event(
@@ -153,41 +216,31 @@ pub fn event(
     bucket: &BucketNotifications,
     sequencer: Option<Sequencer>,
 ) -> Option<String> {
-    let kind = kind(name)?;
-    let etag = match kind.etag {
-        Some(EtagFrom::Object) => event.etag.as_deref(),
-        Some(EtagFrom::DeleteMarker) => Some(EMPTY_ETAG),
-        None => None,
-    };
+    let key = encode_key(&event.key);
+    let sequencer = sequencer.map(Sequencer::eventbridge);
+    let source_ip = event.ctx.source_ip.to_string();
+    let (detail_type, detail) = detail(&ObjectFields {
+        name,
+        bucket: &event.bucket,
+        key: &key,
+        size: event.size,
+        etag: event.etag.as_deref(),
+        version_id: event.version_id.as_deref(),
+        sequencer: sequencer.as_deref(),
+        request_id: &event.ctx.request_id,
+        requester: &event.ctx.account,
+        source_ip: Some(&source_ip),
+    })?;
     let ev = Event {
         version: "0",
         id: lb_core::ids::uuid(),
-        detail_type: kind.detail_type,
+        detail_type,
         source: "aws.s3",
         account: bucket.owner_account(),
         time: time_seconds(event.time_millis),
         region: bucket.region(),
         resources: [bucket_arn(&event.bucket)],
-        detail: Detail {
-            version: "0",
-            bucket: BucketName { name: &event.bucket },
-            object: Object {
-                key: encode_key(&event.key),
-                size: if kind.size { event.size } else { None },
-                etag,
-                version_id: event.version_id.as_deref(),
-                sequencer: sequencer.filter(|_| kind.sequencer).map(Sequencer::eventbridge),
-            },
-            request_id: &event.ctx.request_id,
-            requester: if kind.by_s3 {
-                "s3.amazonaws.com"
-            } else {
-                &event.ctx.account
-            },
-            source_ip_address: (!kind.by_s3).then(|| event.ctx.source_ip.to_string()),
-            reason: kind.reason,
-            deletion_type: kind.deletion_type,
-        },
+        detail: serde_json::value::RawValue::from_string(detail).ok()?,
     };
     serde_json::to_string(&ev).ok()
 }
@@ -195,6 +248,12 @@ pub fn event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_sequencers_become_eventbridge_ones() {
+        let s = Sequencer::from_nanos(1_700_000_000_123_456_789);
+        assert_eq!(record_sequencer(&s.notification()), s.eventbridge());
+    }
 
     #[test]
     fn time_is_to_the_second() {

@@ -176,11 +176,22 @@ impl lb_protocol::Service for SnsApi {
                 &c.duplicates,
             ),
             ("dropped_total", "Deliveries the engine did not accept.", &c.dropped),
+            (
+                "throttled_total",
+                "Publishes answered Throttled because the fan-out stage was full.",
+                &c.throttled,
+            ),
         ] {
             let _ = writeln!(out, "# HELP localbridge_sns_{name} {help}");
             let _ = writeln!(out, "# TYPE localbridge_sns_{name} counter");
             let _ = writeln!(out, "localbridge_sns_{name} {}", v.load(Relaxed));
         }
+        let _ = writeln!(
+            out,
+            "# HELP localbridge_sns_fan_out_pending Published messages whose deliveries are being built and signed."
+        );
+        let _ = writeln!(out, "# TYPE localbridge_sns_fan_out_pending gauge");
+        let _ = writeln!(out, "localbridge_sns_fan_out_pending {}", self.sns.fan_out_pending());
     }
 }
 
