@@ -74,6 +74,10 @@ struct ServeArgs {
     /// `POST /_localbridge/clock {"advanceSeconds": N}` moves it.
     #[arg(long, value_enum, default_value_t = ClockArg::System)]
     clock: ClockArg,
+    /// With `--clock manual`: the time it starts at (RFC 3339, `2026-03-01T00:00:00Z`) instead of
+    /// the current time, to replay a calendar (daylight-saving changes, month ends) in tests.
+    #[arg(long, value_parser = parse_clock_start)]
+    clock_start: Option<u64>,
     /// Records the delivery ledger keeps (the oldest leave first).
     #[arg(long, default_value_t = 10_000)]
     ledger_capacity: usize,
@@ -183,8 +187,13 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
 
     let clock: Arc<dyn Clock> = match args.clock {
         ClockArg::System => Arc::new(SystemClock),
-        ClockArg::Manual => Arc::new(ManualClock::new(SystemClock.now_millis())),
+        ClockArg::Manual => Arc::new(ManualClock::new(
+            args.clock_start.unwrap_or_else(|| SystemClock.now_millis()),
+        )),
     };
+    if args.clock_start.is_some() && args.clock != ClockArg::Manual {
+        anyhow::bail!("--clock-start needs --clock manual");
+    }
     let registry = Arc::new(Registry::new());
     let engine = Engine::new(
         Arc::clone(&registry),
@@ -279,6 +288,13 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         })
     };
 
+    let scheduler = lb_scheduler::Scheduler::new(
+        Arc::clone(&clock),
+        engine.clone(),
+        lb_scheduler::SchedulerConfig::default(),
+    );
+    registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -304,6 +320,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
         .service(lb_sns::api::SnsApi::new(sns))
+        .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);
@@ -346,6 +363,13 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     info!("localbridge stopped");
     Ok(())
+}
+
+/// `--clock-start`: an RFC 3339 time as epoch milliseconds.
+fn parse_clock_start(s: &str) -> Result<u64, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-03-01T00:00:00Z: {e}"))?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| "the time must be after 1970".to_owned())
 }
 
 /// How long in-flight requests may finish after SIGINT/SIGTERM.

@@ -244,7 +244,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         Protocol::Json(JsonVersion::V1_0),
         Some("DynamoDB_20120810."),
     ),
-    unserved("scheduler", Protocol::RestJson, None),
     unserved("pipes", Protocol::RestJson, None),
 ];
 
@@ -598,9 +597,9 @@ mod tests {
             }
         );
         assert_eq!(
-            t.classify(&signed("scheduler", None)),
+            t.classify(&signed("pipes", None)),
             Route::Unserved {
-                name: "scheduler".into(),
+                name: "pipes".into(),
                 protocol: Protocol::RestJson
             }
         );
