@@ -273,7 +273,7 @@ def test_client_errors_are_not_logged_as_warnings(server):
         client_sqs.get_queue_url(QueueName="missing")
     with pytest.raises(Exception):
         client("s3", server.endpoint).get_object(Bucket="missing", Key="k")
-    http("POST", f"{server.endpoint}/", b"{}", {"X-Amz-Target": "Kinesis_20131202.ListStreams"})
+    http("POST", f"{server.endpoint}/", b"{}", {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"})
     log = server.log()
     assert " WARN " not in log and " ERROR " not in log, log
 

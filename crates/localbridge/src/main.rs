@@ -124,6 +124,13 @@ struct ServeArgs {
     /// first, counted in `localbridge_logs_events_dropped_total`).
     #[arg(long, default_value_t = 1_000_000)]
     logs_max_events: usize,
+    /// Kinesis records stored in all streams together (the oldest are dropped first, counted in
+    /// `localbridge_kinesis_records_dropped_total`).
+    #[arg(long, default_value_t = 1_000_000)]
+    kinesis_max_records: usize,
+    /// Milliseconds (on the clock) a new Kinesis stream stays CREATING before it is ACTIVE.
+    #[arg(long, default_value_t = 0)]
+    kinesis_create_delay_ms: u64,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -319,6 +326,13 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
+        .service(lb_kinesis::api::KinesisApi::new(Arc::new(lb_kinesis::Kinesis::new(
+            Arc::clone(&clock),
+            lb_kinesis::KinesisConfig {
+                max_records: args.kinesis_max_records,
+                create_delay_millis: args.kinesis_create_delay_ms,
+            },
+        ))))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))

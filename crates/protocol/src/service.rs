@@ -233,7 +233,6 @@ const fn unserved(name: &'static str, protocol: Protocol, target_prefix: Option<
 /// The services localbridge recognises but does not serve yet (protocols and target prefixes
 /// from botocore's service models).
 pub const UNSERVED: &[UnservedSpec] = &[
-    unserved("kinesis", Protocol::Json(JsonVersion::V1_1), Some("Kinesis_20131202.")),
     unserved(
         "firehose",
         Protocol::Json(JsonVersion::V1_1),
@@ -540,13 +539,13 @@ mod tests {
             }
         ));
         let s = Signals {
-            target: Some("Kinesis_20131202.PutRecord"),
+            target: Some("Firehose_20150804.PutRecord"),
             ..s
         };
         assert_eq!(
             t.classify(&s),
             Route::Unserved {
-                name: "kinesis".into(),
+                name: "firehose".into(),
                 protocol: Protocol::Json(JsonVersion::V1_1)
             }
         );
@@ -660,10 +659,10 @@ mod tests {
         let body = std::str::from_utf8(r.body()).unwrap();
         assert!(body.contains("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"));
         assert!(body.contains("<RequestId>rid</RequestId>"));
-        let r = UnservedSpec::not_implemented("kinesis", Protocol::Json(JsonVersion::V1_1), "rid");
+        let r = UnservedSpec::not_implemented("firehose", Protocol::Json(JsonVersion::V1_1), "rid");
         assert_eq!(
             r.body().as_ref(),
-            br#"{"__type":"NotImplemented","message":"localbridge does not implement the kinesis service yet"}"#
+            br#"{"__type":"NotImplemented","message":"localbridge does not implement the firehose service yet"}"#
         );
         assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.1");
         let r = UnservedSpec::not_implemented("lambda", Protocol::RestJson, "rid");

@@ -1,0 +1,84 @@
+//! Kinesis Data Streams: streams of shards, records placed by partition key (MD5 hash key
+//! ranges), shard iterators that expire on the clock, retention, tags (AWS JSON 1.1,
+//! `X-Amz-Target: Kinesis_20131202.*`).
+//!
+//! - [`keys`]: hash keys, shard ids, sequence numbers (their layout documented there) and shard
+//!   iterators.
+//! - [`store`]: streams per region and account, each shard's records behind its own short-held
+//!   lock, retention and the process-wide bound on stored records (oldest dropped first, counted).
+//! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
+//! - [`api`]: the wire edge.
+
+pub mod api;
+pub mod errors;
+pub mod keys;
+pub mod service;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use lb_core::Clock;
+
+use crate::store::Store;
+
+/// Limits of the store.
+#[derive(Debug, Clone, Copy)]
+pub struct KinesisConfig {
+    /// Records stored in all streams together; past it the oldest are dropped (counted in
+    /// `localbridge_kinesis_records_dropped_total`).
+    pub max_records: usize,
+    /// How long a new stream stays `CREATING` on the clock before it is `ACTIVE`.
+    pub create_delay_millis: u64,
+}
+
+impl Default for KinesisConfig {
+    fn default() -> Self {
+        Self {
+            max_records: 1_000_000,
+            create_delay_millis: 0,
+        }
+    }
+}
+
+/// Kinesis Data Streams for every region and account.
+pub struct Kinesis {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: KinesisConfig,
+    pub(crate) store: Store,
+}
+
+/// Counters of the store, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KinesisStats {
+    pub stored: usize,
+    pub dropped: u64,
+    pub expired: u64,
+    pub capacity: usize,
+}
+
+impl Kinesis {
+    pub fn new(clock: Arc<dyn Clock>, config: KinesisConfig) -> Self {
+        Self {
+            clock,
+            config,
+            store: Store::default(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
+    pub fn stats(&self) -> KinesisStats {
+        let (stored, dropped, expired) = self.store.counters();
+        KinesisStats {
+            stored,
+            dropped,
+            expired,
+            capacity: self.config.max_records,
+        }
+    }
+}
