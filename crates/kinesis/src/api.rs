@@ -76,7 +76,12 @@ impl lb_protocol::Service for KinesisApi {
         use std::fmt::Write as _;
         let s = self.kinesis.stats();
         for (name, kind, help, value) in [
-            ("records_stored", "gauge", "Kinesis records stored now.", s.stored as u64),
+            (
+                "records_stored",
+                "gauge",
+                "Kinesis records stored now.",
+                s.stored as u64,
+            ),
             (
                 "records_capacity",
                 "gauge",

@@ -57,7 +57,9 @@ pub fn constraint(value: &str, member: &str, constraint: &str) -> AwsError {
     AwsError::new(
         "ValidationException",
         400,
-        format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"),
+        format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+        ),
     )
 }
 

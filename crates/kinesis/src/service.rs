@@ -152,7 +152,9 @@ fn secs(millis: u64) -> Value {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn check_name(name: &str, member: &str) -> Result<(), AwsError> {
@@ -363,9 +365,7 @@ impl Kinesis {
         let (stream, after) = match &i.next_token {
             Some(t) => {
                 if i.stream.stream_name.is_some() || i.stream.stream_arn.is_some() {
-                    return Err(invalid(
-                        "NextToken and StreamName cannot be provided together.",
-                    ));
+                    return Err(invalid("NextToken and StreamName cannot be provided together."));
                 }
                 let raw = decode_token(t)?;
                 let (name, shard) = raw
@@ -411,7 +411,9 @@ impl Kinesis {
                 "Member must have length less than or equal to 1048576",
             ));
         }
-        let pk = e.partition_key.ok_or_else(|| missing(&format!("{prefix}partitionKey")))?;
+        let pk = e
+            .partition_key
+            .ok_or_else(|| missing(&format!("{prefix}partitionKey")))?;
         if pk.is_empty() || pk.chars().count() > 256 {
             return Err(constraint(
                 &pk,
@@ -476,9 +478,17 @@ impl Kinesis {
         Ok(json!({ "FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE" }))
     }
 
-    pub fn get_shard_iterator(&self, region: &str, account: &str, i: &GetShardIteratorInput) -> Result<Value, AwsError> {
+    pub fn get_shard_iterator(
+        &self,
+        region: &str,
+        account: &str,
+        i: &GetShardIteratorInput,
+    ) -> Result<Value, AwsError> {
         let shard_id = i.shard_id.as_deref().ok_or_else(|| missing("shardId"))?;
-        let kind = i.shard_iterator_type.as_deref().ok_or_else(|| missing("shardIteratorType"))?;
+        let kind = i
+            .shard_iterator_type
+            .as_deref()
+            .ok_or_else(|| missing("shardIteratorType"))?;
         let s = self.stream(region, account, &i.stream)?;
         let shard = keys::shard_index(shard_id)
             .and_then(|n| s.shards.get(n as usize))
@@ -486,7 +496,9 @@ impl Kinesis {
         let now = self.now();
         let seq_index = |what: &str| -> Result<u64, AwsError> {
             let seq = i.starting_sequence_number.as_deref().ok_or_else(|| {
-                invalid(format!("StartingSequenceNumber must be specified for shardIteratorType {what}."))
+                invalid(format!(
+                    "StartingSequenceNumber must be specified for shardIteratorType {what}."
+                ))
             })?;
             match keys::parse_sequence_number(seq) {
                 Some((created, n, index)) if created == shard.created_secs && n == shard.index => Ok(index),
@@ -570,9 +582,7 @@ impl Kinesis {
                 bytes += r.data.len();
                 batch.push(r.clone());
             }
-            let next = batch
-                .last()
-                .map_or(it.position.max(log.first_index()), |r| r.index + 1);
+            let next = batch.last().map_or(it.position.max(log.first_index()), |r| r.index + 1);
             let behind = log
                 .records
                 .get(log.offset(next))
@@ -605,7 +615,11 @@ impl Kinesis {
     pub fn add_tags(&self, region: &str, account: &str, i: TagsInput) -> Result<(), AwsError> {
         let tags = i.tags.ok_or_else(|| missing("tags"))?;
         if tags.is_empty() {
-            return Err(constraint("{}", "tags", "Member must have length greater than or equal to 1"));
+            return Err(constraint(
+                "{}",
+                "tags",
+                "Member must have length greater than or equal to 1",
+            ));
         }
         let s = self.stream(region, account, &i.stream)?;
         let mut current = s.tags();
@@ -646,8 +660,16 @@ impl Kinesis {
         }))
     }
 
-    pub fn change_retention(&self, region: &str, account: &str, i: &RetentionInput, increase: bool) -> Result<(), AwsError> {
-        let hours = i.retention_period_hours.ok_or_else(|| missing("retentionPeriodHours"))?;
+    pub fn change_retention(
+        &self,
+        region: &str,
+        account: &str,
+        i: &RetentionInput,
+        increase: bool,
+    ) -> Result<(), AwsError> {
+        let hours = i
+            .retention_period_hours
+            .ok_or_else(|| missing("retentionPeriodHours"))?;
         let s = self.stream(region, account, &i.stream)?;
         if hours < i64::from(MIN_RETENTION) {
             return Err(invalid(format!(

@@ -45,7 +45,9 @@ impl ShardLog {
     /// Where the record with `index` is (or would be) in [`Self::records`].
     pub fn offset(&self, index: u64) -> usize {
         let first = self.first_index();
-        usize::try_from(index.saturating_sub(first)).unwrap_or(usize::MAX).min(self.records.len())
+        usize::try_from(index.saturating_sub(first))
+            .unwrap_or(usize::MAX)
+            .min(self.records.len())
     }
 }
 

@@ -1,1 +1,186 @@
-// tests
+//! Unit tests: hash key ranges, sequence numbers, iterators, and the operations on a manual clock.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use lb_core::ManualClock;
+use serde_json::{json, Value};
+
+use crate::keys::{self, Iterator};
+use crate::service::*;
+use crate::{Kinesis, KinesisConfig};
+
+const R: &str = "us-east-1";
+const A: &str = "000000000000";
+const T0: u64 = 1_800_000_000_000;
+
+fn kinesis(config: KinesisConfig) -> (Kinesis, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    (Kinesis::new(clock.clone(), config), clock)
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn ranges_split_the_key_space_evenly() {
+    assert_eq!(keys::ranges(1), vec![(0, u128::MAX)]);
+    let two = keys::ranges(2);
+    assert_eq!(two[0], (0, (1u128 << 127) - 1));
+    assert_eq!(two[1], (1u128 << 127, u128::MAX));
+    for n in [3u32, 4, 7, 500] {
+        let r = keys::ranges(n);
+        assert_eq!(r.len(), n as usize);
+        assert_eq!(r[0].0, 0);
+        assert_eq!(r[r.len() - 1].1, u128::MAX);
+        assert!(r.windows(2).all(|w| w[0].1 + 1 == w[1].0));
+    }
+}
+
+#[test]
+fn hash_key_is_md5_big_endian() {
+    // md5("a") = 0cc175b9c0f1b6a831c399e269772661
+    assert_eq!(keys::hash_key("a"), 0x0cc175b9c0f1b6a831c399e269772661);
+}
+
+#[test]
+fn sequence_numbers_round_trip_and_order() {
+    let a = keys::sequence_number(1_800_000_000, 3, 1, T0);
+    let b = keys::sequence_number(1_800_000_000, 3, 2, T0);
+    assert_eq!(a.len(), 56);
+    assert!(a < b);
+    assert_eq!(keys::parse_sequence_number(&b), Some((1_800_000_000, 3, 2)));
+    assert_eq!(keys::parse_sequence_number("123"), None);
+}
+
+#[test]
+fn iterators_round_trip() {
+    let it = Iterator {
+        stream: "a|b".into(),
+        stream_created_millis: T0,
+        shard: 2,
+        position: 9,
+        issued_millis: T0 + 5,
+    };
+    assert_eq!(Iterator::decode(&it.encode()), Some(it));
+    assert_eq!(Iterator::decode("bm9wZQ=="), None);
+}
+
+#[test]
+fn java_dates_read_like_aws() {
+    // 2020-03-04T01:02:40Z, from an ExpiredIteratorException quoted by an SDK user.
+    assert_eq!(
+        crate::errors::java_date(1_583_283_760_000),
+        "Wed Mar 04 01:02:40 UTC 2020"
+    );
+}
+
+fn put(k: &Kinesis, stream: &str, key: &str, data: &str) -> Value {
+    k.put_record(
+        R,
+        A,
+        from(json!({"StreamName": stream, "PartitionKey": key, "Data": b64(data)})),
+    )
+    .unwrap()
+}
+
+fn iterator(k: &Kinesis, stream: &str, shard: &str, kind: &str) -> String {
+    let v = k
+        .get_shard_iterator(
+            R,
+            A,
+            &from(json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": kind})),
+        )
+        .unwrap();
+    v["ShardIterator"].as_str().unwrap().to_owned()
+}
+
+fn get(k: &Kinesis, it: &str) -> Result<Value, lb_core::AwsError> {
+    k.get_records(R, A, &from(json!({"ShardIterator": it})))
+}
+
+#[test]
+fn records_flow_and_iterators_expire() {
+    let (k, clock) = kinesis(KinesisConfig::default());
+    k.create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 1})))
+        .unwrap();
+    let it = iterator(&k, "s", "shardId-000000000000", "LATEST");
+    put(&k, "s", "k", "one");
+    clock.advance(1000);
+    put(&k, "s", "k", "two");
+    let page = get(&k, &it).unwrap();
+    let data: Vec<_> = page["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Data"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(data, vec![b64("one"), b64("two")]);
+    assert_eq!(page["MillisBehindLatest"], 0);
+    let next = page["NextShardIterator"].as_str().unwrap().to_owned();
+    clock.advance(ITERATOR_TTL_MILLIS + 1);
+    let e = get(&k, &next).unwrap_err();
+    assert_eq!(e.code, "ExpiredIteratorException");
+}
+
+#[test]
+fn errors_in_aws_words() {
+    let (k, _) = kinesis(KinesisConfig::default());
+    let e = k
+        .describe_stream_summary(
+            R,
+            A,
+            &StreamRef {
+                stream_name: Some("x".into()),
+                stream_arn: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        (
+            "ResourceNotFoundException",
+            "Stream x under account 000000000000 not found."
+        )
+    );
+    let e = k
+        .create_stream(R, A, from(json!({"StreamName": "bad name", "ShardCount": 1})))
+        .unwrap_err();
+    assert_eq!(e.code, "ValidationException");
+    let e = k
+        .create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 0})))
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+}
+
+#[test]
+fn bound_drops_the_oldest_over_all_streams() {
+    let (k, clock) = kinesis(KinesisConfig {
+        max_records: 3,
+        ..KinesisConfig::default()
+    });
+    for s in ["a", "b"] {
+        k.create_stream(R, A, from(json!({"StreamName": s, "ShardCount": 1})))
+            .unwrap();
+    }
+    put(&k, "a", "k", "a1");
+    clock.advance(1);
+    put(&k, "b", "k", "b1");
+    clock.advance(1);
+    put(&k, "a", "k", "a2");
+    clock.advance(1);
+    put(&k, "b", "k", "b2");
+    let stats = k.stats();
+    assert_eq!((stats.stored, stats.dropped), (3, 1));
+    let page = get(&k, &iterator(&k, "a", "shardId-000000000000", "TRIM_HORIZON")).unwrap();
+    assert_eq!(page["Records"].as_array().unwrap().len(), 1);
+    assert_eq!(page["Records"][0]["Data"], b64("a2"));
+}
