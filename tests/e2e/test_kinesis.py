@@ -219,6 +219,27 @@ def test_errors(kinesis):
         kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000009", ShardIteratorType="LATEST")
     assert error(e)[0] == "ResourceNotFoundException"
     with pytest.raises(ClientError) as e:
+        kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="AT_SEQUENCE_NUMBER")
+    assert error(e) == (
+        "InvalidArgumentException",
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
+        "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified AT_SEQUENCE_NUMBER and no "
+        "StartingSequenceNumber.",
+    )
+    foreign = "49537979178794861780081237450294896636708704732336619521"
+    with pytest.raises(ClientError) as e:
+        kinesis.get_shard_iterator(
+            StreamName="s",
+            ShardId="shardId-000000000000",
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber=foreign,
+        )
+    assert error(e) == (
+        "InvalidArgumentException",
+        f"StartingSequenceNumber {foreign} used in GetShardIterator on shard shardId-000000000000 in stream s "
+        f"under account {ACCOUNT} is invalid because it did not come from this stream.",
+    )
+    with pytest.raises(ClientError) as e:
         kinesis.get_records(ShardIterator="not-an-iterator")
     assert error(e)[0] == "InvalidArgumentException"
     with pytest.raises(ClientError) as e:

@@ -494,14 +494,23 @@ impl Kinesis {
             .and_then(|n| s.shards.get(n as usize))
             .ok_or_else(|| errors::shard_not_found(shard_id, &s.name, account))?;
         let now = self.now();
+        // AWS's texts, as SDK users quote them (boto/boto3#1478, akkadotnet/Alpakka#160,
+        // amazon-kinesis-connectors#8).
         let seq_index = |what: &str| -> Result<u64, AwsError> {
             let seq = i.starting_sequence_number.as_deref().ok_or_else(|| {
                 invalid(format!(
-                    "StartingSequenceNumber must be specified for shardIteratorType {what}."
+                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {what} and no StartingSequenceNumber."
                 ))
             })?;
             match keys::parse_sequence_number(seq) {
                 Some((created, n, index)) if created == shard.created_secs && n == shard.index => Ok(index),
+                Some((created, n, _)) if created == shard.created_secs && (n as usize) < s.shards.len() => {
+                    Err(invalid(format!(
+                        "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                        keys::shard_id(n),
+                        shard.id
+                    )))
+                }
                 _ => Err(invalid(format!(
                     "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {} under account {account} is invalid because it did not come from this stream.",
                     shard.id, s.name
