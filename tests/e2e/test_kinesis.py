@@ -265,6 +265,29 @@ def test_stored_records_bound(tmp_path, request):
         next(gen, None)
 
 
+def test_shard_limits_fail_records_one_by_one(tmp_path, request):
+    gen = serve(tmp_path, request, ["--clock", "manual", "--kinesis-shard-limits"])
+    srv = next(gen)
+    try:
+        k = _client("kinesis", srv.endpoint)
+        k.create_stream(StreamName="s", ShardCount=1)
+        big = b"x" * (500 * 1024)
+        out = k.put_records(StreamName="s", Records=[{"Data": big, "PartitionKey": str(i)} for i in range(3)])
+        assert out["FailedRecordCount"] == 1
+        assert "SequenceNumber" in out["Records"][0] and "SequenceNumber" in out["Records"][1]
+        assert out["Records"][2] == {
+            "ErrorCode": "ProvisionedThroughputExceededException",
+            "ErrorMessage": f"Rate exceeded for shard shardId-000000000000 in stream s under account {ACCOUNT}.",
+        }
+        with pytest.raises(ClientError) as e:
+            k.put_record(StreamName="s", Data=big, PartitionKey="k")
+        assert error(e)[0] == "ProvisionedThroughputExceededException"
+        advance_clock(srv.endpoint, 1)
+        k.put_record(StreamName="s", Data=big, PartitionKey="k")
+    finally:
+        next(gen, None)
+
+
 def test_aws_cli(aws):
     aws("kinesis", "create-stream", "--stream-name", "cli", "--shard-count", "2")
     aws("kinesis", "wait", "stream-exists", "--stream-name", "cli")

@@ -81,3 +81,18 @@ pub fn java_date(millis: u64) -> String {
     let fmt = format_description!("[month repr:short] [day] [hour]:[minute]:[second] UTC [year]");
     format!("{weekday} {}", t.format(&fmt).unwrap_or_default())
 }
+
+/// `Rate exceeded for shard <shard> in stream <name> under account <account>.` (the API
+/// reference says the message names the account, the stream and the shard; the wording is
+/// its PutRecords example's).
+pub fn throughput_exceeded_message(shard: &str, name: &str, account: &str) -> String {
+    format!("Rate exceeded for shard {shard} in stream {name} under account {account}.")
+}
+
+pub fn throughput_exceeded(shard: &str, name: &str, account: &str) -> AwsError {
+    AwsError::new(
+        "ProvisionedThroughputExceededException",
+        400,
+        throughput_exceeded_message(shard, name, account),
+    )
+}

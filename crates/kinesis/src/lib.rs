@@ -32,6 +32,9 @@ pub struct KinesisConfig {
     pub max_records: usize,
     /// How long a new stream stays `CREATING` on the clock before it is `ACTIVE`.
     pub create_delay_millis: u64,
+    /// Whether provisioned shards enforce AWS's write limits (1,000 records and 1 MiB per
+    /// second each), failing records with `ProvisionedThroughputExceededException`.
+    pub shard_limits: bool,
 }
 
 impl Default for KinesisConfig {
@@ -39,6 +42,7 @@ impl Default for KinesisConfig {
         Self {
             max_records: 1_000_000,
             create_delay_millis: 0,
+            shard_limits: false,
         }
     }
 }

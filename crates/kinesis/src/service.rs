@@ -440,7 +440,10 @@ impl Kinesis {
         let s = self.stream(region, account, &i.stream)?;
         let (hash, pk, data) = Self::entry(i.entry, "")?;
         let shard = s.shard_for(hash);
-        let r = self.store.append(&s, shard, pk, data, self.now());
+        let r = self
+            .store
+            .append(&s, shard, pk, data, self.now(), self.config.shard_limits)
+            .ok_or_else(|| errors::throughput_exceeded(&shard.id, &s.name, account))?;
         self.store.enforce_bound(self.config.max_records);
         Ok(json!({
             "ShardId": shard.id,
@@ -466,16 +469,25 @@ impl Kinesis {
             .map(|(n, e)| Self::entry(e, &format!("records.{}.member.", n + 1)))
             .collect::<Result<Vec<_>, _>>()?;
         let now = self.now();
+        let mut failed = 0;
         let results: Vec<Value> = entries
             .into_iter()
             .map(|(hash, pk, data)| {
                 let shard = s.shard_for(hash);
-                let r = self.store.append(&s, shard, pk, data, now);
-                json!({ "ShardId": shard.id, "SequenceNumber": shard.sequence_number(&r) })
+                match self.store.append(&s, shard, pk, data, now, self.config.shard_limits) {
+                    Some(r) => json!({ "ShardId": shard.id, "SequenceNumber": shard.sequence_number(&r) }),
+                    None => {
+                        failed += 1;
+                        json!({
+                            "ErrorCode": "ProvisionedThroughputExceededException",
+                            "ErrorMessage": errors::throughput_exceeded_message(&shard.id, &s.name, account),
+                        })
+                    }
+                }
             })
             .collect();
         self.store.enforce_bound(self.config.max_records);
-        Ok(json!({ "FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE" }))
+        Ok(json!({ "FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE" }))
     }
 
     pub fn get_shard_iterator(

@@ -16,6 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
 
+/// A provisioned shard's write limits (AWS: 1,000 records and 1 MiB per second per shard).
+pub const SHARD_RECORDS_PER_SECOND: u32 = 1000;
+pub const SHARD_BYTES_PER_SECOND: usize = 1024 * 1024;
+
 /// One stored record.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -34,6 +38,8 @@ pub struct ShardLog {
     pub records: VecDeque<Record>,
     /// The index the next record gets.
     pub next_index: u64,
+    /// The one-second window of the shard write limits: its second, records and bytes in it.
+    window: (u64, u32, usize),
 }
 
 impl ShardLog {
@@ -128,6 +134,7 @@ impl Stream {
                 log: Mutex::new(ShardLog {
                     records: VecDeque::new(),
                     next_index: 1,
+                    window: (0, 0, 0),
                 }),
             })
             .collect();
@@ -245,12 +252,34 @@ impl Store {
         }
     }
 
-    /// Appends a record to `shard`; returns it (its index and arrival are the sequence number).
-    pub fn append(&self, stream: &Stream, shard: &Shard, partition_key: Arc<str>, data: Bytes, now: u64) -> Record {
-        let global = self.global.fetch_add(1, Ordering::Relaxed);
+    /// Appends a record to `shard`; returns it (its index and arrival are the sequence number),
+    /// or `None` when `limits` are on and the shard's write limits for this second (1,000
+    /// records, 1 MiB of data and partition keys) would be exceeded.
+    pub fn append(
+        &self,
+        stream: &Stream,
+        shard: &Shard,
+        partition_key: Arc<str>,
+        data: Bytes,
+        now: u64,
+        limits: bool,
+    ) -> Option<Record> {
         let record = {
             let mut log = shard.log();
             self.expire(&mut log, stream.retention_millis(), now);
+            if limits && stream.mode == StreamMode::Provisioned {
+                let second = now / 1000;
+                if log.window.0 != second {
+                    log.window = (second, 0, 0);
+                }
+                let size = data.len() + partition_key.len();
+                if log.window.1 + 1 > SHARD_RECORDS_PER_SECOND || log.window.2 + size > SHARD_BYTES_PER_SECOND {
+                    return None;
+                }
+                log.window.1 += 1;
+                log.window.2 += size;
+            }
+            let global = self.global.fetch_add(1, Ordering::Relaxed);
             // Arrival times never go backwards within a shard (a clock set back keeps order).
             let arrival = log.records.back().map_or(now, |r| r.arrival_millis.max(now));
             let r = Record {
@@ -265,7 +294,7 @@ impl Store {
             r
         };
         self.stored.fetch_add(1, Ordering::Relaxed);
-        record
+        Some(record)
     }
 
     /// Drops the oldest records over all streams until at most `max` are stored.

@@ -184,3 +184,39 @@ fn bound_drops_the_oldest_over_all_streams() {
     assert_eq!(page["Records"].as_array().unwrap().len(), 1);
     assert_eq!(page["Records"][0]["Data"], b64("a2"));
 }
+
+#[test]
+fn shard_limits_fail_records_past_a_second_s_budget() {
+    let (k, clock) = kinesis(KinesisConfig {
+        shard_limits: true,
+        ..KinesisConfig::default()
+    });
+    k.create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 1})))
+        .unwrap();
+    let batch = |n: usize| -> PutRecordsInput {
+        from(json!({
+            "StreamName": "s",
+            "Records": (0..n).map(|i| json!({"PartitionKey": i.to_string(), "Data": b64("x")})).collect::<Vec<_>>(),
+        }))
+    };
+    assert_eq!(k.put_records(R, A, batch(500)).unwrap()["FailedRecordCount"], 0);
+    let out = k.put_records(R, A, batch(500)).unwrap();
+    assert_eq!(out["FailedRecordCount"], 0);
+    let out = k.put_records(R, A, batch(2)).unwrap();
+    assert_eq!(out["FailedRecordCount"], 2);
+    assert_eq!(out["Records"][0]["ErrorCode"], "ProvisionedThroughputExceededException");
+    assert_eq!(
+        out["Records"][0]["ErrorMessage"],
+        "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000."
+    );
+    let e = k
+        .put_record(
+            R,
+            A,
+            from(json!({"StreamName": "s", "PartitionKey": "k", "Data": b64("x")})),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "ProvisionedThroughputExceededException");
+    clock.advance(1000);
+    assert_eq!(k.put_records(R, A, batch(2)).unwrap()["FailedRecordCount"], 0);
+}

@@ -131,6 +131,10 @@ struct ServeArgs {
     /// Milliseconds (on the clock) a new Kinesis stream stays CREATING before it is ACTIVE.
     #[arg(long, default_value_t = 0)]
     kinesis_create_delay_ms: u64,
+    /// Provisioned Kinesis shards enforce AWS's write limits (1,000 records and 1 MiB per second
+    /// each): records past them fail with ProvisionedThroughputExceededException.
+    #[arg(long)]
+    kinesis_shard_limits: bool,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -331,6 +335,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             lb_kinesis::KinesisConfig {
                 max_records: args.kinesis_max_records,
                 create_delay_millis: args.kinesis_create_delay_ms,
+                shard_limits: args.kinesis_shard_limits,
             },
         ))))
         .service(lb_sns::api::SnsApi::new(sns))
