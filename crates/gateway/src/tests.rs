@@ -177,7 +177,12 @@ async fn unserved_services_and_fallback() {
     let gw = gateway();
     let r = call(
         &gw,
-        req("POST", "/", &[("x-amz-target", "Firehose_20150804.ListDeliveryStreams")], "{}"),
+        req(
+            "POST",
+            "/",
+            &[("x-amz-target", "Firehose_20150804.ListDeliveryStreams")],
+            "{}",
+        ),
     )
     .await;
     assert_eq!(r.status(), 501);

@@ -220,3 +220,54 @@ fn shard_limits_fail_records_past_a_second_s_budget() {
     clock.advance(1000);
     assert_eq!(k.put_records(R, A, batch(2)).unwrap()["FailedRecordCount"], 0);
 }
+
+#[test]
+fn streams_are_creating_until_the_delay_passes_on_the_clock() {
+    let (k, clock) = kinesis(KinesisConfig {
+        create_delay_millis: 500,
+        ..KinesisConfig::default()
+    });
+    k.create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 2})))
+        .unwrap();
+    let status = |k: &Kinesis| {
+        k.describe_stream(R, A, &from(json!({"StreamName": "s"}))).unwrap()["StreamDescription"]["StreamStatus"].clone()
+    };
+    assert_eq!(status(&k), "CREATING");
+    clock.advance(500);
+    assert_eq!(status(&k), "ACTIVE");
+    let e = k
+        .create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 1})))
+        .unwrap_err();
+    assert_eq!(e.code, "ResourceInUseException");
+    assert_eq!(e.message, "Stream s under account 000000000000 already exists.");
+}
+
+#[test]
+fn sequence_numbers_from_another_shard_or_stream_are_refused() {
+    let (k, _) = kinesis(KinesisConfig::default());
+    k.create_stream(R, A, from(json!({"StreamName": "s", "ShardCount": 2})))
+        .unwrap();
+    let seq = k
+        .put_record(
+            R,
+            A,
+            from(json!({"StreamName": "s", "PartitionKey": "k", "ExplicitHashKey": "0", "Data": b64("x")})),
+        )
+        .unwrap()["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = |shard: &str| {
+        k.get_shard_iterator(
+            R,
+            A,
+            &from(json!({"StreamName": "s", "ShardId": shard, "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": seq})),
+        )
+    };
+    assert!(at("shardId-000000000000").is_ok());
+    let e = at("shardId-000000000001").unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001"
+    );
+}
