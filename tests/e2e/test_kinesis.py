@@ -312,3 +312,37 @@ def test_aws_cli(aws):
     assert aws("kinesis", "list-streams")["StreamNames"] == ["cli"]
     desc = aws("kinesis", "describe-stream-summary", "--stream-name", "cli")["StreamDescriptionSummary"]
     assert desc["OpenShardCount"] == 2
+
+
+def test_aws_cli_put_records_across_shards(aws):
+    aws("kinesis", "create-stream", "--stream-name", "cli", "--shard-count", "4")
+    records = [{"Data": f"{k}-{n}", "PartitionKey": k} for n in range(3) for k in ("a", "b", "c", "d", "e")]
+    out = aws("kinesis", "put-records", "--stream-name", "cli", "--records", json.dumps(records))
+    assert out["FailedRecordCount"] == 0
+    shards = aws("kinesis", "list-shards", "--stream-name", "cli")["Shards"]
+    got = {}
+    for s in shards:
+        it = aws(
+            "kinesis",
+            "get-shard-iterator",
+            "--stream-arn",
+            f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/cli",
+            "--shard-id",
+            s["ShardId"],
+            "--shard-iterator-type",
+            "TRIM_HORIZON",
+        )["ShardIterator"]
+        for r in aws("kinesis", "get-records", "--shard-iterator", it)["Records"]:
+            assert shard_of(shards, r["PartitionKey"]) == s["ShardId"]
+            got.setdefault(r["PartitionKey"], []).append(base64.b64decode(r["Data"]).decode())
+    assert got == {k: [f"{k}-{n}" for n in range(3)] for k in ("a", "b", "c", "d", "e")}
+    with_error = aws_error(aws, "kinesis", "describe-stream", "--stream-name", "missing")
+    assert "ResourceNotFoundException" in with_error and f"Stream missing under account {ACCOUNT} not found." in with_error
+
+
+def aws_error(aws, *args):
+    try:
+        aws(*args)
+    except AssertionError as e:
+        return str(e)
+    raise AssertionError("the command succeeded")
