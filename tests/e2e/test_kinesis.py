@@ -346,3 +346,20 @@ def aws_error(aws, *args):
     except AssertionError as e:
         return str(e)
     raise AssertionError("the command succeeded")
+
+
+def test_cbor_requests_get_cbor_answers(endpoint, kinesis):
+    """The Java SDK's default wire format, hand-encoded (no CBOR library in the test venv)."""
+    from conftest import http
+
+    headers = {"X-Amz-Target": "Kinesis_20131202.CreateStream", "Content-Type": "application/x-amz-cbor-1.1"}
+    # {"StreamName": "c", "ShardCount": 1}
+    body = b"\xa2\x6aStreamName\x61c\x6aShardCount\x01"
+    status, h, out = http("POST", endpoint + "/", body, headers)
+    assert status == 200 and h["content-type"] == "application/x-amz-cbor-1.1"
+    assert out == b"\xa0"
+    assert kinesis.describe_stream_summary(StreamName="c")["StreamDescriptionSummary"]["OpenShardCount"] == 1
+    headers["X-Amz-Target"] = "Kinesis_20131202.DescribeStreamSummary"
+    status, h, out = http("POST", endpoint + "/", b"\xa1\x6aStreamName\x61x", headers)
+    assert status == 400 and h["x-amzn-errortype"] == "ResourceNotFoundException"
+    assert b"__type" in out and b"Stream x under account 000000000000 not found." in out

@@ -68,7 +68,14 @@ impl lb_protocol::Service for KinesisApi {
     }
 
     fn handle(&self, req: ApiRequest) -> BoxFuture<'_, Response<Bytes>> {
-        let resp = handle_json(&self.kinesis, &req.ctx, &req.operation, &req.body);
+        let cbor = req
+            .header("content-type")
+            .is_some_and(|t| t.starts_with(crate::cbor::CONTENT_TYPE));
+        let resp = if cbor {
+            handle_cbor(&self.kinesis, &req.ctx, &req.operation, &req.body)
+        } else {
+            handle_json(&self.kinesis, &req.ctx, &req.operation, &req.body)
+        };
         Box::pin(async move { resp })
     }
 
@@ -126,6 +133,32 @@ pub fn handle_json(kinesis: &Kinesis, ctx: &RequestContext, operation: &str, bod
             )
         }
     }
+}
+
+/// Answers one CBOR request (`Content-Type: application/x-amz-cbor-1.1`): the same operations,
+/// translated to and from the JSON shapes.
+pub fn handle_cbor(kinesis: &Kinesis, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
+    let result = crate::cbor::decode(body)
+        .map_err(|e| AwsError::new("SerializationException", 400, e))
+        .and_then(|v| execute(kinesis, ctx, operation, &serde_json::to_vec(&v).unwrap_or_default()));
+    let (status, value, error_type) = match result {
+        Ok(v) => (200, v, None),
+        Err(e) => {
+            debug!(op = operation, code = %e.code, message = %e.message, "kinesis error");
+            let v = json!({ "__type": e.code, "message": e.message });
+            (e.status, v, Some(e.code))
+        }
+    };
+    let mut resp = lb_protocol::respond(
+        status,
+        crate::cbor::CONTENT_TYPE,
+        Bytes::from(crate::cbor::encode(value)),
+        &ctx.request_id,
+    );
+    if let Some(v) = error_type.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
 }
 
 fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {

@@ -7,9 +7,10 @@
 //! - [`store`]: streams per region and account, each shard's records behind its own short-held
 //!   lock, retention and the process-wide bound on stored records (oldest dropped first, counted).
 //! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
-//! - [`api`]: the wire edge.
+//! - [`api`]: the wire edge (AWS JSON 1.1), and [`cbor`]: the same operations in CBOR.
 
 pub mod api;
+pub mod cbor;
 pub mod errors;
 pub mod keys;
 pub mod service;

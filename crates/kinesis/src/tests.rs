@@ -271,3 +271,63 @@ fn sequence_numbers_from_another_shard_or_stream_are_refused() {
         "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001"
     );
 }
+
+#[test]
+fn cbor_speaks_bytes_and_millisecond_timestamps() {
+    use ciborium::value::Value as Cbor;
+    let (k, _) = kinesis(KinesisConfig::default());
+    let ctx = lb_core::RequestContext::default();
+    let call = |op: &str, v: Cbor| {
+        let mut body = Vec::new();
+        ciborium::ser::into_writer(&v, &mut body).unwrap();
+        let resp = crate::api::handle_cbor(&k, &ctx, op, &body);
+        assert_eq!(resp.headers()["content-type"], crate::cbor::CONTENT_TYPE);
+        let out: Cbor = ciborium::de::from_reader(resp.body().as_ref()).unwrap();
+        (resp.status().as_u16(), out)
+    };
+    let text = |s: &str| Cbor::Text(s.into());
+    let map = |pairs: Vec<(&str, Cbor)>| Cbor::Map(pairs.into_iter().map(|(k, v)| (text(k), v)).collect());
+    let get = |v: &Cbor, key: &str| -> Cbor {
+        match v {
+            Cbor::Map(m) => m.iter().find(|(k, _)| *k == text(key)).map(|(_, v)| v.clone()).unwrap(),
+            _ => panic!("not a map: {v:?}"),
+        }
+    };
+    let (status, _) = call(
+        "CreateStream",
+        map(vec![("StreamName", text("s")), ("ShardCount", Cbor::Integer(1.into()))]),
+    );
+    assert_eq!(status, 200);
+    let (_, put) = call(
+        "PutRecord",
+        map(vec![
+            ("StreamName", text("s")),
+            ("PartitionKey", text("k")),
+            ("Data", Cbor::Bytes(b"\x00\xffhello".to_vec())),
+        ]),
+    );
+    assert_eq!(get(&put, "ShardId"), text("shardId-000000000000"));
+    // AT_TIMESTAMP with tag 1 over epoch milliseconds.
+    let (_, it) = call(
+        "GetShardIterator",
+        map(vec![
+            ("StreamName", text("s")),
+            ("ShardId", text("shardId-000000000000")),
+            ("ShardIteratorType", text("AT_TIMESTAMP")),
+            ("Timestamp", Cbor::Tag(1, Box::new(Cbor::Integer((T0 as i64).into())))),
+        ]),
+    );
+    let (_, page) = call("GetRecords", map(vec![("ShardIterator", get(&it, "ShardIterator"))]));
+    let Cbor::Array(records) = get(&page, "Records") else {
+        panic!()
+    };
+    assert_eq!(records.len(), 1);
+    assert_eq!(get(&records[0], "Data"), Cbor::Bytes(b"\x00\xffhello".to_vec()));
+    assert_eq!(
+        get(&records[0], "ApproximateArrivalTimestamp"),
+        Cbor::Tag(1, Box::new(Cbor::Integer((T0 as i64).into())))
+    );
+    let (status, err) = call("DescribeStreamSummary", map(vec![("StreamName", text("nope"))]));
+    assert_eq!(status, 400);
+    assert_eq!(get(&err, "__type"), text("ResourceNotFoundException"));
+}
