@@ -50,6 +50,14 @@ pub trait Clock: Send + Sync + 'static {
         })
     }
 
+    /// On a manual clock, keeps [`ManualClock::step`] from starting or moving on until the
+    /// returned [`ClockHold`] is dropped. Taken by whoever hands a clock-driven task new work (a
+    /// schedule created) just before waking it; the task drops it once it has started its next
+    /// wait, so a step that follows at once still stops at the new deadline.
+    fn hold(&self) -> ClockHold {
+        ClockHold(None)
+    }
+
     fn mode(&self) -> ClockMode {
         ClockMode::System
     }
@@ -196,10 +204,15 @@ impl ManualClock {
         self.fire_until(now);
     }
 
-    /// Moves forward by `millis` one due deadline at a time: the clock stops at each deadline,
+    /// Moves forward by `millis` one due deadline at a time (after letting woken tasks start their
+    /// waits): the clock stops at each deadline,
     /// wakes its waiters and lets them run (and start new waits, which fire in turn if they fall
     /// inside the window) before moving on. Returns the new time.
     pub async fn step(&self, millis: u64) -> u64 {
+        // First let tasks already woken (a scheduler told of a new schedule, a lane given a new
+        // delivery) start their waits, so a deadline due inside the step is not missed because
+        // its task had not run yet when the request to move the clock arrived.
+        self.settle().await;
         let target = self.now_millis().saturating_add(millis);
         loop {
             let next = self.next_deadline().filter(|d| *d <= target);
@@ -326,6 +339,11 @@ impl Clock for ManualClock {
 
     fn sleep_until_held(&self, deadline_millis: u64) -> BoxFuture<'static, ClockHold> {
         Box::pin(self.sleep(deadline_millis))
+    }
+
+    fn hold(&self) -> ClockHold {
+        self.unobserved.fetch_add(1, Ordering::SeqCst);
+        ClockHold(Some(Arc::clone(&self.unobserved)))
     }
 
     fn mode(&self) -> ClockMode {
@@ -501,6 +519,38 @@ mod tests {
             .filter(|(i, at)| **at == 1_000 + 400 * *i as u64)
             .count();
         assert!(on_time > 100, "{on_time} of 185 on time: {got:?}");
+    }
+
+    /// A task told of new work just before the clock is moved (a schedule created, then the
+    /// clock advanced) starts its wait before the step begins, so it fires at its own deadline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn step_lets_a_just_woken_task_start_its_wait_first() {
+        let c = Arc::new(ManualClock::new(0));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let fired = Arc::new(Mutex::new(None));
+        {
+            let (c, wake, fired) = (Arc::clone(&c), Arc::clone(&wake), Arc::clone(&fired));
+            tokio::spawn(async move {
+                wake.notified().await;
+                c.sleep_until(c.now_millis() + 1_000).await;
+                *fired.lock().unwrap() = Some(c.now_millis());
+            });
+        }
+        tokio::task::yield_now().await;
+        let hold = Arc::new(Mutex::new(Some(c.hold())));
+        {
+            // The woken task lets the hold go once its wait is registered.
+            let (c, hold) = (Arc::clone(&c), Arc::clone(&hold));
+            tokio::spawn(async move {
+                while c.waiting() == 0 {
+                    tokio::task::yield_now().await;
+                }
+                hold.lock().unwrap().take();
+            });
+        }
+        wake.notify_one();
+        c.step(3_600_000).await;
+        assert_eq!(*fired.lock().unwrap(), Some(1_000));
     }
 
     #[tokio::test(start_paused = true)]

@@ -98,6 +98,9 @@ pub struct Schedules {
     // own mutex (from `sync_route`), never before it.
     state: Mutex<State>,
     changed: Notify,
+    /// Held from a change until the timing task waits again, so a manual clock moved right
+    /// after PutRule stops at the rule's first firing.
+    woken: Mutex<Option<ClockHold>>,
 }
 
 impl Schedules {
@@ -106,7 +109,14 @@ impl Schedules {
             clock,
             state: Mutex::new(State::default()),
             changed: Notify::new(),
+            woken: Mutex::new(None),
         }
+    }
+
+    /// Wakes the timing task, holding a manual clock's step until it waits again.
+    fn wake(&self) {
+        *self.woken.lock().unwrap_or_else(PoisonError::into_inner) = Some(self.clock.hold());
+        self.changed.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -141,7 +151,7 @@ impl Schedules {
         else {
             state.remove(&arn);
             drop(state);
-            self.changed.notify_one();
+            self.wake();
             return;
         };
         let rule = Arc::new(ScheduledRule {
@@ -183,7 +193,7 @@ impl Schedules {
             );
         }
         drop(state);
-        self.changed.notify_one();
+        self.wake();
     }
 
     /// The earliest firings due at `now`, in order, at most `limit`, each rescheduled to its
@@ -248,6 +258,8 @@ async fn run(events: Weak<Events>, schedules: Arc<Schedules>, clock: Arc<dyn Clo
         let sleep = schedules
             .next_due()
             .map(|at| clock.sleep_until_held(u64::try_from(at).unwrap_or(0)));
+        // The wait is registered: a step may go on.
+        drop(schedules.woken.lock().unwrap_or_else(PoisonError::into_inner).take());
         drop(hold.take());
         hold = match sleep {
             Some(sleep) => tokio::select! {

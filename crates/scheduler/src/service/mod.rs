@@ -168,6 +168,9 @@ pub struct Scheduler {
     tokens: Mutex<Tokens>,
     /// Wakes the timing task when the earliest firing may have changed.
     pub(crate) wake: Arc<Notify>,
+    /// Held from a change until the timing task waits again (a manual clock's step waits for
+    /// it, so a clock moved right after CreateSchedule stops at the new schedule's firing).
+    pub(crate) woken: Mutex<Option<lb_core::clock::ClockHold>>,
     pub(crate) executions: Executions,
     pub(crate) tally: Arc<Tally>,
     pub(crate) counters: Counters,
@@ -186,6 +189,7 @@ impl Scheduler {
             state: Mutex::new(State::default()),
             tokens: Mutex::new(Tokens::default()),
             wake: Arc::new(Notify::new()),
+            woken: Mutex::new(None),
             executions: Executions::default(),
             tally: Arc::new(Tally::default()),
             counters: Counters::default(),

@@ -62,6 +62,8 @@ pub(crate) async fn run(weak: Weak<Scheduler>) {
             Some(due) => s.clock.sleep_until_held(due),
             None => Box::pin(std::future::pending()),
         };
+        // The wait is registered: a step may go on.
+        drop(s.woken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
         drop(s);
         drop(hold.take());
         tokio::select! {
@@ -72,6 +74,13 @@ pub(crate) async fn run(weak: Weak<Scheduler>) {
 }
 
 impl Scheduler {
+    /// Tells the timing task the schedules changed, holding a manual clock's step until it has
+    /// started its next wait.
+    pub(crate) fn wake_runner(&self) {
+        *self.woken.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(self.clock.hold());
+        self.wake.notify_one();
+    }
+
     /// Takes the firings due at `now` (up to a batch), placing each schedule's next one.
     /// Returns them and the earliest firing left.
     fn take_due(&self, now: u64) -> (Vec<Firing>, Option<u64>) {

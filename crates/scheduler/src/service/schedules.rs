@@ -341,7 +341,7 @@ impl Scheduler {
                 st.schedules += 1;
                 place(&mut st, &spec, now);
                 drop(st);
-                self.wake.notify_one();
+                self.wake_runner();
                 Ok(json!({ "ScheduleArn": &*spec.arn }))
             },
         )
@@ -385,7 +385,7 @@ impl Scheduler {
                 entry.spec = Arc::clone(&spec);
                 place(&mut st, &spec, now);
                 drop(st);
-                self.wake.notify_one();
+                self.wake_runner();
                 Ok(json!({ "ScheduleArn": &*spec.arn }))
             },
         )
