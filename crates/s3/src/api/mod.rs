@@ -6,6 +6,7 @@ mod bucket;
 mod list;
 mod multipart;
 mod object;
+mod restore;
 
 use std::sync::Arc;
 
@@ -71,7 +72,9 @@ impl Call {
                 for (k, v) in &reply.headers {
                     insert(&mut headers, k, v);
                 }
-                Ok(S3Response::with_headers(reply.output, headers))
+                let mut response = S3Response::with_headers(reply.output, headers);
+                response.status = reply.status;
+                Ok(response)
             }
             Err(f) => Err(f.into_s3_error(&self.request_id, &self.host_id)),
         }
@@ -88,6 +91,8 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 pub struct Reply<T> {
     pub output: T,
     pub headers: Vec<(&'static str, String)>,
+    /// Overrides the operation's usual status (RestoreObject answers 202 when it starts one).
+    pub status: Option<http::StatusCode>,
 }
 
 impl<T> From<T> for Reply<T> {
@@ -95,6 +100,7 @@ impl<T> From<T> for Reply<T> {
         Self {
             output,
             headers: Vec::new(),
+            status: None,
         }
     }
 }
@@ -133,7 +139,13 @@ impl S3Stub {
             version_id: version_id.filter(|id| id != crate::store::NULL_VERSION),
             time_millis,
             ctx,
+            restore: None,
         };
+        self.dispatch(event);
+    }
+
+    /// Hands a built event to the notifier (and, in tests, to the tap).
+    fn dispatch(&self, event: ObjectEvent) {
         #[cfg(test)]
         self.tap
             .lock()
@@ -221,6 +233,9 @@ operations! {
     put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
     get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
     delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
+    put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
+    restore_object(RestoreObjectInput) -> RestoreObjectOutput;
     list_objects(ListObjectsInput) -> ListObjectsOutput;
     list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
     list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;

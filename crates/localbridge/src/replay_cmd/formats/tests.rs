@@ -204,6 +204,7 @@ fn s3_records_become_the_events_the_stub_sends() {
             version_id: version.map(str::to_owned),
             time_millis: 1_700_000_000_123,
             ctx,
+            restore: None,
         };
         let sequencer = Sequencer::from_nanos(1_700_000_000_123_456_789);
         let shape = EventShape::of(name).unwrap();
