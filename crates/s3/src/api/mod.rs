@@ -72,9 +72,7 @@ impl Call {
                 for (k, v) in &reply.headers {
                     insert(&mut headers, k, v);
                 }
-                let mut response = S3Response::with_headers(reply.output, headers);
-                response.status = reply.status;
-                Ok(response)
+                Ok(S3Response::with_headers(reply.output, headers))
             }
             Err(f) => Err(f.into_s3_error(&self.request_id, &self.host_id)),
         }
@@ -91,8 +89,6 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 pub struct Reply<T> {
     pub output: T,
     pub headers: Vec<(&'static str, String)>,
-    /// Overrides the operation's usual status (RestoreObject answers 202 when it starts one).
-    pub status: Option<http::StatusCode>,
 }
 
 impl<T> From<T> for Reply<T> {
@@ -100,7 +96,6 @@ impl<T> From<T> for Reply<T> {
         Self {
             output,
             headers: Vec::new(),
-            status: None,
         }
     }
 }

@@ -360,7 +360,6 @@ impl S3Stub {
         Ok(super::Reply {
             output: out,
             headers,
-            status: None,
         })
     }
 

@@ -251,8 +251,7 @@ impl S3Stub {
         self.spawn_restore(Arc::clone(&bucket), v.version_id.to_string(), days, completes_at, base);
         Ok(super::Reply {
             output: RestoreObjectOutput::default(),
-            headers: Vec::new(),
-            status: Some(http::StatusCode::ACCEPTED),
+            headers: vec![(crate::error::STATUS_HEADER, "202".to_owned())],
         })
     }
 
