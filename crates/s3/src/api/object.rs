@@ -357,10 +357,7 @@ impl S3Stub {
         if let Some(id) = &w.shown_version_id {
             headers.push(("x-amz-version-id", id.clone()));
         }
-        Ok(super::Reply {
-            output: out,
-            headers,
-        })
+        Ok(super::Reply { output: out, headers })
     }
 
     pub(super) async fn get_object(&self, _call: &Call, req: S3Request<GetObjectInput>) -> Res<GetObjectOutput> {

@@ -110,7 +110,11 @@ pub(super) fn archive_class(sc: Option<&str>) -> Option<&str> {
 }
 
 impl S3Stub {
-    pub(super) async fn put_object_acl(&self, call: &Call, req: S3Request<PutObjectAclInput>) -> Res<PutObjectAclOutput> {
+    pub(super) async fn put_object_acl(
+        &self,
+        call: &Call,
+        req: S3Request<PutObjectAclInput>,
+    ) -> Res<PutObjectAclOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         let header_grants = [
@@ -167,7 +171,11 @@ impl S3Stub {
         Ok(PutObjectAclOutput::default().into())
     }
 
-    pub(super) async fn get_object_acl(&self, _call: &Call, req: S3Request<GetObjectAclInput>) -> Res<GetObjectAclOutput> {
+    pub(super) async fn get_object_acl(
+        &self,
+        _call: &Call,
+        req: S3Request<GetObjectAclInput>,
+    ) -> Res<GetObjectAclOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         let v = bucket.get(&i.key, i.version_id.as_deref())?;
@@ -184,7 +192,11 @@ impl S3Stub {
         .into())
     }
 
-    pub(super) async fn restore_object(&self, call: &Call, req: S3Request<RestoreObjectInput>) -> Res<RestoreObjectOutput> {
+    pub(super) async fn restore_object(
+        &self,
+        call: &Call,
+        req: S3Request<RestoreObjectInput>,
+    ) -> Res<RestoreObjectOutput> {
         let i = req.input;
         let bucket = self.store.bucket(&i.bucket)?;
         let request = i.restore_request.unwrap_or_default();
@@ -284,7 +296,11 @@ impl S3Stub {
                 event_name: "ObjectRestore:Completed",
                 time_millis: completes_at,
                 restore: Some(RestoreInfo {
-                    storage_class: base.restore.as_ref().map(|r| r.storage_class.clone()).unwrap_or_default(),
+                    storage_class: base
+                        .restore
+                        .as_ref()
+                        .map(|r| r.storage_class.clone())
+                        .unwrap_or_default(),
                     expires_at: Some(expires_at),
                 }),
                 ..base.clone()

@@ -277,16 +277,16 @@ pub fn event(
     };
     let (detail_type, detail) = detail_with_restore(
         &ObjectFields {
-        name,
-        bucket: &event.bucket,
-        key: &key,
-        size: event.size,
-        etag: event.etag.as_deref(),
-        version_id: event.version_id.as_deref(),
-        sequencer: sequencer.as_deref(),
-        request_id: &event.ctx.request_id,
-        requester: &event.ctx.account,
-        source_ip: Some(&source_ip),
+            name,
+            bucket: &event.bucket,
+            key: &key,
+            size: event.size,
+            etag: event.etag.as_deref(),
+            version_id: event.version_id.as_deref(),
+            sequencer: sequencer.as_deref(),
+            request_id: &event.ctx.request_id,
+            requester: &event.ctx.account,
+            source_ip: Some(&source_ip),
         },
         restore,
     )?;
@@ -317,5 +317,32 @@ mod tests {
     #[test]
     fn time_is_to_the_second() {
         assert_eq!(time_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn restore_details_need_their_storage_class() {
+        let f = ObjectFields {
+            name: "ObjectRestore:Completed",
+            bucket: "b",
+            key: "k",
+            size: Some(3),
+            etag: Some("e"),
+            version_id: None,
+            sequencer: Some("55aed6dc0000007b"),
+            request_id: "R",
+            requester: "111122223333",
+            source_ip: Some("1.2.3.4"),
+        };
+        assert_eq!(detail(&f), None, "a replayed record has no storage class");
+        let r = RestoreFieldValues {
+            storage_class: Some("GLACIER"),
+            expires_at: Some(1_700_006_400_000),
+        };
+        let (detail_type, detail) = detail_with_restore(&f, r).unwrap();
+        assert_eq!(detail_type, "Object Restore Completed");
+        assert_eq!(
+            detail,
+            r#"{"version":"0","bucket":{"name":"b"},"object":{"key":"k","size":3,"etag":"e"},"request-id":"R","requester":"s3.amazonaws.com","restore-expiry-time":"2023-11-15T00:00:00Z","source-storage-class":"GLACIER"}"#
+        );
     }
 }

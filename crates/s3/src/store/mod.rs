@@ -228,7 +228,10 @@ pub struct Grant {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grantee {
-    CanonicalUser { id: String, display_name: Option<String> },
+    CanonicalUser {
+        id: String,
+        display_name: Option<String>,
+    },
     /// A predefined group's URI (`http://acs.amazonaws.com/groups/global/AllUsers`).
     Group(String),
     Email(String),
