@@ -282,7 +282,7 @@ fn wrappers_are_unwrapped() {
 fn bad_input_is_reported_and_reading_goes_on() {
     let good = r#"{"source":"a","detail-type":"t","detail":{}}"#;
     let input = format!(
-        "not json\n{good}\n[1, 2]\n{{\"foo\": 1}}\n{{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}}\n{{\"source\":\"a\",\"detail-type\":\"t\"}}\n{{\"Records\":[{{\"eventSource\":\"aws:s3\",\"eventName\":\"ObjectRestore:Post\",\"s3\":{{}}}}]}}\n{good}\n{{\"unterminated\": [\n"
+        "not json\n{good}\n[1, 2]\n{{\"foo\": 1}}\n{{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}}\n{{\"source\":\"a\",\"detail-type\":\"t\"}}\n{{\"Records\":[{{\"eventSource\":\"aws:s3\",\"eventName\":\"ReducedRedundancyLostObject\",\"s3\":{{}}}}]}}\n{good}\n{{\"unterminated\": [\n"
     );
     let got = read(&input);
     let summary: Vec<(u64, &str)> = got
@@ -320,7 +320,7 @@ fn bad_input_is_reported_and_reading_goes_on() {
     };
     assert_eq!(m, "the event has no detail");
     let Item::Invalid(m) = &got[7].1 else { unreachable!() };
-    assert_eq!(m, "S3 event ObjectRestore:Post has no EventBridge event in localbridge");
+    assert_eq!(m, "S3 event ReducedRedundancyLostObject has no EventBridge event in localbridge");
     let Item::Invalid(m) = &got[9].1 else { unreachable!() };
     assert!(m.contains("the input ends inside it"), "{m}");
 }
