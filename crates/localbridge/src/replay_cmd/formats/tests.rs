@@ -320,7 +320,10 @@ fn bad_input_is_reported_and_reading_goes_on() {
     };
     assert_eq!(m, "the event has no detail");
     let Item::Invalid(m) = &got[7].1 else { unreachable!() };
-    assert_eq!(m, "S3 event ReducedRedundancyLostObject has no EventBridge event in localbridge");
+    assert_eq!(
+        m,
+        "S3 event ReducedRedundancyLostObject has no EventBridge event in localbridge"
+    );
     let Item::Invalid(m) = &got[9].1 else { unreachable!() };
     assert!(m.contains("the input ends inside it"), "{m}");
 }
