@@ -161,7 +161,7 @@ fn s3_records_become_the_events_the_stub_sends() {
     .unwrap();
     // (event name, size, etag, version id)
     type Case = (&'static str, Option<u64>, Option<&'static str>, Option<&'static str>);
-    let cases: [Case; 8] = [
+    let cases: [Case; 10] = [
         (
             "ObjectCreated:Put",
             Some(1234),
@@ -190,6 +190,18 @@ fn s3_records_become_the_events_the_stub_sends() {
             None,
         ),
         ("ObjectAcl:Put", None, Some("0123456789abcdef0123456789abcdef"), None),
+        (
+            "ObjectRestore:Completed",
+            Some(1234),
+            Some("0123456789abcdef0123456789abcdef"),
+            Some("v4"),
+        ),
+        (
+            "ObjectRestore:Delete",
+            Some(1234),
+            Some("0123456789abcdef0123456789abcdef"),
+            None,
+        ),
     ];
     for (name, size, etag, version) in cases {
         let mut ctx = lb_core::RequestContext::new("eu-west-1");
@@ -204,7 +216,10 @@ fn s3_records_become_the_events_the_stub_sends() {
             version_id: version.map(str::to_owned),
             time_millis: 1_700_000_000_123,
             ctx,
-            restore: None,
+            restore: name.starts_with("ObjectRestore:").then(|| lb_s3::notify::RestoreInfo {
+                storage_class: "GLACIER".into(),
+                expires_at: Some(1_700_006_400_000),
+            }),
         };
         let sequencer = Sequencer::from_nanos(1_700_000_000_123_456_789);
         let shape = EventShape::of(name).unwrap();
