@@ -166,7 +166,7 @@ impl Service for S3Api {
                             let bytes = if parts.status.is_client_error() || parts.status.is_server_error() {
                                 lb_s3::finish_response(&mut parts, bytes)
                             } else {
-                                parts.headers.remove(lb_s3::error::FIELDS_HEADER);
+                                lb_s3::error::finish_success(&mut parts);
                                 bytes
                             };
                             Response::from_parts(parts, bytes)

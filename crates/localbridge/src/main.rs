@@ -70,6 +70,10 @@ struct ServeArgs {
     /// Base domains for S3 virtual-hosted-style requests (`bucket.<domain>`).
     #[arg(long = "s3-domain", default_values_t = ["localhost".to_owned(), "s3.localhost".to_owned(), "localhost.localstack.cloud".to_owned(), "s3.localhost.localstack.cloud".to_owned()])]
     s3_domains: Vec<String>,
+    /// Seconds (on the platform clock) an S3 RestoreObject of a GLACIER or DEEP_ARCHIVE object
+    /// takes before `ObjectRestore:Completed` (AWS: minutes to hours, by retrieval tier).
+    #[arg(long, default_value_t = lb_s3::DEFAULT_RESTORE_SECONDS)]
+    s3_restore_seconds: u64,
     /// `system` follows the wall clock; `manual` starts at the current time and holds it until
     /// `POST /_localbridge/clock {"advanceSeconds": N}` moves it.
     #[arg(long, value_enum, default_value_t = ClockArg::System)]
@@ -311,7 +315,10 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         engine: engine.clone(),
         clock: Arc::clone(&clock),
     }));
-    let s3 = lb_s3::service(lb_s3::S3Stub::new(notifier, Arc::clone(&clock)), &args.s3_domains);
+    let s3 = lb_s3::service(
+        lb_s3::S3Stub::new(notifier, Arc::clone(&clock)).with_restore_seconds(args.s3_restore_seconds),
+        &args.s3_domains,
+    );
 
     let header_read_timeout = std::time::Duration::try_from_secs_f64(args.header_read_timeout)
         .ok()

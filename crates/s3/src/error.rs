@@ -179,6 +179,27 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
     }
 }
 
+/// The internal header that carries a success status `s3s` 0.14 cannot set itself (its
+/// generated operations ignore `S3Response::status`): RestoreObject's 202 Accepted.
+pub const STATUS_HEADER: &str = "x-localbridge-status";
+
+/// Completes a successful S3 response at the edge: applies [`STATUS_HEADER`] and removes the
+/// internal headers ([`finish_response`] applies the status too).
+pub fn finish_success(parts: &mut http::response::Parts) {
+    parts.headers.remove(FIELDS_HEADER);
+    apply_status(parts);
+}
+
+fn apply_status(parts: &mut http::response::Parts) {
+    if let Some(status) = parts.headers.remove(STATUS_HEADER) {
+        if let Some(s) = status.to_str().ok().and_then(|s| s.parse::<u16>().ok()) {
+            if let Ok(code) = http::StatusCode::from_u16(s) {
+                parts.status = code;
+            }
+        }
+    }
+}
+
 /// Completes an S3 response at the edge: moves the extra error elements carried in
 /// [`FIELDS_HEADER`] into the XML error document (before `<RequestId>`), adds `<HostId>`, and
 /// removes the internal header. Errors that `s3s` raised before the request reached the stub
@@ -186,6 +207,7 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 /// they get fresh `x-amz-request-id`/`x-amz-id-2` headers, the matching elements, and AWS's
 /// message for the code. Any other response is returned unchanged.
 pub fn finish_response(parts: &mut http::response::Parts, body: Bytes) -> Bytes {
+    apply_status(parts);
     let headers = &mut parts.headers;
     let fields = headers.remove(FIELDS_HEADER);
     let Ok(text) = std::str::from_utf8(&body) else {

@@ -32,11 +32,17 @@ use s3s::S3Result;
 
 pub use error::finish_response;
 
+/// How long a RestoreObject takes by default: seconds, not AWS's hours, so that local runs see
+/// `ObjectRestore:Completed` promptly.
+pub const DEFAULT_RESTORE_SECONDS: u64 = 5;
+
 /// The in-memory S3 implementation behind [`service`].
 pub struct S3Stub {
     store: store::Store,
     notifier: Arc<notify::Notifier>,
     clock: Arc<dyn Clock>,
+    /// How long a RestoreObject takes to complete, on the platform clock.
+    restore_millis: u64,
     /// Every event emitted, for the in-process tests.
     #[cfg(test)]
     tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>>,
@@ -48,9 +54,17 @@ impl S3Stub {
             store: store::Store::new(),
             notifier,
             clock,
+            restore_millis: DEFAULT_RESTORE_SECONDS * 1000,
             #[cfg(test)]
             tap: Arc::default(),
         }
+    }
+
+    /// How long RestoreObject takes to complete (`--s3-restore-seconds`).
+    #[must_use]
+    pub fn with_restore_seconds(mut self, seconds: u64) -> Self {
+        self.restore_millis = seconds.saturating_mul(1000);
+        self
     }
 
     /// The store, for tests and diagnostics.

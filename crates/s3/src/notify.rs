@@ -66,6 +66,17 @@ pub struct ObjectEvent {
     pub time_millis: u64,
     /// The request that caused the event (region, source IP, request id, principal).
     pub ctx: RequestContext,
+    /// What restore events add (`ObjectRestore:*`); `None` for every other event.
+    pub restore: Option<RestoreInfo>,
+}
+
+/// The archive side of an `ObjectRestore:*` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreInfo {
+    /// The archived object's storage class (`GLACIER`, `DEEP_ARCHIVE`).
+    pub storage_class: String,
+    /// When the restored copy expires (epoch ms); known once the restore completed.
+    pub expires_at: Option<u64>,
 }
 
 /// The service principal S3 delivers as (what destination policies name).

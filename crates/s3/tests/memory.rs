@@ -54,6 +54,8 @@ fn bytes_per_object(store: &Store, bucket: &str, size: usize, content_type: Opti
             .shared(),
             tags: Vec::new(),
             parts: Vec::new(),
+            acl: None,
+            restore: None,
         };
         b.put(
             &format!("objects/{i:08}"),

@@ -476,19 +476,36 @@ impl Convert {
             .and_then(|r| object(r))
             .and_then(|r| string(&r, "sourceIPAddress"));
         let sequencer = sequencer.as_deref().map(eventbridge::record_sequencer);
-        let Some((detail_type, detail)) = eventbridge::detail(&eventbridge::ObjectFields {
-            name,
-            bucket: &bucket_name,
-            // Records and EventBridge events write the key alike (form-encoded, `/` kept).
-            key: &key,
-            size,
-            etag: etag.as_deref(),
-            version_id: version_id.as_deref(),
-            sequencer: sequencer.as_deref(),
-            request_id: &request_id,
-            requester: &self.account,
-            source_ip: source_ip.as_deref(),
-        }) else {
+        // `ObjectRestore:Completed` records carry what their EventBridge detail adds.
+        let restore = o
+            .get("glacierEventData")
+            .and_then(|g| object(g))
+            .and_then(|g| g.get("restoreEventData").and_then(|r| object(r)));
+        let storage_class = restore.as_ref().and_then(|r| string(r, "lifecycleRestoreStorageClass"));
+        let expires_at = restore
+            .as_ref()
+            .and_then(|r| string(r, "lifecycleRestorationExpiryTime"))
+            .and_then(|t| parse_time(&t));
+        let restore = eventbridge::RestoreFieldValues {
+            storage_class: storage_class.as_deref(),
+            expires_at,
+        };
+        let Some((detail_type, detail)) = eventbridge::detail_with_restore(
+            &eventbridge::ObjectFields {
+                name,
+                bucket: &bucket_name,
+                // Records and EventBridge events write the key alike (form-encoded, `/` kept).
+                key: &key,
+                size,
+                etag: etag.as_deref(),
+                version_id: version_id.as_deref(),
+                sequencer: sequencer.as_deref(),
+                request_id: &request_id,
+                requester: &self.account,
+                source_ip: source_ip.as_deref(),
+            },
+            restore,
+        ) else {
             return Item::Invalid(format!("S3 event {name} has no EventBridge event in localbridge"));
         };
         let arn = string(&bucket, "arn").unwrap_or_else(|| format!("arn:aws:s3:::{bucket_name}"));

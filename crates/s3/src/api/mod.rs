@@ -6,6 +6,7 @@ mod bucket;
 mod list;
 mod multipart;
 mod object;
+mod restore;
 
 use std::sync::Arc;
 
@@ -133,7 +134,13 @@ impl S3Stub {
             version_id: version_id.filter(|id| id != crate::store::NULL_VERSION),
             time_millis,
             ctx,
+            restore: None,
         };
+        self.dispatch(event);
+    }
+
+    /// Hands a built event to the notifier (and, in tests, to the tap).
+    fn dispatch(&self, event: ObjectEvent) {
         #[cfg(test)]
         self.tap
             .lock()
@@ -221,6 +228,9 @@ operations! {
     put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
     get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
     delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
+    put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
+    restore_object(RestoreObjectInput) -> RestoreObjectOutput;
     list_objects(ListObjectsInput) -> ListObjectsOutput;
     list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
     list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;

@@ -224,6 +224,7 @@ macro_rules! describe {
         $out.ssekms_key_id = meta.ssekms_key_id.clone();
         $out.website_redirect_location = meta.website_redirect_location.clone();
         $out.parts_count = sel.parts_count;
+        $out.restore = obj.restore.as_ref().map(crate::store::Restore::header);
         if $checksum_mode {
             if sel.whole {
                 set_checksum!($out, obj.checksum.as_ref());
@@ -238,8 +239,12 @@ fn checksum_mode(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
-fn archived(meta: &ObjectMeta) -> Result<(), Fault> {
-    match meta.storage_class.as_deref() {
+/// Reads of an archived object fail until a restored copy exists.
+fn archived(obj: &ObjectData) -> Result<(), Fault> {
+    if matches!(obj.restore, Some(crate::store::Restore::Done { .. })) {
+        return Ok(());
+    }
+    match obj.meta.storage_class.as_deref() {
         Some(sc @ ("GLACIER" | "DEEP_ARCHIVE")) => Err(Fault::new(
             "InvalidObjectState",
             403,
@@ -284,6 +289,8 @@ impl S3Stub {
             tags,
             checksum,
             parts: Vec::new(),
+            acl: None,
+            restore: None,
         };
         let now = self.now();
         let written = bucket.put(&a.key, object, now, &cond)?;
@@ -372,7 +379,7 @@ impl S3Stub {
             &obj.etag,
             v.last_modified,
         )?;
-        archived(&obj.meta)?;
+        archived(obj)?;
         let sel = select(obj, i.range.as_ref(), i.part_number)?;
         let mut out = GetObjectOutput {
             body: Some(blob(obj.body.slice(sel.range.clone()))),
@@ -511,7 +518,7 @@ impl S3Stub {
             &src_obj.etag,
             src.last_modified,
         )?;
-        archived(&src_obj.meta)?;
+        archived(src_obj)?;
         let replace_meta = match i.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,
@@ -591,6 +598,8 @@ impl S3Stub {
             tags,
             checksum: Some(Checksum::full(algorithm, &src_obj.body)),
             parts: Vec::new(),
+            acl: None,
+            restore: None,
         };
         let now = self.now();
         let w = bucket.put(&i.key, object, now, &WriteCondition::default())?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use lb_core::deliver::{Engine, EngineConfig, Registry};
-use lb_core::{ManualClock, RequestContext};
+use lb_core::{Clock, ManualClock, RequestContext};
 use s3s::service::S3Service;
 
 use crate::checksum::Algorithm;
@@ -18,6 +18,7 @@ struct Harness {
     svc: S3Service,
     events: Arc<Mutex<Vec<ObjectEvent>>>,
     region: String,
+    clock: Arc<ManualClock>,
 }
 
 struct Resp {
@@ -44,13 +45,14 @@ fn harness() -> Harness {
         engine: Engine::new(registry, clock.clone(), EngineConfig::default()),
         clock: clock.clone(),
     }));
-    let stub = S3Stub::new(notifier, clock);
+    let stub = S3Stub::new(notifier, clock.clone()).with_restore_seconds(30);
     let events = Arc::clone(&stub.tap);
     let domains = ["localhost".to_owned(), "s3.localhost".to_owned()];
     Harness {
         svc: service(stub, &domains),
         events,
         region: "us-east-1".to_owned(),
+        clock,
     }
 }
 
@@ -639,4 +641,87 @@ async fn suspended_versioning_writes_show_no_version_id() {
     // Reads still name the null version.
     let get = h.get("/susp/copy").await;
     assert_eq!(get.header("x-amz-version-id"), Some("null"));
+}
+
+#[tokio::test]
+async fn acl_and_restore_emit_their_events_on_the_clock() {
+    const DAY: u64 = 86_400_000;
+    let h = harness();
+    h.put("/cold", &[], b"").await;
+    h.put("/cold/warm", &[], b"w").await;
+    let put = h
+        .put("/cold/k", &[("x-amz-storage-class", "DEEP_ARCHIVE")], b"ice")
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+
+    let acl = h.put("/cold/k?acl", &[("x-amz-acl", "public-read")], b"").await;
+    assert_eq!(acl.status, 200, "{}", acl.text());
+    let got = h.get("/cold/k?acl").await;
+    assert!(got.text().contains("AllUsers</URI>"), "{}", got.text());
+    let both = h.put("/cold/k?acl", &[("x-amz-grant-read", "uri=\"x\"")], b"").await;
+    assert_eq!(both.status, 501, "{}", both.text());
+
+    let read = h.get("/cold/k").await;
+    assert_eq!(read.status, 403);
+    assert!(
+        read.text().contains("<Code>InvalidObjectState</Code>"),
+        "{}",
+        read.text()
+    );
+    let restore = |days: &str| format!("<RestoreRequest><Days>{days}</Days></RestoreRequest>");
+    let warm = h.call(Method::POST, "/cold/warm?restore", &[], restore("1")).await;
+    assert_eq!(warm.status, 403, "{}", warm.text());
+    let start = h.call(Method::POST, "/cold/k?restore", &[], restore("3")).await;
+    assert_eq!(start.status, 202, "{}", start.text());
+    assert_eq!(start.header(crate::error::STATUS_HEADER), None);
+    let again = h.call(Method::POST, "/cold/k?restore", &[], restore("3")).await;
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.text().contains("<Code>RestoreAlreadyInProgress</Code>"));
+    let head = h.call(Method::HEAD, "/cold/k", &[], Bytes::new()).await;
+    assert_eq!(head.header("x-amz-restore"), Some("ongoing-request=\"true\""));
+
+    let t0 = 1_700_000_000_000;
+    h.clock.step(30_000).await;
+    let expiry = (t0 + 30_000 + 3 * DAY) / DAY * DAY + DAY;
+    let head = h.call(Method::HEAD, "/cold/k", &[], Bytes::new()).await;
+    let expected = format!(
+        "ongoing-request=\"false\", expiry-date=\"{}\"",
+        crate::store::http_date(expiry)
+    );
+    assert_eq!(head.header("x-amz-restore"), Some(expected.as_str()));
+    assert_eq!(&h.get("/cold/k").await.body[..], b"ice");
+    // Restoring a restored copy moves its expiry a day later; no event.
+    h.clock.step(DAY).await;
+    let extend = h.call(Method::POST, "/cold/k?restore", &[], restore("3")).await;
+    assert_eq!(extend.status, 200, "{}", extend.text());
+    h.clock.step(expiry - h.clock.now_millis()).await;
+    assert_eq!(h.get("/cold/k").await.status, 200, "the extended copy is still there");
+    h.clock.step(DAY).await;
+    assert_eq!(h.get("/cold/k").await.status, 403, "the copy expired");
+
+    let events = h.events();
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_name,
+                e.time_millis,
+                e.restore.clone().and_then(|r| r.expires_at),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ObjectCreated:Put", t0, None),
+            ("ObjectCreated:Put", t0, None),
+            ("ObjectAcl:Put", t0, None),
+            ("ObjectRestore:Post", t0, None),
+            ("ObjectRestore:Completed", t0 + 30_000, Some(expiry)),
+            ("ObjectRestore:Delete", expiry + DAY, None),
+        ]
+    );
+    assert!(events[3..]
+        .iter()
+        .all(|e| e.restore.as_ref().unwrap().storage_class == "DEEP_ARCHIVE"));
 }

@@ -5,9 +5,9 @@
 //!
 //! Every object event goes to EventBridge, whatever the other configurations say. Built here:
 //! Object Created, Object Deleted (DeleteObject and Lifecycle Expiration), Object Tags Added,
-//! Object Tags Deleted, Object ACL Updated. Not built (the object side has no data for their
-//! required fields, e.g. `source-storage-class`): Object Restore *, Object Storage Class
-//! Changed, Object Access Tier Changed.
+//! Object Tags Deleted, Object ACL Updated, Object Restore Initiated / Completed / Expired (with
+//! `source-storage-class` and, once completed, `restore-expiry-time`). Not built yet: Object
+//! Storage Class Changed, Object Access Tier Changed.
 //!
 //! The message submitted to `arn:aws:events:REGION:ACCOUNT:event-bus/default` is the whole event
 //! JSON, as a rule's target would receive it.
@@ -53,6 +53,10 @@ struct Detail<'a> {
     reason: Option<&'static str>,
     #[serde(rename = "deletion-type", skip_serializing_if = "Option::is_none")]
     deletion_type: Option<&'static str>,
+    #[serde(rename = "restore-expiry-time", skip_serializing_if = "Option::is_none")]
+    restore_expiry_time: Option<String>,
+    #[serde(rename = "source-storage-class", skip_serializing_if = "Option::is_none")]
+    source_storage_class: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +87,15 @@ struct Kind {
     deletion_type: Option<&'static str>,
     /// Lifecycle actions are S3's own: requester `s3.amazonaws.com`, no source IP.
     by_s3: bool,
+    /// Restore events carry `source-storage-class` (and Completed `restore-expiry-time`).
+    restore: RestoreFields,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RestoreFields {
+    None,
+    StorageClass,
+    StorageClassAndExpiry,
 }
 
 #[derive(Clone, Copy)]
@@ -100,6 +113,7 @@ fn kind(name: &str) -> Option<Kind> {
         reason: Some(reason),
         deletion_type: None,
         by_s3: false,
+        restore: RestoreFields::None,
     };
     let deleted = |reason, marker: bool, by_s3| Kind {
         detail_type: "Object Deleted",
@@ -113,6 +127,7 @@ fn kind(name: &str) -> Option<Kind> {
             "Permanently Deleted"
         }),
         by_s3,
+        restore: RestoreFields::None,
     };
     let plain = |detail_type| Kind {
         detail_type,
@@ -122,6 +137,18 @@ fn kind(name: &str) -> Option<Kind> {
         reason: None,
         deletion_type: None,
         by_s3: false,
+        restore: RestoreFields::None,
+    };
+    // Restores describe the whole object (key, size, etag, version-id), no sequencer.
+    let restore = |detail_type, by_s3, restore| Kind {
+        detail_type,
+        size: true,
+        etag: Some(EtagFrom::Object),
+        sequencer: false,
+        reason: None,
+        deletion_type: None,
+        by_s3,
+        restore,
     };
     Some(match name {
         "ObjectCreated:Put" => created("PutObject"),
@@ -135,6 +162,10 @@ fn kind(name: &str) -> Option<Kind> {
         "ObjectTagging:Put" => plain("Object Tags Added"),
         "ObjectTagging:Delete" => plain("Object Tags Deleted"),
         "ObjectAcl:Put" => plain("Object ACL Updated"),
+        "ObjectRestore:Post" => restore("Object Restore Initiated", false, RestoreFields::StorageClass),
+        // Completion and expiry are S3's own doing, like lifecycle actions.
+        "ObjectRestore:Completed" => restore("Object Restore Completed", true, RestoreFields::StorageClassAndExpiry),
+        "ObjectRestore:Delete" => restore("Object Restore Expired", true, RestoreFields::None),
         _ => return None,
     })
 }
@@ -164,6 +195,15 @@ pub struct ObjectFields<'a> {
     pub source_ip: Option<&'a str>,
 }
 
+/// What restore events add to [`ObjectFields`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreFieldValues<'a> {
+    /// `source-storage-class`: the archived object's storage class.
+    pub storage_class: Option<&'a str>,
+    /// `restore-expiry-time` (epoch ms).
+    pub expires_at: Option<u64>,
+}
+
 /// The `detail-type` S3 sends to EventBridge for the event `name` (without `s3:`), if any.
 pub fn detail_type(name: &str) -> Option<&'static str> {
     kind(name).map(|k| k.detail_type)
@@ -173,7 +213,17 @@ pub fn detail_type(name: &str) -> Option<&'static str> {
 /// for event types localbridge does not send to EventBridge. The one mapping for the stub's
 /// events and for replayed S3 records.
 pub fn detail(f: &ObjectFields<'_>) -> Option<(&'static str, String)> {
+    detail_with_restore(f, RestoreFieldValues::default())
+}
+
+/// [`detail`] for restore events: `None` when a field their detail requires is missing.
+pub fn detail_with_restore(f: &ObjectFields<'_>, r: RestoreFieldValues<'_>) -> Option<(&'static str, String)> {
     let kind = kind(f.name)?;
+    let (source_storage_class, restore_expiry_time) = match kind.restore {
+        RestoreFields::None => (None, None),
+        RestoreFields::StorageClass => (Some(r.storage_class?), None),
+        RestoreFields::StorageClassAndExpiry => (Some(r.storage_class?), Some(time_seconds(r.expires_at?))),
+    };
     let detail = Detail {
         version: "0",
         bucket: BucketName { name: f.bucket },
@@ -193,6 +243,8 @@ pub fn detail(f: &ObjectFields<'_>) -> Option<(&'static str, String)> {
         source_ip_address: f.source_ip.filter(|_| !kind.by_s3),
         reason: kind.reason,
         deletion_type: kind.deletion_type,
+        restore_expiry_time,
+        source_storage_class,
     };
     Some((kind.detail_type, serde_json::to_string(&detail).ok()?))
 }
@@ -219,18 +271,25 @@ pub fn event(
     let key = encode_key(&event.key);
     let sequencer = sequencer.map(Sequencer::eventbridge);
     let source_ip = event.ctx.source_ip.to_string();
-    let (detail_type, detail) = detail(&ObjectFields {
-        name,
-        bucket: &event.bucket,
-        key: &key,
-        size: event.size,
-        etag: event.etag.as_deref(),
-        version_id: event.version_id.as_deref(),
-        sequencer: sequencer.as_deref(),
-        request_id: &event.ctx.request_id,
-        requester: &event.ctx.account,
-        source_ip: Some(&source_ip),
-    })?;
+    let restore = RestoreFieldValues {
+        storage_class: event.restore.as_ref().map(|r| r.storage_class.as_str()),
+        expires_at: event.restore.as_ref().and_then(|r| r.expires_at),
+    };
+    let (detail_type, detail) = detail_with_restore(
+        &ObjectFields {
+            name,
+            bucket: &event.bucket,
+            key: &key,
+            size: event.size,
+            etag: event.etag.as_deref(),
+            version_id: event.version_id.as_deref(),
+            sequencer: sequencer.as_deref(),
+            request_id: &event.ctx.request_id,
+            requester: &event.ctx.account,
+            source_ip: Some(&source_ip),
+        },
+        restore,
+    )?;
     let ev = Event {
         version: "0",
         id: lb_core::ids::uuid(),
@@ -258,5 +317,32 @@ mod tests {
     #[test]
     fn time_is_to_the_second() {
         assert_eq!(time_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn restore_details_need_their_storage_class() {
+        let f = ObjectFields {
+            name: "ObjectRestore:Completed",
+            bucket: "b",
+            key: "k",
+            size: Some(3),
+            etag: Some("e"),
+            version_id: None,
+            sequencer: Some("55aed6dc0000007b"),
+            request_id: "R",
+            requester: "111122223333",
+            source_ip: Some("1.2.3.4"),
+        };
+        assert_eq!(detail(&f), None, "a replayed record has no storage class");
+        let r = RestoreFieldValues {
+            storage_class: Some("GLACIER"),
+            expires_at: Some(1_700_006_400_000),
+        };
+        let (detail_type, detail) = detail_with_restore(&f, r).unwrap();
+        assert_eq!(detail_type, "Object Restore Completed");
+        assert_eq!(
+            detail,
+            r#"{"version":"0","bucket":{"name":"b"},"object":{"key":"k","size":3,"etag":"e"},"request-id":"R","requester":"s3.amazonaws.com","restore-expiry-time":"2023-11-15T00:00:00Z","source-storage-class":"GLACIER"}"#
+        );
     }
 }

@@ -217,6 +217,23 @@ struct Record<'a> {
     request_parameters: RequestParameters,
     response_elements: ResponseElements<'a>,
     s3: S3Entity<'a>,
+    /// Only on `ObjectRestore:Completed` (User Guide, "Event message structure": "The
+    /// glacierEventData key is only visible for s3:ObjectRestore:Completed events").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    glacier_event_data: Option<GlacierEventData<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GlacierEventData<'a> {
+    restore_event_data: RestoreEventData<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestoreEventData<'a> {
+    lifecycle_restoration_expiry_time: String,
+    lifecycle_restore_storage_class: &'a str,
 }
 
 #[derive(Serialize)]
@@ -285,7 +302,17 @@ pub fn records_body(
         EtagRule::DeleteMarker => Some(EMPTY_ETAG),
         EtagRule::Omitted => None,
     };
+    let glacier_event_data = match (name, &event.restore) {
+        ("ObjectRestore:Completed", Some(r)) => r.expires_at.map(|at| GlacierEventData {
+            restore_event_data: RestoreEventData {
+                lifecycle_restoration_expiry_time: iso8601_millis(at),
+                lifecycle_restore_storage_class: &r.storage_class,
+            },
+        }),
+        _ => None,
+    };
     let record = Record {
+        glacier_event_data,
         event_version: shape.version,
         event_source: "aws:s3",
         aws_region: bucket.region(),

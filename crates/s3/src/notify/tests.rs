@@ -258,6 +258,7 @@ fn object_event(
         version_id: version_id.map(str::to_owned),
         time_millis: T0,
         ctx: ctx("C3D13FE58DE4C810"),
+        restore: None,
     }
 }
 

@@ -212,6 +212,60 @@ pub struct ObjectData {
     pub checksum: Option<Checksum>,
     /// Empty unless the object was created by CompleteMultipartUpload.
     pub parts: Vec<PartInfo>,
+    /// The grants set by PutObjectAcl; `None` is the default (the owner has FULL_CONTROL).
+    pub acl: Option<Arc<Vec<Grant>>>,
+    /// The temporary copy of an archived (GLACIER, DEEP_ARCHIVE) object, once RestoreObject
+    /// was called.
+    pub restore: Option<Restore>,
+}
+
+/// One ACL grant: who, and what (`FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub grantee: Grantee,
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    CanonicalUser {
+        id: String,
+        display_name: Option<String>,
+    },
+    /// A predefined group's URI (`http://acs.amazonaws.com/groups/global/AllUsers`).
+    Group(String),
+    Email(String),
+}
+
+/// A restore of an archived object: in progress, or done with a copy that expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    /// RestoreObject accepted; the copy becomes readable at `completes_at` (epoch ms).
+    Ongoing { days: u32, completes_at: u64 },
+    /// The restored copy is readable until `expires_at` (epoch ms, a midnight UTC).
+    Done { expires_at: u64 },
+}
+
+impl Restore {
+    /// The `x-amz-restore` header: `ongoing-request="true"`, or `ongoing-request="false",
+    /// expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"` (RestoreObject / HeadObject API reference).
+    pub fn header(&self) -> String {
+        match self {
+            Self::Ongoing { .. } => "ongoing-request=\"true\"".to_owned(),
+            Self::Done { expires_at } => {
+                format!("ongoing-request=\"false\", expiry-date=\"{}\"", http_date(*expires_at))
+            }
+        }
+    }
+}
+
+/// When a restored copy expires: `days` after `completed` (epoch ms), rounded up to the next
+/// midnight UTC (S3 User Guide, "Restoring an archived object": S3 adds the days to the time
+/// the restore completed and rounds to the next day at midnight UTC).
+pub fn restore_expiry(completed: u64, days: u32) -> u64 {
+    const DAY: u64 = 86_400_000;
+    let t = completed + u64::from(days) * DAY;
+    (t / DAY + 1) * DAY
 }
 
 impl ObjectData {
@@ -497,17 +551,42 @@ impl Bucket {
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> Result<Arc<Version>, Fault> {
-        // Resolve (and report errors) exactly as a GET would.
+        self.update(key, version_id, |obj| {
+            obj.tags = tags;
+            Ok(())
+        })
+    }
+
+    /// Changes a version's object in place (tags, ACL, restore state): `f` sees the object as
+    /// stored and may refuse. Resolves (and reports errors) exactly as a GET would. Returns the
+    /// updated version.
+    pub fn update(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        f: impl FnOnce(&mut ObjectData) -> Result<(), Fault>,
+    ) -> Result<Arc<Version>, Fault> {
         let found = self.get(key, version_id)?;
+        self.update_version(key, &found.version_id, f)
+    }
+
+    /// [`Bucket::update`] of one exact version id; `NoSuchKey` if it is gone (deleted or
+    /// overwritten on an unversioned bucket: the object is no longer the one being changed).
+    pub fn update_version(
+        &self,
+        key: &str,
+        version_id: &str,
+        f: impl FnOnce(&mut ObjectData) -> Result<(), Fault>,
+    ) -> Result<Arc<Version>, Fault> {
         let mut g = self.write()?;
         let versions = g.keys.get_mut(key).ok_or_else(|| Fault::no_such_key(key))?;
         let slot = versions
             .iter_mut()
-            .find(|v| v.version_id == found.version_id)
+            .find(|v| v.version_id == version_id)
             .ok_or_else(|| Fault::no_such_key(key))?;
         let mut updated = Version::clone(slot);
         if let Some(obj) = updated.object.as_mut() {
-            obj.tags = tags;
+            f(obj)?;
         }
         let updated = Arc::new(updated);
         *slot = Arc::clone(&updated);
@@ -676,6 +755,8 @@ mod tests {
             tags: Vec::new(),
             checksum: None,
             parts: Vec::new(),
+            acl: None,
+            restore: None,
         }
     }
 

@@ -325,6 +325,8 @@ fn assemble(upload: &Upload, c: &Completion) -> Result<ObjectData, Fault> {
         tags: upload.tags.clone(),
         checksum: Some(stored),
         parts,
+        acl: None,
+        restore: None,
     })
 }
 

@@ -161,7 +161,7 @@ fn s3_records_become_the_events_the_stub_sends() {
     .unwrap();
     // (event name, size, etag, version id)
     type Case = (&'static str, Option<u64>, Option<&'static str>, Option<&'static str>);
-    let cases: [Case; 8] = [
+    let cases: [Case; 10] = [
         (
             "ObjectCreated:Put",
             Some(1234),
@@ -190,6 +190,18 @@ fn s3_records_become_the_events_the_stub_sends() {
             None,
         ),
         ("ObjectAcl:Put", None, Some("0123456789abcdef0123456789abcdef"), None),
+        (
+            "ObjectRestore:Completed",
+            Some(1234),
+            Some("0123456789abcdef0123456789abcdef"),
+            Some("v4"),
+        ),
+        (
+            "ObjectRestore:Delete",
+            Some(1234),
+            Some("0123456789abcdef0123456789abcdef"),
+            None,
+        ),
     ];
     for (name, size, etag, version) in cases {
         let mut ctx = lb_core::RequestContext::new("eu-west-1");
@@ -204,6 +216,10 @@ fn s3_records_become_the_events_the_stub_sends() {
             version_id: version.map(str::to_owned),
             time_millis: 1_700_000_000_123,
             ctx,
+            restore: name.starts_with("ObjectRestore:").then(|| lb_s3::notify::RestoreInfo {
+                storage_class: "GLACIER".into(),
+                expires_at: Some(1_700_006_400_000),
+            }),
         };
         let sequencer = Sequencer::from_nanos(1_700_000_000_123_456_789);
         let shape = EventShape::of(name).unwrap();
@@ -281,7 +297,7 @@ fn wrappers_are_unwrapped() {
 fn bad_input_is_reported_and_reading_goes_on() {
     let good = r#"{"source":"a","detail-type":"t","detail":{}}"#;
     let input = format!(
-        "not json\n{good}\n[1, 2]\n{{\"foo\": 1}}\n{{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}}\n{{\"source\":\"a\",\"detail-type\":\"t\"}}\n{{\"Records\":[{{\"eventSource\":\"aws:s3\",\"eventName\":\"ObjectRestore:Post\",\"s3\":{{}}}}]}}\n{good}\n{{\"unterminated\": [\n"
+        "not json\n{good}\n[1, 2]\n{{\"foo\": 1}}\n{{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}}\n{{\"source\":\"a\",\"detail-type\":\"t\"}}\n{{\"Records\":[{{\"eventSource\":\"aws:s3\",\"eventName\":\"ReducedRedundancyLostObject\",\"s3\":{{}}}}]}}\n{good}\n{{\"unterminated\": [\n"
     );
     let got = read(&input);
     let summary: Vec<(u64, &str)> = got
@@ -319,7 +335,10 @@ fn bad_input_is_reported_and_reading_goes_on() {
     };
     assert_eq!(m, "the event has no detail");
     let Item::Invalid(m) = &got[7].1 else { unreachable!() };
-    assert_eq!(m, "S3 event ObjectRestore:Post has no EventBridge event in localbridge");
+    assert_eq!(
+        m,
+        "S3 event ReducedRedundancyLostObject has no EventBridge event in localbridge"
+    );
     let Item::Invalid(m) = &got[9].1 else { unreachable!() };
     assert!(m.contains("the input ends inside it"), "{m}");
 }
