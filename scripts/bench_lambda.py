@@ -7,15 +7,14 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import zipfile
-from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+import benchlib
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
 ECHO = "def lambda_handler(event, context):\n    return event\n"
@@ -43,24 +42,11 @@ def pct(values, p):
 
 
 def start(bin_path, extra):
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    env = dict(os.environ, NO_COLOR="1", RUST_LOG="info")
-    proc = subprocess.Popen([bin_path, "serve", "--port", "0", *extra], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", Path(log.name).read_text())
-        m = re.search(r"localbridge ready.*address=(\S+)", text)
-        if m:
-            return proc, "http://" + m.group(1)
-        time.sleep(0.01)
-    proc.kill()
-    sys.exit("the server did not start")
+    return benchlib.start(bin_path, extra, "info")
 
 
 def client(service, endpoint):
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, max_pool_connections=4))
+    return benchlib.client(service, endpoint, max_attempts=1, pool=4)
 
 
 def lambda_request_seconds(endpoint):

@@ -2,10 +2,7 @@
 
 import argparse
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -13,32 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
+
+import benchlib
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def start(bin_path):
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    env = dict(os.environ, NO_COLOR="1", RUST_LOG="warn,localbridge=info")
-    proc = subprocess.Popen([bin_path, "serve", "--port", "0"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", Path(log.name).read_text())
-        m = re.search(r"localbridge ready.*address=(\S+)", text)
-        if m:
-            return proc, "http://" + m.group(1)
-        time.sleep(0.01)
-    proc.kill()
-    sys.exit("the server did not start")
+    return benchlib.start(bin_path, (), "warn,localbridge=info")
 
 
 def client(service, endpoint):
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    ).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 3}, max_pool_connections=8))
+    return benchlib.client(service, endpoint, max_attempts=3, pool=8)
 
 
 def cpu_seconds(pid):
