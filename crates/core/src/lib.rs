@@ -11,9 +11,12 @@ pub mod context;
 pub mod deliver;
 pub mod error;
 pub mod ids;
+pub mod invoke;
 pub mod logs;
+pub mod object;
 pub mod policy;
 pub mod source;
+pub mod stream;
 
 pub use arn::Arn;
 pub use clock::{Clock, ClockHold, ClockMode, ManualClock, SystemClock, TokioClock};

@@ -64,7 +64,8 @@ impl MessageAttribute {
 pub struct Message {
     pub body: Arc<str>,
     pub attributes: BTreeMap<String, MessageAttribute>,
-    /// FIFO targets: the message group. The engine also keeps a group's messages in order.
+    /// FIFO targets: the message group; stream targets (Kinesis): the partition key. The engine
+    /// keeps a group's messages in order.
     pub group_id: Option<String>,
     /// FIFO targets: explicit deduplication id.
     pub dedup_id: Option<String>,

@@ -91,3 +91,36 @@ impl Target for Lambda {
         }
     }
 }
+
+/// Pipes' enrichment and Firehose's data transformation call functions through this: a
+/// `RequestResponse` Invoke in the function's own region and account.
+impl lb_core::invoke::FunctionInvoker for Lambda {
+    fn invoke_function<'a>(
+        &'a self,
+        function: &'a Arn,
+        payload: Bytes,
+    ) -> BoxFuture<'a, Result<lb_core::invoke::FunctionResult, lb_core::AwsError>> {
+        Box::pin(async move {
+            let mut ctx = lb_core::RequestContext::new(function.region.clone());
+            ctx.account = function.account.clone();
+            let out = self
+                .invoke(
+                    &ctx,
+                    super::invoke::InvokeInput {
+                        function_name: function.to_string(),
+                        qualifier: None,
+                        invocation_type: super::invoke::InvocationType::RequestResponse,
+                        log_tail: false,
+                        client_context: None,
+                        payload,
+                    },
+                )
+                .await?;
+            Ok(lb_core::invoke::FunctionResult {
+                payload: out.payload,
+                function_error: out.function_error.map(str::to_owned),
+                executed_version: out.executed_version.unwrap_or_else(|| "$LATEST".to_owned()),
+            })
+        })
+    }
+}
