@@ -9,6 +9,7 @@
 //! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
 //! - [`source`]: the stream as an [`lb_core::stream::StreamSource`], read by other services'
 //!   pollers by ARN.
+//! - [`target`]: the stream as a delivery `Target` (EventBridge, Pipes, Scheduler → Kinesis).
 //! - [`api`]: the wire edge (AWS JSON 1.1), and [`cbor`]: the same operations in CBOR.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod keys;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod target;
 
 #[cfg(test)]
 mod tests;

@@ -322,6 +322,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     // Firehose): handed to each of them here.
     #[allow(unused_variables)]
     let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+    registry.register("kinesis", kinesis.clone());
 
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
