@@ -363,3 +363,193 @@ def test_cbor_requests_get_cbor_answers(endpoint, kinesis):
     status, h, out = http("POST", endpoint + "/", b"\xa1\x6aStreamName\x61x", headers)
     assert status == 400 and h["x-amzn-errortype"] == "ResourceNotFoundException"
     assert b"__type" in out and b"Stream x under account 000000000000 not found." in out
+
+
+# Resharding: SplitShard, MergeShards, UpdateShardCount.
+
+
+def read_closed(kinesis, stream, shard_id):
+    """Reads a shard from its trim horizon until GetRecords returns no NextShardIterator (a closed
+    shard read to its end) or an empty page (an open shard)."""
+    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    out = []
+    while True:
+        page = kinesis.get_records(ShardIterator=it, Limit=2)
+        out += [r["Data"].decode() for r in page["Records"]]
+        if "NextShardIterator" not in page:
+            return out, page
+        it = page["NextShardIterator"]
+        if not page["Records"]:
+            return out, page
+
+
+def hash_range(shard):
+    r = shard["HashKeyRange"]
+    return int(r["StartingHashKey"]), int(r["EndingHashKey"])
+
+
+def test_split_shard_lineage_and_records_before_and_after(kinesis, endpoint):
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    keys = [f"key-{i}" for i in range(12)]
+    for k in keys:
+        kinesis.put_record(StreamName="s", PartitionKey=k, Data=f"before-{k}".encode())
+    advance_clock(endpoint, 1)
+    kinesis.split_shard(StreamName="s", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+    shards = kinesis.list_shards(StreamName="s")["Shards"]
+    assert [s["ShardId"] for s in shards] == [f"shardId-00000000000{i}" for i in range(3)]
+    parent, low, high = shards
+    assert "ParentShardId" not in parent
+    assert len(parent["SequenceNumberRange"]["EndingSequenceNumber"]) == 56
+    assert low["ParentShardId"] == high["ParentShardId"] == "shardId-000000000000"
+    assert "AdjacentParentShardId" not in low and "EndingSequenceNumber" not in low["SequenceNumberRange"]
+    assert hash_range(low) == (0, 2**127 - 1) and hash_range(high) == (2**127, 2**128 - 1)
+    # DescribeStream shows the same lineage.
+    described = kinesis.describe_stream(StreamName="s")["StreamDescription"]["Shards"]
+    assert described == shards
+    assert kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["OpenShardCount"] == 2
+    for k in keys:
+        out = kinesis.put_record(StreamName="s", PartitionKey=k, Data=f"after-{k}".encode())
+        assert out["ShardId"] == shard_of([low, high], k)
+    # The parent's records stay readable to its end, then no next iterator and the children.
+    data, last = read_closed(kinesis, "s", "shardId-000000000000")
+    assert data == [f"before-{k}" for k in keys]
+    assert "NextShardIterator" not in last
+    assert last["ChildShards"] == [
+        {"ShardId": c["ShardId"], "ParentShards": ["shardId-000000000000"], "HashKeyRange": c["HashKeyRange"]}
+        for c in (low, high)
+    ]
+    after = []
+    for child in (low, high):
+        got, page = read_closed(kinesis, "s", child["ShardId"])
+        assert "NextShardIterator" in page
+        after += got
+    assert sorted(after) == sorted(f"after-{k}" for k in keys)
+    # ShardFilter: the open ones, the ones at the trim horizon.
+    assert [s["ShardId"] for s in kinesis.list_shards(StreamName="s", ShardFilter={"Type": "AT_LATEST"})["Shards"]] == [
+        "shardId-000000000001",
+        "shardId-000000000002",
+    ]
+    at_trim = kinesis.list_shards(StreamName="s", ShardFilter={"Type": "AT_TRIM_HORIZON"})["Shards"]
+    assert [s["ShardId"] for s in at_trim] == ["shardId-000000000000"]
+
+
+def test_merge_shards(kinesis):
+    kinesis.create_stream(StreamName="m", ShardCount=3)
+    kinesis.put_records(StreamName="m", Records=[{"Data": f"r{i}".encode(), "PartitionKey": f"k{i}"} for i in range(20)])
+    with pytest.raises(ClientError) as e:
+        kinesis.merge_shards(StreamName="m", ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000002")
+    assert error(e) == (
+        "InvalidArgumentException",
+        f"Shards shardId-000000000000 and shardId-000000000002 in stream m under account {ACCOUNT} are not an adjacent pair of shards eligible for merging",
+    )
+    kinesis.merge_shards(StreamName="m", ShardToMerge="shardId-000000000001", AdjacentShardToMerge="shardId-000000000002")
+    shards = kinesis.list_shards(StreamName="m")["Shards"]
+    child = shards[3]
+    assert child["ShardId"] == "shardId-000000000003"
+    assert child["ParentShardId"] == "shardId-000000000001"
+    assert child["AdjacentParentShardId"] == "shardId-000000000002"
+    assert hash_range(child) == (hash_range(shards[1])[0], 2**128 - 1)
+    kinesis.put_record(StreamName="m", PartitionKey="x", ExplicitHashKey=str(2**128 - 1), Data=b"new")
+    data, _ = read_closed(kinesis, "m", "shardId-000000000003")
+    assert data == ["new"]
+    total = sum(len(read_closed(kinesis, "m", f"shardId-00000000000{i}")[0]) for i in range(3))
+    assert total == 20
+    with pytest.raises(ClientError) as e:
+        kinesis.merge_shards(StreamName="m", ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000001")
+    assert error(e) == (
+        "InvalidArgumentException",
+        f"Shard shardId-000000000001 in stream m under account {ACCOUNT} has already been merged or split, and thus is not eligible for merging or splitting.",
+    )
+
+
+def test_update_shard_count(kinesis):
+    kinesis.create_stream(StreamName="u", ShardCount=2)
+    kinesis.put_records(StreamName="u", Records=[{"Data": f"r{i}".encode(), "PartitionKey": f"k{i}"} for i in range(30)])
+    out = kinesis.update_shard_count(StreamName="u", TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    assert {k: out[k] for k in ("StreamName", "CurrentShardCount", "TargetShardCount", "StreamARN")} == {
+        "StreamName": "u",
+        "CurrentShardCount": 2,
+        "TargetShardCount": 3,
+        "StreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/u",
+    }
+    open_shards = kinesis.list_shards(StreamName="u", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert sorted(hash_range(s) for s in open_shards) == [
+        (0, 2**128 // 3 - 1),
+        (2**128 // 3, 2 * (2**128 // 3) - 1),
+        (2 * (2**128 // 3), 2**128 - 1),
+    ]
+    everything = kinesis.list_shards(StreamName="u")["Shards"]
+    by_id = {s["ShardId"]: s for s in everything}
+    for s in everything:
+        parents = [by_id[p] for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]
+        assert all("EndingSequenceNumber" in p["SequenceNumberRange"] for p in parents)
+    total = sum(len(read_closed(kinesis, "u", s["ShardId"])[0]) for s in everything)
+    assert total == 30
+    with pytest.raises(ClientError) as e:
+        kinesis.update_shard_count(StreamName="u", TargetShardCount=7, ScalingType="UNIFORM_SCALING")
+    assert error(e) == (
+        "LimitExceededException",
+        "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: 3, Target shard count: 7",
+    )
+    with pytest.raises(ClientError) as e:
+        kinesis.update_shard_count(StreamName="u", TargetShardCount=1, ScalingType="UNIFORM_SCALING")
+    assert error(e)[0] == "LimitExceededException"
+    assert "scale down below half" in error(e)[1]
+
+
+def test_reshard_is_updating_until_the_delay_passes_on_the_clock(tmp_path, request):
+    gen = serve(tmp_path, request, ["--clock", "manual", "--kinesis-create-delay-ms", "2000"])
+    srv = next(gen)
+    try:
+        k = _client("kinesis", srv.endpoint)
+        k.create_stream(StreamName="s", ShardCount=2)
+        advance_clock(srv.endpoint, 2)
+        k.update_shard_count(StreamName="s", TargetShardCount=4, ScalingType="UNIFORM_SCALING")
+        assert k.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamStatus"] == "UPDATING"
+        # Reads and writes go on while it updates; another reshard waits.
+        k.put_record(StreamName="s", PartitionKey="a", Data=b"x")
+        with pytest.raises(ClientError) as e:
+            k.split_shard(StreamName="s", ShardToSplit="shardId-000000000002", NewStartingHashKey=str(2**100))
+        assert error(e) == ("ResourceInUseException", f"Stream s under account {ACCOUNT} not ACTIVE, instead in state UPDATING")
+        advance_clock(srv.endpoint, 2)
+        assert k.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+    finally:
+        next(gen, None)
+
+
+def test_aws_cli_resharding(aws):
+    aws("kinesis", "create-stream", "--stream-name", "cli", "--shard-count", "2")
+    aws("kinesis", "put-record", "--stream-name", "cli", "--partition-key", "pk", "--data", "hello")
+    aws(
+        "kinesis",
+        "split-shard",
+        "--stream-name",
+        "cli",
+        "--shard-to-split",
+        "shardId-000000000000",
+        "--new-starting-hash-key",
+        str(2**126),
+    )
+    aws(
+        "kinesis",
+        "merge-shards",
+        "--stream-name",
+        "cli",
+        "--shard-to-merge",
+        "shardId-000000000002",
+        "--adjacent-shard-to-merge",
+        "shardId-000000000003",
+    )
+    out = aws("kinesis", "update-shard-count", "--stream-name", "cli", "--target-shard-count", "2", "--scaling-type", "UNIFORM_SCALING")
+    assert out["CurrentShardCount"] == 2 and out["TargetShardCount"] == 2
+    shards = aws("kinesis", "list-shards", "--stream-name", "cli", "--shard-filter", "Type=AT_LATEST")["Shards"]
+    assert len(shards) == 2
+    lineage = {s["ShardId"]: (s.get("ParentShardId"), s.get("AdjacentParentShardId")) for s in aws("kinesis", "list-shards", "--stream-name", "cli")["Shards"]}
+    assert lineage["shardId-000000000002"] == ("shardId-000000000000", None)
+    assert lineage["shardId-000000000004"] == ("shardId-000000000002", "shardId-000000000003")
+    err = aws_error(
+        aws, "kinesis", "split-shard", "--stream-name", "cli", "--shard-to-split", "shardId-000000000000", "--new-starting-hash-key", "5"
+    )
+    assert "InvalidArgumentException" in err and "has already been merged or split" in err
