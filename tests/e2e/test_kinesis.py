@@ -553,3 +553,117 @@ def test_aws_cli_resharding(aws):
         aws, "kinesis", "split-shard", "--stream-name", "cli", "--shard-to-split", "shardId-000000000000", "--new-starting-hash-key", "5"
     )
     assert "InvalidArgumentException" in err and "has already been merged or split" in err
+
+
+# Enhanced fan-out: consumers and SubscribeToShard.
+
+
+def test_stream_consumers(kinesis):
+    kinesis.create_stream(StreamName="c", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="c")["StreamDescriptionSummary"]["StreamARN"]
+    c = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="app")["Consumer"]
+    assert c["ConsumerName"] == "app" and c["ConsumerStatus"] == "ACTIVE"
+    created = int(c["ConsumerCreationTimestamp"].timestamp())
+    assert c["ConsumerARN"] == f"{arn}/consumer/app:{created}"
+    d = kinesis.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+    assert d == dict(c, StreamARN=arn)
+    assert kinesis.describe_stream_consumer(StreamARN=arn, ConsumerName="app")["ConsumerDescription"] == d
+    kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="other")
+    assert [x["ConsumerName"] for x in kinesis.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["app", "other"]
+    page = kinesis.list_stream_consumers(StreamARN=arn, MaxResults=1)
+    assert [x["ConsumerName"] for x in page["Consumers"]] == ["app"]
+    assert [x["ConsumerName"] for x in kinesis.list_stream_consumers(StreamARN=arn, NextToken=page["NextToken"])["Consumers"]] == ["other"]
+    assert kinesis.describe_stream_summary(StreamName="c")["StreamDescriptionSummary"]["ConsumerCount"] == 2
+    with pytest.raises(ClientError) as e:
+        kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="app")
+    assert error(e)[0] == "ResourceInUseException"
+    kinesis.deregister_stream_consumer(ConsumerARN=c["ConsumerARN"])
+    with pytest.raises(ClientError) as e:
+        kinesis.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])
+    assert error(e) == ("ResourceNotFoundException", f"Consumer {c['ConsumerARN']}, account {ACCOUNT} not found.")
+    kinesis.deregister_stream_consumer(StreamARN=arn, ConsumerName="other")
+    assert kinesis.list_stream_consumers(StreamARN=arn)["Consumers"] == []
+
+
+def test_subscribe_to_shard_event_stream(kinesis):
+    kinesis.create_stream(StreamName="efo", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="efo")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="efo-app")["Consumer"]["ConsumerARN"]
+    sent = [kinesis.put_record(StreamName="efo", PartitionKey=f"k{i}", Data=f"r{i}".encode()) for i in range(5)]
+    resp = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer, ShardId="shardId-000000000000", StartingPosition={"Type": "TRIM_HORIZON"}
+    )
+    events = list(resp["EventStream"])
+    assert len(events) == 1
+    ev = events[0]["SubscribeToShardEvent"]
+    assert [r["Data"] for r in ev["Records"]] == [f"r{i}".encode() for i in range(5)]
+    assert [r["SequenceNumber"] for r in ev["Records"]] == [s["SequenceNumber"] for s in sent]
+    assert [r["PartitionKey"] for r in ev["Records"]] == [f"k{i}" for i in range(5)]
+    assert ev["ContinuationSequenceNumber"] == sent[-1]["SequenceNumber"]
+    assert ev["MillisBehindLatest"] == 0
+    # Renewing after the continuation: the next records only.
+    kinesis.put_record(StreamName="efo", PartitionKey="k", Data=b"later")
+    resp = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer,
+        ShardId="shardId-000000000000",
+        StartingPosition={"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": ev["ContinuationSequenceNumber"]},
+    )
+    ev2 = [e["SubscribeToShardEvent"] for e in resp["EventStream"]]
+    assert [r["Data"] for r in ev2[0]["Records"]] == [b"later"]
+    # A closed shard read to its end names its children.
+    kinesis.split_shard(StreamName="efo", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+    resp = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer,
+        ShardId="shardId-000000000000",
+        StartingPosition={"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": ev2[0]["ContinuationSequenceNumber"]},
+    )
+    ev3 = [e["SubscribeToShardEvent"] for e in resp["EventStream"]][0]
+    assert ev3["Records"] == []
+    assert [c["ShardId"] for c in ev3["ChildShards"]] == ["shardId-000000000001", "shardId-000000000002"]
+    with pytest.raises(ClientError) as e:
+        kinesis.subscribe_to_shard(
+            ConsumerARN=consumer.replace("efo-app", "nope"), ShardId="shardId-000000000000", StartingPosition={"Type": "LATEST"}
+        )
+    assert error(e)[0] == "ResourceNotFoundException"
+
+
+def test_subscribe_waits_for_a_record_or_the_window(kinesis, endpoint):
+    import threading
+
+    kinesis.create_stream(StreamName="w", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="w")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="w")["Consumer"]["ConsumerARN"]
+    got = {}
+
+    def subscribe():
+        resp = kinesis.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000", StartingPosition={"Type": "LATEST"})
+        got["events"] = [e["SubscribeToShardEvent"] for e in resp["EventStream"]]
+
+    t = threading.Thread(target=subscribe)
+    t.start()
+    # The subscription waits (the manual clock does not move): a put wakes it.
+    t.join(0.5)
+    assert t.is_alive()
+    kinesis.put_record(StreamName="w", PartitionKey="k", Data=b"woke")
+    t.join(10)
+    assert [r["Data"] for r in got["events"][0]["Records"]] == [b"woke"]
+    # Nothing to send: one empty event when the window passes on the clock.
+    t = threading.Thread(target=subscribe)
+    t.start()
+    t.join(0.5)
+    advance_clock(endpoint, 5)
+    t.join(10)
+    assert got["events"][0]["Records"] == [] and got["events"][0]["MillisBehindLatest"] == 0
+
+
+def test_aws_cli_consumers(aws):
+    aws("kinesis", "create-stream", "--stream-name", "cli", "--shard-count", "1")
+    arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/cli"
+    c = aws("kinesis", "register-stream-consumer", "--stream-arn", arn, "--consumer-name", "cli-app")["Consumer"]
+    assert c["ConsumerARN"].startswith(f"{arn}/consumer/cli-app:")
+    listed = aws("kinesis", "list-stream-consumers", "--stream-arn", arn)["Consumers"]
+    assert [x["ConsumerName"] for x in listed] == ["cli-app"]
+    d = aws("kinesis", "describe-stream-consumer", "--consumer-arn", c["ConsumerARN"])["ConsumerDescription"]
+    assert d["StreamARN"] == arn and d["ConsumerStatus"] == "ACTIVE"
+    aws("kinesis", "deregister-stream-consumer", "--consumer-arn", c["ConsumerARN"])
+    assert aws("kinesis", "list-stream-consumers", "--stream-arn", arn)["Consumers"] == []

@@ -27,19 +27,24 @@ pub const OPERATIONS: &[&str] = &[
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
     "DeleteStream",
+    "DeregisterStreamConsumer",
     "DescribeStream",
+    "DescribeStreamConsumer",
     "DescribeStreamSummary",
     "GetRecords",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
+    "ListStreamConsumers",
     "ListStreams",
     "ListTagsForStream",
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
+    "SubscribeToShard",
     "UpdateShardCount",
 ];
 
@@ -74,6 +79,17 @@ impl lb_protocol::Service for KinesisApi {
         let cbor = req
             .header("content-type")
             .is_some_and(|t| t.starts_with(crate::cbor::CONTENT_TYPE));
+        if req.operation == "SubscribeToShard" && !cbor {
+            // The one operation that waits: an event stream answered once records are there.
+            let kinesis = Arc::clone(&self.kinesis);
+            return Box::pin(async move {
+                let ctx = req.ctx.clone();
+                match kinesis.subscribe_to_shard(req.ctx, req.body).await {
+                    Ok(resp) => resp,
+                    Err(e) => error_response(&ctx, "SubscribeToShard", &e),
+                }
+            });
+        }
         let resp = if cbor {
             handle_cbor(&self.kinesis, &req.ctx, &req.operation, &req.body)
         } else {
@@ -122,20 +138,22 @@ impl lb_protocol::Service for KinesisApi {
 pub fn handle_json(kinesis: &Kinesis, ctx: &RequestContext, operation: &str, body: &[u8]) -> Response<Bytes> {
     match execute(kinesis, ctx, operation, body) {
         Ok(v) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
-        Err(e) => {
-            debug!(op = operation, code = %e.code, message = %e.message, "kinesis error");
-            lb_protocol::json::error_response(
-                VERSION,
-                &JsonError {
-                    status: e.status,
-                    type_name: &e.code,
-                    message: &e.message,
-                    query_error: None,
-                },
-                &ctx.request_id,
-            )
-        }
+        Err(e) => error_response(ctx, operation, &e),
     }
+}
+
+fn error_response(ctx: &RequestContext, operation: &str, e: &AwsError) -> Response<Bytes> {
+    debug!(op = operation, code = %e.code, message = %e.message, "kinesis error");
+    lb_protocol::json::error_response(
+        VERSION,
+        &JsonError {
+            status: e.status,
+            type_name: &e.code,
+            message: &e.message,
+            query_error: None,
+        },
+        &ctx.request_id,
+    )
 }
 
 /// Answers one CBOR request (`Content-Type: application/x-amz-cbor-1.1`): the same operations,
@@ -206,6 +224,13 @@ fn execute(k: &Kinesis, ctx: &RequestContext, operation: &str, body: &[u8]) -> R
             empty()
         }
         "UpdateShardCount" => k.update_shard_count(r, a, &input(body)?)?,
+        "RegisterStreamConsumer" => k.register_consumer(r, a, &input(body)?)?,
+        "DescribeStreamConsumer" => k.describe_consumer(r, a, &input(body)?)?,
+        "ListStreamConsumers" => k.list_consumers(r, a, &input(body)?)?,
+        "DeregisterStreamConsumer" => {
+            k.deregister_consumer(r, a, &input(body)?)?;
+            empty()
+        }
         "IncreaseStreamRetentionPeriod" => {
             k.change_retention(r, a, &input::<RetentionInput>(body)?, true)?;
             empty()

@@ -7,20 +7,24 @@
 //! - [`store`]: streams per region and account, each shard's records behind its own short-held
 //!   lock, retention and the process-wide bound on stored records (oldest dropped first, counted).
 //! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
+//! - [`consumers`]: enhanced fan-out consumers (register, describe, list, deregister).
 //! - [`reshard`]: SplitShard, MergeShards, UpdateShardCount and ListShards' filters.
 //! - [`source`]: the stream as an [`lb_core::stream::StreamSource`], read by other services'
 //!   pollers by ARN.
+//! - [`subscribe`]: SubscribeToShard's event stream (a short subscription, see there).
 //! - [`target`]: the stream as a delivery `Target` (EventBridge, Pipes, Scheduler → Kinesis).
 //! - [`api`]: the wire edge (AWS JSON 1.1), and [`cbor`]: the same operations in CBOR.
 
 pub mod api;
 pub mod cbor;
+pub mod consumers;
 pub mod errors;
 pub mod keys;
 pub mod reshard;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod subscribe;
 pub mod target;
 
 #[cfg(test)]

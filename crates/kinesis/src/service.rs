@@ -219,7 +219,7 @@ fn shard_json(s: &Shard) -> Value {
 }
 
 /// GetRecords' `ChildShards` at the end of a closed shard.
-fn child_shards_json(children: &[Arc<Shard>]) -> Value {
+pub(crate) fn child_shards_json(children: &[Arc<Shard>]) -> Value {
     children
         .iter()
         .map(|c| {
@@ -351,7 +351,7 @@ impl Kinesis {
             "EnhancedMonitoring": [{ "ShardLevelMetrics": [] }],
             "EncryptionType": "NONE",
             "OpenShardCount": s.open_shard_count(),
-            "ConsumerCount": 0,
+            "ConsumerCount": s.consumers().len(),
         }}))
     }
 

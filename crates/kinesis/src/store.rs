@@ -275,6 +275,8 @@ pub struct Stream {
     /// When each UpdateShardCount of the last 24 hours ran (AWS's ten scaling operations per
     /// rolling day).
     pub scalings: Mutex<VecDeque<u64>>,
+    /// Enhanced fan-out consumers, in registration order.
+    pub consumers: Mutex<Vec<crate::consumers::Consumer>>,
 }
 
 impl Stream {
@@ -304,6 +306,7 @@ impl Stream {
             tags: Mutex::new(BTreeMap::new()),
             deleted: AtomicBool::new(false),
             scalings: Mutex::new(VecDeque::new()),
+            consumers: Mutex::new(Vec::new()),
         }
     }
 
@@ -361,6 +364,10 @@ impl Stream {
 
     pub fn open_shard_count(&self) -> usize {
         self.table().open.len()
+    }
+
+    pub fn consumers(&self) -> MutexGuard<'_, Vec<crate::consumers::Consumer>> {
+        self.consumers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn tags(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
