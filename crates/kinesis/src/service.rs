@@ -25,6 +25,8 @@ pub const ON_DEMAND_SHARDS: u32 = 4;
 pub const MAX_SHARDS: u32 = 500;
 /// The largest record (`MaxRecordSizeInKiB` defaults to 1024).
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// The most data (and partition keys) one PutRecords call carries.
+pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
 /// The most data one GetRecords call returns.
 pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
 const MIN_RETENTION: u32 = 24;
@@ -444,25 +446,26 @@ impl Kinesis {
     }
 
     /// Validates one entry, returns its hash key, partition key and data.
-    fn entry(e: PutRecordsEntry, prefix: &str) -> Result<(u128, Arc<str>, Bytes), AwsError> {
-        let data = e.data.ok_or_else(|| missing(&format!("{prefix}data")))?;
+    /// `n`: the entry's position in PutRecords (from 1), for the member names of errors.
+    fn entry(e: PutRecordsEntry, n: Option<usize>) -> Result<(u128, Arc<str>, Bytes), AwsError> {
+        // Built only for an error.
+        let member = |m: &str| n.map_or_else(|| m.to_owned(), |n| format!("records.{n}.member.{m}"));
+        let data = e.data.ok_or_else(|| missing(&member("data")))?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(data.as_bytes())
             .map_err(|_| AwsError::new("SerializationException", 400, "Data is not valid base64"))?;
         if data.len() > MAX_RECORD_BYTES {
             return Err(constraint(
                 "java.nio.HeapByteBuffer",
-                &format!("{prefix}data"),
+                &member("data"),
                 "Member must have length less than or equal to 1048576",
             ));
         }
-        let pk = e
-            .partition_key
-            .ok_or_else(|| missing(&format!("{prefix}partitionKey")))?;
+        let pk = e.partition_key.ok_or_else(|| missing(&member("partitionKey")))?;
         if pk.is_empty() || pk.chars().count() > 256 {
             return Err(constraint(
                 &pk,
-                &format!("{prefix}partitionKey"),
+                &member("partitionKey"),
                 "Member must have length between 1 and 256",
             ));
         }
@@ -483,7 +486,7 @@ impl Kinesis {
 
     pub fn put_record(&self, region: &str, account: &str, i: PutRecordInput) -> Result<Value, AwsError> {
         let s = self.stream(region, account, &i.stream)?;
-        let (hash, pk, data) = Self::entry(i.entry, "")?;
+        let (hash, pk, data) = Self::entry(i.entry, None)?;
         let out = {
             let table = s.table();
             let shard = table.shard_for(hash);
@@ -515,17 +518,30 @@ impl Kinesis {
         let entries = records
             .into_iter()
             .enumerate()
-            .map(|(n, e)| Self::entry(e, &format!("records.{}.member.", n + 1)))
+            .map(|(n, e)| Self::entry(e, Some(n + 1)))
             .collect::<Result<Vec<_>, _>>()?;
+        // AWS: up to 5 MiB for the entire request, including partition keys (text as moto words
+        // it).
+        let total: usize = entries.iter().map(|(_, pk, data)| pk.len() + data.len()).sum();
+        if total > MAX_PUT_RECORDS_BYTES {
+            return Err(invalid("Records size exceeds 5 MB limit"));
+        }
         let now = self.now();
         let mut failed = 0;
         let table = s.table();
+        let mut touched = crate::store::Touched::default();
         let results: Vec<Value> = entries
             .into_iter()
             .map(|(hash, pk, data)| {
                 let shard = table.shard_for(hash);
-                match self.store.append(&s, shard, pk, data, now, self.config.shard_limits) {
-                    Some(r) => json!({ "ShardId": shard.id, "SequenceNumber": shard.sequence_number(&r) }),
+                match self
+                    .store
+                    .append_quietly(&s, shard, pk, data, now, self.config.shard_limits)
+                {
+                    Some(r) => {
+                        touched.add(shard);
+                        json!({ "ShardId": shard.id, "SequenceNumber": shard.sequence_number(&r) })
+                    }
                     None => {
                         failed += 1;
                         json!({
@@ -536,6 +552,7 @@ impl Kinesis {
                 }
             })
             .collect();
+        touched.wake(&table);
         drop(table);
         self.store.enforce_bound(self.config.max_records);
         Ok(json!({ "FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE" }))

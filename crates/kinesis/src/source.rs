@@ -340,6 +340,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn wait_is_woken_by_a_batch_and_by_a_delivery() {
+        use lb_core::deliver::{Message, Target};
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(T0));
+        let k = Arc::new(Kinesis::new(Arc::clone(&clock), KinesisConfig::default()));
+        create(&k, "s", 1);
+        let shard = "shardId-000000000000";
+        for round in 0..2 {
+            let from = k.position(&arn("s"), shard, &StartingPosition::Latest).unwrap();
+            let waiter = {
+                let k = Arc::clone(&k);
+                tokio::spawn(async move { k.wait(&arn("s"), "shardId-000000000000", from, T0 + 60_000).await })
+            };
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            let before = clock.now_millis();
+            if round == 0 {
+                k.put_records(
+                    R,
+                    A,
+                    serde_json::from_value(json!({"StreamName": "s", "Records": [
+                        {"PartitionKey": "a", "Data": "eA=="}, {"PartitionKey": "b", "Data": "eQ=="}]}))
+                    .unwrap(),
+                )
+                .unwrap();
+            } else {
+                let mut m = Message::new("z");
+                m.group_id = Some("k".into());
+                k.deliver(&arn("s"), &m).await.unwrap();
+            }
+            waiter.await.unwrap();
+            assert_eq!(clock.now_millis(), before);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn wait_ends_at_the_clock_deadline() {
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(T0));
         let k = Arc::new(Kinesis::new(Arc::clone(&clock), KinesisConfig::default()));

@@ -375,6 +375,29 @@ impl Stream {
     }
 }
 
+/// The shards a batch appended to, woken once each at the end.
+#[derive(Debug, Default)]
+pub struct Touched(Vec<bool>);
+
+impl Touched {
+    pub fn add(&mut self, shard: &Shard) {
+        let i = shard.index as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, false);
+        }
+        self.0[i] = true;
+    }
+
+    /// Wakes the readers of every shard touched.
+    pub fn wake(&self, table: &ShardTable) {
+        for (i, _) in self.0.iter().enumerate().filter(|(_, t)| **t) {
+            if let Some(s) = table.all.get(i) {
+                s.notify.notify_waiters();
+            }
+        }
+    }
+}
+
 /// What [`Store::read`] found.
 #[derive(Debug)]
 pub struct ShardRead {
@@ -483,6 +506,22 @@ impl Store {
         now: u64,
         limits: bool,
     ) -> Option<Record> {
+        let r = self.append_quietly(stream, shard, partition_key, data, now, limits)?;
+        shard.notify.notify_waiters();
+        Some(r)
+    }
+
+    /// [`Store::append`] without waking the shard's readers: a batch wakes each shard it
+    /// touched once, after its last append ([`Touched`]).
+    pub fn append_quietly(
+        &self,
+        stream: &Stream,
+        shard: &Shard,
+        partition_key: Arc<str>,
+        data: Bytes,
+        now: u64,
+        limits: bool,
+    ) -> Option<Record> {
         let record = {
             let mut log = shard.log();
             self.expire(&mut log, stream.retention_millis(), now);
@@ -513,7 +552,6 @@ impl Store {
             r
         };
         self.stored.fetch_add(1, Ordering::Relaxed);
-        shard.notify.notify_waiters();
         Some(record)
     }
 

@@ -50,40 +50,47 @@ impl Kinesis {
         let now = self.now();
         let results = {
             let table = stream.table();
-            msgs.map(|m| {
-                let key: Arc<str> = match m.group_id.as_deref() {
-                    Some(k) => Arc::from(k),
-                    None => lb_core::ids::uuid_shared(),
-                };
-                if key.is_empty() || key.chars().count() > 256 {
-                    return Err(from_aws(&errors::constraint(
-                        &key,
-                        "partitionKey",
-                        "Member must have length between 1 and 256",
-                    )));
-                }
-                if m.body.len() > MAX_RECORD_BYTES {
-                    return Err(from_aws(&errors::constraint(
-                        "java.nio.HeapByteBuffer",
-                        "data",
-                        "Member must have length less than or equal to 1048576",
-                    )));
-                }
-                let shard = table.shard_for(crate::keys::hash_key(&key));
-                let data = Bytes::copy_from_slice(m.body.as_bytes());
-                match self
-                    .store
-                    .append(&stream, shard, key, data, now, self.config.shard_limits)
-                {
-                    Some(_) => Ok(()),
-                    None => Err(from_aws(&errors::throughput_exceeded(
-                        &shard.id,
-                        &stream.name,
-                        &arn.account,
-                    ))),
-                }
-            })
-            .collect()
+            let mut touched = crate::store::Touched::default();
+            let results = msgs
+                .map(|m| {
+                    let key: Arc<str> = match m.group_id.as_deref() {
+                        Some(k) => Arc::from(k),
+                        None => lb_core::ids::uuid_shared(),
+                    };
+                    if key.is_empty() || key.chars().count() > 256 {
+                        return Err(from_aws(&errors::constraint(
+                            &key,
+                            "partitionKey",
+                            "Member must have length between 1 and 256",
+                        )));
+                    }
+                    if m.body.len() > MAX_RECORD_BYTES {
+                        return Err(from_aws(&errors::constraint(
+                            "java.nio.HeapByteBuffer",
+                            "data",
+                            "Member must have length less than or equal to 1048576",
+                        )));
+                    }
+                    let shard = table.shard_for(crate::keys::hash_key(&key));
+                    let data = Bytes::copy_from_slice(m.body.as_bytes());
+                    match self
+                        .store
+                        .append_quietly(&stream, shard, key, data, now, self.config.shard_limits)
+                    {
+                        Some(_) => {
+                            touched.add(shard);
+                            Ok(())
+                        }
+                        None => Err(from_aws(&errors::throughput_exceeded(
+                            &shard.id,
+                            &stream.name,
+                            &arn.account,
+                        ))),
+                    }
+                })
+                .collect();
+            touched.wake(&table);
+            results
         };
         self.store.enforce_bound(self.config.max_records);
         results
