@@ -704,8 +704,9 @@ impl Kinesis {
         let mut current = s.tags();
         let added = tags.keys().filter(|k| !current.contains_key(*k)).count();
         if current.len() + added > 50 {
-            return Err(errors::limit_exceeded(format!(
-                "Failed to add tags to stream {} under account {account} because a given stream cannot have more than 50 tags.",
+            // AWS's code and wording as kinesalite recorded them (when the limit was 10 tags).
+            return Err(invalid(format!(
+                "Failed to add tags to stream {} under account {account} because a given stream cannot have more than 50 tags associated with it.",
                 s.name
             )));
         }
@@ -750,6 +751,7 @@ impl Kinesis {
             .retention_period_hours
             .ok_or_else(|| missing("retentionPeriodHours"))?;
         let s = self.stream(region, account, &i.stream)?;
+        // The retention texts are AWS's as moto reproduces them (moto/kinesis/exceptions.py).
         if hours < i64::from(MIN_RETENTION) {
             return Err(invalid(format!(
                 "Minimum allowed retention period is {MIN_RETENTION} hours. Requested retention period ({hours} hours) is too short."
