@@ -15,7 +15,12 @@ use serde_json::{Map, Number, Value};
 pub const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 
 /// Members that are timestamps in the operations served.
-const TIMESTAMPS: &[&str] = &["Timestamp", "ApproximateArrivalTimestamp", "StreamCreationTimestamp"];
+const TIMESTAMPS: &[&str] = &[
+    "Timestamp",
+    "ApproximateArrivalTimestamp",
+    "StreamCreationTimestamp",
+    "ConsumerCreationTimestamp",
+];
 /// Members that are blobs.
 const BLOBS: &[&str] = &["Data"];
 
