@@ -667,3 +667,31 @@ def test_aws_cli_consumers(aws):
     assert d["StreamARN"] == arn and d["ConsumerStatus"] == "ACTIVE"
     aws("kinesis", "deregister-stream-consumer", "--consumer-arn", c["ConsumerARN"])
     assert aws("kinesis", "list-stream-consumers", "--stream-arn", arn)["Consumers"] == []
+
+
+def test_dry_run_and_stream_creation_timestamp(kinesis):
+    kinesis.create_stream(StreamName="d", ShardCount=1)
+    for call in (
+        lambda: kinesis.put_record(StreamName="d", PartitionKey="k", Data=b"x", DryRun=True),
+        lambda: kinesis.put_records(StreamName="d", Records=[{"PartitionKey": "k", "Data": b"x"}], DryRun=True),
+        lambda: kinesis.get_shard_iterator(StreamName="d", ShardId="shardId-000000000000", ShardIteratorType="LATEST", DryRun=True),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error(e)[0] == "DryRunOperationException"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    it = kinesis.get_shard_iterator(StreamName="d", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    with pytest.raises(ClientError) as e:
+        kinesis.get_records(ShardIterator=it, DryRun=True)
+    assert error(e)[0] == "DryRunOperationException"
+    # Nothing was written.
+    assert kinesis.get_records(ShardIterator=it)["Records"] == []
+    # A dry run of a bad request gets the request's own error.
+    with pytest.raises(ClientError) as e:
+        kinesis.put_record(StreamName="nope", PartitionKey="k", Data=b"x", DryRun=True)
+    assert error(e)[0] == "ResourceNotFoundException"
+    created = kinesis.describe_stream_summary(StreamName="d")["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    assert len(kinesis.list_shards(StreamName="d", StreamCreationTimestamp=created)["Shards"]) == 1
+    with pytest.raises(ClientError) as e:
+        kinesis.list_shards(StreamName="d", StreamCreationTimestamp=created.timestamp() - 60)
+    assert error(e)[0] == "ResourceNotFoundException"

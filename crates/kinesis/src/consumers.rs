@@ -29,6 +29,9 @@ pub struct Consumer {
     pub arn: String,
     pub created_millis: u64,
     pub active_at_millis: u64,
+    /// The tags given at registration (kept with the consumer; localbridge has no
+    /// ListTagsForResource yet to read them back).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Consumer {
@@ -61,6 +64,8 @@ pub struct ConsumerInput {
     pub next_token: Option<String>,
     pub max_results: Option<i64>,
     pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// Epoch seconds (ListStreamConsumers).
+    pub stream_creation_timestamp: Option<f64>,
 }
 
 fn check_consumer_name(name: &str) -> Result<(), AwsError> {
@@ -171,6 +176,7 @@ impl Kinesis {
             arn: format!("{}/consumer/{name}:{}", stream.arn, now / 1000),
             created_millis: now,
             active_at_millis: now.saturating_add(self.config.create_delay_millis),
+            tags: i.tags.clone().unwrap_or_default(),
         };
         let out = json!({ "Consumer": consumer.json(now) });
         consumers.push(consumer);
@@ -200,6 +206,7 @@ impl Kinesis {
             }
         }
         let stream = self.stream_of_arn(region, account, stream_arn)?;
+        crate::service::check_creation(&stream, i.stream_creation_timestamp, account)?;
         let limit = usize::try_from(i.max_results.unwrap_or(100).min(100)).unwrap_or(100);
         let skip = match &i.next_token {
             Some(t) => t

@@ -82,6 +82,8 @@ pub struct ListShardsInput {
     pub exclusive_start_shard_id: Option<String>,
     pub max_results: Option<i64>,
     pub shard_filter: Option<crate::reshard::ShardFilter>,
+    /// Epoch seconds: which of the streams that had this name.
+    pub stream_creation_timestamp: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +102,7 @@ pub struct PutRecordInput {
     #[serde(flatten)]
     pub entry: PutRecordsEntry,
     pub sequence_number_for_ordering: Option<String>,
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +111,7 @@ pub struct PutRecordsInput {
     #[serde(flatten)]
     pub stream: StreamRef,
     pub records: Option<Vec<PutRecordsEntry>>,
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +124,7 @@ pub struct GetShardIteratorInput {
     pub starting_sequence_number: Option<String>,
     /// Epoch seconds.
     pub timestamp: Option<f64>,
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +132,7 @@ pub struct GetShardIteratorInput {
 pub struct GetRecordsInput {
     pub shard_iterator: Option<String>,
     pub limit: Option<i64>,
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -417,11 +423,11 @@ impl Kinesis {
                 });
                 (self.stream(region, account, &r)?, Some(shard.to_owned()), filter)
             }
-            None => (
-                self.stream(region, account, &i.stream)?,
-                i.exclusive_start_shard_id.clone(),
-                i.shard_filter.clone(),
-            ),
+            None => {
+                let s = self.stream(region, account, &i.stream)?;
+                check_creation(&s, i.stream_creation_timestamp, account)?;
+                (s, i.exclusive_start_shard_id.clone(), i.shard_filter.clone())
+            }
         };
         let limit = usize::try_from(i.max_results.unwrap_or(1000).min(1000)).unwrap_or(1000);
         let shards: Vec<Arc<Shard>> = self
@@ -487,6 +493,7 @@ impl Kinesis {
     pub fn put_record(&self, region: &str, account: &str, i: PutRecordInput) -> Result<Value, AwsError> {
         let s = self.stream(region, account, &i.stream)?;
         let (hash, pk, data) = Self::entry(i.entry, None)?;
+        dry_run(i.dry_run)?;
         let out = {
             let table = s.table();
             let shard = table.shard_for(hash);
@@ -526,6 +533,7 @@ impl Kinesis {
         if total > MAX_PUT_RECORDS_BYTES {
             return Err(invalid("Records size exceeds 5 MB limit"));
         }
+        dry_run(i.dry_run)?;
         let now = self.now();
         let mut failed = 0;
         let table = s.table();
@@ -635,6 +643,7 @@ impl Kinesis {
             position,
             issued_millis: now,
         };
+        dry_run(i.dry_run)?;
         Ok(json!({ "ShardIterator": it.encode() }))
     }
 
@@ -657,6 +666,7 @@ impl Kinesis {
         if now.saturating_sub(it.issued_millis) > ITERATOR_TTL_MILLIS {
             return Err(errors::iterator_expired(it.issued_millis, now, ITERATOR_TTL_MILLIS));
         }
+        dry_run(i.dry_run)?;
         let limit = usize::try_from(i.limit.unwrap_or(10_000)).unwrap_or(10_000);
         let read = self.store.read(&s, &shard, it.position, limit, MAX_GET_BYTES, now);
         let (batch, next, behind) = (read.records, read.next, read.millis_behind);
@@ -778,6 +788,29 @@ impl Kinesis {
         s.retention_hours.store(hours as u32, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// `StreamCreationTimestamp` names a stream of that name created at another time: that one is
+/// gone.
+pub(crate) fn check_creation(s: &Stream, at: Option<f64>, account: &str) -> Result<(), AwsError> {
+    match at {
+        Some(t) if (t * 1000.0).round() as u64 != s.created_millis => Err(errors::stream_not_found(&s.name, account)),
+        _ => Ok(()),
+    }
+}
+
+/// `DryRun`: every check passed, so AWS answers `DryRunOperationException` (HTTP 400) without
+/// running the operation ("Test your permissions and request inputs with dry run", Kinesis
+/// Data Streams developer guide; the message wording is ours).
+pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), AwsError> {
+    if flag == Some(true) {
+        return Err(AwsError::new(
+            "DryRunOperationException",
+            400,
+            "The request would have succeeded without the DryRun parameter.",
+        ));
+    }
+    Ok(())
 }
 
 fn encode_token(s: &str) -> String {

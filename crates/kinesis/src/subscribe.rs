@@ -52,6 +52,7 @@ pub struct SubscribeToShardInput {
     pub consumer_arn: Option<String>,
     pub shard_id: Option<String>,
     pub starting_position: Option<SubscribeStartingPosition>,
+    pub dry_run: Option<bool>,
 }
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
@@ -197,6 +198,7 @@ impl Kinesis {
             .map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))?;
         let (arn, shard_id, start) = self.subscription(&ctx, &i)?;
         let from = self.position(&arn, &shard_id, &start)?;
+        crate::service::dry_run(i.dry_run)?;
         let deadline = self.now().saturating_add(SUBSCRIPTION_WINDOW_MILLIS);
         self.wait(&arn, &shard_id, from, deadline).await;
         let read = self.read(&arn, &shard_id, from, MAX_EVENT_RECORDS)?;
