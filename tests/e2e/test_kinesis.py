@@ -695,3 +695,24 @@ def test_dry_run_and_stream_creation_timestamp(kinesis):
     with pytest.raises(ClientError) as e:
         kinesis.list_shards(StreamName="d", StreamCreationTimestamp=created.timestamp() - 60)
     assert error(e)[0] == "ResourceNotFoundException"
+
+
+def test_eventbridge_rule_delivers_to_a_stream(kinesis, events, endpoint):
+    """The `kinesis` delivery target: an EventBridge rule's event lands as one record whose data
+    is the event (the partition key is the producer's business: see the EventBridge target)."""
+    from conftest import settle
+
+    kinesis.create_stream(StreamName="eb", ShardCount=2)
+    events.put_rule(Name="to-kinesis", EventPattern=json.dumps({"source": ["app"]}))
+    events.put_targets(
+        Rule="to-kinesis", Targets=[{"Id": "k", "Arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/eb"}]
+    )
+    sent = events.put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": json.dumps({"n": i})} for i in range(3)])
+    assert sent["FailedEntryCount"] == 0
+    settle(endpoint)
+    got = []
+    for s in kinesis.list_shards(StreamName="eb")["Shards"]:
+        records, _ = read_all(kinesis, "eb", s["ShardId"])
+        got += [json.loads(r["Data"]) for r in records]
+    assert sorted(e["detail"]["n"] for e in got) == [0, 1, 2]
+    assert sorted(e["id"] for e in got) == sorted(e["EventId"] for e in sent["Entries"])
