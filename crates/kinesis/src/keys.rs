@@ -54,13 +54,22 @@ pub fn shard_index(id: &str) -> Option<u32> {
 
 /// The sequence number of record `index` of a shard.
 pub fn sequence_number(shard_created_secs: u64, shard: u32, index: u64, arrival_millis: u64) -> String {
-    format!(
-        "49{:010}{:06}{:020}{:018}",
-        shard_created_secs % 10_000_000_000,
-        shard % 1_000_000,
-        index,
-        arrival_millis % 1_000_000_000_000_000_000
-    )
+    // Digits written in place: one of these per record put and per record read, so no
+    // formatting machinery (it showed in PutRecords' profile).
+    fn digits(out: &mut [u8], mut v: u64) {
+        for d in out.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    let mut buf = [b'0'; 56];
+    buf[0] = b'4';
+    buf[1] = b'9';
+    digits(&mut buf[2..12], shard_created_secs % 10_000_000_000);
+    digits(&mut buf[12..18], u64::from(shard % 1_000_000));
+    digits(&mut buf[18..38], index);
+    digits(&mut buf[38..56], arrival_millis % 1_000_000_000_000_000_000);
+    buf.iter().map(|&b| b as char).collect()
 }
 
 /// What a sequence number of ours says: `(shard creation seconds, shard index, record index)`.

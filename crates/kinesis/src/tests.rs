@@ -56,6 +56,22 @@ fn sequence_numbers_round_trip_and_order() {
     assert!(a < b);
     assert_eq!(keys::parse_sequence_number(&b), Some((1_800_000_000, 3, 2)));
     assert_eq!(keys::parse_sequence_number("123"), None);
+    for (c, sh, i, t) in [
+        (0, 0, 0, 0),
+        (1_800_000_000, 7, 42, T0),
+        (u64::MAX, u32::MAX, u64::MAX, u64::MAX),
+    ] {
+        assert_eq!(
+            keys::sequence_number(c, sh, i, t),
+            format!(
+                "49{:010}{:06}{:020}{:018}",
+                c % 10_000_000_000,
+                sh % 1_000_000,
+                i,
+                t % 1_000_000_000_000_000_000
+            )
+        );
+    }
 }
 
 #[test]
