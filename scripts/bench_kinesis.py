@@ -188,7 +188,7 @@ def main():
 
     rows = []
     for run in range(args.runs):
-        proc, endpoint = benchlib.start(args.bin, ["--kinesis-max-records", "2000000"], "info")
+        proc, endpoint = benchlib.start(args.bin, ["--kinesis-max-records", "500000"], "info")
         try:
             c = kinesis_raw(endpoint)
             c.call("CreateStream", {"StreamName": "bench", "ShardCount": args.shards})

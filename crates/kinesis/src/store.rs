@@ -588,26 +588,42 @@ impl Store {
         }
     }
 
-    /// Drops the oldest records over all streams until at most `max` are stored.
+    /// Drops the oldest records over all streams until at most `max` are stored: the streams
+    /// are collected once, then each drop takes the oldest front among their shards and, while
+    /// that shard's next record is still older than every other shard's front, keeps taking
+    /// from it (so a full store pays one scan of the shards per run, not per record).
     pub fn enforce_bound(&self, max: usize) {
+        if self.stored.load(Ordering::Relaxed) <= max {
+            return;
+        }
+        let streams: Vec<Arc<Stream>> = {
+            let s = self.streams.read().unwrap_or_else(PoisonError::into_inner);
+            s.values().cloned().collect()
+        };
         while self.stored.load(Ordering::Relaxed) > max {
-            let streams: Vec<Arc<Stream>> = {
-                let s = self.streams.read().unwrap_or_else(PoisonError::into_inner);
-                s.values().cloned().collect()
-            };
+            // The oldest front, and the second oldest (the bound of a run from the oldest).
             let mut oldest: Option<(u64, Arc<Shard>)> = None;
+            let mut second = u64::MAX;
             for stream in &streams {
                 for shard in &stream.table().all {
                     let front = shard.log().records.front().map(|r| r.global);
                     if let Some(g) = front {
-                        if oldest.as_ref().is_none_or(|(o, _)| g < *o) {
-                            oldest = Some((g, Arc::clone(shard)));
+                        match &oldest {
+                            Some((o, _)) if g >= *o => second = second.min(g),
+                            _ => {
+                                if let Some((o, _)) = &oldest {
+                                    second = second.min(*o);
+                                }
+                                oldest = Some((g, Arc::clone(shard)));
+                            }
                         }
                     }
                 }
             }
             let Some((_, shard)) = oldest else { return };
-            if shard.log().records.pop_front().is_some() {
+            let mut log = shard.log();
+            while self.stored.load(Ordering::Relaxed) > max && log.records.front().is_some_and(|r| r.global < second) {
+                log.records.pop_front();
                 self.stored.fetch_sub(1, Ordering::Relaxed);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
