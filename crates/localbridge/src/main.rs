@@ -290,6 +290,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         Some(engine.clone()),
         Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
         Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
+        None,
     );
     registry.register("lambda", lambda.clone());
     let reaper = {
