@@ -311,6 +311,19 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
 
+    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
+        Arc::clone(&clock),
+        lb_kinesis::KinesisConfig {
+            max_records: args.kinesis_max_records,
+            create_delay_millis: args.kinesis_create_delay_ms,
+            shard_limits: args.kinesis_shard_limits,
+        },
+    ));
+    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
+    // Firehose): handed to each of them here.
+    #[allow(unused_variables)]
+    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -338,14 +351,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
-        .service(lb_kinesis::api::KinesisApi::new(Arc::new(lb_kinesis::Kinesis::new(
-            Arc::clone(&clock),
-            lb_kinesis::KinesisConfig {
-                max_records: args.kinesis_max_records,
-                create_delay_millis: args.kinesis_create_delay_ms,
-                shard_limits: args.kinesis_shard_limits,
-            },
-        ))))
+        .service(lb_kinesis::api::KinesisApi::new(Arc::clone(&kinesis)))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
