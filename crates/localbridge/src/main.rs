@@ -273,6 +273,18 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             .join(format!("localbridge-{}", std::process::id()))
             .join("lambda")
     });
+    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
+        Arc::clone(&clock),
+        lb_kinesis::KinesisConfig {
+            max_records: args.kinesis_max_records,
+            create_delay_millis: args.kinesis_create_delay_ms,
+            shard_limits: args.kinesis_shard_limits,
+        },
+    ));
+    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
+    // Firehose): handed to each of them here.
+    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+
     let lambda = lb_lambda::Lambda::new(
         lb_lambda::LambdaConfig {
             root: lambda_root.clone(),
@@ -290,7 +302,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         Some(engine.clone()),
         Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
         Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
-        None,
+        Some(Arc::clone(&kinesis_source)),
     );
     registry.register("lambda", lambda.clone());
     let reaper = {
@@ -310,19 +322,6 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         lb_scheduler::SchedulerConfig::default(),
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
-
-    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
-        Arc::clone(&clock),
-        lb_kinesis::KinesisConfig {
-            max_records: args.kinesis_max_records,
-            create_delay_millis: args.kinesis_create_delay_ms,
-            shard_limits: args.kinesis_shard_limits,
-        },
-    ));
-    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
-    // Firehose): handed to each of them here.
-    #[allow(unused_variables)]
-    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
 
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
