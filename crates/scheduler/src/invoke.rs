@@ -577,4 +577,29 @@ mod tests {
         let err = plan.messages(Some(r#"{"MessageBody":"x"}"#), &ctx()).unwrap_err();
         assert_eq!(err.code, "MissingParameter");
     }
+
+    #[test]
+    fn kinesis_and_firehose_targets() {
+        let spec = |arn: &str, params: Option<Value>| crate::model::TargetSpec {
+            arn: Some(arn.to_owned()),
+            kinesis_parameters: params,
+            ..Default::default()
+        };
+        let stream = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+        let plan = Plan::compile(&spec(stream, Some(serde_json::json!({"PartitionKey": "pk-1"})))).unwrap();
+        let out = plan.messages(Some(r#"{"a":1}"#), &ctx()).unwrap();
+        assert_eq!(out[0].0.to_string(), stream);
+        assert_eq!(&*out[0].1.body, r#"{"a":1}"#);
+        assert_eq!(out[0].1.group_id.as_deref(), Some("pk-1"));
+        let err = Plan::compile(&spec(stream, None)).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        let err = Plan::compile(&spec(stream, Some(serde_json::json!({"PartitionKey": ""})))).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        let firehose = "arn:aws:firehose:us-east-1:000000000000:deliverystream/d";
+        let plan = Plan::compile(&spec(firehose, None)).unwrap();
+        let out = plan.messages(Some("line"), &ctx()).unwrap();
+        assert_eq!(out[0].0.to_string(), firehose);
+        assert_eq!(&*out[0].1.body, "line");
+        assert_eq!(out[0].1.group_id, None);
+    }
 }
