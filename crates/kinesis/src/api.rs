@@ -35,9 +35,12 @@ pub const OPERATIONS: &[&str] = &[
     "ListShards",
     "ListStreams",
     "ListTagsForStream",
+    "MergeShards",
     "PutRecord",
     "PutRecords",
     "RemoveTagsFromStream",
+    "SplitShard",
+    "UpdateShardCount",
 ];
 
 /// What identifies Kinesis' requests (botocore `kinesis` 2013-12-02: protocol `json` 1.1,
@@ -194,6 +197,15 @@ fn execute(k: &Kinesis, ctx: &RequestContext, operation: &str, body: &[u8]) -> R
             empty()
         }
         "ListTagsForStream" => k.list_tags(r, a, &input::<TagsInput>(body)?)?,
+        "SplitShard" => {
+            k.split_shard(r, a, &input(body)?)?;
+            empty()
+        }
+        "MergeShards" => {
+            k.merge_shards(r, a, &input(body)?)?;
+            empty()
+        }
+        "UpdateShardCount" => k.update_shard_count(r, a, &input(body)?)?,
         "IncreaseStreamRetentionPeriod" => {
             k.change_retention(r, a, &input::<RetentionInput>(body)?, true)?;
             empty()

@@ -7,17 +7,21 @@
 //! - [`store`]: streams per region and account, each shard's records behind its own short-held
 //!   lock, retention and the process-wide bound on stored records (oldest dropped first, counted).
 //! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
+//! - [`reshard`]: SplitShard, MergeShards, UpdateShardCount and ListShards' filters.
 //! - [`source`]: the stream as an [`lb_core::stream::StreamSource`], read by other services'
 //!   pollers by ARN.
+//! - [`target`]: the stream as a delivery `Target` (EventBridge, Pipes, Scheduler → Kinesis).
 //! - [`api`]: the wire edge (AWS JSON 1.1), and [`cbor`]: the same operations in CBOR.
 
 pub mod api;
 pub mod cbor;
 pub mod errors;
 pub mod keys;
+pub mod reshard;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod target;
 
 #[cfg(test)]
 mod tests;
@@ -34,7 +38,8 @@ pub struct KinesisConfig {
     /// Records stored in all streams together; past it the oldest are dropped (counted in
     /// `localbridge_kinesis_records_dropped_total`).
     pub max_records: usize,
-    /// How long a new stream stays `CREATING` on the clock before it is `ACTIVE`.
+    /// How long a new stream stays `CREATING` on the clock before it is `ACTIVE`, and a
+    /// resharded one `UPDATING`.
     pub create_delay_millis: u64,
     /// Whether provisioned shards enforce AWS's write limits (1,000 records and 1 MiB per
     /// second each), failing records with `ProvisionedThroughputExceededException`.

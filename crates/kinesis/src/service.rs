@@ -79,6 +79,7 @@ pub struct ListShardsInput {
     pub next_token: Option<String>,
     pub exclusive_start_shard_id: Option<String>,
     pub max_results: Option<i64>,
+    pub shard_filter: Option<crate::reshard::ShardFilter>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -391,29 +392,38 @@ impl Kinesis {
 
     pub fn list_shards(&self, region: &str, account: &str, i: &ListShardsInput) -> Result<Value, AwsError> {
         check_range(i.max_results, "maxResults", 1, 10_000)?;
-        let (stream, after) = match &i.next_token {
+        // The token carries the stream, the last shard returned and the filter.
+        let (stream, after, filter) = match &i.next_token {
             Some(t) => {
                 if i.stream.stream_name.is_some() || i.stream.stream_arn.is_some() {
                     return Err(invalid("NextToken and StreamName cannot be provided together."));
                 }
                 let raw = decode_token(t)?;
-                let (name, shard) = raw
-                    .split_once('|')
-                    .ok_or_else(|| invalid(format!("Invalid ListShards token: {t}")))?;
+                let mut parts = raw.splitn(4, '|');
+                let (Some(name), Some(shard), kind, ts) = (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(invalid(format!("Invalid ListShards token: {t}")));
+                };
                 let r = StreamRef {
                     stream_name: Some(name.to_owned()),
                     stream_arn: None,
                 };
-                (self.stream(region, account, &r)?, Some(shard.to_owned()))
+                let filter = kind.filter(|k| !k.is_empty()).map(|k| crate::reshard::ShardFilter {
+                    kind: Some(k.to_owned()),
+                    shard_id: Some(shard.to_owned()),
+                    timestamp: ts.and_then(|t| t.parse().ok()),
+                });
+                (self.stream(region, account, &r)?, Some(shard.to_owned()), filter)
             }
             None => (
                 self.stream(region, account, &i.stream)?,
                 i.exclusive_start_shard_id.clone(),
+                i.shard_filter.clone(),
             ),
         };
         let limit = usize::try_from(i.max_results.unwrap_or(1000).min(1000)).unwrap_or(1000);
-        let shards: Vec<Arc<Shard>> = stream
-            .listed_shards(self.now())
+        let shards: Vec<Arc<Shard>> = self
+            .filter_shards(&stream, filter.as_ref())?
             .into_iter()
             .filter(|sh| after.as_deref().is_none_or(|a| sh.id.as_str() > a))
             .collect();
@@ -421,7 +431,13 @@ impl Kinesis {
         let mut out = json!({ "Shards": page.iter().map(|sh| shard_json(sh)).collect::<Vec<_>>() });
         if shards.len() > limit {
             if let Some(last) = page.last() {
-                out["NextToken"] = json!(encode_token(&format!("{}|{}", stream.name, last.id)));
+                let (kind, ts) = filter.as_ref().map_or((String::new(), String::new()), |f| {
+                    (
+                        f.kind.clone().unwrap_or_default(),
+                        f.timestamp.map(|t| t.to_string()).unwrap_or_default(),
+                    )
+                });
+                out["NextToken"] = json!(encode_token(&format!("{}|{}|{kind}|{ts}", stream.name, last.id)));
             }
         }
         Ok(out)

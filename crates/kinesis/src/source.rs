@@ -24,7 +24,7 @@ const MAX_READ_BYTES: usize = crate::service::MAX_GET_BYTES;
 
 impl Kinesis {
     /// The stream an ARN (`arn:aws:kinesis:<region>:<account>:stream/<name>`) names.
-    fn stream_by_arn(&self, arn: &Arn) -> Result<Arc<Stream>, AwsError> {
+    pub(crate) fn stream_by_arn(&self, arn: &Arn) -> Result<Arc<Stream>, AwsError> {
         let name = arn.resource.strip_prefix("stream/").unwrap_or(&arn.resource);
         self.store
             .get(&arn.region, &arn.account, name)

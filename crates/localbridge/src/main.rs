@@ -132,7 +132,8 @@ struct ServeArgs {
     /// `localbridge_kinesis_records_dropped_total`).
     #[arg(long, default_value_t = 1_000_000)]
     kinesis_max_records: usize,
-    /// Milliseconds (on the clock) a new Kinesis stream stays CREATING before it is ACTIVE.
+    /// Milliseconds (on the clock) a new Kinesis stream stays CREATING, and a resharded one
+    /// UPDATING, before it is ACTIVE.
     #[arg(long, default_value_t = 0)]
     kinesis_create_delay_ms: u64,
     /// Provisioned Kinesis shards enforce AWS's write limits (1,000 records and 1 MiB per second
@@ -284,6 +285,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
     // Firehose): handed to each of them here.
     let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+    registry.register("kinesis", kinesis.clone());
 
     let lambda = lb_lambda::Lambda::new(
         lb_lambda::LambdaConfig {
