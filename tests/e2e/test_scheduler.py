@@ -370,3 +370,36 @@ def test_event_bus_target_reaches_a_rule(scheduler, sqs, endpoint):
         "version": "0", "detail-type": "Report Due", "source": "my.scheduler", "account": ACCOUNT,
         "time": iso(when), "region": REGION, "resources": [arn], "detail": {"report": "daily"},
     }
+
+
+def test_kinesis_target_puts_a_record_with_its_partition_key(scheduler, endpoint):
+    from conftest import wait_until
+
+    kinesis = _client("kinesis", endpoint)
+    kinesis.create_stream(StreamName="ticks", ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName="ticks", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+    stream = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/ticks"
+    with pytest.raises(ClientError) as e:
+        scheduler.create_schedule(Name="no-key", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow=OFF,
+                                  Target={"Arn": stream, "RoleArn": ROLE, "Input": "{}"})
+    assert error(e)[0] == "ValidationException"
+    when = clock_now(endpoint).replace(microsecond=0) + timedelta(minutes=1)
+    arn = scheduler.create_schedule(
+        Name="tick", ScheduleExpression=at_expression(when), FlexibleTimeWindow=OFF,
+        Target={"Arn": stream, "RoleArn": ROLE, "Input": '{"tick":"<aws.scheduler.scheduled-time>"}',
+                "KinesisParameters": {"PartitionKey": "device-7"}})["ScheduleArn"]
+    assert scheduler.get_schedule(Name="tick")["Target"]["KinesisParameters"] == {"PartitionKey": "device-7"}
+    advance_clock(endpoint, 60)
+
+    def records():
+        out = []
+        for s in kinesis.list_shards(StreamName="ticks")["Shards"]:
+            it = kinesis.get_shard_iterator(StreamName="ticks", ShardId=s["ShardId"],
+                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            out += kinesis.get_records(ShardIterator=it)["Records"]
+        return out
+
+    [rec] = wait_until(records, what="the scheduled record")
+    assert rec["PartitionKey"] == "device-7"
+    assert json.loads(rec["Data"]) == {"tick": iso(when)}
+    assert arn.endswith("/default/tick")
