@@ -531,9 +531,21 @@ mod routing {
         r.engine.registry().register("kinesis", r.fake.clone());
         rule(&r.events, "r", json!({"source": ["my.app"]}));
         let stream = |name: &str| format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}");
-        target(&r.events, "r", json!({"Id": "path", "Arn": stream("by-user"), "KinesisParameters": {"PartitionKeyPath": "$.detail.user"}}));
-        target(&r.events, "r", json!({"Id": "number", "Arn": stream("by-n"), "KinesisParameters": {"PartitionKeyPath": "$.detail.n"}}));
-        target(&r.events, "r", json!({"Id": "missing", "Arn": stream("by-nothing"), "KinesisParameters": {"PartitionKeyPath": "$.detail.nothing"}}));
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "path", "Arn": stream("by-user"), "KinesisParameters": {"PartitionKeyPath": "$.detail.user"}}),
+        );
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "number", "Arn": stream("by-n"), "KinesisParameters": {"PartitionKeyPath": "$.detail.n"}}),
+        );
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "missing", "Arn": stream("by-nothing"), "KinesisParameters": {"PartitionKeyPath": "$.detail.nothing"}}),
+        );
         target(&r.events, "r", json!({"Id": "default", "Arn": stream("by-id")}));
         let id = put(&r.events, json!({"user": "ana", "n": 42}));
         settled(&r.engine).await;
@@ -552,10 +564,20 @@ mod routing {
 
         let err = r
             .events
-            .put_targets(&ctx(), Some("r"), None, Some(vec![json!({"Id": "x", "Arn": stream("s"), "KinesisParameters": {}})]))
+            .put_targets(
+                &ctx(),
+                Some("r"),
+                None,
+                Some(vec![json!({"Id": "x", "Arn": stream("s"), "KinesisParameters": {}})]),
+            )
             .unwrap_err();
         assert_eq!(err.code, "ValidationException");
-        assert!(err.message.contains("targets.1.member.kinesisParameters.partitionKeyPath"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("targets.1.member.kinesisParameters.partitionKeyPath"),
+            "{}",
+            err.message
+        );
     }
 }
 

@@ -86,7 +86,10 @@ impl MappingInput {
             ("ParallelizationFactor", self.parallelization_factor.is_some()),
             ("MaximumRecordAgeInSeconds", self.maximum_record_age_seconds.is_some()),
             ("MaximumRetryAttempts", self.maximum_retry_attempts.is_some()),
-            ("BisectBatchOnFunctionError", self.bisect_batch_on_function_error.is_some()),
+            (
+                "BisectBatchOnFunctionError",
+                self.bisect_batch_on_function_error.is_some(),
+            ),
             ("DestinationConfig", self.on_failure.is_some() || self.on_success),
             ("TumblingWindowInSeconds", self.tumbling_window_seconds.is_some()),
         ];

@@ -340,10 +340,7 @@ fn reported_failure(body: &[u8], batch: &[StreamRecord]) -> Result<Option<usize>
     let mut lowest: Option<usize> = None;
     for item in list {
         let id = item.get("itemIdentifier").and_then(Value::as_str).ok_or(())?;
-        let idx = batch
-            .iter()
-            .position(|r| r.sequence_number == id)
-            .ok_or(())?;
+        let idx = batch.iter().position(|r| r.sequence_number == id).ok_or(())?;
         lowest = Some(lowest.map_or(idx, |l: usize| l.min(idx)));
     }
     Ok(lowest)
@@ -457,7 +454,11 @@ impl Lambda {
     /// The coordinator of one Kinesis mapping, until it is deleted: starts a poller per readable
     /// shard and children once their parents are done. Shards in `initial` start there; shards
     /// created later (children of a reshard) at their trim horizon.
-    pub(crate) async fn poll_stream(self: Arc<Self>, handle: Arc<MappingHandle>, initial: Vec<(String, StreamPosition)>) {
+    pub(crate) async fn poll_stream(
+        self: Arc<Self>,
+        handle: Arc<MappingHandle>,
+        initial: Vec<(String, StreamPosition)>,
+    ) {
         let Ok(source) = self.streams().cloned() else { return };
         let stream_arn = handle
             .mapping
@@ -482,10 +483,8 @@ impl Lambda {
                         if started.contains(&shard.shard_id) {
                             continue;
                         }
-                        let parent_done = |p: &Option<String>| {
-                            p.as_ref()
-                                .is_none_or(|p| finished.contains(p) || !known.contains(p))
-                        };
+                        let parent_done =
+                            |p: &Option<String>| p.as_ref().is_none_or(|p| finished.contains(p) || !known.contains(p));
                         if !parent_done(&shard.parent_shard_id) || !parent_done(&shard.adjacent_parent_shard_id) {
                             continue;
                         }
@@ -585,9 +584,7 @@ impl Lambda {
             if snap.window_millis > 0 {
                 let deadline = self.clock.now_millis() + snap.window_millis;
                 while read.records.len() < max && !read.end_of_shard && self.clock.now_millis() < deadline {
-                    job.source
-                        .wait(&job.stream, &job.shard_id, read.next, deadline)
-                        .await;
+                    job.source.wait(&job.stream, &job.shard_id, read.next, deadline).await;
                     match job
                         .source
                         .read(&job.stream, &job.shard_id, read.next, max - read.records.len())
@@ -700,7 +697,13 @@ impl Lambda {
                     .to_string(),
                 );
                 let outcome = self
-                    .invoke_internal(&function, snap.qualifier.as_deref(), lb_core::ids::uuid(), payload, None)
+                    .invoke_internal(
+                        &function,
+                        snap.qualifier.as_deref(),
+                        lb_core::ids::uuid(),
+                        payload,
+                        None,
+                    )
                     .await;
                 let failed_from: usize = match outcome {
                     None => {
@@ -794,7 +797,9 @@ impl Lambda {
 
     /// Sends the invocation record of a discarded batch to the mapping's OnFailure destination.
     fn discard(&self, job: &ShardJob, snap: &Snapshot, records: &[StreamRecord], condition: Condition, p: &Pending) {
-        let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return;
+        };
         tracing::warn!(
             mapping = %snap.mapping_arn,
             shard = %job.shard_id,
@@ -843,7 +848,11 @@ impl Lambda {
         let Ok(target) = dest.parse::<Arn>() else { return };
         let mut message = Message::new(doc.to_string());
         message.source_arn = Some(snap.function_arn.as_str().into());
-        let mut d = Delivery::new(target, Arc::new(message), Producer::new(snap.mapping_arn.as_str(), None));
+        let mut d = Delivery::new(
+            target,
+            Arc::new(message),
+            Producer::new(snap.mapping_arn.as_str(), None),
+        );
         d.event_id = Some(request_id.into());
         d.retry = RetryPolicy::exponential(5, 60_000, 100, 5_000);
         d.when_full = WhenFull::Drop;

@@ -78,7 +78,13 @@ impl StreamSource for FakeStream {
         })
     }
 
-    fn wait<'a>(&'a self, _: &'a Arn, _: &'a str, _: StreamPosition, deadline: u64) -> lb_core::clock::BoxFuture<'a, ()> {
+    fn wait<'a>(
+        &'a self,
+        _: &'a Arn,
+        _: &'a str,
+        _: StreamPosition,
+        deadline: u64,
+    ) -> lb_core::clock::BoxFuture<'a, ()> {
         Box::pin(async move {
             tokio::select! {
                 () = self.added.notified() => {}
@@ -222,9 +228,18 @@ async fn bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure() {
     let w = world();
     handler(&w, false);
     // A closed parent and its child: the child is read only after the parent.
-    w.stream
-        .shard("shardId-000000000000", None, true, &[("k", "a"), ("k", "b"), ("k", "BAD"), ("k", "c")]);
-    w.stream.shard("shardId-000000000001", Some("shardId-000000000000"), false, &[("k", "d")]);
+    w.stream.shard(
+        "shardId-000000000000",
+        None,
+        true,
+        &[("k", "a"), ("k", "b"), ("k", "BAD"), ("k", "c")],
+    );
+    w.stream.shard(
+        "shardId-000000000001",
+        Some("shardId-000000000000"),
+        false,
+        &[("k", "d")],
+    );
     let created = w
         .lambda
         .create_event_source_mapping(
@@ -341,7 +356,9 @@ async fn report_batch_item_failures_retries_from_the_lowest_failed_record() {
 async fn parallelization_keeps_each_partition_keys_order() {
     let w = world();
     handler(&w, false);
-    let data: Vec<(String, String)> = (0..40).map(|i| (format!("k{}", i % 4), format!("{}-{i}", i % 4))).collect();
+    let data: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("k{}", i % 4), format!("{}-{i}", i % 4)))
+        .collect();
     let refs: Vec<(&str, &str)> = data.iter().map(|(k, d)| (k.as_str(), d.as_str())).collect();
     w.stream.shard("shardId-000000000000", None, false, &refs);
     w.lambda
@@ -394,8 +411,15 @@ async fn stream_settings_are_validated_as_aws_does() {
         e.message,
         "Unsupported DestinationConfig parameter for given event source mapping type."
     );
-    let e = err(input(|i| i.event_source_arn = Some("arn:aws:kinesis:us-east-1:000000000000:stream/none".into())));
-    assert!(e.message.starts_with("Cannot access stream arn:aws:kinesis:us-east-1:000000000000:stream/none."), "{}", e.message);
+    let e = err(input(|i| {
+        i.event_source_arn = Some("arn:aws:kinesis:us-east-1:000000000000:stream/none".into())
+    }));
+    assert!(
+        e.message
+            .starts_with("Cannot access stream arn:aws:kinesis:us-east-1:000000000000:stream/none."),
+        "{}",
+        e.message
+    );
 
     let ok = w
         .lambda
