@@ -259,3 +259,29 @@ def test_cli_create_event_source_mapping(aws, aws_raw, lam, kinesis, tmp_path):
     )
     assert bad.returncode != 0
     assert "ValidationException" in bad.stderr or "parallelization" in bad.stderr.lower()
+
+
+def test_children_of_a_split_shard_are_read_after_their_parent(lam, kinesis, tmp_path):
+    arn = stream(kinesis, "split", 1)
+    calls = consumer(lam, tmp_path)
+    for d in ["p1", "p2"]:
+        kinesis.put_record(StreamName="split", PartitionKey="k", Data=d.encode())
+    lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+    wait_until(lambda: batches(calls), what="the parent's records")
+    parent = kinesis.list_shards(StreamName="split")["Shards"][0]["ShardId"]
+    kinesis.split_shard(StreamName="split", ShardToSplit=parent, NewStartingHashKey=str(2**127))
+    kinesis.get_waiter("stream_exists").wait(StreamName="split", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+    for d in ["c1", "c2", "c3"]:
+        kinesis.put_record(StreamName="split", PartitionKey="k", Data=d.encode())
+    seen = wait_until(
+        lambda: sum(len(b["data"]) for b in batches(calls)) >= 5 and batches(calls), what="the child's records"
+    )
+    assert [d for b in seen for d in b["data"]] == ["p1", "p2", "c1", "c2", "c3"]
+    assert seen[0]["shard"] == parent
+    assert seen[-1]["shard"] != parent
+    # A mapping created after the split reads the closed parent to its end before the children.
+    late = consumer(lam, tmp_path, "late")
+    lam.create_event_source_mapping(FunctionName="late", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=1)
+    seen = wait_until(lambda: len(batches(late)) >= 5 and batches(late), what="the late mapping's records")
+    assert [d for b in seen for d in b["data"]] == ["p1", "p2", "c1", "c2", "c3"]
