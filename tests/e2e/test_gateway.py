@@ -28,12 +28,12 @@ def test_unsupported_json_service_gets_a_json_error(endpoint):
         "POST",
         endpoint + "/",
         b"{}",
-        {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams", "Content-Type": "application/x-amz-json-1.1"},
+        {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
     )
     assert status == 501
     assert json.loads(body) == {
         "__type": "NotImplemented",
-        "message": "localbridge does not implement the firehose service yet",
+        "message": "localbridge does not implement the dynamodb service yet",
     }
 
 
