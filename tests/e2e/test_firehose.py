@@ -363,3 +363,45 @@ def test_eventbridge_rule_delivers_to_a_stream_and_the_object_fires_s3_events(fh
     assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["object"]["key"] == key
     assert rec["s3"]["object"]["size"] == len(text)
     assert rec["s3"]["object"]["eTag"] == s3.head_object(Bucket="landing", Key=key)["ETag"].strip('"')
+
+
+def test_kinesis_stream_as_source(fh, s3, endpoint):
+    kinesis = _client("kinesis", endpoint)
+    s3.create_bucket(Bucket="landing")
+    kinesis.create_stream(StreamName="clicks", ShardCount=2)
+    stream_arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/clicks"
+    with pytest.raises(ClientError) as e:
+        fh.create_delivery_stream(
+            DeliveryStreamName="nosource", DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn + "x", "RoleARN": ROLE},
+            ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::landing"},
+        )
+    assert error(e)[0] == "InvalidArgumentException"
+    fh.create_delivery_stream(
+        DeliveryStreamName="fromkinesis", DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::landing", "Prefix": "k/",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+        },
+    )
+    d = fh.describe_delivery_stream(DeliveryStreamName="fromkinesis")["DeliveryStreamDescription"]
+    assert d["DeliveryStreamType"] == "KinesisStreamAsSource"
+    src = d["Source"]["KinesisStreamSourceDescription"]
+    assert src["KinesisStreamARN"] == stream_arn and src["RoleARN"] == ROLE and "DeliveryStartTimestamp" in src
+    with pytest.raises(ClientError) as e:
+        fh.put_record(DeliveryStreamName="fromkinesis", Record={"Data": b"x"})
+    assert error(e) == (
+        "InvalidArgumentException",
+        "This operation is not permitted on KinesisStreamAsSource delivery stream type.",
+    )
+    sent = [f"{k}:{i};".encode() for i in range(20) for k in ("a", "b", "c")]
+    kinesis.put_records(StreamName="clicks", Records=[{"Data": x, "PartitionKey": x.decode()[0]} for x in sent])
+    wait_until(lambda: metric(endpoint, "records_received_total") == len(sent), what="the stream's records read")
+    advance_clock(endpoint, 60)
+    (key,) = wait_until(lambda: objects(s3, prefix="k/"), what="the object")
+    assert re.fullmatch(r"k/2026/03/01/07/" + SUFFIX, key), key
+    got = body(s3, key).decode().rstrip(";").split(";")
+    assert sorted(got) == sorted(x.decode().rstrip(";") for x in sent)
+    for k in "abc":  # one partition key's records stay in order
+        assert [x for x in got if x.startswith(k)] == [f"{k}:{i}" for i in range(20)]

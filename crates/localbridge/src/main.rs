@@ -313,6 +313,20 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
 
+    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
+        Arc::clone(&clock),
+        lb_kinesis::KinesisConfig {
+            max_records: args.kinesis_max_records,
+            create_delay_millis: args.kinesis_create_delay_ms,
+            shard_limits: args.kinesis_shard_limits,
+        },
+    ));
+    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
+    // Firehose): handed to each of them here.
+    #[allow(unused_variables)]
+    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+    registry.register("kinesis", kinesis.clone());
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -325,7 +339,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         lb_firehose::FirehoseDeps {
             objects: Some(Arc::new(s3_stub.object_sink())),
             functions: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
-            streams: None,
+            streams: Some(Arc::clone(&kinesis_source)),
         },
         lb_firehose::FirehoseConfig {
             create_delay_millis: args.firehose_create_delay_ms,
@@ -352,14 +366,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
-        .service(lb_kinesis::api::KinesisApi::new(Arc::new(lb_kinesis::Kinesis::new(
-            Arc::clone(&clock),
-            lb_kinesis::KinesisConfig {
-                max_records: args.kinesis_max_records,
-                create_delay_millis: args.kinesis_create_delay_ms,
-                shard_limits: args.kinesis_shard_limits,
-            },
-        ))))
+        .service(lb_kinesis::api::KinesisApi::new(Arc::clone(&kinesis)))
         .service(lb_firehose::api::FirehoseApi::new(firehose))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
