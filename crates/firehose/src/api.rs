@@ -69,17 +69,72 @@ impl lb_protocol::Service for FirehoseApi {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.firehose.stats();
         for (name, kind, help, value) in [
-            ("records_received_total", "counter", "Records Firehose accepted (PutRecord, PutRecordBatch, targets, source streams).", s.records_in.load(Relaxed)),
-            ("bytes_received_total", "counter", "Record bytes Firehose accepted.", s.bytes_in.load(Relaxed)),
-            ("buffered_bytes", "gauge", "Record bytes waiting in Firehose buffers now.", self.firehose.buffered_bytes() as u64),
-            ("objects_delivered_total", "counter", "Objects Firehose wrote to S3 (data and error output).", s.objects.load(Relaxed)),
-            ("object_bytes_delivered_total", "counter", "Bytes of the objects Firehose wrote to S3.", s.object_bytes.load(Relaxed)),
-            ("records_delivered_total", "counter", "Records Firehose delivered in data objects.", s.records_delivered.load(Relaxed)),
-            ("s3_write_failures_total", "counter", "Failed S3 writes (each retried on the clock).", s.write_failures.load(Relaxed)),
-            ("records_expired_total", "counter", "Records dropped after failing delivery for the retention period (or when their stream was deleted).", s.records_expired.load(Relaxed)),
-            ("records_transform_dropped_total", "counter", "Records the transformation function returned as Dropped.", s.records_transform_dropped.load(Relaxed)),
-            ("records_processing_failed_total", "counter", "Records written to the error output (ProcessingFailed, or failed invocations).", s.records_processing_failed.load(Relaxed)),
-            ("invocation_failures_total", "counter", "Failed transformation invocations (retried up to NumberOfRetries).", s.invocation_failures.load(Relaxed)),
+            (
+                "records_received_total",
+                "counter",
+                "Records Firehose accepted (PutRecord, PutRecordBatch, targets, source streams).",
+                s.records_in.load(Relaxed),
+            ),
+            (
+                "bytes_received_total",
+                "counter",
+                "Record bytes Firehose accepted.",
+                s.bytes_in.load(Relaxed),
+            ),
+            (
+                "buffered_bytes",
+                "gauge",
+                "Record bytes waiting in Firehose buffers now.",
+                self.firehose.buffered_bytes() as u64,
+            ),
+            (
+                "objects_delivered_total",
+                "counter",
+                "Objects Firehose wrote to S3 (data and error output).",
+                s.objects.load(Relaxed),
+            ),
+            (
+                "object_bytes_delivered_total",
+                "counter",
+                "Bytes of the objects Firehose wrote to S3.",
+                s.object_bytes.load(Relaxed),
+            ),
+            (
+                "records_delivered_total",
+                "counter",
+                "Records Firehose delivered in data objects.",
+                s.records_delivered.load(Relaxed),
+            ),
+            (
+                "s3_write_failures_total",
+                "counter",
+                "Failed S3 writes (each retried on the clock).",
+                s.write_failures.load(Relaxed),
+            ),
+            (
+                "records_expired_total",
+                "counter",
+                "Records dropped after failing delivery for the retention period (or when their stream was deleted).",
+                s.records_expired.load(Relaxed),
+            ),
+            (
+                "records_transform_dropped_total",
+                "counter",
+                "Records the transformation function returned as Dropped.",
+                s.records_transform_dropped.load(Relaxed),
+            ),
+            (
+                "records_processing_failed_total",
+                "counter",
+                "Records written to the error output (ProcessingFailed, or failed invocations).",
+                s.records_processing_failed.load(Relaxed),
+            ),
+            (
+                "invocation_failures_total",
+                "counter",
+                "Failed transformation invocations (retried up to NumberOfRetries).",
+                s.invocation_failures.load(Relaxed),
+            ),
         ] {
             let _ = writeln!(out, "# HELP localbridge_firehose_{name} {help}");
             let _ = writeln!(out, "# TYPE localbridge_firehose_{name} {kind}");

@@ -188,7 +188,15 @@ impl Firehose {
     }
 
     /// Writes one object, retrying on the clock; `false` when its records were dropped.
-    async fn write(&self, s: &DeliveryStream, dest: &S3Destination, key: String, body: Bytes, oldest: u64, records: u64) -> bool {
+    async fn write(
+        &self,
+        s: &DeliveryStream,
+        dest: &S3Destination,
+        key: String,
+        body: Bytes,
+        oldest: u64,
+        records: u64,
+    ) -> bool {
         let body = match dest.compression {
             Compression::Gzip => gzip(&body),
             Compression::Uncompressed => body,
@@ -289,7 +297,10 @@ impl Firehose {
         chunk: Vec<Record>,
     ) -> (Vec<Record>, Vec<Failed>) {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let ids: Vec<String> = chunk.iter().map(|r| crate::service::record_id(r.arrival_millis)).collect();
+        let ids: Vec<String> = chunk
+            .iter()
+            .map(|r| crate::service::record_id(r.arrival_millis))
+            .collect();
         let records: Vec<Value> = chunk
             .iter()
             .zip(&ids)
@@ -322,7 +333,16 @@ impl Firehose {
         }
         let payload = Bytes::from(event.to_string());
         let Some(invoker) = &self.deps.functions else {
-            return (Vec::new(), self.all_failed(chunk, 0, "Lambda.FunctionError", "No Lambda service is wired", function_text));
+            return (
+                Vec::new(),
+                self.all_failed(
+                    chunk,
+                    0,
+                    "Lambda.FunctionError",
+                    "No Lambda service is wired",
+                    function_text,
+                ),
+            );
         };
         let mut attempts = 0;
         let mut last = (String::new(), String::new());
@@ -347,7 +367,10 @@ impl Firehose {
             counter(&self.stats.invocation_failures, 1);
             warn!(stream = %s.arn, function = function_text, attempt = attempts, code = %last.0, message = %last.1, "firehose transformation invocation failed");
         }
-        (Vec::new(), self.all_failed(chunk, attempts, &last.0, &last.1, function_text))
+        (
+            Vec::new(),
+            self.all_failed(chunk, attempts, &last.0, &last.1, function_text),
+        )
     }
 
     fn all_failed(&self, chunk: Vec<Record>, attempts: u32, code: &str, message: &str, lambda: &str) -> Vec<Failed> {
@@ -429,7 +452,8 @@ impl Firehose {
 
 /// `{"records": [{"recordId", "result", "data"}]}`.
 fn parse_response(payload: &[u8]) -> Result<Vec<(String, String, Option<String>)>, String> {
-    let v: Value = serde_json::from_slice(payload).map_err(|e| format!("The Lambda function response is not valid JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("The Lambda function response is not valid JSON: {e}"))?;
     let records = v
         .get("records")
         .and_then(Value::as_array)

@@ -186,8 +186,14 @@ pub struct S3Destination {
 fn check_role(role: &str, member: &str) -> Result<(), AwsError> {
     let ok = role.starts_with("arn:")
         && role.split(':').nth(2) == Some("iam")
-        && role.split(':').nth(4).is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-        && role.split(':').nth(5).is_some_and(|r| r.starts_with("role/") && r.len() > 5);
+        && role
+            .split(':')
+            .nth(4)
+            .is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        && role
+            .split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("role/") && r.len() > 5);
     if ok && role.len() <= 512 {
         Ok(())
     } else {
@@ -206,7 +212,9 @@ fn check_bucket(arn: &str, member: &str) -> Result<Arn, AwsError> {
             && a.account.is_empty()
             && !a.resource.is_empty()
             && a.resource.len() <= 255
-            && a.resource.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && a.resource
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     });
     parsed.ok_or_else(|| {
         constraint(
@@ -222,8 +230,8 @@ fn enabled(v: Option<&Value>) -> bool {
 }
 
 fn processors(v: &Value, member: &str) -> Result<Vec<Processor>, AwsError> {
-    let p: ProcessingIn = serde_json::from_value(v.clone())
-        .map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))?;
+    let p: ProcessingIn =
+        serde_json::from_value(v.clone()).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))?;
     let list = p.processors.unwrap_or_default();
     // Processors given without `Enabled` run (a list of processors is not a request to skip them).
     if !p.enabled.unwrap_or(!list.is_empty()) {
@@ -335,7 +343,9 @@ impl S3Destination {
             None | Some("UNCOMPRESSED") => Compression::Uncompressed,
             Some("GZIP") => Compression::Gzip,
             Some(f @ ("ZIP" | "Snappy" | "HADOOP_SNAPPY")) => {
-                return Err(unsupported(&format!("CompressionFormat {f} (UNCOMPRESSED and GZIP are)")))
+                return Err(unsupported(&format!(
+                    "CompressionFormat {f} (UNCOMPRESSED and GZIP are)"
+                )))
             }
             Some(f) => {
                 return Err(constraint(
@@ -345,7 +355,10 @@ impl S3Destination {
                 ))
             }
         };
-        for (name, v) in [("Prefix", &input.prefix), ("ErrorOutputPrefix", &input.error_output_prefix)] {
+        for (name, v) in [
+            ("Prefix", &input.prefix),
+            ("ErrorOutputPrefix", &input.error_output_prefix),
+        ] {
             if v.as_ref().is_some_and(|p| p.len() > 1024) {
                 return Err(constraint(
                     v.as_deref().unwrap_or_default(),
@@ -354,11 +367,7 @@ impl S3Destination {
                 ));
             }
         }
-        let layout = Layout::new(
-            input.prefix.as_deref(),
-            input.error_output_prefix.as_deref(),
-            member,
-        )?;
+        let layout = Layout::new(input.prefix.as_deref(), input.error_output_prefix.as_deref(), member)?;
         if let Some(e) = &input.encryption {
             if e.get("KMSEncryptionConfig").is_some_and(|v| !v.is_null()) {
                 return Err(unsupported("KMSEncryptionConfig (SSE-KMS encrypted objects)"));
@@ -421,7 +430,9 @@ impl S3Destination {
             None => Vec::new(),
         };
         if !extended && input.processing.is_some() {
-            return Err(invalid("ProcessingConfiguration is only valid in ExtendedS3DestinationConfiguration"));
+            return Err(invalid(
+                "ProcessingConfiguration is only valid in ExtendedS3DestinationConfiguration",
+            ));
         }
         Ok(S3Destination {
             extended,

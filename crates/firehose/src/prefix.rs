@@ -114,9 +114,7 @@ impl Template {
             lit.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
-                return Err(invalid(format!(
-                    "The expression in {member} is not terminated: {s}"
-                )));
+                return Err(invalid(format!("The expression in {member} is not terminated: {s}")));
             };
             let expr = &after[..end];
             let (ns, value) = expr.split_once(':').unwrap_or((expr, ""));
@@ -300,10 +298,16 @@ mod tests {
     fn default_layout() {
         let l = Layout::new(None, None, "x").unwrap();
         assert_eq!(l.prefix.eval(T, "processing-failed"), "2026/03/01/07/");
-        assert_eq!(l.error_prefix.eval(T, "processing-failed"), "processing-failed/2026/03/01/07/");
+        assert_eq!(
+            l.error_prefix.eval(T, "processing-failed"),
+            "processing-failed/2026/03/01/07/"
+        );
         let l = Layout::new(Some("logs/"), None, "x").unwrap();
         assert_eq!(l.prefix.eval(T, ""), "logs/2026/03/01/07/");
-        assert_eq!(l.error_prefix.eval(T, "processing-failed"), "logs/processing-failed/2026/03/01/07/");
+        assert_eq!(
+            l.error_prefix.eval(T, "processing-failed"),
+            "logs/processing-failed/2026/03/01/07/"
+        );
     }
 
     #[test]

@@ -164,13 +164,21 @@ fn check_tags(tags: &[TagIn]) -> Result<Vec<(String, String)>, AwsError> {
         let key = t.key.clone().ok_or_else(|| missing("tags.member.key"))?;
         let value = t.value.clone().unwrap_or_default();
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(constraint(&key, "tags.member.key", "Member must have length less than or equal to 128"));
+            return Err(constraint(
+                &key,
+                "tags.member.key",
+                "Member must have length less than or equal to 128",
+            ));
         }
         if key.starts_with("aws:") {
             return Err(invalid("Tag keys cannot start with the reserved prefix aws:"));
         }
         if value.chars().count() > 256 {
-            return Err(constraint(&value, "tags.member.value", "Member must have length less than or equal to 256"));
+            return Err(constraint(
+                &value,
+                "tags.member.value",
+                "Member must have length less than or equal to 256",
+            ));
         }
         out.push((key, value));
     }
@@ -238,7 +246,9 @@ impl Firehose {
             }
             Some("KinesisStreamAsSource") => {
                 let k = input.kinesis.as_ref().ok_or_else(|| {
-                    invalid("KinesisStreamSourceConfiguration is required when DeliveryStreamType is KinesisStreamAsSource")
+                    invalid(
+                        "KinesisStreamSourceConfiguration is required when DeliveryStreamType is KinesisStreamAsSource",
+                    )
                 })?;
                 let stream_arn = k
                     .stream_arn
@@ -274,14 +284,14 @@ impl Firehose {
                     start_millis: now,
                 }
             }
-            Some(t @ ("MSKAsSource" | "DatabaseAsSource")) => return Err(unsupported(&format!("DeliveryStreamType {t}"))),
-            Some(t) => {
-                return Err(constraint(
-                    t,
-                    "deliveryStreamType",
-                    "Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
-                ))
+            Some(t @ ("MSKAsSource" | "DatabaseAsSource")) => {
+                return Err(unsupported(&format!("DeliveryStreamType {t}")))
             }
+            Some(t) => return Err(constraint(
+                t,
+                "deliveryStreamType",
+                "Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
+            )),
         };
         if let Some(e) = &input.encryption {
             match e.get("KeyType").and_then(Value::as_str) {
@@ -300,16 +310,15 @@ impl Firehose {
                 None => return Err(missing("deliveryStreamEncryptionConfigurationInput.keyType")),
             }
         }
-        let destination = match (input.s3, input.extended_s3) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
+        let destination =
+            match (input.s3, input.extended_s3) {
+                (Some(_), Some(_)) => return Err(invalid(
                     "Only one of S3DestinationConfiguration and ExtendedS3DestinationConfiguration may be specified",
-                ))
-            }
-            (Some(d), None) => S3Destination::build(d, false, "s3DestinationConfiguration")?,
-            (None, Some(d)) => S3Destination::build(d, true, "extendedS3DestinationConfiguration")?,
-            (None, None) => return Err(invalid("A destination configuration must be specified")),
-        };
+                )),
+                (Some(d), None) => S3Destination::build(d, false, "s3DestinationConfiguration")?,
+                (None, Some(d)) => S3Destination::build(d, true, "extendedS3DestinationConfiguration")?,
+                (None, None) => return Err(invalid("A destination configuration must be specified")),
+            };
         if destination.lambda().is_some() && self.deps.functions.is_none() {
             return Err(unsupported("Lambda processors (no Lambda service is wired)"));
         }
@@ -385,7 +394,11 @@ impl Firehose {
         d.insert("DeliveryStreamARN".into(), json!(s.arn));
         d.insert(
             "DeliveryStreamStatus".into(),
-            json!(if now >= s.active_at_millis { "ACTIVE" } else { "CREATING" }),
+            json!(if now >= s.active_at_millis {
+                "ACTIVE"
+            } else {
+                "CREATING"
+            }),
         );
         d.insert(
             "DeliveryStreamEncryptionConfiguration".into(),
@@ -465,11 +478,11 @@ impl Firehose {
 
     pub fn delete_delivery_stream(&self, region: &str, account: &str, input: &NameInput) -> Result<Value, AwsError> {
         let name = name_of(input.name.as_ref())?;
-        let removed = self
-            .streams
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&(region.to_owned(), account.to_owned(), name.to_owned()));
+        let removed = self.streams.write().unwrap_or_else(PoisonError::into_inner).remove(&(
+            region.to_owned(),
+            account.to_owned(),
+            name.to_owned(),
+        ));
         let s = removed.ok_or_else(|| not_found(name, account))?;
         s.deleted.store(true, Ordering::Release);
         // The buffer task delivers what is buffered, then ends.
@@ -484,7 +497,7 @@ impl Firehose {
     pub(crate) fn append(&self, s: &DeliveryStream, records: Vec<Record>) -> Result<(), AwsError> {
         let bytes: usize = records.iter().map(|r| r.data.len()).sum();
         let n = records.len() as u64;
-        let (wake, was_empty) = {
+        let wake = {
             let mut b = lock(&s.buffer);
             if b.bytes + bytes > self.config.max_buffered_bytes && !b.records.is_empty() {
                 return Err(AwsError::new("ServiceUnavailableException", 400, "Slow down."));
@@ -492,10 +505,10 @@ impl Firehose {
             let was_empty = b.records.is_empty();
             b.bytes += bytes;
             b.records.extend(records);
+            // Lock order: buffer, then config (nothing takes them the other way round).
             let size = lock(&s.config).destination.size_bytes();
-            (was_empty || b.bytes >= size, was_empty)
+            was_empty || b.bytes >= size
         };
-        let _ = was_empty;
         counter(&self.stats.records_in, n);
         counter(&self.stats.bytes_in, bytes as u64);
         if wake {
@@ -504,7 +517,12 @@ impl Firehose {
         Ok(())
     }
 
-    fn direct_put_stream(&self, region: &str, account: &str, name: Option<&String>) -> Result<Arc<DeliveryStream>, AwsError> {
+    fn direct_put_stream(
+        &self,
+        region: &str,
+        account: &str,
+        name: Option<&String>,
+    ) -> Result<Arc<DeliveryStream>, AwsError> {
         let name = name_of(name)?;
         let s = self.get(region, account, name)?;
         if !matches!(s.source, Source::DirectPut) {
@@ -532,11 +550,20 @@ impl Firehose {
         Ok(json!({ "RecordId": record_id(now), "Encrypted": s.encryption.is_some() }))
     }
 
-    pub fn put_record_batch(&self, region: &str, account: &str, input: &PutRecordBatchInput) -> Result<Value, AwsError> {
+    pub fn put_record_batch(
+        &self,
+        region: &str,
+        account: &str,
+        input: &PutRecordBatchInput,
+    ) -> Result<Value, AwsError> {
         let s = self.direct_put_stream(region, account, input.name.as_ref())?;
         let records = input.records.as_ref().ok_or_else(|| missing("records"))?;
         if records.is_empty() {
-            return Err(constraint("[]", "records", "Member must have length greater than or equal to 1"));
+            return Err(constraint(
+                "[]",
+                "records",
+                "Member must have length greater than or equal to 1",
+            ));
         }
         if records.len() > MAX_BATCH_RECORDS {
             return Err(constraint(
@@ -652,7 +679,9 @@ impl Firehose {
         }
         let s = self.get(region, account, &name)?;
         if id != DESTINATION_ID {
-            return Err(invalid(format!("Destination {id} not found in Firehose stream {name}.")));
+            return Err(invalid(format!(
+                "Destination {id} not found in Firehose stream {name}."
+            )));
         }
         let mut cfg = lock(&s.config);
         if current != cfg.version.to_string() {
@@ -669,11 +698,11 @@ impl Firehose {
         let old = &cfg.destination;
         let destination = match (input.s3, input.extended_s3) {
             (Some(_), Some(_)) => {
-                return Err(invalid("Only one of S3DestinationUpdate and ExtendedS3DestinationUpdate may be specified"))
+                return Err(invalid(
+                    "Only one of S3DestinationUpdate and ExtendedS3DestinationUpdate may be specified",
+                ))
             }
-            (Some(u), None) => {
-                S3Destination::build(old.input.clone().merged(u), old.extended, "s3DestinationUpdate")?
-            }
+            (Some(u), None) => S3Destination::build(old.input.clone().merged(u), old.extended, "s3DestinationUpdate")?,
             (None, Some(u)) => S3Destination::build(old.input.clone().merged(u), true, "extendedS3DestinationUpdate")?,
             (None, None) => return Err(invalid("A destination update must be specified")),
         };

@@ -67,7 +67,9 @@ pub(crate) async fn run(fh: Arc<Firehose>, s: Arc<DeliveryStream>) {
                 None => {
                     // A child shard is read from its start; the first shards from the delivery
                     // stream's start time.
-                    let at = if sh.parent_shard_id.is_some() && positions.keys().any(|k| Some(k) == sh.parent_shard_id.as_ref()) {
+                    let at = if sh.parent_shard_id.is_some()
+                        && positions.keys().any(|k| Some(k) == sh.parent_shard_id.as_ref())
+                    {
                         StartingPosition::TrimHorizon
                     } else {
                         StartingPosition::AtTimestamp(*start_millis)

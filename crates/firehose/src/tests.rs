@@ -28,7 +28,11 @@ struct Bucket {
 impl ObjectSink for Bucket {
     fn put_object(&self, object: ObjectPut) -> BoxFuture<'_, Result<ObjectStored, AwsError>> {
         let r = if *self.failing.lock().unwrap() {
-            Err(AwsError::new("NoSuchBucket", 404, "The specified bucket does not exist"))
+            Err(AwsError::new(
+                "NoSuchBucket",
+                404,
+                "The specified bucket does not exist",
+            ))
         } else {
             self.objects.lock().unwrap().push(object);
             Ok(ObjectStored {
@@ -135,7 +139,11 @@ async fn interval_flush_names_the_object_by_the_oldest_record() {
     settle().await;
     let objects = bucket.objects.lock().unwrap().clone();
     assert_eq!(objects.len(), 1);
-    assert!(objects[0].key.starts_with("2026/03/01/07/s-1-2026-03-01-07-08-09-"), "{}", objects[0].key);
+    assert!(
+        objects[0].key.starts_with("2026/03/01/07/s-1-2026-03-01-07-08-09-"),
+        "{}",
+        objects[0].key
+    );
     assert_eq!(&objects[0].body[..], b"ab");
     assert_eq!(&*objects[0].principal, "firehose.amazonaws.com");
     assert_eq!(objects[0].bucket.resource, "bkt");
@@ -144,11 +152,21 @@ async fn interval_flush_names_the_object_by_the_oldest_record() {
 #[tokio::test(start_paused = true)]
 async fn size_flush_keeps_objects_within_the_size() {
     let (fh, bucket) = setup();
-    create(&fh, "s", json!({ "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 900 } }));
+    create(
+        &fh,
+        "s",
+        json!({ "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 900 } }),
+    );
     let record = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 100_000]);
     let input = PutRecordBatchInput {
         name: Some("s".into()),
-        records: Some((0..11).map(|_| RecordIn { data: Some(record.clone()) }).collect()),
+        records: Some(
+            (0..11)
+                .map(|_| RecordIn {
+                    data: Some(record.clone()),
+                })
+                .collect(),
+        ),
     };
     let out = fh.put_record_batch("us-east-1", "000000000000", &input).unwrap();
     assert_eq!(out["FailedPutCount"], 0);
@@ -220,7 +238,11 @@ async fn transformation_splits_ok_dropped_and_failed_and_gzips() {
     };
     assert!(objects[0].key.ends_with(".gz") && objects[0].key.starts_with("2026/"));
     assert_eq!(gunzip(&objects[0].body), b"ONETWO");
-    assert!(objects[1].key.starts_with("processing-failed/2026/03/01/07/s-1-"), "{}", objects[1].key);
+    assert!(
+        objects[1].key.starts_with("processing-failed/2026/03/01/07/s-1-"),
+        "{}",
+        objects[1].key
+    );
     let doc: Value = serde_json::from_slice(&gunzip(&objects[1].body)).unwrap();
     assert_eq!(doc["errorCode"], "Lambda.ProcessingFailedStatus");
     assert_eq!(doc["rawData"], "ZmFpbA==");
@@ -234,14 +256,32 @@ async fn refuses_what_it_would_not_do() {
         let mut d = json!({ "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bkt" });
         d.as_object_mut().unwrap().extend(dest.as_object().unwrap().clone());
         let input: CreateInput =
-            serde_json::from_value(json!({ "DeliveryStreamName": "x", "ExtendedS3DestinationConfiguration": d })).unwrap();
-        fh.create_delivery_stream("us-east-1", "000000000000", input).unwrap_err().code
+            serde_json::from_value(json!({ "DeliveryStreamName": "x", "ExtendedS3DestinationConfiguration": d }))
+                .unwrap();
+        fh.create_delivery_stream("us-east-1", "000000000000", input)
+            .unwrap_err()
+            .code
     };
-    assert_eq!(refuse(json!({ "CompressionFormat": "Snappy" })), "InvalidArgumentException");
+    assert_eq!(
+        refuse(json!({ "CompressionFormat": "Snappy" })),
+        "InvalidArgumentException"
+    );
     assert_eq!(refuse(json!({ "S3BackupMode": "Enabled" })), "InvalidArgumentException");
-    assert_eq!(refuse(json!({ "EncryptionConfiguration": { "KMSEncryptionConfig": { "AWSKMSKeyARN": "k" } } })), "InvalidArgumentException");
-    assert_eq!(refuse(json!({ "CustomTimeZone": "Asia/Tokyo" })), "InvalidArgumentException");
-    assert_eq!(refuse(json!({ "S3BackupConfiguration": {} })), "InvalidArgumentException");
-    assert_eq!(refuse(json!({ "BufferingHints": { "SizeInMBs": 0 } })), "ValidationException");
+    assert_eq!(
+        refuse(json!({ "EncryptionConfiguration": { "KMSEncryptionConfig": { "AWSKMSKeyARN": "k" } } })),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        refuse(json!({ "CustomTimeZone": "Asia/Tokyo" })),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        refuse(json!({ "S3BackupConfiguration": {} })),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        refuse(json!({ "BufferingHints": { "SizeInMBs": 0 } })),
+        "ValidationException"
+    );
     let _ = BTreeMap::<String, String>::new();
 }

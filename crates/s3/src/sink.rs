@@ -117,10 +117,7 @@ impl S3Sink {
             key: o.key.clone(),
             size: Some(obj.size()),
             etag: Some(obj.etag.clone()),
-            version_id: written
-                .shown_version_id
-                .clone()
-                .filter(|id| id != NULL_VERSION),
+            version_id: written.shown_version_id.clone().filter(|id| id != NULL_VERSION),
             time_millis: now,
             ctx,
             restore: None,
@@ -189,6 +186,9 @@ mod tests {
         let obj = v.object.as_ref().unwrap();
         assert_eq!(&obj.body[..], b"hello");
         assert_eq!(obj.meta.content_type.as_deref(), Some("binary/octet-stream"));
-        assert_eq!(sink.put_object(put("", b"x")).await.unwrap_err().code, "InvalidArgument");
+        assert_eq!(
+            sink.put_object(put("", b"x")).await.unwrap_err().code,
+            "InvalidArgument"
+        );
     }
 }
