@@ -1,6 +1,5 @@
 //! Buffering, naming and transformation on a paused Tokio clock, with fakes for S3 and Lambda.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -283,5 +282,30 @@ async fn refuses_what_it_would_not_do() {
         refuse(json!({ "BufferingHints": { "SizeInMBs": 0 } })),
         "ValidationException"
     );
-    let _ = BTreeMap::<String, String>::new();
+}
+
+#[tokio::test(start_paused = true)]
+async fn creating_then_active_on_the_clock() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(START));
+    let fh = Firehose::new(
+        clock,
+        FirehoseDeps::default(),
+        FirehoseConfig {
+            create_delay_millis: 5_000,
+            ..FirehoseConfig::default()
+        },
+    );
+    create(&fh, "s", json!({}));
+    let describe = || {
+        let input = crate::service::NameInput {
+            name: Some("s".into()),
+            ..Default::default()
+        };
+        fh.describe_delivery_stream("us-east-1", "000000000000", &input)
+            .unwrap()["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+            .clone()
+    };
+    assert_eq!(describe(), "CREATING");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(describe(), "ACTIVE");
 }
