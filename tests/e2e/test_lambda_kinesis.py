@@ -9,7 +9,9 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import _client, serve, settle, wait_until
+import urllib.request
+
+from conftest import _client, ledger, serve, settle, wait_until
 from test_lambda import ROLE, create
 
 ACCOUNT = "000000000000"
@@ -76,7 +78,7 @@ def batches(calls):
     return [json.loads(line) for line in calls.read_text().splitlines()]
 
 
-def test_failing_batch_is_bisected_and_its_bad_record_reaches_on_failure(lam, kinesis, sqs, tmp_path):
+def test_failing_batch_is_bisected_and_its_bad_record_reaches_on_failure(lam, kinesis, sqs, tmp_path, endpoint):
     arn = stream(kinesis, "orders", 2)
     calls = consumer(lam, tmp_path)
     dlq = sqs.create_queue(QueueName="kinesis-failures")["QueueUrl"]
@@ -130,6 +132,11 @@ def test_failing_batch_is_bisected_and_its_bad_record_reaches_on_failure(lam, ki
     assert info["streamArn"] == arn
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
     assert set(record) == {"requestContext", "responseContext", "version", "timestamp", "KinesisBatchInfo"}
+    # The record went through the delivery engine: its fate is in the ledger.
+    settle(endpoint)
+    mapping_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:{mapping['UUID']}"
+    [rec] = ledger(endpoint, producer=mapping_arn)
+    assert rec["fate"] == "delivered" and rec["target"] == dlq_arn
 
     # Every good record was processed, in order within its shard.
     good = [p for p in put if p[2] != "BAD"]
@@ -167,6 +174,10 @@ def test_failing_batch_is_bisected_and_its_bad_record_reaches_on_failure(lam, ki
     }
     assert isinstance(first["kinesis"]["approximateArrivalTimestamp"], float)
 
+    with urllib.request.urlopen(endpoint + "/_localbridge/metrics", timeout=10) as resp:
+        metrics = resp.read().decode()
+    assert 'localbridge_lambda_stream_records_total{outcome="discarded"} 1\n' in metrics
+    assert f'localbridge_lambda_stream_records_total{{outcome="processed"}} {len(good)}\n' in metrics
     got = lam.get_event_source_mapping(UUID=mapping["UUID"])
     assert got["State"] == "Enabled"
     assert got["LastProcessingResult"] in ("OK", "PROBLEM: Function call failed")

@@ -127,6 +127,25 @@ impl lb_protocol::Service for LambdaApi {
         out.push_str("# HELP localbridge_lambda_async_events_refused_total Asynchronous invocations refused: the bound was reached.\n");
         out.push_str("# TYPE localbridge_lambda_async_events_refused_total counter\n");
         out.push_str(&format!("localbridge_lambda_async_events_refused_total {refused}\n"));
+        let [processed, filtered, discarded, failed] = self.lambda.stream_mapping_counts();
+        out.push_str(
+            "# HELP localbridge_lambda_stream_records_total Kinesis event source mappings' records by outcome.\n",
+        );
+        out.push_str("# TYPE localbridge_lambda_stream_records_total counter\n");
+        for (outcome, n) in [
+            ("processed", processed),
+            ("filtered", filtered),
+            ("discarded", discarded),
+        ] {
+            out.push_str(&format!(
+                "localbridge_lambda_stream_records_total{{outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP localbridge_lambda_stream_failed_invocations_total Kinesis event source mappings' failed invocations (each retried, bisected or discarded).\n");
+        out.push_str("# TYPE localbridge_lambda_stream_failed_invocations_total counter\n");
+        out.push_str(&format!(
+            "localbridge_lambda_stream_failed_invocations_total {failed}\n"
+        ));
     }
 }
 

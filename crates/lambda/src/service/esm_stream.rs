@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use base64::Engine as _;
@@ -227,6 +228,20 @@ impl StreamSettings {
     }
 }
 
+/// Counters over every Kinesis mapping, in `/_localbridge/metrics`: each record read ends
+/// processed, filtered out, or discarded (to the OnFailure destination when there is one).
+#[derive(Debug, Default)]
+pub(crate) struct StreamCounters {
+    /// Records in batches the function processed (once per record, retries not counted again).
+    pub processed: AtomicU64,
+    /// Records no FilterCriteria pattern matched.
+    pub filtered: AtomicU64,
+    /// Records discarded after the retries or the record age ran out.
+    pub discarded: AtomicU64,
+    /// Invocations that failed (function errors, timeouts, malformed or partial reports).
+    pub failed_invocations: AtomicU64,
+}
+
 /// What a shard's poller needs of its mapping for one round, read under the mapping's lock.
 #[derive(Clone)]
 struct Snapshot {
@@ -382,6 +397,17 @@ struct ShardJob {
 }
 
 impl Lambda {
+    /// Kinesis mappings' records processed, filtered out and discarded, and failed invocations.
+    pub fn stream_mapping_counts(&self) -> [u64; 4] {
+        let c = &self.stream_counters;
+        [
+            c.processed.load(Ordering::Relaxed),
+            c.filtered.load(Ordering::Relaxed),
+            c.discarded.load(Ordering::Relaxed),
+            c.failed_invocations.load(Ordering::Relaxed),
+        ]
+    }
+
     fn streams(&self) -> Result<&Arc<dyn StreamSource>, AwsError> {
         self.streams
             .as_ref()
@@ -602,13 +628,19 @@ impl Lambda {
                 read.records
             } else {
                 // Filtered out: never sent, and checkpointed past.
-                read.records
+                let all = read.records.len();
+                let kept: Vec<StreamRecord> = read
+                    .records
                     .into_iter()
                     .filter(|r| {
                         let view = filter_view(r);
                         snap.filters.iter().any(|p| p.matches(&view))
                     })
-                    .collect()
+                    .collect();
+                self.stream_counters
+                    .filtered
+                    .fetch_add((all - kept.len()) as u64, Ordering::Relaxed);
+                kept
             };
             // Records of a partition key always go to the same lane, so their order holds.
             let lanes = snap.settings.parallelization.max(1) as usize;
@@ -715,15 +747,22 @@ impl Lambda {
                         p.invokes += 1;
                         if !snap.partial {
                             set_result(&job.handle, "OK");
+                            self.stream_counters
+                                .processed
+                                .fetch_add(p.records.len() as u64, Ordering::Relaxed);
                             break;
                         }
                         match reported_failure(&body, &p.records) {
                             Ok(None) => {
                                 set_result(&job.handle, "OK");
+                                self.stream_counters
+                                    .processed
+                                    .fetch_add(p.records.len() as u64, Ordering::Relaxed);
                                 break;
                             }
                             Ok(Some(i)) => {
                                 p.function_error = None;
+                                self.stream_counters.processed.fetch_add(i as u64, Ordering::Relaxed);
                                 i
                             }
                             Err(()) => {
@@ -740,6 +779,7 @@ impl Lambda {
                     }
                 };
                 set_result(&job.handle, "PROBLEM: Function call failed");
+                self.stream_counters.failed_invocations.fetch_add(1, Ordering::Relaxed);
                 // The records before the first failure are done.
                 if failed_from > 0 {
                     p.records.drain(..failed_from);
@@ -800,6 +840,9 @@ impl Lambda {
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return;
         };
+        self.stream_counters
+            .discarded
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         tracing::warn!(
             mapping = %snap.mapping_arn,
             shard = %job.shard_id,

@@ -308,6 +308,8 @@ pub struct Lambda {
     pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
     /// The stream service Kinesis event source mappings read (wired by the binary).
     pub(crate) streams: Option<Arc<dyn lb_core::stream::StreamSource>>,
+    /// Kinesis mappings' record outcomes.
+    pub(crate) stream_counters: esm_stream::StreamCounters,
     /// The HTTP invoker's client.
     pub(crate) http: reqwest::Client,
     /// Layers by (region, account, name).
@@ -431,6 +433,7 @@ impl Lambda {
             mappings: Mutex::new(BTreeMap::new()),
             source,
             streams,
+            stream_counters: esm_stream::StreamCounters::default(),
             http: reqwest::Client::new(),
             layers: Mutex::new(HashMap::new()),
             async_events: std::sync::atomic::AtomicUsize::new(0),
