@@ -296,3 +296,19 @@ def test_children_of_a_split_shard_are_read_after_their_parent(lam, kinesis, tmp
                                     BatchSize=1)
     seen = wait_until(lambda: len(batches(late)) >= 5 and batches(late), what="the late mapping's records")
     assert [d for b in seen for d in b["data"]] == ["p1", "p2", "c1", "c2", "c3"]
+
+
+def test_filter_criteria_match_the_decoded_data(lam, kinesis, tmp_path, endpoint):
+    arn = stream(kinesis, "filtered", 1)
+    calls = consumer(lam, tmp_path)
+    for d in [{"kind": "keep", "n": 1}, {"kind": "skip", "n": 2}, "not json", {"kind": "keep", "n": 3}]:
+        kinesis.put_record(StreamName="filtered", PartitionKey="k", Data=json.dumps(d).encode() if isinstance(d, dict) else d.encode())
+    m = lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]},
+    )
+    assert m["FilterCriteria"] == {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]}
+    seen = wait_until(lambda: batches(calls), what="the matching records")
+    assert [[json.loads(d)["n"] for d in b["data"]] for b in seen] == [[1, 3]]
+    with urllib.request.urlopen(endpoint + "/_localbridge/metrics", timeout=10) as resp:
+        assert 'localbridge_lambda_stream_records_total{outcome="filtered"} 2\n' in resp.read().decode()

@@ -322,19 +322,14 @@ fn record(r: &StreamRecord, shard_id: &str, stream_arn: &str, region: &str, role
     })
 }
 
-/// A record as filter patterns see it (Lambda Developer Guide, "Filtering Kinesis events"): the
-/// metadata of the `kinesis` object, with `data` as JSON when it decodes to JSON.
+/// A record as filter patterns see it (Lambda Developer Guide, "Using event filtering with a
+/// Kinesis event source": Kinesis mappings filter on the `data` key only): the data as JSON when it
+/// parses, else as text.
 fn filter_view(r: &StreamRecord) -> Value {
     let data = serde_json::from_slice::<Value>(&r.data)
         .ok()
-        .unwrap_or_else(|| json!(base64::engine::general_purpose::STANDARD.encode(&r.data)));
-    json!({
-        "kinesisSchemaVersion": "1.0",
-        "partitionKey": r.partition_key,
-        "sequenceNumber": r.sequence_number,
-        "approximateArrivalTimestamp": r.approximate_arrival_millis as f64 / 1000.0,
-        "data": data,
-    })
+        .unwrap_or_else(|| json!(String::from_utf8_lossy(&r.data)));
+    json!({ "data": data })
 }
 
 /// What a `ReportBatchItemFailures` response says: `Ok(None)` all succeeded, `Ok(Some(i))` the
