@@ -312,3 +312,41 @@ def test_filter_criteria_match_the_decoded_data(lam, kinesis, tmp_path, endpoint
     assert [[json.loads(d)["n"] for d in b["data"]] for b in seen] == [[1, 3]]
     with urllib.request.urlopen(endpoint + "/_localbridge/metrics", timeout=10) as resp:
         assert 'localbridge_lambda_stream_records_total{outcome="filtered"} 2\n' in resp.read().decode()
+
+
+@pytest.fixture
+def manual_lambda(tmp_path, request):
+    yield from serve(
+        tmp_path, request,
+        ["--clock", "manual", "--lambda-runtime", f"python3.12={__import__('sys').executable}",
+         "--lambda-python-client", "shipped"],
+    )
+
+
+def test_records_older_than_maximum_record_age_are_discarded_on_the_clock(manual_lambda, tmp_path):
+    from conftest import advance_clock
+
+    endpoint = manual_lambda.endpoint
+    lam, kinesis, sqs = (_client(s, endpoint) for s in ("lambda", "kinesis", "sqs"))
+    arn = stream(kinesis, "aging", 1)
+    calls = consumer(lam, tmp_path)
+    dlq = sqs.create_queue(QueueName="aged")["QueueUrl"]
+    put = kinesis.put_record(StreamName="aging", PartitionKey="k", Data=b"BAD")
+    lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:aged"}},
+    )
+    wait_until(lambda: batches(calls), what="the first invocation")
+    # Retries wait on the clock; once the record is older than 60 s it is discarded, not sent.
+    # The clock moves in steps, so a retry's wait that starts after a step is reached by the next.
+    def discarded():
+        advance_clock(endpoint, 5)
+        return sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages")
+
+    [msg] = wait_until(discarded, what="the aged record's invocation record")
+    record = json.loads(msg["Body"])
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == put["SequenceNumber"]
+    assert record["KinesisBatchInfo"]["batchSize"] == 1
+    assert all(b["data"] == ["BAD"] for b in batches(calls))
