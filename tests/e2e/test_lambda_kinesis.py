@@ -264,6 +264,18 @@ def test_cli_create_event_source_mapping(aws, aws_raw, lam, kinesis, tmp_path):
     for k in ("0", "1"):
         mine = [d for b in seen for d in b["data"] if int(d[1:]) % 2 == int(k)]
         assert mine == [f"d{i}" for i in range(7) if i % 2 == int(k)]
+    updated = aws(
+        "lambda", "update-event-source-mapping", "--uuid", out["UUID"], "--maximum-retry-attempts", "2",
+        "--bisect-batch-on-function-error", "--destination-config",
+        json.dumps({"OnFailure": {"Destination": f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts"}}),
+    )
+    assert updated["State"] == "Updating"
+    got = aws("lambda", "get-event-source-mapping", "--uuid", out["UUID"])
+    assert got["State"] == "Enabled"
+    assert got["MaximumRetryAttempts"] == 2
+    assert got["BisectBatchOnFunctionError"] is True
+    assert got["DestinationConfig"] == {"OnFailure": {"Destination": f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts"}}
+    assert got["StartingPosition"] == "TRIM_HORIZON"
     bad = aws_raw(
         "lambda", "create-event-source-mapping", "--function-name", "consumer",
         "--event-source-arn", arn, "--starting-position", "LATEST", "--parallelization-factor", "11",
