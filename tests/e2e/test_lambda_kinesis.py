@@ -237,6 +237,12 @@ def test_latest_disable_enable_and_errors(lam, kinesis, tmp_path):
         "InvalidParameterValueException",
         "Unsupported DestinationConfig parameter for given event source mapping type.",
     )
+    # Stream-only settings are refused for a queue, not ignored.
+    _client("sqs", lam.meta.endpoint_url).create_queue(QueueName="plain")
+    assert error(EventSourceArn=f"arn:aws:sqs:us-east-1:{ACCOUNT}:plain", BisectBatchOnFunctionError=True) == (
+        "InvalidParameterValueException",
+        "Unsupported BisectBatchOnFunctionError parameter for given event source mapping type.",
+    )
     code, message = error(StartingPosition="LATEST", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/missing")
     assert code == "InvalidParameterValueException"
     assert message.startswith(f"Cannot access stream arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/missing.")
