@@ -368,3 +368,24 @@ def test_records_older_than_maximum_record_age_are_discarded_on_the_clock(manual
     assert record["KinesisBatchInfo"]["startSequenceNumber"] == put["SequenceNumber"]
     assert record["KinesisBatchInfo"]["batchSize"] == 1
     assert all(b["data"] == ["BAD"] for b in batches(calls))
+
+
+def test_at_timestamp_starts_at_the_first_record_at_or_after_it(manual_lambda, tmp_path):
+    from conftest import advance_clock
+
+    endpoint = manual_lambda.endpoint
+    lam, kinesis = _client("lambda", endpoint), _client("kinesis", endpoint)
+    arn = stream(kinesis, "timed", 1)
+    calls = consumer(lam, tmp_path)
+    kinesis.put_record(StreamName="timed", PartitionKey="k", Data=b"old")
+    advance_clock(endpoint, 10)
+    kinesis.put_record(StreamName="timed", PartitionKey="k", Data=b"new")
+    shard = kinesis.list_shards(StreamName="timed")["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="timed", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    new_at = kinesis.get_records(ShardIterator=it)["Records"][1]["ApproximateArrivalTimestamp"]
+    m = lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=arn, StartingPosition="AT_TIMESTAMP",
+                                        StartingPositionTimestamp=new_at)
+    assert m["StartingPosition"] == "AT_TIMESTAMP"
+    assert m["StartingPositionTimestamp"] == new_at
+    seen = wait_until(lambda: batches(calls), what="the record at the timestamp")
+    assert [b["data"] for b in seen] == [["new"]]
