@@ -455,3 +455,43 @@ async fn stream_settings_are_validated_as_aws_does() {
     let listed = w.lambda.list_event_source_mappings(&ctx(), Some(STREAM), None).unwrap();
     assert_eq!(listed["EventSourceMappings"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn partial_batch_reports_as_aws_reads_them() {
+    let rec = |n: usize| StreamRecord {
+        sequence_number: format!("{n:056}"),
+        partition_key: "k".into(),
+        data: Bytes::new(),
+        approximate_arrival_millis: 0,
+    };
+    let batch = vec![rec(1), rec(2), rec(3)];
+    let seq = |n: usize| format!("{n:056}");
+    // Complete success: empty or null list, empty or null response.
+    for ok in [
+        "",
+        "null",
+        "{}",
+        r#"{"batchItemFailures": []}"#,
+        r#"{"batchItemFailures": null}"#,
+    ] {
+        assert_eq!(reported_failure(ok.as_bytes(), &batch), Ok(None), "{ok}");
+    }
+    // The lowest reported sequence number is the checkpoint.
+    let two = format!(
+        r#"{{"batchItemFailures": [{{"itemIdentifier": "{}"}}, {{"itemIdentifier": "{}"}}]}}"#,
+        seq(3),
+        seq(2)
+    );
+    assert_eq!(reported_failure(two.as_bytes(), &batch), Ok(Some(1)));
+    // Complete failure: an empty, null, unknown or misnamed identifier.
+    for bad in [
+        r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#.to_owned(),
+        r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#.to_owned(),
+        r#"{"batchItemFailures": [{"itemIdentifier": "7"}]}"#.to_owned(),
+        format!(r#"{{"batchItemFailures": [{{"id": "{}"}}]}}"#, seq(1)),
+        r#"{"batchItemFailures": "x"}"#.to_owned(),
+        "not json".to_owned(),
+    ] {
+        assert_eq!(reported_failure(bad.as_bytes(), &batch), Err(()), "{bad}");
+    }
+}
