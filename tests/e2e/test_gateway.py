@@ -12,7 +12,7 @@ def test_health(endpoint):
     doc = json.loads(body)
     assert doc["status"] == "running"
     assert doc["services"] == {
-        name: "running" for name in ["events", "iam", "kinesis", "lambda", "logs", "s3", "scheduler", "sns", "sqs", "sts"]
+        name: "running" for name in ["events", "firehose", "iam", "kinesis", "lambda", "logs", "s3", "scheduler", "sns", "sqs", "sts"]
     }
     assert doc["clock"] == "system"
     assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])
@@ -28,12 +28,12 @@ def test_unsupported_json_service_gets_a_json_error(endpoint):
         "POST",
         endpoint + "/",
         b"{}",
-        {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams", "Content-Type": "application/x-amz-json-1.1"},
+        {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
     )
     assert status == 501
     assert json.loads(body) == {
         "__type": "NotImplemented",
-        "message": "localbridge does not implement the firehose service yet",
+        "message": "localbridge does not implement the dynamodb service yet",
     }
 
 

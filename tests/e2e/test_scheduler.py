@@ -370,3 +370,68 @@ def test_event_bus_target_reaches_a_rule(scheduler, sqs, endpoint):
         "version": "0", "detail-type": "Report Due", "source": "my.scheduler", "account": ACCOUNT,
         "time": iso(when), "region": REGION, "resources": [arn], "detail": {"report": "daily"},
     }
+
+
+def test_kinesis_target_puts_a_record_with_its_partition_key(scheduler, endpoint):
+    from conftest import wait_until
+
+    kinesis = _client("kinesis", endpoint)
+    kinesis.create_stream(StreamName="ticks", ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName="ticks", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+    stream = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/ticks"
+    with pytest.raises(ClientError) as e:
+        scheduler.create_schedule(Name="no-key", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow=OFF,
+                                  Target={"Arn": stream, "RoleArn": ROLE, "Input": "{}"})
+    assert error(e)[0] == "ValidationException"
+    when = clock_now(endpoint).replace(microsecond=0) + timedelta(minutes=1)
+    arn = scheduler.create_schedule(
+        Name="tick", ScheduleExpression=at_expression(when), FlexibleTimeWindow=OFF,
+        Target={"Arn": stream, "RoleArn": ROLE, "Input": '{"tick":"<aws.scheduler.scheduled-time>"}',
+                "KinesisParameters": {"PartitionKey": "device-7"}})["ScheduleArn"]
+    assert scheduler.get_schedule(Name="tick")["Target"]["KinesisParameters"] == {"PartitionKey": "device-7"}
+    advance_clock(endpoint, 60)
+
+    def records():
+        out = []
+        for s in kinesis.list_shards(StreamName="ticks")["Shards"]:
+            it = kinesis.get_shard_iterator(StreamName="ticks", ShardId=s["ShardId"],
+                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            out += kinesis.get_records(ShardIterator=it)["Records"]
+        return out
+
+    [rec] = wait_until(records, what="the scheduled record")
+    assert rec["PartitionKey"] == "device-7"
+    assert json.loads(rec["Data"]) == {"tick": iso(when)}
+    assert arn.endswith("/default/tick")
+
+
+def test_firehose_target_puts_a_record_into_the_delivery_stream(scheduler, endpoint):
+    from conftest import wait_until
+
+    fh = _client("firehose", endpoint)
+    s3 = _client("s3", endpoint, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="ticks")
+    stream = fh.create_delivery_stream(
+        DeliveryStreamName="ticks",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::ticks",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+        },
+    )["DeliveryStreamARN"]
+    def active():
+        desc = fh.describe_delivery_stream(DeliveryStreamName="ticks")["DeliveryStreamDescription"]
+        return desc["DeliveryStreamStatus"] == "ACTIVE" or advance_clock(endpoint, 1) and False
+
+    wait_until(active, what="the delivery stream ACTIVE")
+    when = clock_now(endpoint).replace(microsecond=0) + timedelta(minutes=1)
+    scheduler.create_schedule(
+        Name="to-firehose", ScheduleExpression=at_expression(when), FlexibleTimeWindow=OFF,
+        Target={"Arn": stream, "RoleArn": ROLE, "Input": '{"tick":"<aws.scheduler.scheduled-time>"}'})
+    advance_clock(endpoint, 60)
+    wait_until(lambda: get_json(endpoint, "/_localbridge/health")["delivery"]["delivered"] >= 1,
+               what="the record handed to the stream")
+    advance_clock(endpoint, 60)
+    keys = wait_until(lambda: [o["Key"] for o in s3.list_objects_v2(Bucket="ticks").get("Contents", [])],
+                      what="the object")
+    assert len(keys) == 1
+    assert s3.get_object(Bucket="ticks", Key=keys[0])["Body"].read() == f'{{"tick":"{iso(when)}"}}'.encode()

@@ -65,6 +65,9 @@ pub(crate) struct RouteTarget {
     /// The target is a FIFO queue: the event id is the deduplication id.
     pub fifo: bool,
     pub http: Option<HttpParameters>,
+    /// Kinesis targets: `KinesisParameters.PartitionKeyPath`; without it the event id is the
+    /// partition key (EventBridge API Reference, "KinesisParameters").
+    pub partition_key: Option<InputPath>,
 }
 
 impl RouteTarget {
@@ -351,6 +354,18 @@ pub(crate) fn delivery_for(
             tr.apply(event.parsed(), &ctx).map_err(|e| e.to_string())?.into()
         }
     };
+    let group_id = if t.arn.service == "kinesis" {
+        // The partition key travels as the message group. A path that selects nothing falls
+        // back to the event id.
+        let selected = t.partition_key.as_ref().map(|p| p.apply(event.parsed()));
+        Some(match selected {
+            Some(Value::String(s)) => s,
+            Some(Value::Null) | None => event.id.to_string(),
+            Some(other) => other.to_string(),
+        })
+    } else {
+        t.group_id.clone()
+    };
     let sent = |body: Arc<str>| Message {
         source_arn: Some(Arc::clone(rule_arn)),
         source_account: Some(Arc::clone(&event.account)),
@@ -359,7 +374,7 @@ pub(crate) fn delivery_for(
         ..Message::new(body)
     };
     let mut message = Message {
-        group_id: t.group_id.clone(),
+        group_id,
         dedup_id: t.fifo.then(|| event.id.to_string()),
         ..sent(body)
     };

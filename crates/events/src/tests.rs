@@ -524,6 +524,61 @@ mod routing {
         let s = engine.stats();
         assert_eq!((s.submitted, s.rejected, s.dropped), (2, 3, 0));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn kinesis_targets_carry_the_partition_key_path_or_the_event_id() {
+        let r = rig();
+        r.engine.registry().register("kinesis", r.fake.clone());
+        rule(&r.events, "r", json!({"source": ["my.app"]}));
+        let stream = |name: &str| format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}");
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "path", "Arn": stream("by-user"), "KinesisParameters": {"PartitionKeyPath": "$.detail.user"}}),
+        );
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "number", "Arn": stream("by-n"), "KinesisParameters": {"PartitionKeyPath": "$.detail.n"}}),
+        );
+        target(
+            &r.events,
+            "r",
+            json!({"Id": "missing", "Arn": stream("by-nothing"), "KinesisParameters": {"PartitionKeyPath": "$.detail.nothing"}}),
+        );
+        target(&r.events, "r", json!({"Id": "default", "Arn": stream("by-id")}));
+        let id = put(&r.events, json!({"user": "ana", "n": 42}));
+        settled(&r.engine).await;
+        let got: BTreeMap<String, Option<String>> = r
+            .fake
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(res, m)| (res.clone(), m.group_id.clone()))
+            .collect();
+        assert_eq!(got["stream/by-user"].as_deref(), Some("ana"));
+        assert_eq!(got["stream/by-n"].as_deref(), Some("42"));
+        assert_eq!(got["stream/by-nothing"].as_deref(), Some(id.as_str()));
+        assert_eq!(got["stream/by-id"].as_deref(), Some(id.as_str()));
+
+        let err = r
+            .events
+            .put_targets(
+                &ctx(),
+                Some("r"),
+                None,
+                Some(vec![json!({"Id": "x", "Arn": stream("s"), "KinesisParameters": {}})]),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        assert!(
+            err.message
+                .contains("targets.1.member.kinesisParameters.partitionKeyPath"),
+            "{}",
+            err.message
+        );
+    }
 }
 
 #[test]

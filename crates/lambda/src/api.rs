@@ -127,6 +127,25 @@ impl lb_protocol::Service for LambdaApi {
         out.push_str("# HELP localbridge_lambda_async_events_refused_total Asynchronous invocations refused: the bound was reached.\n");
         out.push_str("# TYPE localbridge_lambda_async_events_refused_total counter\n");
         out.push_str(&format!("localbridge_lambda_async_events_refused_total {refused}\n"));
+        let [processed, filtered, discarded, failed] = self.lambda.stream_mapping_counts();
+        out.push_str(
+            "# HELP localbridge_lambda_stream_records_total Kinesis event source mappings' records by outcome.\n",
+        );
+        out.push_str("# TYPE localbridge_lambda_stream_records_total counter\n");
+        for (outcome, n) in [
+            ("processed", processed),
+            ("filtered", filtered),
+            ("discarded", discarded),
+        ] {
+            out.push_str(&format!(
+                "localbridge_lambda_stream_records_total{{outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP localbridge_lambda_stream_failed_invocations_total Kinesis event source mappings' failed invocations (each retried, bisected or discarded).\n");
+        out.push_str("# TYPE localbridge_lambda_stream_failed_invocations_total counter\n");
+        out.push_str(&format!(
+            "localbridge_lambda_stream_failed_invocations_total {failed}\n"
+        ));
     }
 }
 
@@ -496,6 +515,26 @@ struct MappingJson {
     function_response_types: Option<Vec<String>>,
     scaling_config: Option<ScalingJson>,
     starting_position: Option<String>,
+    starting_position_timestamp: Option<f64>,
+    parallelization_factor: Option<i64>,
+    maximum_record_age_in_seconds: Option<i64>,
+    maximum_retry_attempts: Option<i64>,
+    bisect_batch_on_function_error: Option<bool>,
+    destination_config: Option<MappingDestinationsJson>,
+    tumbling_window_in_seconds: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct MappingDestinationJson {
+    destination: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct MappingDestinationsJson {
+    on_success: Option<MappingDestinationJson>,
+    on_failure: Option<MappingDestinationJson>,
 }
 
 fn mapping_input(j: MappingJson) -> MappingInput {
@@ -515,6 +554,21 @@ fn mapping_input(j: MappingJson) -> MappingInput {
         function_response_types: j.function_response_types,
         maximum_concurrency: j.scaling_config.and_then(|s| s.maximum_concurrency),
         starting_position: j.starting_position,
+        starting_position_timestamp: j.starting_position_timestamp,
+        parallelization_factor: j.parallelization_factor,
+        maximum_record_age_seconds: j.maximum_record_age_in_seconds,
+        maximum_retry_attempts: j.maximum_retry_attempts,
+        bisect_batch_on_function_error: j.bisect_batch_on_function_error,
+        on_success: j
+            .destination_config
+            .as_ref()
+            .and_then(|d| d.on_success.as_ref())
+            .is_some_and(|s| s.destination.as_deref().is_some_and(|d| !d.is_empty())),
+        on_failure: j
+            .destination_config
+            .and_then(|d| d.on_failure)
+            .map(|f| f.destination.filter(|d| !d.is_empty())),
+        tumbling_window_seconds: j.tumbling_window_in_seconds,
     }
 }
 

@@ -140,6 +140,9 @@ struct ServeArgs {
     /// each): records past them fail with ProvisionedThroughputExceededException.
     #[arg(long)]
     kinesis_shard_limits: bool,
+    /// Milliseconds (on the clock) a new Firehose stream stays CREATING before it is ACTIVE.
+    #[arg(long, default_value_t = 0)]
+    firehose_create_delay_ms: u64,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -274,6 +277,19 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             .join(format!("localbridge-{}", std::process::id()))
             .join("lambda")
     });
+    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
+        Arc::clone(&clock),
+        lb_kinesis::KinesisConfig {
+            max_records: args.kinesis_max_records,
+            create_delay_millis: args.kinesis_create_delay_ms,
+            shard_limits: args.kinesis_shard_limits,
+        },
+    ));
+    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
+    // Firehose): handed to each of them here.
+    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+    registry.register("kinesis", kinesis.clone());
+
     let lambda = lb_lambda::Lambda::new(
         lb_lambda::LambdaConfig {
             root: lambda_root.clone(),
@@ -291,6 +307,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         Some(engine.clone()),
         Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
         Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
+        Some(Arc::clone(&kinesis_source)),
     );
     registry.register("lambda", lambda.clone());
     let reaper = {
@@ -311,29 +328,27 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
 
-    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
-        Arc::clone(&clock),
-        lb_kinesis::KinesisConfig {
-            max_records: args.kinesis_max_records,
-            create_delay_millis: args.kinesis_create_delay_ms,
-            shard_limits: args.kinesis_shard_limits,
-        },
-    ));
-    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
-    // Firehose): handed to each of them here.
-    #[allow(unused_variables)]
-    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
-    registry.register("kinesis", kinesis.clone());
-
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
         clock: Arc::clone(&clock),
     }));
-    let s3 = lb_s3::service(
-        lb_s3::S3Stub::new(notifier, Arc::clone(&clock)).with_restore_seconds(args.s3_restore_seconds),
-        &args.s3_domains,
+    let s3_stub = lb_s3::S3Stub::new(notifier, Arc::clone(&clock)).with_restore_seconds(args.s3_restore_seconds);
+
+    let firehose = lb_firehose::Firehose::new(
+        Arc::clone(&clock),
+        lb_firehose::FirehoseDeps {
+            objects: Some(Arc::new(s3_stub.object_sink())),
+            functions: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
+            streams: Some(Arc::clone(&kinesis_source)),
+        },
+        lb_firehose::FirehoseConfig {
+            create_delay_millis: args.firehose_create_delay_ms,
+            ..lb_firehose::FirehoseConfig::default()
+        },
     );
+    registry.register("firehose", firehose.clone());
+    let s3 = lb_s3::service(s3_stub, &args.s3_domains);
 
     let header_read_timeout = std::time::Duration::try_from_secs_f64(args.header_read_timeout)
         .ok()
@@ -353,6 +368,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
         .service(lb_kinesis::api::KinesisApi::new(Arc::clone(&kinesis)))
+        .service(lb_firehose::api::FirehoseApi::new(firehose))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))

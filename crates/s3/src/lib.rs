@@ -20,6 +20,7 @@ pub mod checksum;
 pub mod error;
 pub mod host;
 pub mod notify;
+pub mod sink;
 pub mod store;
 
 use std::sync::Arc;
@@ -38,7 +39,8 @@ pub const DEFAULT_RESTORE_SECONDS: u64 = 5;
 
 /// The in-memory S3 implementation behind [`service`].
 pub struct S3Stub {
-    store: store::Store,
+    /// Shared with [`sink::S3Sink`], which writes objects for other services.
+    store: Arc<store::Store>,
     notifier: Arc<notify::Notifier>,
     clock: Arc<dyn Clock>,
     /// How long a RestoreObject takes to complete, on the platform clock.
@@ -51,7 +53,7 @@ pub struct S3Stub {
 impl S3Stub {
     pub fn new(notifier: Arc<notify::Notifier>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store: store::Store::new(),
+            store: Arc::new(store::Store::new()),
             notifier,
             clock,
             restore_millis: DEFAULT_RESTORE_SECONDS * 1000,

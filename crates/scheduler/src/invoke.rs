@@ -2,7 +2,8 @@
 //!
 //! A schedule's target is compiled once, when the schedule is created or updated, into a
 //! [`Plan`]: a templated target of a service localbridge emulates (SQS `SendMessage`, SNS
-//! `Publish`, Lambda `Invoke` (asynchronous), EventBridge `PutEvents`), a universal target
+//! `Publish`, Lambda `Invoke` (asynchronous), EventBridge `PutEvents`, Kinesis and Firehose
+//! `PutRecord`), a universal target
 //! (`arn:aws:scheduler:::aws-sdk:<service>:<apiAction>`, its Input the API's parameters), or a
 //! target of a service localbridge does not emulate (accepted as AWS accepts it; each invocation
 //! fails with a clear reason and goes to the dead-letter queue, if any).
@@ -33,7 +34,7 @@ pub enum Plan {
     Templated { arn: Arc<Arn>, kind: Templated },
     /// `arn:aws:scheduler:::aws-sdk:<service>:<apiAction>`.
     Universal { service: String, action: String },
-    /// A target localbridge does not emulate (ECS, Kinesis, Step Functions, ...).
+    /// A target localbridge does not emulate (ECS, Step Functions, SageMaker, ...).
     Unsupported { arn: String },
 }
 
@@ -47,6 +48,11 @@ pub enum Templated {
     Lambda,
     /// EventBridge `PutEvents` to a bus.
     EventBus { detail_type: String, source: String },
+    /// Kinesis `PutRecord`; the partition key from `KinesisParameters.PartitionKey` (carried as
+    /// the message group, which the Kinesis delivery target reads as the partition key).
+    Kinesis { partition_key: String },
+    /// Firehose `PutRecord`.
+    Firehose,
 }
 
 /// The universal targets localbridge translates, as (service, apiAction).
@@ -106,6 +112,33 @@ impl Plan {
                     source: p.source.clone().unwrap_or_default(),
                 }
             }
+            ("kinesis", r) if r.starts_with("stream/") => {
+                let key = target
+                    .kinesis_parameters
+                    .as_ref()
+                    .and_then(|p| p.get("PartitionKey"))
+                    .and_then(Value::as_str);
+                let Some(key) = key else {
+                    return Err(validation(
+                        "KinesisParameters must be specified for a Kinesis PutRecord target.",
+                    ));
+                };
+                let len = key.chars().count();
+                if !(1..=256).contains(&len) {
+                    return Err(validation(format!(
+                        "1 validation error detected: Value '{key}' at 'target.kinesisParameters.partitionKey' failed to satisfy constraint: Member must have length {}",
+                        if len == 0 {
+                            "greater than or equal to 1"
+                        } else {
+                            "less than or equal to 256"
+                        }
+                    )));
+                }
+                Templated::Kinesis {
+                    partition_key: key.to_owned(),
+                }
+            }
+            ("firehose", r) if r.starts_with("deliverystream/") => Templated::Firehose,
             _ => {
                 return Ok(Plan::Unsupported {
                     arn: arn_text.to_owned(),
@@ -278,7 +311,8 @@ impl Plan {
                 let mut msg = Message::new(body);
                 match kind {
                     Templated::Sqs { group_id } => msg.group_id.clone_from(group_id),
-                    Templated::Sns | Templated::Lambda => {}
+                    Templated::Kinesis { partition_key } => msg.group_id = Some(partition_key.clone()),
+                    Templated::Sns | Templated::Lambda | Templated::Firehose => {}
                     Templated::EventBus { detail_type, source } => {
                         let text = event(
                             detail_type,
@@ -542,5 +576,30 @@ mod tests {
         assert_eq!(out[0].1.attributes["k"].string_value.as_deref(), Some("v"));
         let err = plan.messages(Some(r#"{"MessageBody":"x"}"#), &ctx()).unwrap_err();
         assert_eq!(err.code, "MissingParameter");
+    }
+
+    #[test]
+    fn kinesis_and_firehose_targets() {
+        let spec = |arn: &str, params: Option<Value>| crate::model::TargetSpec {
+            arn: Some(arn.to_owned()),
+            kinesis_parameters: params,
+            ..Default::default()
+        };
+        let stream = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+        let plan = Plan::compile(&spec(stream, Some(serde_json::json!({"PartitionKey": "pk-1"})))).unwrap();
+        let out = plan.messages(Some(r#"{"a":1}"#), &ctx()).unwrap();
+        assert_eq!(out[0].0.to_string(), stream);
+        assert_eq!(&*out[0].1.body, r#"{"a":1}"#);
+        assert_eq!(out[0].1.group_id.as_deref(), Some("pk-1"));
+        let err = Plan::compile(&spec(stream, None)).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        let err = Plan::compile(&spec(stream, Some(serde_json::json!({"PartitionKey": ""})))).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        let firehose = "arn:aws:firehose:us-east-1:000000000000:deliverystream/d";
+        let plan = Plan::compile(&spec(firehose, None)).unwrap();
+        let out = plan.messages(Some("line"), &ctx()).unwrap();
+        assert_eq!(out[0].0.to_string(), firehose);
+        assert_eq!(&*out[0].1.body, "line");
+        assert_eq!(out[0].1.group_id, None);
     }
 }

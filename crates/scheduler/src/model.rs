@@ -32,7 +32,7 @@ pub struct TargetSpec {
     pub event_bridge_put_events_v2_parameters: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_bridge_put_raw_events_parameters: Option<Value>,
-    /// Stored and returned; localbridge has no Kinesis streams yet.
+    /// `PartitionKey` for a Kinesis `PutRecord` target (checked in `invoke::Plan::compile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kinesis_parameters: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]

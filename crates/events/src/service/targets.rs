@@ -132,6 +132,17 @@ fn compile(index: usize, t: &Value) -> Result<Result<RouteTarget, TargetFailure>
     if let Some(g) = group_id {
         check_length(g, &field(index, "sqsParameters.messageGroupId"), 0, 100)?;
     }
+    let partition_key = match t.get("KinesisParameters").filter(|v| !v.is_null()) {
+        None => None,
+        Some(k) => {
+            let name = field(index, "kinesisParameters.partitionKeyPath");
+            let path = str_member(k, "PartitionKeyPath")
+                .map_err(serialization)?
+                .ok_or_else(|| constraint(None, &name, "Member must not be null"))?;
+            check_length(path, &name, 0, 256)?;
+            Some(InputPath::new(path).map_err(|e| transform_error(index, e))?)
+        }
+    };
     let input = match (input, input_path, transformer) {
         (Some(text), _, _) => {
             if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
@@ -214,6 +225,7 @@ fn compile(index: usize, t: &Value) -> Result<Result<RouteTarget, TargetFailure>
         group_id: group_id.map(str::to_owned),
         fifo,
         http,
+        partition_key,
     }))
 }
 

@@ -37,6 +37,10 @@ pub(crate) struct Mapping {
     pub max_concurrency: Option<u32>,
     pub last_modified: u64,
     pub deleted: bool,
+    /// Stream sources (Kinesis): the stream-only settings; `None` for queues.
+    pub stream: Option<super::esm_stream::StreamSettings>,
+    /// `LastProcessingResult` (reported for stream sources).
+    pub last_result: String,
 }
 
 pub(crate) struct MappingHandle {
@@ -58,6 +62,44 @@ pub struct MappingInput {
     pub function_response_types: Option<Vec<String>>,
     pub maximum_concurrency: Option<i64>,
     pub starting_position: Option<String>,
+    /// `StartingPositionTimestamp`, epoch seconds.
+    pub starting_position_timestamp: Option<f64>,
+    pub parallelization_factor: Option<i64>,
+    pub maximum_record_age_seconds: Option<i64>,
+    pub maximum_retry_attempts: Option<i64>,
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// `DestinationConfig.OnFailure.Destination`; `Some(None)` when `OnFailure` is given without one
+    /// (which clears it).
+    pub on_failure: Option<Option<String>>,
+    /// `DestinationConfig.OnSuccess` was given (no event source mapping takes it).
+    pub on_success: bool,
+    pub tumbling_window_seconds: Option<i64>,
+}
+
+impl MappingInput {
+    /// The stream-only parameters given, by their API names (refused for queue sources).
+    fn stream_parameters(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let given: [(&'static str, bool); 8] = [
+            ("StartingPosition", self.starting_position.is_some()),
+            ("StartingPositionTimestamp", self.starting_position_timestamp.is_some()),
+            ("ParallelizationFactor", self.parallelization_factor.is_some()),
+            ("MaximumRecordAgeInSeconds", self.maximum_record_age_seconds.is_some()),
+            ("MaximumRetryAttempts", self.maximum_retry_attempts.is_some()),
+            (
+                "BisectBatchOnFunctionError",
+                self.bisect_batch_on_function_error.is_some(),
+            ),
+            ("DestinationConfig", self.on_failure.is_some() || self.on_success),
+            ("TumblingWindowInSeconds", self.tumbling_window_seconds.is_some()),
+        ];
+        for (name, set) in given {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
 }
 
 fn mapping_json(m: &Mapping, state: &str) -> Value {
@@ -73,7 +115,7 @@ fn mapping_json(m: &Mapping, state: &str) -> Value {
         "FunctionArn": function_arn,
         "LastModified": m.last_modified as f64 / 1000.0,
         "State": state,
-        "StateTransitionReason": "USER_INITIATED",
+        "StateTransitionReason": if m.stream.is_some() { "User action" } else { "USER_INITIATED" },
         "FunctionResponseTypes": m.response_types,
         "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", m.region, m.account, m.uuid),
     });
@@ -84,6 +126,10 @@ fn mapping_json(m: &Mapping, state: &str) -> Value {
     }
     if let Some(c) = m.max_concurrency {
         out["ScalingConfig"] = json!({ "MaximumConcurrency": c });
+    }
+    if let Some(s) = &m.stream {
+        s.describe(&mut out);
+        out["LastProcessingResult"] = json!(m.last_result);
     }
     out
 }
@@ -189,6 +235,9 @@ impl Lambda {
             .source_arn
             .parse()
             .map_err(|_| invalid(format!("Invalid event source ARN: {}", m.source_arn)))?;
+        if arn.service == "kinesis" {
+            return self.check_stream_mapping(m, &arn);
+        }
         if arn.service != "sqs" {
             return Err(invalid(format!(
                 "localbridge's event source mappings read SQS queues; {} is not one yet",
@@ -237,15 +286,30 @@ impl Lambda {
     pub fn create_event_source_mapping(&self, ctx: &RequestContext, input: MappingInput) -> Result<Value, AwsError> {
         let source_arn = input
             .event_source_arn
+            .clone()
             .ok_or_else(|| invalid("Event source ARN is required for this operation."))?;
         let function = input
             .function_name
+            .clone()
             .ok_or_else(|| validation("null", "functionName", "Member must not be null"))?;
         let (f, qualifier) = self.lookup(ctx, &function)?;
         let (region, account, name, timeout) = {
             let f = f.lock().unwrap_or_else(PoisonError::into_inner);
             super::versions::select(&f, qualifier.as_deref())?;
             (f.region.clone(), f.account.clone(), f.name.clone(), f.config.timeout)
+        };
+        let is_stream = source_arn.parse::<Arn>().is_ok_and(|a| a.service == "kinesis");
+        if !is_stream {
+            if let Some(p) = input.stream_parameters().first() {
+                return Err(invalid(format!(
+                    "Unsupported {p} parameter for given event source mapping type."
+                )));
+            }
+        }
+        let stream = if is_stream {
+            Some(super::esm_stream::StreamSettings::create(&input)?)
+        } else {
+            None
         };
         let mapping = Mapping {
             uuid: lb_core::ids::uuid(),
@@ -254,7 +318,9 @@ impl Lambda {
             function_name: name,
             qualifier,
             source_arn,
-            batch_size: input.batch_size.map_or(10, |b| b.max(0) as u32),
+            batch_size: input
+                .batch_size
+                .map_or(if is_stream { 100 } else { 10 }, |b| b.max(0) as u32),
             window_seconds: input.maximum_batching_window_seconds.map_or(0, |w| w.max(0) as u32),
             enabled: input.enabled.unwrap_or(true),
             filters: parse_filters(&input.filters.unwrap_or_default())?,
@@ -262,8 +328,15 @@ impl Lambda {
             max_concurrency: input.maximum_concurrency.map(|c| c.max(2) as u32),
             last_modified: self.clock.now_millis(),
             deleted: false,
+            stream,
+            last_result: "No records processed".to_owned(),
         };
         self.check_mapping(&mapping, timeout)?;
+        let initial = if is_stream {
+            self.initial_positions(&mapping)
+        } else {
+            Vec::new()
+        };
         let out = mapping_json(&mapping, "Creating");
         let handle = Arc::new(MappingHandle {
             mapping: Mutex::new(mapping),
@@ -275,7 +348,11 @@ impl Lambda {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(uuid, Arc::clone(&handle));
         if let Some(me) = self.me.upgrade() {
-            tokio::spawn(async move { me.poll(handle).await });
+            if is_stream {
+                tokio::spawn(async move { me.poll_stream(handle, initial).await });
+            } else {
+                tokio::spawn(async move { me.poll(handle).await });
+            }
         }
         Ok(out)
     }
@@ -350,6 +427,17 @@ impl Lambda {
         // The guard ends with this statement.
         let timeout = fl.lock().unwrap_or_else(PoisonError::into_inner).config.timeout;
         let mut m = h.mapping.lock().unwrap_or_else(PoisonError::into_inner);
+        let stream = match &m.stream {
+            Some(s) => Some(s.update(&input)?),
+            None => {
+                if let Some(p) = input.stream_parameters().first() {
+                    return Err(invalid(format!(
+                        "Unsupported {p} parameter for given event source mapping type."
+                    )));
+                }
+                None
+            }
+        };
         let mut next = Mapping {
             uuid: m.uuid.clone(),
             region: m.region.clone(),
@@ -373,6 +461,8 @@ impl Lambda {
             max_concurrency: input.maximum_concurrency.map(|c| c as u32).or(m.max_concurrency),
             last_modified: self.clock.now_millis(),
             deleted: false,
+            stream,
+            last_result: m.last_result.clone(),
         };
         self.check_mapping(&next, timeout)?;
         std::mem::swap(&mut *m, &mut next);

@@ -8,6 +8,7 @@
 
 mod asynchronous;
 mod esm;
+mod esm_stream;
 mod event_config;
 mod extras;
 mod invoke;
@@ -305,6 +306,10 @@ pub struct Lambda {
     pub(crate) mappings: Mutex<BTreeMap<String, Arc<esm::MappingHandle>>>,
     /// The queue service event source mappings read (SQS, wired by the binary).
     pub(crate) source: Option<Arc<dyn lb_core::source::QueueSource>>,
+    /// The stream service Kinesis event source mappings read (wired by the binary).
+    pub(crate) streams: Option<Arc<dyn lb_core::stream::StreamSource>>,
+    /// Kinesis mappings' record outcomes.
+    pub(crate) stream_counters: esm_stream::StreamCounters,
     /// The HTTP invoker's client.
     pub(crate) http: reqwest::Client,
     /// Layers by (region, account, name).
@@ -415,6 +420,7 @@ impl Lambda {
         engine: Option<lb_core::deliver::Engine>,
         logs: Option<Arc<dyn LogSink>>,
         source: Option<Arc<dyn lb_core::source::QueueSource>>,
+        streams: Option<Arc<dyn lb_core::stream::StreamSource>>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -426,6 +432,8 @@ impl Lambda {
             functions: Mutex::new(HashMap::new()),
             mappings: Mutex::new(BTreeMap::new()),
             source,
+            streams,
+            stream_counters: esm_stream::StreamCounters::default(),
             http: reqwest::Client::new(),
             layers: Mutex::new(HashMap::new()),
             async_events: std::sync::atomic::AtomicUsize::new(0),

@@ -36,6 +36,7 @@ fn lambda() -> (Arc<Lambda>, Arc<Sink>) {
         None,
         Some(Arc::clone(&sink) as Arc<dyn LogSink>),
         None,
+        None,
     );
     (l, sink)
 }
@@ -286,6 +287,7 @@ async fn asynchronous_events_are_bounded() {
         Arc::new(SystemClock),
         None,
         Some(sink as Arc<dyn LogSink>),
+        None,
         None,
     );
     create(
