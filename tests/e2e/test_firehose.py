@@ -405,3 +405,39 @@ def test_kinesis_stream_as_source(fh, s3, endpoint):
     assert sorted(got) == sorted(x.decode().rstrip(";") for x in sent)
     for k in "abc":  # one partition key's records stay in order
         assert [x for x in got if x.startswith(k)] == [f"{k}:{i}" for i in range(20)]
+
+
+KINESIS_LAMBDA = """
+import base64
+def lambda_handler(event, context):
+    assert event["sourceKinesisStreamArn"].endswith(":stream/taps"), event
+    out = []
+    for r in event["records"]:
+        m = r["kinesisRecordMetadata"]
+        assert m["shardId"].startswith("shardId-") and m["sequenceNumber"].isdigit(), m
+        assert m["approximateArrivalTimestamp"] == r["approximateArrivalTimestamp"]
+        text = m["partitionKey"] + "=" + base64.b64decode(r["data"]).decode() + "\\n"
+        out.append({"recordId": r["recordId"], "result": "Ok", "data": base64.b64encode(text.encode()).decode()})
+    return {"records": out}
+"""
+
+
+def test_kinesis_source_records_carry_their_metadata_to_the_transformation(fh, s3, endpoint):
+    kinesis = _client("kinesis", endpoint)
+    s3.create_bucket(Bucket="landing")
+    kinesis.create_stream(StreamName="taps", ShardCount=1)
+    arn = deploy(endpoint, "tapper", KINESIS_LAMBDA)
+    fh.create_delivery_stream(
+        DeliveryStreamName="taps", DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/taps", "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::landing", "ProcessingConfiguration": processing(arn),
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+        },
+    )
+    kinesis.put_record(StreamName="taps", Data=b"1", PartitionKey="left")
+    kinesis.put_record(StreamName="taps", Data=b"2", PartitionKey="right")
+    wait_until(lambda: metric(endpoint, "records_received_total") == 2, what="the records read")
+    advance_clock(endpoint, 60)
+    (key,) = wait_until(lambda: objects(s3), what="the object")
+    assert body(s3, key) == b"left=1\nright=2\n"
