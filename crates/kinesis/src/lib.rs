@@ -7,6 +7,9 @@
 //! - [`store`]: streams per region and account, each shard's records behind its own short-held
 //!   lock, retention and the process-wide bound on stored records (oldest dropped first, counted).
 //! - [`service`]: the operations as plain Rust (validation with AWS's texts included).
+//! - [`source`]: the stream as an [`lb_core::stream::StreamSource`], read by other services'
+//!   pollers by ARN.
+//! - [`target`]: the stream as a delivery `Target` (EventBridge, Pipes, Scheduler → Kinesis).
 //! - [`api`]: the wire edge (AWS JSON 1.1), and [`cbor`]: the same operations in CBOR.
 
 pub mod api;
@@ -14,7 +17,9 @@ pub mod cbor;
 pub mod errors;
 pub mod keys;
 pub mod service;
+pub mod source;
 pub mod store;
+pub mod target;
 
 #[cfg(test)]
 mod tests;

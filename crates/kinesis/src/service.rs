@@ -191,15 +191,44 @@ fn check_range(v: Option<i64>, member: &str, min: i64, max: i64) -> Result<(), A
     }
 }
 
-fn shard_json(s: &Shard) -> Value {
+fn hash_range_json(s: &Shard) -> Value {
     json!({
-        "ShardId": s.id,
-        "HashKeyRange": {
-            "StartingHashKey": s.start_hash.to_string(),
-            "EndingHashKey": s.end_hash.to_string(),
-        },
-        "SequenceNumberRange": { "StartingSequenceNumber": s.starting_sequence_number() },
+        "StartingHashKey": s.start_hash.to_string(),
+        "EndingHashKey": s.end_hash.to_string(),
     })
+}
+
+fn shard_json(s: &Shard) -> Value {
+    let mut range = json!({ "StartingSequenceNumber": s.starting_sequence_number() });
+    if let Some(end) = s.ending_sequence_number() {
+        range["EndingSequenceNumber"] = json!(end);
+    }
+    let mut out = json!({
+        "ShardId": s.id,
+        "HashKeyRange": hash_range_json(s),
+        "SequenceNumberRange": range,
+    });
+    if let Some(p) = &s.parent {
+        out["ParentShardId"] = json!(p);
+    }
+    if let Some(p) = &s.adjacent_parent {
+        out["AdjacentParentShardId"] = json!(p);
+    }
+    out
+}
+
+/// GetRecords' `ChildShards` at the end of a closed shard.
+fn child_shards_json(children: &[Arc<Shard>]) -> Value {
+    children
+        .iter()
+        .map(|c| {
+            json!({
+                "ShardId": c.id,
+                "ParentShards": c.parent.iter().chain(c.adjacent_parent.iter()).collect::<Vec<_>>(),
+                "HashKeyRange": hash_range_json(c),
+            })
+        })
+        .collect()
 }
 
 fn mode_json(s: &Stream) -> Value {
@@ -288,13 +317,13 @@ impl Kinesis {
         let s = self.stream(region, account, &i.stream)?;
         let limit = usize::try_from(i.limit.unwrap_or(100)).unwrap_or(100);
         let after = i.exclusive_start_shard_id.as_deref();
-        let shards: Vec<&Shard> = s
-            .shards
-            .iter()
+        let now = self.now();
+        let shards: Vec<Arc<Shard>> = s
+            .listed_shards(now)
+            .into_iter()
             .filter(|sh| after.is_none_or(|a| sh.id.as_str() > a))
             .collect();
         let more = shards.len() > limit;
-        let now = self.now();
         Ok(json!({ "StreamDescription": {
             "StreamName": s.name,
             "StreamARN": s.arn,
@@ -320,7 +349,7 @@ impl Kinesis {
             "StreamCreationTimestamp": secs(s.created_millis),
             "EnhancedMonitoring": [{ "ShardLevelMetrics": [] }],
             "EncryptionType": "NONE",
-            "OpenShardCount": s.shards.len(),
+            "OpenShardCount": s.open_shard_count(),
             "ConsumerCount": 0,
         }}))
     }
@@ -383,9 +412,9 @@ impl Kinesis {
             ),
         };
         let limit = usize::try_from(i.max_results.unwrap_or(1000).min(1000)).unwrap_or(1000);
-        let shards: Vec<&Shard> = stream
-            .shards
-            .iter()
+        let shards: Vec<Arc<Shard>> = stream
+            .listed_shards(self.now())
+            .into_iter()
             .filter(|sh| after.as_deref().is_none_or(|a| sh.id.as_str() > a))
             .collect();
         let page = &shards[..shards.len().min(limit)];
@@ -439,17 +468,21 @@ impl Kinesis {
     pub fn put_record(&self, region: &str, account: &str, i: PutRecordInput) -> Result<Value, AwsError> {
         let s = self.stream(region, account, &i.stream)?;
         let (hash, pk, data) = Self::entry(i.entry, "")?;
-        let shard = s.shard_for(hash);
-        let r = self
-            .store
-            .append(&s, shard, pk, data, self.now(), self.config.shard_limits)
-            .ok_or_else(|| errors::throughput_exceeded(&shard.id, &s.name, account))?;
+        let out = {
+            let table = s.table();
+            let shard = table.shard_for(hash);
+            let r = self
+                .store
+                .append(&s, shard, pk, data, self.now(), self.config.shard_limits)
+                .ok_or_else(|| errors::throughput_exceeded(&shard.id, &s.name, account))?;
+            json!({
+                "ShardId": shard.id,
+                "SequenceNumber": shard.sequence_number(&r),
+                "EncryptionType": "NONE",
+            })
+        };
         self.store.enforce_bound(self.config.max_records);
-        Ok(json!({
-            "ShardId": shard.id,
-            "SequenceNumber": shard.sequence_number(&r),
-            "EncryptionType": "NONE",
-        }))
+        Ok(out)
     }
 
     pub fn put_records(&self, region: &str, account: &str, i: PutRecordsInput) -> Result<Value, AwsError> {
@@ -470,10 +503,11 @@ impl Kinesis {
             .collect::<Result<Vec<_>, _>>()?;
         let now = self.now();
         let mut failed = 0;
+        let table = s.table();
         let results: Vec<Value> = entries
             .into_iter()
             .map(|(hash, pk, data)| {
-                let shard = s.shard_for(hash);
+                let shard = table.shard_for(hash);
                 match self.store.append(&s, shard, pk, data, now, self.config.shard_limits) {
                     Some(r) => json!({ "ShardId": shard.id, "SequenceNumber": shard.sequence_number(&r) }),
                     None => {
@@ -486,6 +520,7 @@ impl Kinesis {
                 }
             })
             .collect();
+        drop(table);
         self.store.enforce_bound(self.config.max_records);
         Ok(json!({ "FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE" }))
     }
@@ -502,10 +537,10 @@ impl Kinesis {
             .as_deref()
             .ok_or_else(|| missing("shardIteratorType"))?;
         let s = self.stream(region, account, &i.stream)?;
-        let shard = keys::shard_index(shard_id)
-            .and_then(|n| s.shards.get(n as usize))
-            .ok_or_else(|| errors::shard_not_found(shard_id, &s.name, account))?;
         let now = self.now();
+        let shard = s
+            .shard(shard_id, now)
+            .ok_or_else(|| errors::shard_not_found(shard_id, &s.name, account))?;
         // AWS's texts, as SDK users quote them (boto/boto3#1478, akkadotnet/Alpakka#160,
         // amazon-kinesis-connectors#8).
         let seq_index = |what: &str| -> Result<u64, AwsError> {
@@ -516,7 +551,7 @@ impl Kinesis {
             })?;
             match keys::parse_sequence_number(seq) {
                 Some((created, n, index)) if created == shard.created_secs && n == shard.index => Ok(index),
-                Some((created, n, _)) if created == shard.created_secs && (n as usize) < s.shards.len() => {
+                Some((created, n, _)) if s.table().all.get(n as usize).is_some_and(|o| o.created_secs == created) => {
                     Err(invalid(format!(
                         "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
                         keys::shard_id(n),
@@ -581,35 +616,17 @@ impl Kinesis {
             .filter(|s| s.created_millis == it.stream_created_millis)
             .ok_or_else(|| errors::stream_not_found(&it.stream, account))?;
         let shard = s
-            .shards
+            .table()
+            .all
             .get(it.shard as usize)
+            .cloned()
             .ok_or_else(|| errors::shard_not_found(&keys::shard_id(it.shard), &s.name, account))?;
         if now.saturating_sub(it.issued_millis) > ITERATOR_TTL_MILLIS {
             return Err(errors::iterator_expired(it.issued_millis, now, ITERATOR_TTL_MILLIS));
         }
         let limit = usize::try_from(i.limit.unwrap_or(10_000)).unwrap_or(10_000);
-        // Handles to the records (no copy of their data) are taken under the lock; encoding
-        // happens after it is released.
-        let (batch, next, behind) = {
-            let mut log = shard.log();
-            self.store.expire(&mut log, s.retention_millis(), now);
-            let start = log.offset(it.position.max(log.first_index()));
-            let mut bytes = 0usize;
-            let mut batch = Vec::new();
-            for r in log.records.iter().skip(start) {
-                if batch.len() >= limit || (!batch.is_empty() && bytes + r.data.len() > MAX_GET_BYTES) {
-                    break;
-                }
-                bytes += r.data.len();
-                batch.push(r.clone());
-            }
-            let next = batch.last().map_or(it.position.max(log.first_index()), |r| r.index + 1);
-            let behind = log
-                .records
-                .get(log.offset(next))
-                .map_or(0, |r| now.saturating_sub(r.arrival_millis));
-            (batch, next, behind)
-        };
+        let read = self.store.read(&s, &shard, it.position, limit, MAX_GET_BYTES, now);
+        let (batch, next, behind) = (read.records, read.next, read.millis_behind);
         let records: Vec<Value> = batch
             .iter()
             .map(|r| {
@@ -621,6 +638,14 @@ impl Kinesis {
                 })
             })
             .collect();
+        if read.end_of_shard {
+            // A closed shard read to its end: no next iterator, and the shards that follow it.
+            return Ok(json!({
+                "Records": records,
+                "MillisBehindLatest": behind,
+                "ChildShards": child_shards_json(&s.children(&shard.id)),
+            }));
+        }
         let next_it = Iterator {
             position: next,
             issued_millis: now,

@@ -314,12 +314,26 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
 
+    let kinesis = Arc::new(lb_kinesis::Kinesis::new(
+        Arc::clone(&clock),
+        lb_kinesis::KinesisConfig {
+            max_records: args.kinesis_max_records,
+            create_delay_millis: args.kinesis_create_delay_ms,
+            shard_limits: args.kinesis_shard_limits,
+        },
+    ));
+    // Kinesis streams as read by pollers in other services (event source mappings, Pipes,
+    // Firehose): handed to each of them here.
+    #[allow(unused_variables)]
+    let kinesis_source: Arc<dyn lb_core::stream::StreamSource> = kinesis.clone();
+    registry.register("kinesis", kinesis.clone());
+
     let pipes = lb_pipes::Pipes::new(
         Arc::clone(&clock),
         lb_pipes::PipesDeps {
             registry: Some(Arc::clone(&registry)),
             queues: Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
-            streams: None,
+            streams: Some(Arc::clone(&kinesis_source)),
             invoker: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
             logs: Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
         },
@@ -355,14 +369,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_iam::api::IamApi::new(Arc::clone(&iam)))
         .service(lb_iam::api::StsApi::new(iam))
         .service(lb_logs::api::LogsApi::new(Arc::clone(&logs)))
-        .service(lb_kinesis::api::KinesisApi::new(Arc::new(lb_kinesis::Kinesis::new(
-            Arc::clone(&clock),
-            lb_kinesis::KinesisConfig {
-                max_records: args.kinesis_max_records,
-                create_delay_millis: args.kinesis_create_delay_ms,
-                shard_limits: args.kinesis_shard_limits,
-            },
-        ))))
+        .service(lb_kinesis::api::KinesisApi::new(Arc::clone(&kinesis)))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .service(lb_pipes::api::PipesApi::new(pipes))
