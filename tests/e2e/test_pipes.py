@@ -338,3 +338,106 @@ def test_lambda_target_batch_item_failures(server, pipes, lam):
     wait_until(lambda: metric(endpoint, "localbridge_pipes_records_failed_total") >= 1
                and metric(endpoint, "localbridge_pipes_events_delivered_total") >= 1, what="the batch's outcome")
     wait_until(lambda: counts(sqs, src) == (0, 1), what="only the failed message left")
+
+
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
+def test_kinesis_source_filter_and_record_shape(server, pipes):
+    endpoint = server.endpoint
+    sqs, kinesis = _client("sqs", endpoint), _client("kinesis", endpoint)
+    dst = sqs.create_queue(QueueName="dst")["QueueUrl"]
+    kinesis.create_stream(StreamName="clicks", ShardCount=2)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    pipes.create_pipe(
+        Name="k", RoleArn=ROLE, Source=stream, Target=qarn("dst"),
+        SourceParameters={
+            "KinesisStreamParameters": {"StartingPosition": "TRIM_HORIZON", "BatchSize": 10},
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]},
+        },
+    )
+    kept = kinesis.put_record(StreamName="clicks", Data=json.dumps({"kind": "keep", "n": 1}).encode(), PartitionKey="a")
+    kinesis.put_record(StreamName="clicks", Data=json.dumps({"kind": "drop", "n": 2}).encode(), PartitionKey="b")
+    kinesis.put_record(StreamName="clicks", Data=b"not json", PartitionKey="c")
+    running(pipes, endpoint, "k")
+    rec = json.loads(receive_one(sqs, dst)["Body"])
+    arrival = rec.pop("approximateArrivalTimestamp")
+    assert isinstance(arrival, (int, float)) and arrival > 0
+    assert rec == {
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": "a",
+        "sequenceNumber": kept["SequenceNumber"],
+        "data": b64(json.dumps({"kind": "keep", "n": 1}).encode()),
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{kept['ShardId']}:{kept['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": ROLE,
+        "awsRegion": "us-east-1",
+        "eventSourceARN": stream,
+    }
+    wait_until(lambda: metric(endpoint, "localbridge_pipes_records_filtered_total") == 2, what="two records filtered")
+    assert counts(sqs, dst) == (0, 0)
+
+
+def test_kinesis_source_retries_then_dead_letters_and_moves_on(server, pipes):
+    endpoint = server.endpoint
+    sqs, kinesis = _client("sqs", endpoint), _client("kinesis", endpoint)
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
+    pipes.create_pipe(
+        Name="k", RoleArn=ROLE, Source=stream, Target=qarn("gone"),
+        SourceParameters={"KinesisStreamParameters": {
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": 10, "MaximumRetryAttempts": 2,
+            "OnPartialBatchItemFailure": "AUTOMATIC_BISECT", "DeadLetterConfig": {"Arn": qarn("dlq")},
+        }},
+    )
+    first = kinesis.put_record(StreamName="s", Data=b"1", PartitionKey="k")
+    last = kinesis.put_record(StreamName="s", Data=b"2", PartitionKey="k")
+    running(pipes, endpoint, "k")
+
+    def dead_lettered():
+        resp = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0, MaxNumberOfMessages=10)
+        if resp.get("Messages"):
+            return resp["Messages"]
+        advance_clock(endpoint, 5)
+        return None
+
+    msgs = wait_until(dead_lettered, what="the failed batch in the dead-letter queue")
+    infos = [json.loads(m["Body"]) for m in msgs]
+    # Bisected: each half failed on its own, then went to the dead-letter queue.
+    while sum(i["KinesisBatchInfo"]["batchSize"] for i in infos) < 2:
+        infos += [json.loads(m["Body"]) for m in wait_until(dead_lettered, what="the second half")]
+    batch = infos[0]["KinesisBatchInfo"]
+    assert batch["shardId"] == first["ShardId"] and batch["streamArn"] == stream
+    assert batch["startSequenceNumber"] == first["SequenceNumber"]
+    assert {i["KinesisBatchInfo"]["endSequenceNumber"] for i in infos} >= {last["SequenceNumber"]} or len(infos) == 1
+    assert infos[0]["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert metric(endpoint, "localbridge_pipes_records_dead_lettered_total") == 2
+
+
+def test_sqs_to_a_kinesis_target_with_a_partition_key(server, pipes):
+    endpoint = server.endpoint
+    sqs, kinesis = _client("sqs", endpoint), _client("kinesis", endpoint)
+    src = sqs.create_queue(QueueName="src")["QueueUrl"]
+    kinesis.create_stream(StreamName="out", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="out")["StreamDescriptionSummary"]["StreamARN"]
+    pipes.create_pipe(
+        Name="to-kinesis", RoleArn=ROLE, Source=qarn("src"), Target=stream,
+        TargetParameters={"KinesisStreamParameters": {"PartitionKey": "$.body.customer"},
+                          "InputTemplate": '{"order": <$.body.id>}'},
+    )
+    running(pipes, endpoint, "to-kinesis")
+    sqs.send_message(QueueUrl=src, MessageBody=json.dumps({"customer": "c-9", "id": 41}))
+    shard = kinesis.list_shards(StreamName="out")["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="out", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def records():
+        return kinesis.get_records(ShardIterator=it)["Records"]
+
+    (rec,) = wait_until(records, what="the record in the stream")
+    assert rec["PartitionKey"] == "c-9"
+    assert json.loads(rec["Data"]) == {"order": 41}

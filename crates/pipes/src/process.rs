@@ -122,13 +122,9 @@ impl Shared {
                 None => Out::from_value(e.clone()),
             })
             .collect();
-        // The events as the target's dynamic parameters read them (the rendered event when a
-        // template made JSON, else the event).
-        let sources: Vec<&Value> = outs
-            .iter()
-            .zip(&events)
-            .map(|(o, e)| if o.value.is_object() { &o.value } else { e })
-            .collect();
+        // Dynamic parameters (`$.path`) read the event before the target's template, as on
+        // AWS (User Guide, "dynamic path parameters").
+        let sources: Vec<&Value> = events.iter().collect();
         let ids: Vec<Option<&str>> = if enriched {
             vec![None; outs.len()]
         } else {
