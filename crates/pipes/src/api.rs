@@ -82,7 +82,12 @@ impl lb_protocol::Service for PipesApi {
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {value}");
         };
-        metric("localbridge_pipes_pipes", "gauge", "Pipes held.", self.pipes.len() as u64);
+        metric(
+            "localbridge_pipes_pipes",
+            "gauge",
+            "Pipes held.",
+            self.pipes.len() as u64,
+        );
         metric(
             "localbridge_pipes_records_received_total",
             "counter",

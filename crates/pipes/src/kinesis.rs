@@ -47,7 +47,12 @@ pub(crate) fn record(r: &StreamRecord, shard_id: &str, spec: &Spec) -> Value {
 }
 
 /// Reads the stream until the pipe changes (then returns, and the runner looks again).
-pub(crate) async fn run(shared: &Arc<Shared>, handle: &Arc<PipeHandle>, spec: &Arc<Spec>, rx: &mut tokio::sync::watch::Receiver<u64>) {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    handle: &Arc<PipeHandle>,
+    spec: &Arc<Spec>,
+    rx: &mut tokio::sync::watch::Receiver<u64>,
+) {
     let Some(streams) = shared.deps.streams.clone() else {
         let _ = rx.changed().await;
         return;

@@ -160,7 +160,13 @@ impl Shared {
     }
 
     /// Invokes the enrichment with the batch; its answer as events.
-    async fn enrich(&self, spec: &Spec, function: &Arn, events: &[Value], ingestion: &str) -> Result<Vec<Value>, String> {
+    async fn enrich(
+        &self,
+        spec: &Spec,
+        function: &Arn,
+        events: &[Value],
+        ingestion: &str,
+    ) -> Result<Vec<Value>, String> {
         let Some(invoker) = &self.deps.invoker else {
             return Err("localbridge has no function service".into());
         };
@@ -219,7 +225,9 @@ impl Shared {
                 let r = self.send(arn, &msgs).await.pop().unwrap_or(Ok(()));
                 vec![r; outs.len()]
             }
-            TargetKind::Logs { stream, timestamp } => self.to_logs(spec, outs, sources, stream.as_deref(), timestamp.as_deref(), now),
+            TargetKind::Logs { stream, timestamp } => {
+                self.to_logs(spec, outs, sources, stream.as_deref(), timestamp.as_deref(), now)
+            }
             kind => {
                 let mut msgs = Vec::with_capacity(outs.len());
                 let mut refused: Vec<Option<DeliveryError>> = Vec::with_capacity(outs.len());
@@ -346,7 +354,10 @@ impl Shared {
                         None => !failed.is_empty(),
                     };
                     if bad {
-                        Err(DeliveryError::retryable("BatchItemFailure", "The function reported the item failed."))
+                        Err(DeliveryError::retryable(
+                            "BatchItemFailure",
+                            "The function reported the item failed.",
+                        ))
                     } else {
                         Ok(())
                     }

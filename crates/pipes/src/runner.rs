@@ -123,7 +123,8 @@ async fn sqs_batch(shared: &Shared, spec: &Spec, p: SqsSource, rx: &mut tokio::s
                 messages.append(&mut got);
                 if changed
                     || messages.len() >= p.batch_size
-                    || (!messages.is_empty() && (p.window_seconds == 0 || empty || shared.clock.now_millis() >= deadline))
+                    || (!messages.is_empty()
+                        && (p.window_seconds == 0 || empty || shared.clock.now_millis() >= deadline))
                     || messages.is_empty()
                 {
                     break;

@@ -335,9 +335,15 @@ impl Pipes {
                     .clone()
                     .or_else(|| old.enrichment_parameters.clone()),
                 target: input.target.clone().unwrap_or_else(|| old.target.clone()),
-                target_parameters: input.target_parameters.clone().or_else(|| old.target_parameters.clone()),
+                target_parameters: input
+                    .target_parameters
+                    .clone()
+                    .or_else(|| old.target_parameters.clone()),
                 role_arn: role,
-                kms_key_identifier: input.kms_key_identifier.clone().or_else(|| old.kms_key_identifier.clone()),
+                kms_key_identifier: input
+                    .kms_key_identifier
+                    .clone()
+                    .or_else(|| old.kms_key_identifier.clone()),
             };
             let spec = spec::compile(&input.name, &ctx.region, &ctx.account, stored)?;
             let now = self.shared.clock.now_millis();
@@ -476,8 +482,14 @@ impl Pipes {
                 } else {
                     let s = &st.spec;
                     let keep = input.name_prefix.as_deref().is_none_or(|p| s.name.starts_with(p))
-                        && input.source_prefix.as_deref().is_none_or(|p| s.stored.source.starts_with(p))
-                        && input.target_prefix.as_deref().is_none_or(|p| s.stored.target.starts_with(p))
+                        && input
+                            .source_prefix
+                            .as_deref()
+                            .is_none_or(|p| s.stored.source.starts_with(p))
+                        && input
+                            .target_prefix
+                            .as_deref()
+                            .is_none_or(|p| s.stored.target.starts_with(p))
                         && input.desired_state.as_deref().is_none_or(|d| d == st.desired)
                         && input.current_state.as_deref().is_none_or(|c| c == st.current);
                     keep.then(|| {
@@ -548,10 +560,7 @@ impl Pipes {
         let mut merged = st.tags.clone();
         merged.extend(tags);
         if merged.len() > 50 {
-            return Err(PipesError::invalid(
-                "tags",
-                "A pipe can have at most 50 tags.",
-            ));
+            return Err(PipesError::invalid("tags", "A pipe can have at most 50 tags."));
         }
         st.tags = merged;
         Ok(json!({}))

@@ -340,7 +340,13 @@ fn parse_filters(params: Option<&serde_json::Map<String, Value>>) -> Result<Vec<
 fn sqs_source(params: Option<&serde_json::Map<String, Value>>) -> Result<SqsSource, PipesError> {
     let p = object(params.and_then(|p| p.get("SqsQueueParameters")), "SqsQueueParameters")?;
     let get = |k: &str| p.and_then(|p| p.get(k)).unwrap_or(&Value::Null);
-    let batch = int(get("BatchSize"), "sourceParameters.sqsQueueParameters.batchSize", 1, 10_000)?.unwrap_or(10);
+    let batch = int(
+        get("BatchSize"),
+        "sourceParameters.sqsQueueParameters.batchSize",
+        1,
+        10_000,
+    )?
+    .unwrap_or(10);
     let window = int(
         get("MaximumBatchingWindowInSeconds"),
         "sourceParameters.sqsQueueParameters.maximumBatchingWindowInSeconds",
@@ -356,7 +362,10 @@ fn sqs_source(params: Option<&serde_json::Map<String, Value>>) -> Result<SqsSour
 
 fn kinesis_source(params: Option<&serde_json::Map<String, Value>>) -> Result<KinesisSource, PipesError> {
     use lb_core::stream::StartingPosition;
-    let p = object(params.and_then(|p| p.get("KinesisStreamParameters")), "KinesisStreamParameters")?;
+    let p = object(
+        params.and_then(|p| p.get("KinesisStreamParameters")),
+        "KinesisStreamParameters",
+    )?;
     let Some(p) = p else {
         return Err(PipesError::invalid(
             "sourceParameters.kinesisStreamParameters",
@@ -364,7 +373,13 @@ fn kinesis_source(params: Option<&serde_json::Map<String, Value>>) -> Result<Kin
         ));
     };
     let get = |k: &str| p.get(k).unwrap_or(&Value::Null);
-    let f = |k: &str| format!("sourceParameters.kinesisStreamParameters.{}{}", k[..1].to_lowercase(), &k[1..]);
+    let f = |k: &str| {
+        format!(
+            "sourceParameters.kinesisStreamParameters.{}{}",
+            k[..1].to_lowercase(),
+            &k[1..]
+        )
+    };
     let batch = int(get("BatchSize"), &f("BatchSize"), 1, 10_000)?.unwrap_or(100);
     let window = int(
         get("MaximumBatchingWindowInSeconds"),
@@ -374,7 +389,13 @@ fn kinesis_source(params: Option<&serde_json::Map<String, Value>>) -> Result<Kin
     )?
     .unwrap_or(0);
     let retries = int(get("MaximumRetryAttempts"), &f("MaximumRetryAttempts"), -1, 10_000)?.unwrap_or(-1);
-    let age = int(get("MaximumRecordAgeInSeconds"), &f("MaximumRecordAgeInSeconds"), -1, 604_800)?.unwrap_or(-1);
+    let age = int(
+        get("MaximumRecordAgeInSeconds"),
+        &f("MaximumRecordAgeInSeconds"),
+        -1,
+        604_800,
+    )?
+    .unwrap_or(-1);
     if (0..60).contains(&age) {
         return Err(PipesError::field(
             &f("MaximumRecordAgeInSeconds"),
@@ -464,7 +485,9 @@ fn template(params: Option<&serde_json::Map<String, Value>>, field: &str) -> Res
             "Member must have length less than or equal to 8192",
         ));
     }
-    Template::parse(text).map(Some).map_err(|e| PipesError::invalid(field, e))
+    Template::parse(text)
+        .map(Some)
+        .map_err(|e| PipesError::invalid(field, e))
 }
 
 fn target(arn: &Arn, params: Option<&serde_json::Map<String, Value>>) -> Result<TargetKind, PipesError> {
@@ -486,7 +509,12 @@ fn target(arn: &Arn, params: Option<&serde_json::Map<String, Value>>) -> Result<
         }
     };
     if let Some(p) = params {
-        only(p, "targetParameters", allowed, &format!("for a target of service {}", arn.service))?;
+        only(
+            p,
+            "targetParameters",
+            allowed,
+            &format!("for a target of service {}", arn.service),
+        )?;
     }
     let s = |m: Option<&serde_json::Map<String, Value>>, k: &str| -> Result<Option<String>, PipesError> {
         Ok(string(m.and_then(|m| m.get(k)).unwrap_or(&Value::Null), k)?.map(str::to_owned))
@@ -614,31 +642,37 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
     }
     let source_arn = check_arn("source", &stored.source)?;
     let sp = object(stored.source_parameters.as_ref(), "SourceParameters")?;
-    let source = match source_arn.service.as_str() {
-        "sqs" => {
-            if let Some(p) = sp {
-                only(p, "sourceParameters", &["FilterCriteria", "SqsQueueParameters"], "for an Amazon SQS source")?;
+    let source =
+        match source_arn.service.as_str() {
+            "sqs" => {
+                if let Some(p) = sp {
+                    only(
+                        p,
+                        "sourceParameters",
+                        &["FilterCriteria", "SqsQueueParameters"],
+                        "for an Amazon SQS source",
+                    )?;
+                }
+                SourceKind::Sqs(sqs_source(sp)?)
             }
-            SourceKind::Sqs(sqs_source(sp)?)
-        }
-        "kinesis" => {
-            if let Some(p) = sp {
-                only(
-                    p,
-                    "sourceParameters",
-                    &["FilterCriteria", "KinesisStreamParameters"],
-                    "for a Kinesis stream source",
-                )?;
+            "kinesis" => {
+                if let Some(p) = sp {
+                    only(
+                        p,
+                        "sourceParameters",
+                        &["FilterCriteria", "KinesisStreamParameters"],
+                        "for a Kinesis stream source",
+                    )?;
+                }
+                SourceKind::Kinesis(kinesis_source(sp)?)
             }
-            SourceKind::Kinesis(kinesis_source(sp)?)
-        }
-        other => {
-            return Err(PipesError::invalid(
+            other => return Err(PipesError::invalid(
                 "source",
-                format!("localbridge does not implement {other} pipe sources (served: Amazon SQS queues, Kinesis streams)."),
-            ))
-        }
-    };
+                format!(
+                    "localbridge does not implement {other} pipe sources (served: Amazon SQS queues, Kinesis streams)."
+                ),
+            )),
+        };
     let filters = parse_filters(sp)?;
     let enrichment = match stored.enrichment.as_deref().filter(|e| !e.is_empty()) {
         None => None,
@@ -647,7 +681,10 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
             if arn.service != "lambda" {
                 return Err(PipesError::invalid(
                     "enrichment",
-                    format!("localbridge implements AWS Lambda enrichments only, not {}.", arn.service),
+                    format!(
+                        "localbridge implements AWS Lambda enrichments only, not {}.",
+                        arn.service
+                    ),
                 ));
             }
             Some(arn)
@@ -655,7 +692,12 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
     };
     let ep = object(stored.enrichment_parameters.as_ref(), "EnrichmentParameters")?;
     if let Some(p) = ep {
-        only(p, "enrichmentParameters", &["InputTemplate"], "for an AWS Lambda enrichment")?;
+        only(
+            p,
+            "enrichmentParameters",
+            &["InputTemplate"],
+            "for an AWS Lambda enrichment",
+        )?;
     }
     let enrichment_template = template(ep, "enrichmentParameters.inputTemplate")?;
     let target_arn = check_arn("target", &stored.target)?;
