@@ -441,3 +441,39 @@ def test_sqs_to_a_kinesis_target_with_a_partition_key(server, pipes):
     (rec,) = wait_until(records, what="the record in the stream")
     assert rec["PartitionKey"] == "c-9"
     assert json.loads(rec["Data"]) == {"order": 41}
+
+
+def test_sns_and_cloudwatch_logs_targets(server, pipes):
+    endpoint = server.endpoint
+    sqs, sns, logs = _client("sqs", endpoint), _client("sns", endpoint), _client("logs", endpoint)
+    sqs.create_queue(QueueName="a")
+    a = sqs.get_queue_url(QueueName="a")["QueueUrl"]
+    sqs.create_queue(QueueName="b")
+    b = sqs.get_queue_url(QueueName="b")["QueueUrl"]
+    out = sqs.create_queue(QueueName="out", Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                       "Action": "sqs:SendMessage", "Resource": qarn("out")}],
+    })})["QueueUrl"]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn("out"), Attributes={"RawMessageDelivery": "true"})
+    logs.create_log_group(logGroupName="/pipes/b")
+    pipes.create_pipe(Name="to-sns", RoleArn=ROLE, Source=qarn("a"), Target=topic,
+                      TargetParameters={"InputTemplate": "hello <$.body>"})
+    pipes.create_pipe(Name="to-logs", RoleArn=ROLE, Source=qarn("b"),
+                      Target="arn:aws:logs:us-east-1:000000000000:log-group:/pipes/b",
+                      TargetParameters={"CloudWatchLogsParameters": {"LogStreamName": "s1"},
+                                        "InputTemplate": '{"n": <$.body.n>}'})
+    running(pipes, endpoint, "to-sns")
+    assert pipes.describe_pipe(Name="to-logs")["CurrentState"] == "RUNNING"
+    sqs.send_message(QueueUrl=a, MessageBody="world")
+    assert receive_one(sqs, out)["Body"] == "hello world"
+    sqs.send_message(QueueUrl=b, MessageBody=json.dumps({"n": 5}))
+
+    def logged():
+        return logs.get_log_events(logGroupName="/pipes/b", logStreamName="s1").get("events") if any(
+            s["logStreamName"] == "s1" for s in logs.describe_log_streams(logGroupName="/pipes/b")["logStreams"]
+        ) else None
+
+    (event,) = wait_until(logged, what="the log event")
+    assert json.loads(event["message"]) == {"n": 5}
