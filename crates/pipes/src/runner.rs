@@ -152,7 +152,19 @@ async fn sqs_batch(shared: &Shared, spec: &Spec, p: SqsSource, rx: &mut tokio::s
             record: sqs_record(m, &source_arn, &spec.region),
         })
         .collect();
-    let done = shared.process(spec, &items).await;
+    let mut done = shared.process(spec, &items).await;
+    // FIFO: after a failed message, the later messages of its group are not done either (they
+    // come back with it, so the group's order holds).
+    let mut failed_groups = std::collections::BTreeSet::new();
+    for (m, d) in messages.iter().zip(done.iter_mut()) {
+        if let Some(group) = m.attributes.get("MessageGroupId") {
+            if failed_groups.contains(group) {
+                *d = false;
+            } else if !*d {
+                failed_groups.insert(group.clone());
+            }
+        }
+    }
     let delete: Vec<String> = messages
         .iter()
         .zip(&done)
