@@ -100,7 +100,16 @@ pub(crate) async fn run(
         tokio::select! {
             // A shard ended (resharding): look at the shard list again. The other readers stop
             // (dropping the set aborts them); their checkpoints are where they resume.
-            Some(_) = readers.join_next() => {}
+            Some(ended) = readers.join_next() => {
+                if !matches!(ended, Ok(true)) {
+                    // A reader stopped on an error: wait a little on the clock before looking again.
+                    let due = shared.clock.now_millis() + 1_000;
+                    tokio::select! {
+                        () = shared.clock.sleep_until(due) => {}
+                        _ = rx.changed() => return,
+                    }
+                }
+            }
             _ = rx.changed() => return,
             // No readers: nothing to do until the pipe changes.
             () = std::future::pending::<()>(), if readers.is_empty() => {}
@@ -123,7 +132,7 @@ async fn read_shard(
     params: KinesisSource,
     streams: Arc<dyn StreamSource>,
     shard: String,
-) {
+) -> bool {
     let stream = &spec.source_arn;
     let start = handle
         .checkpoints
@@ -140,7 +149,7 @@ async fn read_shard(
             }
             Err(e) => {
                 tracing::warn!(pipe = %spec.arn, shard = %shard, error = %e.message, "the pipe could not position its shard reader");
-                return;
+                return false;
             }
         },
     };
@@ -149,7 +158,7 @@ async fn read_shard(
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(pipe = %spec.arn, shard = %shard, error = %e.message, "the pipe could not read its shard");
-                return;
+                return false;
             }
         };
         let mut records = read.records;
@@ -158,7 +167,7 @@ async fn read_shard(
         if records.is_empty() {
             if end {
                 checkpoint(&handle, &shard, ENDED);
-                return;
+                return true;
             }
             let deadline = shared.clock.now_millis() + 300_000;
             streams.wait(stream, &shard, at, deadline).await;
@@ -183,7 +192,7 @@ async fn read_shard(
         at = next;
         checkpoint(&handle, &shard, if end { ENDED } else { at });
         if end {
-            return;
+            return true;
         }
     }
 }
