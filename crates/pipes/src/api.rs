@@ -32,8 +32,10 @@ pub const OPERATIONS: &[&str] = &[
     "UpdatePipe",
 ];
 
-/// Unsigned requests are recognised by `/v1/pipes`; signed ones by their signing name.
-pub const REST_PATHS: &[&str] = &["/v1/pipes"];
+/// Unsigned requests are recognised by a pipe's path (`/v1/pipes/<name>`), so an unsigned
+/// request for an S3 bucket called `v1` is not taken; signed requests are recognised by their
+/// signing name, whatever their path.
+pub const REST_PATHS: &[&str] = &["/v1/pipes/"];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     signing_name: "pipes",
