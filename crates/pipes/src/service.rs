@@ -330,15 +330,12 @@ impl Pipes {
                     Some(e) => Some(e.clone()),
                     None => old.enrichment.clone(),
                 },
-                enrichment_parameters: input
-                    .enrichment_parameters
-                    .clone()
-                    .or_else(|| old.enrichment_parameters.clone()),
+                enrichment_parameters: spec::merge_source(
+                    old.enrichment_parameters.as_ref(),
+                    input.enrichment_parameters.clone(),
+                ),
                 target: input.target.clone().unwrap_or_else(|| old.target.clone()),
-                target_parameters: input
-                    .target_parameters
-                    .clone()
-                    .or_else(|| old.target_parameters.clone()),
+                target_parameters: spec::merge_source(old.target_parameters.as_ref(), input.target_parameters.clone()),
                 role_arn: role,
                 kms_key_identifier: input
                     .kms_key_identifier

@@ -642,37 +642,38 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
     }
     let source_arn = check_arn("source", &stored.source)?;
     let sp = object(stored.source_parameters.as_ref(), "SourceParameters")?;
-    let source =
-        match source_arn.service.as_str() {
-            "sqs" => {
-                if let Some(p) = sp {
-                    only(
-                        p,
-                        "sourceParameters",
-                        &["FilterCriteria", "SqsQueueParameters"],
-                        "for an Amazon SQS source",
-                    )?;
-                }
-                SourceKind::Sqs(sqs_source(sp)?)
+    let source = match source_arn.service.as_str() {
+        "sqs" => {
+            if let Some(p) = sp {
+                only(
+                    p,
+                    "sourceParameters",
+                    &["FilterCriteria", "SqsQueueParameters"],
+                    "for an Amazon SQS source",
+                )?;
             }
-            "kinesis" => {
-                if let Some(p) = sp {
-                    only(
-                        p,
-                        "sourceParameters",
-                        &["FilterCriteria", "KinesisStreamParameters"],
-                        "for a Kinesis stream source",
-                    )?;
-                }
-                SourceKind::Kinesis(kinesis_source(sp)?)
+            SourceKind::Sqs(sqs_source(sp)?)
+        }
+        "kinesis" => {
+            if let Some(p) = sp {
+                only(
+                    p,
+                    "sourceParameters",
+                    &["FilterCriteria", "KinesisStreamParameters"],
+                    "for a Kinesis stream source",
+                )?;
             }
-            other => return Err(PipesError::invalid(
+            SourceKind::Kinesis(kinesis_source(sp)?)
+        }
+        other => {
+            return Err(PipesError::invalid(
                 "source",
                 format!(
                     "localbridge does not implement {other} pipe sources (served: Amazon SQS queues, Kinesis streams)."
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let filters = parse_filters(sp)?;
     let enrichment = match stored.enrichment.as_deref().filter(|e| !e.is_empty()) {
         None => None,
@@ -743,9 +744,10 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
     })
 }
 
-/// UpdatePipe's source parameters onto the stored ones: each service's object replaces the
-/// old one whole (AWS: "updates the fields in these objects atomically as one"); the Kinesis
-/// starting position cannot change and is kept.
+/// UpdatePipe's source, enrichment or target parameters onto the stored ones: the members given
+/// replace the old ones, each service's object whole (API Reference, UpdatePipe: "EventBridge
+/// updates the fields in these objects atomically as one"); the members not given are kept. The
+/// Kinesis starting position cannot change and is kept.
 pub fn merge_source(old: Option<&Value>, new: Option<Value>) -> Option<Value> {
     let Some(Value::Object(new)) = new else {
         return old.cloned();

@@ -483,3 +483,20 @@ async fn kinesis_runner_bisects_retries_dead_letters_and_keeps_order() {
     assert_eq!(dlq[0]["KinesisBatchInfo"]["startSequenceNumber"], format!("{:056}", 3));
     assert_eq!(dlq[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
 }
+
+#[test]
+fn update_merges_parameters_per_service_object() {
+    let old =
+        json!({"InputTemplate": "x", "SqsQueueParameters": {"MessageGroupId": "g", "MessageDeduplicationId": "d"}});
+    let merged = crate::spec::merge_source(Some(&old), Some(json!({"SqsQueueParameters": {"MessageGroupId": "h"}})));
+    assert_eq!(
+        merged,
+        Some(json!({"InputTemplate": "x", "SqsQueueParameters": {"MessageGroupId": "h"}}))
+    );
+    let old = json!({"KinesisStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 5}});
+    let merged = crate::spec::merge_source(Some(&old), Some(json!({"KinesisStreamParameters": {"BatchSize": 7}})));
+    assert_eq!(
+        merged,
+        Some(json!({"KinesisStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 7}}))
+    );
+}
