@@ -253,6 +253,8 @@ def test_stop_stops_polling_and_start_resumes(server, pipes):
     # Stopped: the message stays in the queue, visible, never received.
     assert counts(sqs, src) == (1, 0)
     assert metric(endpoint, "localbridge_pipes_records_received_total") == 1
+    assert metric(endpoint, f'localbridge_pipe_received_total{{pipe="{parn("p")}"}}') == 1
+    assert metric(endpoint, f'localbridge_pipe_delivered_total{{pipe="{parn("p")}"}}') == 1
     pipes.start_pipe(Name="p")
     running(pipes, endpoint, "p")
     assert json.loads(receive_one(sqs, dst)["Body"])["body"] == "two"

@@ -138,8 +138,49 @@ impl lb_protocol::Service for PipesApi {
             "Kinesis records dropped after their retries (no dead-letter queue, or it refused).",
             c.discarded.load(Relaxed),
         );
+        // Per pipe: the same counters labelled by the pipe's ARN.
+        let per_pipe = self.pipes.pipe_counters();
+        if per_pipe.is_empty() {
+            return;
+        }
+        let families: [(&str, &str, Counter); 8] = [
+            ("received", "Records this pipe read from its source.", |c| &c.received),
+            ("filtered", "Records no filter of this pipe matched.", |c| &c.filtered),
+            ("delivered", "Events this pipe's target accepted.", |c| &c.delivered),
+            ("failed", "Source records of this pipe whose delivery failed.", |c| {
+                &c.failed
+            }),
+            ("batches", "Batches run through this pipe.", |c| &c.batches),
+            (
+                "enrichment_failures",
+                "This pipe's failed enrichment invocations.",
+                |c| &c.enrichment_failures,
+            ),
+            (
+                "dead_lettered",
+                "Records this pipe sent to its dead-letter queue.",
+                |c| &c.dead_lettered,
+            ),
+            ("discarded", "Records this pipe dropped after their retries.", |c| {
+                &c.discarded
+            }),
+        ];
+        for (name, help, get) in families {
+            let _ = writeln!(out, "# HELP localbridge_pipe_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE localbridge_pipe_{name}_total counter");
+            for (arn, c) in &per_pipe {
+                let _ = writeln!(
+                    out,
+                    "localbridge_pipe_{name}_total{{pipe=\"{arn}\"}} {}",
+                    get(c).load(Relaxed)
+                );
+            }
+        }
     }
 }
+
+/// Picks one counter of a pipe's.
+type Counter = fn(&crate::PipeCounters) -> &std::sync::atomic::AtomicU64;
 
 /// `x-amzn-errortype: <code>` and the error shape's members.
 pub fn error_response(e: &PipesError, request_id: &str) -> Response<Bytes> {

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use crate::process::SourceItem;
 use crate::service::PipeHandle;
 use crate::spec::{KinesisSource, SourceKind, Spec};
-use crate::{PipeCounters, Shared};
+use crate::Shared;
 
 /// A shard read to its end (closed, every record done).
 const ENDED: StreamPosition = StreamPosition(u64::MAX);
@@ -265,7 +265,7 @@ async fn dead_letter(
         return;
     };
     let Some(dlq) = &params.dead_letter else {
-        PipeCounters::add(&shared.counters.discarded, records.len());
+        shared.count(spec, |c| &c.discarded, records.len());
         tracing::warn!(pipe = %spec.arn, shard = %shard, records = records.len(), condition, "failed records discarded (no dead-letter queue)");
         return;
     };
@@ -298,9 +298,9 @@ async fn dead_letter(
         None => Err(lb_core::deliver::DeliveryError::not_found("no such dead-letter target")),
     };
     match result {
-        Ok(()) => PipeCounters::add(&shared.counters.dead_lettered, records.len()),
+        Ok(()) => shared.count(spec, |c| &c.dead_lettered, records.len()),
         Err(e) => {
-            PipeCounters::add(&shared.counters.discarded, records.len());
+            shared.count(spec, |c| &c.discarded, records.len());
             tracing::warn!(pipe = %spec.arn, dead_letter = %dlq, error = %e, "the dead-letter queue refused the failed batch; its records are discarded");
         }
     }

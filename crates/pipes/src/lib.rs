@@ -171,6 +171,16 @@ impl PipeCounters {
     }
 }
 
+impl Shared {
+    /// Counts `n` in the service's counter and the pipe's own.
+    pub(crate) fn count(&self, spec: &spec::Spec, which: fn(&PipeCounters) -> &AtomicU64, n: usize) {
+        if n > 0 {
+            PipeCounters::add(which(&self.counters), n);
+            PipeCounters::add(which(&spec.counters), n);
+        }
+    }
+}
+
 /// Shared by the service and its runner tasks.
 pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::spec::{Spec, TargetKind};
 use crate::template::decoded;
-use crate::{PipeCounters, Shared};
+use crate::Shared;
 
 /// A source record as the pipe sees it.
 #[derive(Debug, Clone)]
@@ -79,9 +79,8 @@ fn dynamic(param: &str, event: &Value) -> Option<String> {
 impl Shared {
     /// Runs one batch; `true` per record the pipe is done with.
     pub(crate) async fn process(&self, spec: &Spec, items: &[SourceItem]) -> Vec<bool> {
-        let c = &self.counters;
-        PipeCounters::add(&c.received, items.len());
-        PipeCounters::add(&c.batches, 1);
+        self.count(spec, |c| &c.received, items.len());
+        self.count(spec, |c| &c.batches, 1);
         let mut done = vec![true; items.len()];
         let kept: Vec<usize> = if spec.filters.is_empty() {
             (0..items.len()).collect()
@@ -93,7 +92,7 @@ impl Shared {
                 })
                 .collect()
         };
-        PipeCounters::add(&c.filtered, items.len() - kept.len());
+        self.count(spec, |c| &c.filtered, items.len() - kept.len());
         if kept.is_empty() {
             return done;
         }
@@ -105,8 +104,8 @@ impl Shared {
             Some(function) => match self.enrich(spec, function, &events, &ingestion).await {
                 Ok(out) => (out, true),
                 Err(reason) => {
-                    PipeCounters::add(&c.enrichment_failures, 1);
-                    PipeCounters::add(&c.failed, kept.len());
+                    self.count(spec, |c| &c.enrichment_failures, 1);
+                    self.count(spec, |c| &c.failed, kept.len());
                     tracing::warn!(pipe = %spec.arn, enrichment = %function, reason = %reason, "the enrichment failed; the batch will be retried");
                     for &i in &kept {
                         done[i] = false;
@@ -136,14 +135,14 @@ impl Shared {
             self.deliver(spec, &outs, &sources, &ids, now).await
         };
         let delivered = results.iter().filter(|r| r.is_ok()).count();
-        PipeCounters::add(&c.delivered, delivered);
+        self.count(spec, |c| &c.delivered, delivered);
         let failures: Vec<&DeliveryError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
         if let Some(first) = failures.first() {
             tracing::warn!(pipe = %spec.arn, target = %spec.target_arn, failed = failures.len(), code = %first.code, message = %first.message, "target delivery failed");
         }
         if enriched {
             if !failures.is_empty() {
-                PipeCounters::add(&c.failed, kept.len());
+                self.count(spec, |c| &c.failed, kept.len());
                 for &i in &kept {
                     done[i] = false;
                 }
@@ -151,7 +150,7 @@ impl Shared {
         } else {
             for (n, r) in results.iter().enumerate() {
                 if r.is_err() {
-                    PipeCounters::add(&c.failed, 1);
+                    self.count(spec, |c| &c.failed, 1);
                     done[kept[n]] = false;
                 }
             }

@@ -126,6 +126,24 @@ impl Pipes {
         &self.shared.counters
     }
 
+    /// Each pipe's ARN and counters.
+    pub fn pipe_counters(&self) -> Vec<(String, Arc<PipeCounters>)> {
+        let handles: Vec<Arc<PipeHandle>> = self
+            .pipes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        handles
+            .iter()
+            .map(|h| {
+                let st = h.lock();
+                (st.spec.arn.clone(), Arc::clone(&st.spec.counters))
+            })
+            .collect()
+    }
+
     /// How many pipes exist (all regions and accounts).
     pub fn len(&self) -> usize {
         self.pipes.lock().unwrap_or_else(PoisonError::into_inner).len()
@@ -342,7 +360,8 @@ impl Pipes {
                     .clone()
                     .or_else(|| old.kms_key_identifier.clone()),
             };
-            let spec = spec::compile(&input.name, &ctx.region, &ctx.account, stored)?;
+            let mut spec = spec::compile(&input.name, &ctx.region, &ctx.account, stored)?;
+            spec.counters = Arc::clone(&st.spec.counters);
             let now = self.shared.clock.now_millis();
             if let Some(d) = desired {
                 st.desired = d;

@@ -130,6 +130,8 @@ pub struct Spec {
     pub target: TargetKind,
     pub target_template: Option<Template>,
     pub ctx: TemplateContext,
+    /// The pipe's own counters (kept across updates).
+    pub counters: std::sync::Arc<crate::PipeCounters>,
 }
 
 const NAME_CONSTRAINT: &str = "Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+";
@@ -741,6 +743,7 @@ pub fn compile(name: &str, region: &str, account: &str, stored: Stored) -> Resul
         target: target_kind,
         target_template,
         ctx,
+        counters: std::sync::Arc::default(),
     })
 }
 
