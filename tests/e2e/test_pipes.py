@@ -479,3 +479,55 @@ def test_sns_and_cloudwatch_logs_targets(server, pipes):
 
     (event,) = wait_until(logged, what="the log event")
     assert json.loads(event["message"]) == {"n": 5}
+
+
+FORWARD_ALL = """import json, boto3
+sqs = boto3.client("sqs")
+def lambda_handler(event, context):
+    url = sqs.get_queue_url(QueueName="seen")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+"""
+
+
+def test_fire_and_forget_lambda_target_batching_window_and_cli_lifecycle(server, lam, aws):
+    endpoint = server.endpoint
+    sqs = _client("sqs", endpoint)
+    src = sqs.create_queue(QueueName="src")["QueueUrl"]
+    seen = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    create_function(lam, "fwd", FORWARD_ALL, Timeout=30)
+    aws("pipes", "create-pipe", "--name", "ff", "--role-arn", ROLE, "--source", qarn("src"),
+        "--target", "arn:aws:lambda:us-east-1:000000000000:function:fwd",
+        "--desired-state", "STOPPED",
+        "--source-parameters", json.dumps({"SqsQueueParameters": {"BatchSize": 20, "MaximumBatchingWindowInSeconds": 5}}),
+        "--target-parameters", json.dumps({"LambdaFunctionParameters": {"InvocationType": "FIRE_AND_FORGET"},
+                                           "InputTemplate": "<$.body>"}))
+    advance_clock(endpoint, 1)
+    assert aws("pipes", "describe-pipe", "--name", "ff")["CurrentState"] == "STOPPED"
+    sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
+    sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10, 15)])
+    assert aws("pipes", "start-pipe", "--name", "ff")["CurrentState"] == "STARTING"
+    advance_clock(endpoint, 1)
+    # Asynchronous invocations with the batch (20 at most, gathered within the window), each a
+    # JSON array of the templated bodies (strings).
+    got = []
+
+    def arrived():
+        # The window runs on the manual clock: move it until the batch is sent.
+        resp = sqs.receive_message(QueueUrl=seen, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        for m in resp.get("Messages", []):
+            sqs.delete_message(QueueUrl=seen, ReceiptHandle=m["ReceiptHandle"])
+            got.extend(json.loads(m["Body"]))
+        if len(got) < 15:
+            advance_clock(endpoint, 5)
+        return len(got) >= 15
+
+    wait_until(arrived, what="the batch at the function")
+    assert sorted(got) == sorted(f"m{i}" for i in range(15))
+    assert aws("pipes", "stop-pipe", "--name", "ff")["CurrentState"] == "STOPPING"
+    advance_clock(endpoint, 1)
+    up = aws("pipes", "update-pipe", "--name", "ff", "--role-arn", ROLE, "--description", "updated")
+    assert up["CurrentState"] == "UPDATING"
+    advance_clock(endpoint, 1)
+    d = aws("pipes", "describe-pipe", "--name", "ff")
+    assert (d["CurrentState"], d["Description"]) == ("STOPPED", "updated")
+    assert d["TargetParameters"]["LambdaFunctionParameters"] == {"InvocationType": "FIRE_AND_FORGET"}
