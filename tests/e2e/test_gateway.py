@@ -12,7 +12,7 @@ def test_health(endpoint):
     doc = json.loads(body)
     assert doc["status"] == "running"
     assert doc["services"] == {
-        name: "running" for name in ["events", "firehose", "iam", "kinesis", "lambda", "logs", "s3", "scheduler", "sns", "sqs", "sts"]
+        name: "running" for name in ["events", "firehose", "iam", "kinesis", "lambda", "logs", "pipes", "s3", "scheduler", "sns", "sqs", "sts"]
     }
     assert doc["clock"] == "system"
     assert {"submitted", "delivered", "deadLettered", "dropped", "pending", "retried"} <= set(doc["delivery"])

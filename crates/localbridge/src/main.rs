@@ -143,6 +143,10 @@ struct ServeArgs {
     /// Milliseconds (on the clock) a new Firehose stream stays CREATING before it is ACTIVE.
     #[arg(long, default_value_t = 0)]
     firehose_create_delay_ms: u64,
+    /// Milliseconds (platform clock) a pipe's state change takes (CREATING, STARTING, STOPPING,
+    /// UPDATING, DELETING).
+    #[arg(long, default_value_t = 1_000)]
+    pipes_transition_ms: u64,
     /// Seconds a connection may take to send a request's headers (idle keep-alive connections
     /// are closed after it too).
     #[arg(long, default_value_t = 20.0)]
@@ -328,6 +332,20 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     );
     registry.register(lb_scheduler::Scheduler::NAMESPACE, scheduler.clone());
 
+    let pipes = lb_pipes::Pipes::new(
+        Arc::clone(&clock),
+        lb_pipes::PipesDeps {
+            registry: Some(Arc::clone(&registry)),
+            queues: Some(sqs.clone() as Arc<dyn lb_core::source::QueueSource>),
+            streams: Some(Arc::clone(&kinesis_source)),
+            invoker: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
+            logs: Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
+        },
+        lb_pipes::PipesConfig {
+            transition_millis: args.pipes_transition_ms,
+        },
+    );
+
     let notifier = Arc::new(lb_s3::notify::Notifier::new(lb_s3::notify::NotifierDeps {
         registry: Arc::clone(&registry),
         engine: engine.clone(),
@@ -371,6 +389,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_firehose::api::FirehoseApi::new(firehose))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
+        .service(lb_pipes::api::PipesApi::new(pipes))
         .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
         .build();
     let gateway = Arc::new(gateway);

@@ -243,7 +243,6 @@ pub const UNSERVED: &[UnservedSpec] = &[
         Protocol::Json(JsonVersion::V1_0),
         Some("DynamoDB_20120810."),
     ),
-    unserved("pipes", Protocol::RestJson, None),
 ];
 
 impl UnservedSpec {
@@ -596,10 +595,10 @@ mod tests {
             }
         );
         assert_eq!(
-            t.classify(&signed("pipes", None)),
+            t.classify(&signed("dynamodb", None)),
             Route::Unserved {
-                name: "pipes".into(),
-                protocol: Protocol::RestJson
+                name: "dynamodb".into(),
+                protocol: Protocol::Json(JsonVersion::V1_0)
             }
         );
         assert_eq!(
