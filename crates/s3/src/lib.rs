@@ -17,10 +17,13 @@
 
 mod api;
 pub mod checksum;
+mod daily;
 pub mod error;
 pub mod host;
+pub mod lifecycle;
 pub mod notify;
 pub mod store;
+pub mod tiering;
 
 use std::sync::Arc;
 
@@ -38,8 +41,10 @@ pub const DEFAULT_RESTORE_SECONDS: u64 = 5;
 
 /// The in-memory S3 implementation behind [`service`].
 pub struct S3Stub {
-    store: store::Store,
+    store: Arc<store::Store>,
     notifier: Arc<notify::Notifier>,
+    /// Lifecycle and Intelligent-Tiering configurations and the daily task that applies them.
+    daily: Arc<daily::Daily>,
     clock: Arc<dyn Clock>,
     /// How long a RestoreObject takes to complete, on the platform clock.
     restore_millis: u64,
@@ -50,13 +55,24 @@ pub struct S3Stub {
 
 impl S3Stub {
     pub fn new(notifier: Arc<notify::Notifier>, clock: Arc<dyn Clock>) -> Self {
+        let store = Arc::new(store::Store::new());
+        #[cfg(test)]
+        let tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>> = Arc::default();
+        let daily = Arc::new(daily::Daily::new(
+            Arc::clone(&store),
+            Arc::clone(&notifier),
+            Arc::clone(&clock),
+            #[cfg(test)]
+            Arc::clone(&tap),
+        ));
         Self {
-            store: store::Store::new(),
+            store,
             notifier,
+            daily,
             clock,
             restore_millis: DEFAULT_RESTORE_SECONDS * 1000,
             #[cfg(test)]
-            tap: Arc::default(),
+            tap,
         }
     }
 

@@ -291,6 +291,9 @@ impl S3Stub {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
         };
         let now = self.now();
         let written = bucket.put(&a.key, object, now, &cond)?;
@@ -600,6 +603,9 @@ impl S3Stub {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
         };
         let now = self.now();
         let w = bucket.put(&i.key, object, now, &WriteCondition::default())?;

@@ -356,5 +356,6 @@ fn restore_event(
             storage_class: storage_class.to_owned(),
             expires_at: None,
         }),
+        extra: None,
     }
 }
