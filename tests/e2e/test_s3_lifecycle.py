@@ -10,6 +10,7 @@ and then onto that midnight.
 """
 
 import datetime
+import email.utils
 import json
 
 import pytest
@@ -182,7 +183,11 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
     )
     transition_at = due(created, 1)
     move_to(endpoint, transition_at - datetime.timedelta(seconds=1))
-    assert "StorageClass" not in s3.head_object(Bucket="life", Key="logs/old log.txt")
+    head = s3.head_object(Bucket="life", Key="logs/old log.txt")
+    assert "StorageClass" not in head
+    expiry = email.utils.format_datetime(due(created, 2), usegmt=True)
+    assert head["Expiration"] == f'expiry-date="{expiry}", rule-id="age-logs"'
+    assert "Expiration" not in s3.head_object(Bucket="life", Key="data/keep.txt")
 
     advance_clock(endpoint, 1)
     obj = {"key": "logs/old+log.txt", "size": len(body), "eTag": md5_hex(body)}

@@ -33,6 +33,8 @@ pub(crate) struct Daily {
     lifecycle: RwLock<HashMap<String, Arc<lifecycle::Config>>>,
     /// Bucket -> its Intelligent-Tiering configurations, by id.
     pub(crate) tiering: RwLock<HashMap<String, Arc<tiering::Configs>>>,
+    /// Bucket -> its replication configuration (applied per write, not daily: `api/replication.rs`).
+    replication: RwLock<HashMap<String, Arc<crate::replication::Config>>>,
     wake: Arc<Notify>,
     woken: Mutex<Option<ClockHold>>,
     started: AtomicBool,
@@ -53,6 +55,7 @@ impl Daily {
             clock,
             lifecycle: RwLock::default(),
             tiering: RwLock::default(),
+            replication: RwLock::default(),
             wake: Arc::new(Notify::new()),
             woken: Mutex::new(None),
             started: AtomicBool::new(false),
@@ -102,8 +105,28 @@ impl Daily {
         self.changed();
     }
 
+    pub(crate) fn replication_of(&self, bucket: &str) -> Option<Arc<crate::replication::Config>> {
+        self.replication
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(bucket)
+            .cloned()
+    }
+
+    pub(crate) fn set_replication(&self, bucket: &str, config: Option<crate::replication::Config>) {
+        let mut map = self.replication.write().unwrap_or_else(PoisonError::into_inner);
+        match config {
+            Some(c) => map.insert(bucket.to_owned(), Arc::new(c)),
+            None => map.remove(bucket),
+        };
+    }
+
     /// A deleted bucket takes its configurations with it.
     pub(crate) fn forget(&self, bucket: &str) {
+        self.replication
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(bucket);
         self.lifecycle
             .write()
             .unwrap_or_else(PoisonError::into_inner)

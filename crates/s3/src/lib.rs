@@ -22,6 +22,7 @@ pub mod error;
 pub mod host;
 pub mod lifecycle;
 pub mod notify;
+pub mod replication;
 pub mod store;
 pub mod tiering;
 
@@ -39,6 +40,9 @@ pub use error::finish_response;
 /// `ObjectRestore:Completed` promptly.
 pub const DEFAULT_RESTORE_SECONDS: u64 = 5;
 
+/// How long replicating an object version takes by default, on the platform clock.
+pub const DEFAULT_REPLICATION_SECONDS: u64 = 1;
+
 /// The in-memory S3 implementation behind [`service`].
 pub struct S3Stub {
     store: Arc<store::Store>,
@@ -48,6 +52,8 @@ pub struct S3Stub {
     clock: Arc<dyn Clock>,
     /// How long a RestoreObject takes to complete, on the platform clock.
     restore_millis: u64,
+    /// How long replicating an object version takes, on the platform clock.
+    replication_millis: u64,
     /// Every event emitted, for the in-process tests.
     #[cfg(test)]
     tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>>,
@@ -71,6 +77,7 @@ impl S3Stub {
             daily,
             clock,
             restore_millis: DEFAULT_RESTORE_SECONDS * 1000,
+            replication_millis: DEFAULT_REPLICATION_SECONDS * 1000,
             #[cfg(test)]
             tap,
         }
@@ -80,6 +87,14 @@ impl S3Stub {
     #[must_use]
     pub fn with_restore_seconds(mut self, seconds: u64) -> Self {
         self.restore_millis = seconds.saturating_mul(1000);
+        self
+    }
+
+    /// How long replicating an object version takes (`--s3-replication-seconds`); over 900
+    /// seconds, rules with S3 RTC miss their 15-minute threshold.
+    #[must_use]
+    pub fn with_replication_seconds(mut self, seconds: u64) -> Self {
+        self.replication_millis = seconds.saturating_mul(1000);
         self
     }
 

@@ -225,6 +225,7 @@ macro_rules! describe {
         $out.website_redirect_location = meta.website_redirect_location.clone();
         $out.parts_count = sel.parts_count;
         $out.restore = obj.restore.as_ref().map(crate::store::Restore::header);
+        $out.replication_status = obj.replication.map(|r| ReplicationStatus::from(r.as_str().to_owned()));
         if $checksum_mode {
             if sel.whole {
                 set_checksum!($out, obj.checksum.as_ref());
@@ -244,6 +245,15 @@ fn archived(obj: &ObjectData) -> Result<(), Fault> {
     if matches!(obj.restore, Some(crate::store::Restore::Done { .. })) {
         return Ok(());
     }
+    if let Some(tier) = obj.archive {
+        return Err(Fault::new(
+            "InvalidObjectState",
+            403,
+            "The operation is not valid for the object's access tier",
+        )
+        .field("StorageClass", "INTELLIGENT_TIERING")
+        .field("AccessTier", tier.as_str()));
+    }
     match obj.meta.storage_class.as_deref() {
         Some(sc @ ("GLACIER" | "DEEP_ARCHIVE")) => Err(Fault::new(
             "InvalidObjectState",
@@ -252,6 +262,20 @@ fn archived(obj: &ObjectData) -> Result<(), Fault> {
         )
         .field("StorageClass", sc)),
         _ => Ok(()),
+    }
+}
+
+impl S3Stub {
+    /// `x-amz-expiration` of a current version under the bucket's lifecycle configuration:
+    /// `expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="picture-deletion-rule"`.
+    fn expiration_header(&self, bucket: &Bucket, v: &Version, obj: &ObjectData) -> Option<String> {
+        let config = self.daily.lifecycle(&bucket.name)?;
+        let (at, rule) = config.expiry_of(&v.key, v.last_modified, obj.size(), &obj.tags)?;
+        Some(format!(
+            "expiry-date=\"{}\", rule-id=\"{}\"",
+            crate::store::http_date(at),
+            rule
+        ))
     }
 }
 
@@ -390,6 +414,17 @@ impl S3Stub {
             ..GetObjectOutput::default()
         };
         describe!(out, &bucket, &v, obj, &sel, checksum_mode(i.checksum_mode.as_ref()));
+        if i.version_id.is_none() {
+            out.expiration = self.expiration_header(&bucket, &v, obj);
+        }
+        // Intelligent-Tiering counts days without access from the last read of the data.
+        if obj.meta.storage_class() == "INTELLIGENT_TIERING" {
+            let now = self.now();
+            let _ = bucket.update_version(&i.key, &v.version_id, |o| {
+                o.accessed = now;
+                Ok(())
+            });
+        }
         Ok(out.into())
     }
 
@@ -425,6 +460,10 @@ impl S3Stub {
         let sel = select(obj, i.range.as_ref(), i.part_number)?;
         let mut out = HeadObjectOutput::default();
         describe!(out, &bucket, &v, obj, &sel, checksum_mode(i.checksum_mode.as_ref()));
+        out.archive_status = obj.archive.map(|t| ArchiveStatus::from(t.as_str().to_owned()));
+        if i.version_id.is_none() {
+            out.expiration = self.expiration_header(&bucket, &v, obj);
+        }
         Ok(out.into())
     }
 

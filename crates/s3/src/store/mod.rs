@@ -560,6 +560,38 @@ impl Bucket {
         Self::delete_locked(&mut g, key, None, now).ok()
     }
 
+    /// One exact version (object or delete marker), if it is still stored.
+    pub fn version(&self, key: &str, version_id: &str) -> Option<Arc<Version>> {
+        let g = self.read().ok()?;
+        g.keys.get(key)?.iter().find(|v| v.version_id == version_id).cloned()
+    }
+
+    /// Stores a replica made by replication: the source's version id, last-modified time and
+    /// content (`None`: a delete marker), as the new current version. Fails unless versioning is
+    /// enabled (what the replication task checks first, under this lock).
+    pub fn put_replica(
+        &self,
+        key: &str,
+        version_id: &str,
+        last_modified: u64,
+        object: Option<ObjectData>,
+    ) -> Result<Arc<Version>, Fault> {
+        let mut g = self.write()?;
+        if g.versioning != Some(Versioning::Enabled) {
+            return Err(Fault::invalid_request("DstBucketUnversioned"));
+        }
+        let versions = g.keys.entry(key.to_owned()).or_insert_with(|| Vec::with_capacity(1));
+        versions.retain(|v| v.version_id != version_id);
+        let version = Arc::new(Version {
+            key: key.to_owned(),
+            version_id: Cow::Owned(version_id.to_owned()),
+            last_modified,
+            object,
+        });
+        versions.push(Arc::clone(&version));
+        Ok(version)
+    }
+
     /// Moves a version to another storage class (a lifecycle transition); a restored copy of an
     /// archived object does not survive it.
     pub fn set_storage_class(&self, key: &str, version_id: &str, class: &str) -> Result<Arc<Version>, Fault> {
