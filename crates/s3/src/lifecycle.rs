@@ -1,5 +1,5 @@
 //! S3 Lifecycle in plain Rust: the validated form of a PutBucketLifecycleConfiguration, the day
-//! arithmetic S3 applies, rule filters, and [`plan`], which lists the actions due on a bucket's
+//! arithmetic S3 applies, rule filters, and [`Config::plan`], which lists the actions due on a bucket's
 //! versions at one daily run. No I/O: the runner (`api::daily`) applies the plan to the store
 //! and emits the events.
 //!
@@ -479,13 +479,16 @@ pub fn compile(dto: Option<BucketLifecycleConfiguration>, minimum_size: Option<&
     })
 }
 
-/// One version as [`plan`] sees it.
+/// An object version's size, tags and storage class, as the planner reads them.
+pub type ObjectView<'a> = (u64, &'a [(String, String)], &'a str);
+
+/// One version as [`Config::plan`] sees it.
 #[derive(Debug, Clone)]
 pub struct VersionView<'a> {
     pub version_id: &'a str,
     pub last_modified: u64,
     /// `None` for a delete marker: (size, tags, storage class).
-    pub object: Option<(u64, &'a [(String, String)], &'a str)>,
+    pub object: Option<ObjectView<'a>>,
 }
 
 /// What the daily run does to one version.
@@ -769,7 +772,7 @@ mod tests {
         assert_eq!(c.dto.rules[0].id.as_deref(), Some(c.rules[0].id.as_str()));
     }
 
-    fn view<'a>(id: &'a str, lm: u64, obj: Option<(u64, &'a [(String, String)], &'a str)>) -> VersionView<'a> {
+    fn view<'a>(id: &'a str, lm: u64, obj: Option<ObjectView<'a>>) -> VersionView<'a> {
         VersionView {
             version_id: id,
             last_modified: lm,

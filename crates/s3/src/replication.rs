@@ -216,7 +216,7 @@ mod tests {
     fn rule(id: &str, priority: Option<i32>, prefix: &str, dest: &str) -> ReplicationRule {
         ReplicationRule {
             delete_marker_replication: Some(DeleteMarkerReplication {
-                status: Some("Disabled".into()),
+                status: Some(s3s::dto::DeleteMarkerReplicationStatus::from_static("Disabled")),
             }),
             destination: Destination {
                 access_control_translation: None,

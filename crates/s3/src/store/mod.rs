@@ -375,6 +375,9 @@ pub struct Written {
     pub shown_version_id: Option<String>,
 }
 
+/// Every key's versions (oldest first), and every incomplete upload as (key, id, initiated).
+pub type Snapshot = (Vec<(String, Vec<Arc<Version>>)>, Vec<(String, String, u64)>);
+
 /// The result of a DeleteObject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deleted {
@@ -535,7 +538,7 @@ impl Bucket {
 
     /// Every key's versions (oldest first) and the incomplete multipart uploads (key, id,
     /// initiated): what a daily lifecycle run looks at. Clones `Arc`s under a read lock.
-    pub fn snapshot(&self) -> (Vec<(String, Vec<Arc<Version>>)>, Vec<(String, String, u64)>) {
+    pub fn snapshot(&self) -> Snapshot {
         let Ok(g) = self.read() else {
             return (Vec::new(), Vec::new());
         };
