@@ -319,12 +319,11 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         engine: engine.clone(),
         clock: Arc::clone(&clock),
     }));
-    let s3 = lb_s3::service(
-        lb_s3::S3Stub::new(notifier, Arc::clone(&clock))
-            .with_restore_seconds(args.s3_restore_seconds)
-            .with_replication_seconds(args.s3_replication_seconds),
-        &args.s3_domains,
-    );
+    let s3_stub = lb_s3::S3Stub::new(notifier, Arc::clone(&clock))
+        .with_restore_seconds(args.s3_restore_seconds)
+        .with_replication_seconds(args.s3_replication_seconds);
+    let s3_admin = s3_stub.admin();
+    let s3 = lb_s3::service(s3_stub, &args.s3_domains);
 
     let header_read_timeout = std::time::Duration::try_from_secs_f64(args.header_read_timeout)
         .ok()
@@ -353,7 +352,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         ))))
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
-        .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
+        .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)).with_admin(s3_admin))
         .build();
     let gateway = Arc::new(gateway);
     let signal = shutdown_signal();

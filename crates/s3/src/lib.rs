@@ -135,3 +135,65 @@ impl S3Access for AllowAll {
         Ok(())
     }
 }
+
+/// localbridge's own S3 operations, served under `/_localbridge/s3/` (see the gateway): things
+/// that cannot be caused through the S3 API.
+#[derive(Clone)]
+pub struct Admin {
+    daily: Arc<daily::Daily>,
+    clock: Arc<dyn Clock>,
+}
+
+/// An admin request refused: HTTP status, code, message.
+pub type AdminError = (u16, &'static str, String);
+
+impl S3Stub {
+    /// The handle the gateway serves `/_localbridge/s3/*` with (take it before [`service`]).
+    pub fn admin(&self) -> Admin {
+        Admin {
+            daily: Arc::clone(&self.daily),
+            clock: Arc::clone(&self.clock),
+        }
+    }
+}
+
+impl Admin {
+    /// `POST /_localbridge/s3/lose-object {"bucket", "key", "versionId"?}`: S3 loses a
+    /// REDUCED_REDUNDANCY object (which cannot happen on demand on AWS): requests for it answer
+    /// 405 from now on, and `s3:ReducedRedundancyLostObject` is sent. Returns the event's
+    /// request id.
+    pub fn lose_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<String, AdminError> {
+        let fault = |f: error::Fault| (f.status, "S3Error", format!("{}: {}", f.code, f.message));
+        let b = self.daily.store.bucket(bucket).map_err(fault)?;
+        let v = b
+            .update(key, version_id, |o| {
+                if o.meta.storage_class() != "REDUCED_REDUNDANCY" {
+                    return Err(error::Fault::invalid_request(
+                        "only REDUCED_REDUNDANCY objects can be lost",
+                    ));
+                }
+                if o.lost {
+                    return Err(error::Fault::invalid_request("the object is already lost"));
+                }
+                o.lost = true;
+                Ok(())
+            })
+            .map_err(fault)?;
+        let Some(obj) = v.object.as_ref() else {
+            return Err((404, "S3Error", "NoSuchKey: the version is a delete marker".to_owned()));
+        };
+        let event = daily::s3_event(
+            &b,
+            "ReducedRedundancyLostObject",
+            key,
+            Some(obj.size()),
+            Some(&obj.etag),
+            b.shown_version_id(&v),
+            self.clock.now_millis(),
+            None,
+        );
+        let request_id = event.ctx.request_id.clone();
+        self.daily.dispatch(event);
+        Ok(request_id)
+    }
+}

@@ -59,6 +59,7 @@ fn bytes_per_object(store: &Store, bucket: &str, size: usize, content_type: Opti
             accessed: 0,
             archive: None,
             replication: None,
+            lost: false,
         };
         b.put(
             &format!("objects/{i:08}"),

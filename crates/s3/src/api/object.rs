@@ -240,8 +240,18 @@ fn checksum_mode(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
+/// "If an object in reduced redundancy storage has been lost, Amazon S3 will return a 405 error
+/// on requests made to that object" (S3 Developer Guide, Reduced Redundancy Storage).
+fn lost(obj: &ObjectData, method: &str) -> Result<(), Fault> {
+    if obj.lost {
+        return Err(Fault::method_not_allowed(method, "OBJECT"));
+    }
+    Ok(())
+}
+
 /// Reads of an archived object fail until a restored copy exists.
 fn archived(obj: &ObjectData) -> Result<(), Fault> {
+    lost(obj, "GET")?;
     if matches!(obj.restore, Some(crate::store::Restore::Done { .. })) {
         return Ok(());
     }
@@ -318,6 +328,7 @@ impl S3Stub {
             accessed: 0,
             archive: None,
             replication: None,
+            lost: false,
         };
         let now = self.now();
         let written = bucket.put(&a.key, object, now, &cond)?;
@@ -457,6 +468,7 @@ impl S3Stub {
             &obj.etag,
             v.last_modified,
         )?;
+        lost(obj, "HEAD")?;
         let sel = select(obj, i.range.as_ref(), i.part_number)?;
         let mut out = HeadObjectOutput::default();
         describe!(out, &bucket, &v, obj, &sel, checksum_mode(i.checksum_mode.as_ref()));
@@ -645,6 +657,7 @@ impl S3Stub {
             accessed: 0,
             archive: None,
             replication: None,
+            lost: false,
         };
         let now = self.now();
         let w = bucket.put(&i.key, object, now, &WriteCondition::default())?;

@@ -224,6 +224,9 @@ pub struct ObjectData {
     pub archive: Option<ArchiveTier>,
     /// `x-amz-replication-status`.
     pub replication: Option<ReplicationStatus>,
+    /// A REDUCED_REDUNDANCY object S3 lost (induced through `POST /_localbridge/s3/lose-object`):
+    /// requests for it answer 405.
+    pub lost: bool,
 }
 
 /// The Intelligent-Tiering archive tiers, in order.
@@ -889,6 +892,7 @@ mod tests {
             accessed: 0,
             archive: None,
             replication: None,
+            lost: false,
         }
     }
 

@@ -330,6 +330,7 @@ fn assemble(upload: &Upload, c: &Completion) -> Result<ObjectData, Fault> {
         accessed: 0,
         archive: None,
         replication: None,
+        lost: false,
     })
 }
 
