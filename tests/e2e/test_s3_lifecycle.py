@@ -169,6 +169,7 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
     s3.put_object(Bucket="life", Key="logs/old log.txt", Body=body)
     s3.put_object(Bucket="life", Key="data/keep.txt", Body=b"kept")
     receive(sqs, eb_url, 2)  # Object Created, twice
+    upload = s3.create_multipart_upload(Bucket="life", Key="logs/big.bin")["UploadId"]
     created = now(endpoint)
     s3.put_bucket_lifecycle_configuration(
         Bucket="life",
@@ -179,6 +180,7 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
             "Status": "Enabled",
             "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}],
             "Expiration": {"Days": 2},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
         }]},
     )
     transition_at = due(created, 1)
@@ -188,6 +190,7 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
     expiry = email.utils.format_datetime(due(created, 2), usegmt=True)
     assert head["Expiration"] == f'expiry-date="{expiry}", rule-id="age-logs"'
     assert "Expiration" not in s3.head_object(Bucket="life", Key="data/keep.txt")
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="life")["Uploads"]] == [upload]
 
     advance_clock(endpoint, 1)
     obj = {"key": "logs/old+log.txt", "size": len(body), "eTag": md5_hex(body)}
@@ -208,6 +211,7 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
     }
     head = s3.head_object(Bucket="life", Key="logs/old log.txt")
     assert head["StorageClass"] == "GLACIER"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="life")  # aborted with the same run
     listed = s3.list_objects_v2(Bucket="life")["Contents"]
     assert {o["Key"]: o["StorageClass"] for o in listed} == {"data/keep.txt": "STANDARD", "logs/old log.txt": "GLACIER"}
     with pytest.raises(ClientError) as e:
