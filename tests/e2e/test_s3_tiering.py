@@ -32,7 +32,7 @@ def wired(s3, sqs, events):
     rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/tiering"
     eb_url, eb_arn = queue(sqs, "bridge", "events.amazonaws.com", rule)
     events.put_rule(Name="tiering", EventPattern=json.dumps(
-        {"source": ["aws.s3"], "detail-type": ["Object Access Tier Changed"]}))
+        {"source": ["aws.s3"], "detail-type": ["Object Access Tier Changed", "Object Restore Completed"]}))
     events.put_targets(Rule="tiering", Targets=[{"Id": "q", "Arn": eb_arn}])
     s3.put_bucket_notification_configuration(Bucket="tiers", NotificationConfiguration={
         "QueueConfigurations": [{
@@ -143,6 +143,16 @@ def test_unread_objects_move_to_the_archive_tier_and_restore(s3, sqs, wired, end
     advance_clock(endpoint, RESTORE_SECONDS)
     [completed] = receive(sqs, rec_url, 1)
     assert completed["Records"][0]["eventName"] == "ObjectRestore:Completed"
+    [ev] = receive(sqs, eb_url, 1)
+    assert ev["detail-type"] == "Object Restore Completed"
+    assert ev["detail"] == {
+        "version": "0",
+        "bucket": {"name": "tiers"},
+        "object": {"key": "cold/a", "size": len(body), "etag": md5_hex(body)},
+        "request-id": post["Records"][0]["responseElements"]["x-amz-request-id"],
+        "requester": "s3.amazonaws.com",
+        "source-storage-class": "INTELLIGENT_TIERING",
+    }
     head = s3.head_object(Bucket="tiers", Key="cold/a")
     assert "ArchiveStatus" not in head and "Restore" not in head
     assert s3.get_object(Bucket="tiers", Key="cold/a")["Body"].read() == body

@@ -264,6 +264,10 @@ pub fn detail_full(
     let (source_storage_class, restore_expiry_time) = match kind.restore {
         RestoreFields::None => (None, None),
         RestoreFields::StorageClass => (Some(r.storage_class?), None),
+        // An Intelligent-Tiering archive restore leaves no temporary copy: nothing expires.
+        RestoreFields::StorageClassAndExpiry if r.storage_class == Some("INTELLIGENT_TIERING") => {
+            (r.storage_class, r.expires_at.map(time_seconds))
+        }
         RestoreFields::StorageClassAndExpiry => (Some(r.storage_class?), Some(time_seconds(r.expires_at?))),
     };
     let detail = Detail {
