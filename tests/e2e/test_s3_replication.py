@@ -241,3 +241,20 @@ def test_rtc_threshold_missed_then_replicated_after_it(s3, sqs, aws, tmp_path, e
     assert one(sqs, arr_url)["s3"]["object"]["versionId"] == v
     head = aws("s3api", "head-object", "--bucket", "origin", "--key", "docs/slow")
     assert head["ReplicationStatus"] == "COMPLETED"
+
+
+def test_delete_markers_replicate_when_the_rule_says_so(s3, sqs, endpoint):
+    _, arr_url = wire(s3, sqs)
+    with_markers = dict(rule(), DeleteMarkerReplication={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket="origin", ReplicationConfiguration={"Role": ROLE, "Rules": [with_markers]})
+    v = s3.put_object(Bucket="origin", Key="docs/m", Body=b"m")["VersionId"]
+    advance_clock(endpoint, 60)
+    assert one(sqs, arr_url)["s3"]["object"]["versionId"] == v
+    marker = s3.delete_object(Bucket="origin", Key="docs/m")["VersionId"]
+    advance_clock(endpoint, 60)
+    versions = s3.list_object_versions(Bucket="copies", Prefix="docs/m")
+    assert [m["VersionId"] for m in versions["DeleteMarkers"]] == [marker]
+    assert [x["VersionId"] for x in versions["Versions"]] == [v]
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="copies", Key="docs/m")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
