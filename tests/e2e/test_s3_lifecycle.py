@@ -190,6 +190,11 @@ def test_transition_then_expiration_of_an_unversioned_object(s3, sqs, wired, end
     expiry = email.utils.format_datetime(due(created, 2), usegmt=True)
     assert head["Expiration"] == f'expiry-date="{expiry}", rule-id="age-logs"'
     assert "Expiration" not in s3.head_object(Bucket="life", Key="data/keep.txt")
+    put = s3.put_object(Bucket="life", Key="logs/new.txt", Body=b"n")
+    assert put["Expiration"] == (
+        f'expiry-date="{email.utils.format_datetime(due(now(endpoint), 2), usegmt=True)}", rule-id="age-logs"')
+    s3.delete_object(Bucket="life", Key="logs/new.txt")
+    receive(sqs, eb_url, 2)  # Object Created, Object Deleted
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="life")["Uploads"]] == [upload]
 
     advance_clock(endpoint, 1)

@@ -349,7 +349,7 @@ impl S3Stub {
     }
 
     pub(super) async fn put_object(&self, call: &Call, req: S3Request<PutObjectInput>) -> Res<PutObjectOutput> {
-        let (_, w) = self
+        let (bucket, w) = self
             .store_object(
                 call,
                 with_headers(put_args!(req.input), &req.headers),
@@ -361,6 +361,7 @@ impl S3Stub {
             ..PutObjectOutput::default()
         };
         if let Some(obj) = &w.version.object {
+            out.expiration = self.expiration_header(&bucket, &w.version, obj);
             out.e_tag = Some(etag(&obj.etag));
             out.server_side_encryption = sse(&obj.meta);
             out.ssekms_key_id = obj.meta.ssekms_key_id.clone();
