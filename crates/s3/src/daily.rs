@@ -268,6 +268,8 @@ impl Daily {
                 let Some(tier) = tiering::due_tier(configs, at, key, &obj.tags, obj.size(), since, obj.archive) else {
                     continue;
                 };
+                // Moved only if nobody read it (or moved it) since the snapshot; the error is
+                // this closure's own signal, never shown to a client.
                 let moved = bucket.update_version(key, &v.version_id, |o| {
                     if o.archive == obj.archive && o.accessed == obj.accessed {
                         o.archive = Some(tier);

@@ -1,5 +1,7 @@
 //! PutObjectAcl / GetObjectAcl (`ObjectAcl:Put`) and RestoreObject on archived objects
 //! (`ObjectRestore:Post`, then `ObjectRestore:Completed` and `ObjectRestore:Delete` on the clock).
+//! An Intelligent-Tiering object in an archive tier is restored without `Days`: at completion it
+//! is back in the Frequent Access tier, with no copy to expire (no `ObjectRestore:Delete`).
 //!
 //! A restore runs as one task on the platform clock: it completes `restore_millis` after it was
 //! accepted (`--s3-restore-seconds`; AWS takes minutes to hours depending on the tier), and the
