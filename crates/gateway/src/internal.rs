@@ -5,6 +5,8 @@
 //! - `GET /ledger?target=&producer=&fate=&limit=`: the delivery ledger, newest first.
 //! - `GET /metrics`: Prometheus text format.
 //! - `POST /clock/wait`: answers when the clock reaches a time (see [`crate::clock_wait`]).
+//! - anything else: a service's own endpoint ([`lb_protocol::Service::admin`] for GET,
+//!   `admin_post` for POST; S3: `POST /s3/lose-object`).
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -62,6 +64,17 @@ pub(crate) async fn handle(gw: &Gateway, parts: &Parts, body: &Bytes) -> (Respon
                     })
                     .flatten()
             };
+            let owned = owned.or_else(|| {
+                (*m == Method::POST)
+                    .then(|| {
+                        gw.table
+                            .services()
+                            .iter()
+                            .chain(std::iter::once(&gw.fallback))
+                            .find_map(|s| s.admin_post(path, body))
+                    })
+                    .flatten()
+            });
             match owned {
                 Some(resp) => (resp, "service"),
                 None => match waiting() {

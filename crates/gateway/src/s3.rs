@@ -28,11 +28,47 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 pub struct S3Api {
     s3: s3s::service::S3Service,
     clock: Arc<dyn lb_core::Clock>,
+    admin: Option<lb_s3::Admin>,
 }
 
 impl S3Api {
     pub fn new(s3: s3s::service::S3Service, clock: Arc<dyn lb_core::Clock>) -> Self {
-        Self { s3, clock }
+        Self { s3, clock, admin: None }
+    }
+
+    /// Serves `POST /_localbridge/s3/lose-object` with the stub's [`lb_s3::Admin`].
+    #[must_use]
+    pub fn with_admin(mut self, admin: lb_s3::Admin) -> Self {
+        self.admin = Some(admin);
+        self
+    }
+}
+
+/// `POST /_localbridge/s3/lose-object {"bucket", "key", "versionId"?}`.
+fn lose_object(admin: &lb_s3::Admin, body: &Bytes) -> Response<Bytes> {
+    #[derive(serde::Deserialize)]
+    struct Lose {
+        bucket: String,
+        key: String,
+        #[serde(rename = "versionId")]
+        version_id: Option<String>,
+    }
+    let lose: Lose = match serde_json::from_slice(body) {
+        Ok(l) => l,
+        Err(e) => {
+            return crate::plain_json(
+                400,
+                "BadRequest",
+                &format!("expected a JSON body {{\"bucket\", \"key\", \"versionId\"?}}: {e}"),
+            )
+        }
+    };
+    match admin.lose_object(&lose.bucket, &lose.key, lose.version_id.as_deref()) {
+        Ok(request_id) => crate::json_response(
+            200,
+            serde_json::json!({ "lost": true, "requestId": request_id }).to_string(),
+        ),
+        Err((status, code, message)) => crate::plain_json(status, code, &message),
     }
 }
 
@@ -74,6 +110,13 @@ fn internal_error() -> Response<Bytes> {
 impl Service for S3Api {
     fn spec(&self) -> &ServiceSpec {
         &SPEC
+    }
+
+    fn admin_post(&self, path: &str, body: &Bytes) -> Option<Response<Bytes>> {
+        match (path, &self.admin) {
+            ("s3/lose-object", Some(admin)) => Some(lose_object(admin, body)),
+            _ => None,
+        }
     }
 
     fn check_head(&self, parts: &Parts) -> Option<Response<Bytes>> {

@@ -74,6 +74,10 @@ struct ServeArgs {
     /// takes before `ObjectRestore:Completed` (AWS: minutes to hours, by retrieval tier).
     #[arg(long, default_value_t = lb_s3::DEFAULT_RESTORE_SECONDS)]
     s3_restore_seconds: u64,
+    /// Seconds (on the platform clock) S3 Replication takes to copy an object version; over
+    /// 900, rules with Replication Time Control miss their 15-minute threshold.
+    #[arg(long, default_value_t = lb_s3::DEFAULT_REPLICATION_SECONDS)]
+    s3_replication_seconds: u64,
     /// `system` follows the wall clock; `manual` starts at the current time and holds it until
     /// `POST /_localbridge/clock {"advanceSeconds": N}` moves it.
     #[arg(long, value_enum, default_value_t = ClockArg::System)]
@@ -351,7 +355,10 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         engine: engine.clone(),
         clock: Arc::clone(&clock),
     }));
-    let s3_stub = lb_s3::S3Stub::new(notifier, Arc::clone(&clock)).with_restore_seconds(args.s3_restore_seconds);
+    let s3_stub = lb_s3::S3Stub::new(notifier, Arc::clone(&clock))
+        .with_restore_seconds(args.s3_restore_seconds)
+        .with_replication_seconds(args.s3_replication_seconds);
+    let s3_admin = s3_stub.admin();
 
     let firehose = lb_firehose::Firehose::new(
         Arc::clone(&clock),
@@ -390,7 +397,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         .service(lb_sns::api::SnsApi::new(sns))
         .service(lb_scheduler::api::SchedulerApi::new(scheduler))
         .service(lb_pipes::api::PipesApi::new(pipes))
-        .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)))
+        .fallback(lb_gateway::S3Api::new(s3, Arc::clone(&clock)).with_admin(s3_admin))
         .build();
     let gateway = Arc::new(gateway);
     let signal = shutdown_signal();

@@ -200,6 +200,12 @@ pub trait Service: Send + Sync + 'static {
         None
     }
 
+    /// Answers a `POST /_localbridge/<path>` the service owns, with its body (S3:
+    /// `s3/lose-object`); `None` when `path` is not the service's.
+    fn admin_post(&self, _path: &str, _body: &Bytes) -> Option<Response<Bytes>> {
+        None
+    }
+
     /// Like [`Service::admin`], for an endpoint whose answer waits (a long poll: EventBridge's
     /// `events/tail`); the future owns what it needs of `path` and `query`.
     fn admin_wait(&self, _path: &str, _query: Option<&str>) -> Option<BoxFuture<'_, Response<Bytes>>> {

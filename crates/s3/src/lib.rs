@@ -17,11 +17,15 @@
 
 mod api;
 pub mod checksum;
+mod daily;
 pub mod error;
 pub mod host;
+pub mod lifecycle;
 pub mod notify;
+pub mod replication;
 pub mod sink;
 pub mod store;
+pub mod tiering;
 
 use std::sync::Arc;
 
@@ -37,14 +41,22 @@ pub use error::finish_response;
 /// `ObjectRestore:Completed` promptly.
 pub const DEFAULT_RESTORE_SECONDS: u64 = 5;
 
-/// The in-memory S3 implementation behind [`service`].
+/// How long replicating an object version takes by default, on the platform clock.
+pub const DEFAULT_REPLICATION_SECONDS: u64 = 1;
+
+/// The in-memory S3 implementation behind [`service`]. Cloning shares everything (the store,
+/// the notifier, the daily task): [`sink::S3Sink`] is a clone that writes for other services.
+#[derive(Clone)]
 pub struct S3Stub {
-    /// Shared with [`sink::S3Sink`], which writes objects for other services.
     store: Arc<store::Store>,
     notifier: Arc<notify::Notifier>,
+    /// Lifecycle and Intelligent-Tiering configurations and the daily task that applies them.
+    daily: Arc<daily::Daily>,
     clock: Arc<dyn Clock>,
     /// How long a RestoreObject takes to complete, on the platform clock.
     restore_millis: u64,
+    /// How long replicating an object version takes, on the platform clock.
+    replication_millis: u64,
     /// Every event emitted, for the in-process tests.
     #[cfg(test)]
     tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>>,
@@ -52,13 +64,25 @@ pub struct S3Stub {
 
 impl S3Stub {
     pub fn new(notifier: Arc<notify::Notifier>, clock: Arc<dyn Clock>) -> Self {
+        let store = Arc::new(store::Store::new());
+        #[cfg(test)]
+        let tap: Arc<std::sync::Mutex<Vec<notify::ObjectEvent>>> = Arc::default();
+        let daily = Arc::new(daily::Daily::new(
+            Arc::clone(&store),
+            Arc::clone(&notifier),
+            Arc::clone(&clock),
+            #[cfg(test)]
+            Arc::clone(&tap),
+        ));
         Self {
-            store: Arc::new(store::Store::new()),
+            store,
             notifier,
+            daily,
             clock,
             restore_millis: DEFAULT_RESTORE_SECONDS * 1000,
+            replication_millis: DEFAULT_REPLICATION_SECONDS * 1000,
             #[cfg(test)]
-            tap: Arc::default(),
+            tap,
         }
     }
 
@@ -66,6 +90,14 @@ impl S3Stub {
     #[must_use]
     pub fn with_restore_seconds(mut self, seconds: u64) -> Self {
         self.restore_millis = seconds.saturating_mul(1000);
+        self
+    }
+
+    /// How long replicating an object version takes (`--s3-replication-seconds`); over 900
+    /// seconds, rules with S3 RTC miss their 15-minute threshold.
+    #[must_use]
+    pub fn with_replication_seconds(mut self, seconds: u64) -> Self {
+        self.replication_millis = seconds.saturating_mul(1000);
         self
     }
 
@@ -104,5 +136,67 @@ struct AllowAll;
 impl S3Access for AllowAll {
     async fn check(&self, _cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         Ok(())
+    }
+}
+
+/// localbridge's own S3 operations, served under `/_localbridge/s3/` (see the gateway): things
+/// that cannot be caused through the S3 API.
+#[derive(Clone)]
+pub struct Admin {
+    daily: Arc<daily::Daily>,
+    clock: Arc<dyn Clock>,
+}
+
+/// An admin request refused: HTTP status, code, message.
+pub type AdminError = (u16, &'static str, String);
+
+impl S3Stub {
+    /// The handle the gateway serves `/_localbridge/s3/*` with (take it before [`service`]).
+    pub fn admin(&self) -> Admin {
+        Admin {
+            daily: Arc::clone(&self.daily),
+            clock: Arc::clone(&self.clock),
+        }
+    }
+}
+
+impl Admin {
+    /// `POST /_localbridge/s3/lose-object {"bucket", "key", "versionId"?}`: S3 loses a
+    /// REDUCED_REDUNDANCY object (which cannot happen on demand on AWS): requests for it answer
+    /// 405 from now on, and `s3:ReducedRedundancyLostObject` is sent. Returns the event's
+    /// request id.
+    pub fn lose_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<String, AdminError> {
+        let fault = |f: error::Fault| (f.status, "S3Error", format!("{}: {}", f.code, f.message));
+        let b = self.daily.store.bucket(bucket).map_err(fault)?;
+        let v = b
+            .update(key, version_id, |o| {
+                if o.meta.storage_class() != "REDUCED_REDUNDANCY" {
+                    return Err(error::Fault::invalid_request(
+                        "only REDUCED_REDUNDANCY objects can be lost",
+                    ));
+                }
+                if o.lost {
+                    return Err(error::Fault::invalid_request("the object is already lost"));
+                }
+                o.lost = true;
+                Ok(())
+            })
+            .map_err(fault)?;
+        let Some(obj) = v.object.as_ref() else {
+            return Err((404, "S3Error", "NoSuchKey: the version is a delete marker".to_owned()));
+        };
+        let event = daily::s3_event(
+            &b,
+            "ReducedRedundancyLostObject",
+            key,
+            Some(obj.size()),
+            Some(&obj.etag),
+            b.shown_version_id(&v),
+            self.clock.now_millis(),
+            None,
+        );
+        let request_id = event.ctx.request_id.clone();
+        self.daily.dispatch(event);
+        Ok(request_id)
     }
 }

@@ -68,6 +68,43 @@ pub struct ObjectEvent {
     pub ctx: RequestContext,
     /// What restore events add (`ObjectRestore:*`); `None` for every other event.
     pub restore: Option<RestoreInfo>,
+    /// What lifecycle transition, Intelligent-Tiering and replication events add.
+    pub extra: Option<EventData>,
+}
+
+/// The data S3's own events carry beside the object (`lifecycleEventData`,
+/// `intelligentTieringEventData`, `replicationEventData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventData {
+    /// `LifecycleTransition`: the storage class the object moved to.
+    Transition { storage_class: String },
+    /// `IntelligentTiering`: the access tier the object moved to.
+    AccessTier { tier: String },
+    /// `Replication:*`.
+    Replication(ReplicationData),
+}
+
+/// `replicationEventData` (User Guide, "Receiving replication failure events").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationData {
+    pub rule_id: String,
+    /// The destination bucket's ARN.
+    pub destination_bucket: String,
+    /// `OBJECT_PUT` (or `DELETE_MARKER_PUT`).
+    pub operation: &'static str,
+    /// When the write that is replicated was made (epoch ms).
+    pub request_time: u64,
+    /// `Replication:OperationFailedReplication` only (`DstBucketNotFound`, ...).
+    pub failure_reason: Option<&'static str>,
+}
+
+/// Whether an event is S3's own doing (lifecycle, tiering, replication, lost objects), not a
+/// request's: its record names `s3.amazonaws.com` as principal and source.
+pub fn by_s3(name: &str) -> bool {
+    name.starts_with("Lifecycle")
+        || name.starts_with("Replication:")
+        || name == "IntelligentTiering"
+        || name == "ReducedRedundancyLostObject"
 }
 
 /// The archive side of an `ObjectRestore:*` event.

@@ -8,37 +8,31 @@
 //! principal (`firehose.amazonaws.com`) the way a caller's is derived from its access key.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 use lb_core::clock::BoxFuture;
 use lb_core::object::{ObjectPut, ObjectSink, ObjectStored};
-use lb_core::{AwsError, Clock, RequestContext};
+use lb_core::{AwsError, RequestContext};
 
 use crate::checksum::{self, Algorithm};
 use crate::error::Fault;
-use crate::notify::{Notifier, ObjectEvent};
-use crate::store::{ObjectData, ObjectMeta, Store, WriteCondition, MAX_OBJECT_SIZE, NULL_VERSION};
+use crate::notify::ObjectEvent;
+use crate::store::{ObjectData, ObjectMeta, WriteCondition, MAX_OBJECT_SIZE, NULL_VERSION};
 use crate::S3Stub;
 
 /// S3's longest key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
-/// The S3 stub as an [`ObjectSink`]: shares the stub's store, notifier and clock.
+/// The S3 stub as an [`ObjectSink`]: a clone of the stub (its store, notifier, clock and
+/// replication), so a written object is replicated and notified as PutObject's are.
 #[derive(Clone)]
 pub struct S3Sink {
-    store: Arc<Store>,
-    notifier: Arc<Notifier>,
-    clock: Arc<dyn Clock>,
+    stub: S3Stub,
 }
 
 impl S3Stub {
     /// A writer into this stub's buckets, for the services that deliver objects.
     pub fn object_sink(&self) -> S3Sink {
-        S3Sink {
-            store: Arc::clone(&self.store),
-            notifier: Arc::clone(&self.notifier),
-            clock: Arc::clone(&self.clock),
-        }
+        S3Sink { stub: self.clone() }
     }
 }
 
@@ -56,7 +50,7 @@ impl S3Sink {
                 format!("{} is not a bucket ARN", o.bucket),
             ));
         }
-        let bucket = self.store.bucket(&o.bucket.resource).map_err(aws)?;
+        let bucket = self.stub.store.bucket(&o.bucket.resource).map_err(aws)?;
         if o.key.is_empty() {
             return Err(AwsError::new(
                 "InvalidArgument",
@@ -94,8 +88,12 @@ impl S3Sink {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
+            lost: false,
         };
-        let now = self.clock.now_millis();
+        let now = self.stub.clock.now_millis();
         let written = bucket
             .put(&o.key, object, now, &WriteCondition::default())
             .map_err(aws)?;
@@ -111,7 +109,10 @@ impl S3Sink {
             request_id: lb_core::ids::s3_request_id(),
             trace_header: None,
         };
-        self.notifier.emit(ObjectEvent {
+        if let Some(id) = written.shown_version_id.as_deref() {
+            self.stub.replicate(&bucket, &o.key, id, now);
+        }
+        self.stub.notifier.emit(ObjectEvent {
             event_name: "ObjectCreated:Put",
             bucket: bucket.name.clone(),
             key: o.key.clone(),
@@ -121,6 +122,7 @@ impl S3Sink {
             time_millis: now,
             ctx,
             restore: None,
+            extra: None,
         });
         Ok(ObjectStored {
             etag: obj.etag.clone(),

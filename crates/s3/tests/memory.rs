@@ -56,6 +56,10 @@ fn bytes_per_object(store: &Store, bucket: &str, size: usize, content_type: Opti
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
+            lost: false,
         };
         b.put(
             &format!("objects/{i:08}"),

@@ -217,6 +217,7 @@ impl S3Stub {
         let name = req.input.bucket;
         self.store.delete_bucket(&name)?;
         self.notifier.remove_bucket(&name);
+        self.daily.forget(&name);
         Ok(DeleteBucketOutput::default().into())
     }
 

@@ -3,9 +3,11 @@
 //! the error) in one place.
 
 mod bucket;
+mod lifecycle;
 mod list;
 mod multipart;
 mod object;
+mod replication;
 mod restore;
 
 use std::sync::Arc;
@@ -123,6 +125,21 @@ impl S3Stub {
         let mut ctx = call.ctx.clone();
         // The record's awsRegion is the bucket's region.
         ctx.region.clone_from(&bucket.region);
+        // New versions (and delete markers) of a bucket with a replication configuration are
+        // replicated; replicas themselves are written by the replication task, not here.
+        let replicated = matches!(
+            event_name,
+            "ObjectCreated:Put"
+                | "ObjectCreated:Post"
+                | "ObjectCreated:Copy"
+                | "ObjectCreated:CompleteMultipartUpload"
+                | "ObjectRemoved:DeleteMarkerCreated"
+        );
+        if replicated {
+            if let (Some(id), Ok(b)) = (version_id.as_deref(), self.store.bucket(&bucket.name)) {
+                self.replicate(&b, key, id, time_millis);
+            }
+        }
         let event = ObjectEvent {
             event_name,
             bucket: bucket.name.clone(),
@@ -135,6 +152,7 @@ impl S3Stub {
             time_millis,
             ctx,
             restore: None,
+            extra: None,
         };
         self.dispatch(event);
     }
@@ -241,6 +259,16 @@ operations! {
     abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     list_parts(ListPartsInput) -> ListPartsOutput;
     list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+    put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput;
+    get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput;
+    put_bucket_replication(PutBucketReplicationInput) -> PutBucketReplicationOutput;
+    get_bucket_replication(GetBucketReplicationInput) -> GetBucketReplicationOutput;
+    delete_bucket_replication(DeleteBucketReplicationInput) -> DeleteBucketReplicationOutput;
+    put_bucket_intelligent_tiering_configuration(PutBucketIntelligentTieringConfigurationInput) -> PutBucketIntelligentTieringConfigurationOutput;
+    get_bucket_intelligent_tiering_configuration(GetBucketIntelligentTieringConfigurationInput) -> GetBucketIntelligentTieringConfigurationOutput;
+    delete_bucket_intelligent_tiering_configuration(DeleteBucketIntelligentTieringConfigurationInput) -> DeleteBucketIntelligentTieringConfigurationOutput;
+    list_bucket_intelligent_tiering_configurations(ListBucketIntelligentTieringConfigurationsInput) -> ListBucketIntelligentTieringConfigurationsOutput;
 }
 
 // ---- conversions shared by the operation modules ----

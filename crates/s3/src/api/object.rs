@@ -225,6 +225,7 @@ macro_rules! describe {
         $out.website_redirect_location = meta.website_redirect_location.clone();
         $out.parts_count = sel.parts_count;
         $out.restore = obj.restore.as_ref().map(crate::store::Restore::header);
+        $out.replication_status = obj.replication.map(|r| ReplicationStatus::from(r.as_str().to_owned()));
         if $checksum_mode {
             if sel.whole {
                 set_checksum!($out, obj.checksum.as_ref());
@@ -239,10 +240,29 @@ fn checksum_mode(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
+/// "If an object in reduced redundancy storage has been lost, Amazon S3 will return a 405 error
+/// on requests made to that object" (S3 Developer Guide, Reduced Redundancy Storage).
+fn lost(obj: &ObjectData, method: &str) -> Result<(), Fault> {
+    if obj.lost {
+        return Err(Fault::method_not_allowed(method, "OBJECT"));
+    }
+    Ok(())
+}
+
 /// Reads of an archived object fail until a restored copy exists.
 fn archived(obj: &ObjectData) -> Result<(), Fault> {
+    lost(obj, "GET")?;
     if matches!(obj.restore, Some(crate::store::Restore::Done { .. })) {
         return Ok(());
+    }
+    if let Some(tier) = obj.archive {
+        return Err(Fault::new(
+            "InvalidObjectState",
+            403,
+            "The operation is not valid for the object's access tier",
+        )
+        .field("StorageClass", "INTELLIGENT_TIERING")
+        .field("AccessTier", tier.as_str()));
     }
     match obj.meta.storage_class.as_deref() {
         Some(sc @ ("GLACIER" | "DEEP_ARCHIVE")) => Err(Fault::new(
@@ -252,6 +272,20 @@ fn archived(obj: &ObjectData) -> Result<(), Fault> {
         )
         .field("StorageClass", sc)),
         _ => Ok(()),
+    }
+}
+
+impl S3Stub {
+    /// `x-amz-expiration` of a current version under the bucket's lifecycle configuration:
+    /// `expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="picture-deletion-rule"`.
+    fn expiration_header(&self, bucket: &Bucket, v: &Version, obj: &ObjectData) -> Option<String> {
+        let config = self.daily.lifecycle(&bucket.name)?;
+        let (at, rule) = config.expiry_of(&v.key, v.last_modified, obj.size(), &obj.tags)?;
+        Some(format!(
+            "expiry-date=\"{}\", rule-id=\"{}\"",
+            crate::store::http_date(at),
+            rule
+        ))
     }
 }
 
@@ -291,6 +325,10 @@ impl S3Stub {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
+            lost: false,
         };
         let now = self.now();
         let written = bucket.put(&a.key, object, now, &cond)?;
@@ -311,7 +349,7 @@ impl S3Stub {
     }
 
     pub(super) async fn put_object(&self, call: &Call, req: S3Request<PutObjectInput>) -> Res<PutObjectOutput> {
-        let (_, w) = self
+        let (bucket, w) = self
             .store_object(
                 call,
                 with_headers(put_args!(req.input), &req.headers),
@@ -323,6 +361,7 @@ impl S3Stub {
             ..PutObjectOutput::default()
         };
         if let Some(obj) = &w.version.object {
+            out.expiration = self.expiration_header(&bucket, &w.version, obj);
             out.e_tag = Some(etag(&obj.etag));
             out.server_side_encryption = sse(&obj.meta);
             out.ssekms_key_id = obj.meta.ssekms_key_id.clone();
@@ -387,6 +426,17 @@ impl S3Stub {
             ..GetObjectOutput::default()
         };
         describe!(out, &bucket, &v, obj, &sel, checksum_mode(i.checksum_mode.as_ref()));
+        if i.version_id.is_none() {
+            out.expiration = self.expiration_header(&bucket, &v, obj);
+        }
+        // Intelligent-Tiering counts days without access from the last read of the data.
+        if obj.meta.storage_class() == "INTELLIGENT_TIERING" {
+            let now = self.now();
+            let _ = bucket.update_version(&i.key, &v.version_id, |o| {
+                o.accessed = now;
+                Ok(())
+            });
+        }
         Ok(out.into())
     }
 
@@ -419,9 +469,14 @@ impl S3Stub {
             &obj.etag,
             v.last_modified,
         )?;
+        lost(obj, "HEAD")?;
         let sel = select(obj, i.range.as_ref(), i.part_number)?;
         let mut out = HeadObjectOutput::default();
         describe!(out, &bucket, &v, obj, &sel, checksum_mode(i.checksum_mode.as_ref()));
+        out.archive_status = obj.archive.map(|t| ArchiveStatus::from(t.as_str().to_owned()));
+        if i.version_id.is_none() {
+            out.expiration = self.expiration_header(&bucket, &v, obj);
+        }
         Ok(out.into())
     }
 
@@ -600,6 +655,10 @@ impl S3Stub {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
+            lost: false,
         };
         let now = self.now();
         let w = bucket.put(&i.key, object, now, &WriteCondition::default())?;

@@ -1,5 +1,7 @@
 //! PutObjectAcl / GetObjectAcl (`ObjectAcl:Put`) and RestoreObject on archived objects
 //! (`ObjectRestore:Post`, then `ObjectRestore:Completed` and `ObjectRestore:Delete` on the clock).
+//! An Intelligent-Tiering object in an archive tier is restored without `Days`: at completion it
+//! is back in the Frequent Access tier, with no copy to expire (no `ObjectRestore:Delete`).
 //!
 //! A restore runs as one task on the platform clock: it completes `restore_millis` after it was
 //! accepted (`--s3-restore-seconds`; AWS takes minutes to hours depending on the tier), and the
@@ -206,7 +208,7 @@ impl S3Stub {
             ));
         }
         let days = match request.days {
-            Some(d) if d >= 1 => u32::try_from(d).unwrap_or(u32::MAX),
+            Some(d) if d >= 1 => Some(u32::try_from(d).unwrap_or(u32::MAX)),
             Some(d) => {
                 return Err(Fault::invalid_argument(
                     "Days must be a positive integer",
@@ -214,13 +216,40 @@ impl S3Stub {
                     &d.to_string(),
                 ))
             }
-            None => return Err(Fault::malformed_xml()),
+            None => None,
         };
         let now = self.now();
         let completes_at = now + self.restore_millis;
         let mut started = false;
+        let mut tiered = false;
         let mut storage_class = String::new();
         let v = bucket.update(&i.key, i.version_id.as_deref(), |o| {
+            // An Intelligent-Tiering object in an archive tier is restored without Days: it
+            // moves back to the Frequent Access tier (no temporary copy, nothing expires).
+            if o.archive.is_some() {
+                if days.is_some() {
+                    return Err(Fault::invalid_argument(
+                        "Days is not allowed for an object in an S3 Intelligent-Tiering archive tier",
+                        "Days",
+                        &request.days.unwrap_or(0).to_string(),
+                    ));
+                }
+                if matches!(o.restore, Some(Restore::Ongoing { .. })) {
+                    return Err(Fault::new(
+                        "RestoreAlreadyInProgress",
+                        409,
+                        "Object restore is already in progress",
+                    ));
+                }
+                o.restore = Some(Restore::Ongoing { days: 0, completes_at });
+                storage_class = "INTELLIGENT_TIERING".to_owned();
+                started = true;
+                tiered = true;
+                return Ok(());
+            }
+            let Some(days) = days else {
+                return Err(Fault::malformed_xml());
+            };
             let Some(sc) = archive_class(o.meta.storage_class.as_deref()) else {
                 return Err(Fault::new(
                     "InvalidObjectState",
@@ -260,11 +289,45 @@ impl S3Stub {
             time_millis: now,
             ..base.clone()
         });
-        self.spawn_restore(Arc::clone(&bucket), v.version_id.to_string(), days, completes_at, base);
+        if tiered {
+            self.spawn_tier_restore(Arc::clone(&bucket), v.version_id.to_string(), completes_at, base);
+        } else {
+            self.spawn_restore(
+                Arc::clone(&bucket),
+                v.version_id.to_string(),
+                days.unwrap_or(1),
+                completes_at,
+                base,
+            );
+        }
         Ok(super::Reply {
             output: RestoreObjectOutput::default(),
             headers: vec![(crate::error::STATUS_HEADER, "202".to_owned())],
         })
+    }
+
+    /// Brings an Intelligent-Tiering object back from its archive tier at `completes_at`.
+    fn spawn_tier_restore(&self, bucket: Arc<Bucket>, version_id: String, completes_at: u64, base: ObjectEvent) {
+        let daily = Arc::clone(&self.daily);
+        let sleep = self.clock.sleep_until(completes_at);
+        tokio::spawn(async move {
+            sleep.await;
+            let done = bucket.update_version(&base.key, &version_id, |o| {
+                if matches!(o.restore, Some(Restore::Ongoing { .. })) {
+                    o.restore = None;
+                    o.archive = None;
+                    o.accessed = completes_at;
+                }
+                Ok(())
+            });
+            if done.is_ok() {
+                daily.dispatch(ObjectEvent {
+                    event_name: "ObjectRestore:Completed",
+                    time_millis: completes_at,
+                    ..base
+                });
+            }
+        });
     }
 
     /// Completes the restore at `completes_at`, then expires the copy, on the platform clock.
@@ -356,5 +419,6 @@ fn restore_event(
             storage_class: storage_class.to_owned(),
             expires_at: None,
         }),
+        extra: None,
     }
 }

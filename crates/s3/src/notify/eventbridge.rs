@@ -6,8 +6,10 @@
 //! Every object event goes to EventBridge, whatever the other configurations say. Built here:
 //! Object Created, Object Deleted (DeleteObject and Lifecycle Expiration), Object Tags Added,
 //! Object Tags Deleted, Object ACL Updated, Object Restore Initiated / Completed / Expired (with
-//! `source-storage-class` and, once completed, `restore-expiry-time`). Not built yet: Object
-//! Storage Class Changed, Object Access Tier Changed.
+//! `source-storage-class` and, once completed, `restore-expiry-time`), Object Storage Class
+//! Changed (lifecycle transitions: `destination-storage-class`) and Object Access Tier Changed
+//! (Intelligent-Tiering: `destination-access-tier`). Replication events have no EventBridge
+//! form.
 //!
 //! The message submitted to `arn:aws:events:REGION:ACCOUNT:event-bus/default` is the whole event
 //! JSON, as a rule's target would receive it.
@@ -57,6 +59,10 @@ struct Detail<'a> {
     restore_expiry_time: Option<String>,
     #[serde(rename = "source-storage-class", skip_serializing_if = "Option::is_none")]
     source_storage_class: Option<&'a str>,
+    #[serde(rename = "destination-storage-class", skip_serializing_if = "Option::is_none")]
+    destination_storage_class: Option<&'a str>,
+    #[serde(rename = "destination-access-tier", skip_serializing_if = "Option::is_none")]
+    destination_access_tier: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +95,15 @@ struct Kind {
     by_s3: bool,
     /// Restore events carry `source-storage-class` (and Completed `restore-expiry-time`).
     restore: RestoreFields,
+    /// Transitions carry where the object went.
+    destination: Destination,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Destination {
+    None,
+    StorageClass,
+    AccessTier,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,6 +129,7 @@ fn kind(name: &str) -> Option<Kind> {
         deletion_type: None,
         by_s3: false,
         restore: RestoreFields::None,
+        destination: Destination::None,
     };
     let deleted = |reason, marker: bool, by_s3| Kind {
         detail_type: "Object Deleted",
@@ -128,6 +144,7 @@ fn kind(name: &str) -> Option<Kind> {
         }),
         by_s3,
         restore: RestoreFields::None,
+        destination: Destination::None,
     };
     let plain = |detail_type| Kind {
         detail_type,
@@ -138,6 +155,7 @@ fn kind(name: &str) -> Option<Kind> {
         deletion_type: None,
         by_s3: false,
         restore: RestoreFields::None,
+        destination: Destination::None,
     };
     // Restores describe the whole object (key, size, etag, version-id), no sequencer.
     let restore = |detail_type, by_s3, restore| Kind {
@@ -149,6 +167,7 @@ fn kind(name: &str) -> Option<Kind> {
         deletion_type: None,
         by_s3,
         restore,
+        destination: Destination::None,
     };
     Some(match name {
         "ObjectCreated:Put" => created("PutObject"),
@@ -166,6 +185,14 @@ fn kind(name: &str) -> Option<Kind> {
         // Completion and expiry are S3's own doing, like lifecycle actions.
         "ObjectRestore:Completed" => restore("Object Restore Completed", true, RestoreFields::StorageClassAndExpiry),
         "ObjectRestore:Delete" => restore("Object Restore Expired", true, RestoreFields::None),
+        "LifecycleTransition" => Kind {
+            destination: Destination::StorageClass,
+            ..restore("Object Storage Class Changed", true, RestoreFields::None)
+        },
+        "IntelligentTiering" => Kind {
+            destination: Destination::AccessTier,
+            ..restore("Object Access Tier Changed", true, RestoreFields::None)
+        },
         _ => return None,
     })
 }
@@ -218,10 +245,29 @@ pub fn detail(f: &ObjectFields<'_>) -> Option<(&'static str, String)> {
 
 /// [`detail`] for restore events: `None` when a field their detail requires is missing.
 pub fn detail_with_restore(f: &ObjectFields<'_>, r: RestoreFieldValues<'_>) -> Option<(&'static str, String)> {
+    detail_full(f, r, None)
+}
+
+/// [`detail_with_restore`] with the storage class or access tier an object moved to (Object
+/// Storage Class Changed, Object Access Tier Changed: `None` without it).
+pub fn detail_full(
+    f: &ObjectFields<'_>,
+    r: RestoreFieldValues<'_>,
+    destination: Option<&str>,
+) -> Option<(&'static str, String)> {
     let kind = kind(f.name)?;
+    let (destination_storage_class, destination_access_tier) = match kind.destination {
+        Destination::None => (None, None),
+        Destination::StorageClass => (Some(destination?), None),
+        Destination::AccessTier => (None, Some(destination?)),
+    };
     let (source_storage_class, restore_expiry_time) = match kind.restore {
         RestoreFields::None => (None, None),
         RestoreFields::StorageClass => (Some(r.storage_class?), None),
+        // An Intelligent-Tiering archive restore leaves no temporary copy: nothing expires.
+        RestoreFields::StorageClassAndExpiry if r.storage_class == Some("INTELLIGENT_TIERING") => {
+            (r.storage_class, r.expires_at.map(time_seconds))
+        }
         RestoreFields::StorageClassAndExpiry => (Some(r.storage_class?), Some(time_seconds(r.expires_at?))),
     };
     let detail = Detail {
@@ -245,6 +291,8 @@ pub fn detail_with_restore(f: &ObjectFields<'_>, r: RestoreFieldValues<'_>) -> O
         deletion_type: kind.deletion_type,
         restore_expiry_time,
         source_storage_class,
+        destination_storage_class,
+        destination_access_tier,
     };
     Some((kind.detail_type, serde_json::to_string(&detail).ok()?))
 }
@@ -275,7 +323,12 @@ pub fn event(
         storage_class: event.restore.as_ref().map(|r| r.storage_class.as_str()),
         expires_at: event.restore.as_ref().and_then(|r| r.expires_at),
     };
-    let (detail_type, detail) = detail_with_restore(
+    let destination = match &event.extra {
+        Some(super::EventData::Transition { storage_class }) => Some(storage_class.as_str()),
+        Some(super::EventData::AccessTier { tier }) => Some(tier.as_str()),
+        _ => None,
+    };
+    let (detail_type, detail) = detail_full(
         &ObjectFields {
             name,
             bucket: &event.bucket,
@@ -289,6 +342,7 @@ pub fn event(
             source_ip: Some(&source_ip),
         },
         restore,
+        destination,
     )?;
     let ev = Event {
         version: "0",

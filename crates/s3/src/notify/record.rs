@@ -11,7 +11,14 @@
 //! | `ObjectTagging:*`, `ObjectAcl:Put` | 2.3 | key, eTag, versionId? |
 //! | `LifecycleExpiration:*` | 2.3 | as the matching `ObjectRemoved` event |
 //! | `LifecycleTransition`, `IntelligentTiering`, `ObjectRestore:Delete` | 2.3 | key, size, eTag, versionId? |
-//! | `Replication:*` | 2.2 | key, size, eTag, versionId? |
+//! | `Replication:*` | 2.2 | key, size, eTag, versionId?, sequencer |
+//!
+//! S3's own events (lifecycle, Intelligent-Tiering, replication, lost objects: see
+//! [`super::by_s3`]) name `s3.amazonaws.com` as `principalId` and `sourceIPAddress`, as the User
+//! Guide's lifecycle and replication examples show; `LifecycleTransition` adds
+//! `lifecycleEventData.transitionEventData.destinationStorageClass`, `IntelligentTiering`
+//! `intelligentTieringEventData.destinationAccessTier`, replication events
+//! `replicationEventData`.
 //!
 //! Ids localbridge has to make up, and how (stable, so tests and users can predict them):
 //! - `userIdentity.principalId`: `AWS:AIDA` + the first 17 characters of the RFC 4648 base32 of
@@ -30,7 +37,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 use super::config::BucketNotifications;
-use super::ObjectEvent;
+use super::{EventData, ObjectEvent};
 
 /// The ETag of an empty object: what S3 reports for a delete marker.
 pub const EMPTY_ETAG: &str = "d41d8cd98f00b204e9800998ecf8427e";
@@ -92,7 +99,7 @@ impl EventShape {
             "Replication:OperationFailedReplication"
             | "Replication:OperationNotTracked"
             | "Replication:OperationMissedThreshold"
-            | "Replication:OperationReplicatedAfterThreshold" => shape("2.2", true, EtagRule::Object, false),
+            | "Replication:OperationReplicatedAfterThreshold" => shape("2.2", true, EtagRule::Object, true),
             _ => None,
         }
     }
@@ -221,6 +228,41 @@ struct Record<'a> {
     /// glacierEventData key is only visible for s3:ObjectRestore:Completed events").
     #[serde(skip_serializing_if = "Option::is_none")]
     glacier_event_data: Option<GlacierEventData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle_event_data: Option<LifecycleEventData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intelligent_tiering_event_data: Option<TieringEventData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_event_data: Option<ReplicationEventData<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleEventData<'a> {
+    transition_event_data: TransitionEventData<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransitionEventData<'a> {
+    destination_storage_class: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TieringEventData<'a> {
+    destination_access_tier: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicationEventData<'a> {
+    replication_rule_id: &'a str,
+    destination_bucket: &'a str,
+    s3_operation: &'a str,
+    request_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -311,18 +353,55 @@ pub fn records_body(
         }),
         _ => None,
     };
+    let (mut lifecycle_event_data, mut intelligent_tiering_event_data, mut replication_event_data) = (None, None, None);
+    match &event.extra {
+        Some(EventData::Transition { storage_class }) if name == "LifecycleTransition" => {
+            lifecycle_event_data = Some(LifecycleEventData {
+                transition_event_data: TransitionEventData {
+                    destination_storage_class: storage_class,
+                },
+            });
+        }
+        Some(EventData::AccessTier { tier }) if name == "IntelligentTiering" => {
+            intelligent_tiering_event_data = Some(TieringEventData {
+                destination_access_tier: tier,
+            });
+        }
+        Some(EventData::Replication(r)) if name.starts_with("Replication:") => {
+            replication_event_data = Some(ReplicationEventData {
+                replication_rule_id: &r.rule_id,
+                destination_bucket: &r.destination_bucket,
+                s3_operation: r.operation,
+                request_time: iso8601_millis(r.request_time),
+                failure_reason: r.failure_reason,
+            });
+        }
+        _ => {}
+    }
+    let s3_itself = super::by_s3(name);
     let record = Record {
         glacier_event_data,
+        lifecycle_event_data,
+        intelligent_tiering_event_data,
+        replication_event_data,
         event_version: shape.version,
         event_source: "aws:s3",
         aws_region: bucket.region(),
         event_time: iso8601_millis(event.time_millis),
         event_name: name,
         user_identity: Principal {
-            principal_id: user_principal_id(event.ctx.access_key.as_deref()),
+            principal_id: if s3_itself {
+                super::S3_PRINCIPAL.to_owned()
+            } else {
+                user_principal_id(event.ctx.access_key.as_deref())
+            },
         },
         request_parameters: RequestParameters {
-            source_ip_address: event.ctx.source_ip.to_string(),
+            source_ip_address: if s3_itself {
+                super::S3_PRINCIPAL.to_owned()
+            } else {
+                event.ctx.source_ip.to_string()
+            },
         },
         response_elements: ResponseElements {
             request_id: &event.ctx.request_id,

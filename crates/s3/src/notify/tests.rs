@@ -259,6 +259,7 @@ fn object_event(
         time_millis: T0,
         ctx: ctx("C3D13FE58DE4C810"),
         restore: None,
+        extra: None,
     }
 }
 

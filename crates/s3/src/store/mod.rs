@@ -217,6 +217,60 @@ pub struct ObjectData {
     /// The temporary copy of an archived (GLACIER, DEEP_ARCHIVE) object, once RestoreObject
     /// was called.
     pub restore: Option<Restore>,
+    /// When the object's data was last read (epoch ms; 0: never since it was written). Kept
+    /// only for INTELLIGENT_TIERING objects, whose archive tiers count days without access.
+    pub accessed: u64,
+    /// The Intelligent-Tiering archive tier the object is in (`x-amz-archive-status`).
+    pub archive: Option<ArchiveTier>,
+    /// `x-amz-replication-status`.
+    pub replication: Option<ReplicationStatus>,
+    /// A REDUCED_REDUNDANCY object S3 lost (induced through `POST /_localbridge/s3/lose-object`):
+    /// requests for it answer 405.
+    pub lost: bool,
+}
+
+/// The Intelligent-Tiering archive tiers, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArchiveTier {
+    ArchiveAccess,
+    DeepArchiveAccess,
+}
+
+impl ArchiveTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ArchiveAccess => "ARCHIVE_ACCESS",
+            Self::DeepArchiveAccess => "DEEP_ARCHIVE_ACCESS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ARCHIVE_ACCESS" => Some(Self::ArchiveAccess),
+            "DEEP_ARCHIVE_ACCESS" => Some(Self::DeepArchiveAccess),
+            _ => None,
+        }
+    }
+}
+
+/// The replication status S3 reports on a source object (or `REPLICA` on the copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationStatus {
+    Pending,
+    Completed,
+    Failed,
+    Replica,
+}
+
+impl ReplicationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Replica => "REPLICA",
+        }
+    }
 }
 
 /// One ACL grant: who, and what (`FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP`).
@@ -323,6 +377,9 @@ pub struct Written {
     pub version: Arc<Version>,
     pub shown_version_id: Option<String>,
 }
+
+/// Every key's versions (oldest first), and every incomplete upload as (key, id, initiated).
+pub type Snapshot = (Vec<(String, Vec<Arc<Version>>)>, Vec<(String, String, u64)>);
 
 /// The result of a DeleteObject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -479,6 +536,81 @@ impl Bucket {
             }
         }
         let mut g = self.write()?;
+        Self::delete_locked(&mut g, key, version_id, now)
+    }
+
+    /// Every key's versions (oldest first) and the incomplete multipart uploads (key, id,
+    /// initiated): what a daily lifecycle run looks at. Clones `Arc`s under a read lock.
+    pub fn snapshot(&self) -> Snapshot {
+        let Ok(g) = self.read() else {
+            return (Vec::new(), Vec::new());
+        };
+        let keys = g.keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let uploads = g
+            .uploads
+            .values()
+            .map(|u| (u.key.clone(), u.id.clone(), u.initiated))
+            .collect();
+        (keys, uploads)
+    }
+
+    /// A lifecycle expiration of the current version of `key`, if it is still `version_id`
+    /// (a write since the run looked changes nothing): removed on an unversioned bucket, covered
+    /// by a delete marker created at `now` otherwise.
+    pub fn expire_current(&self, key: &str, version_id: &str, now: u64) -> Option<Deleted> {
+        let mut g = self.write().ok()?;
+        let current = g.keys.get(key).and_then(|v| v.last())?;
+        if current.version_id != version_id || current.is_delete_marker() {
+            return None;
+        }
+        Self::delete_locked(&mut g, key, None, now).ok()
+    }
+
+    /// One exact version (object or delete marker), if it is still stored.
+    pub fn version(&self, key: &str, version_id: &str) -> Option<Arc<Version>> {
+        let g = self.read().ok()?;
+        g.keys.get(key)?.iter().find(|v| v.version_id == version_id).cloned()
+    }
+
+    /// Stores a replica made by replication: the source's version id, last-modified time and
+    /// content (`None`: a delete marker), as the new current version. Fails unless versioning is
+    /// enabled (what the replication task checks first, under this lock).
+    pub fn put_replica(
+        &self,
+        key: &str,
+        version_id: &str,
+        last_modified: u64,
+        object: Option<ObjectData>,
+    ) -> Result<Arc<Version>, Fault> {
+        let mut g = self.write()?;
+        if g.versioning != Some(Versioning::Enabled) {
+            return Err(Fault::invalid_request("DstBucketUnversioned"));
+        }
+        let versions = g.keys.entry(key.to_owned()).or_insert_with(|| Vec::with_capacity(1));
+        versions.retain(|v| v.version_id != version_id);
+        let version = Arc::new(Version {
+            key: key.to_owned(),
+            version_id: Cow::Owned(version_id.to_owned()),
+            last_modified,
+            object,
+        });
+        versions.push(Arc::clone(&version));
+        Ok(version)
+    }
+
+    /// Moves a version to another storage class (a lifecycle transition); a restored copy of an
+    /// archived object does not survive it.
+    pub fn set_storage_class(&self, key: &str, version_id: &str, class: &str) -> Result<Arc<Version>, Fault> {
+        self.update_version(key, version_id, |o| {
+            let mut meta = ObjectMeta::clone(&o.meta);
+            meta.storage_class = Some(class.to_owned());
+            o.meta = meta.shared();
+            o.restore = None;
+            Ok(())
+        })
+    }
+
+    fn delete_locked(g: &mut BucketState, key: &str, version_id: Option<&str>, now: u64) -> Result<Deleted, Fault> {
         let versioning = g.versioning;
         match (version_id, versioning) {
             (Some(id), _) => {
@@ -757,6 +889,10 @@ mod tests {
             parts: Vec::new(),
             acl: None,
             restore: None,
+            accessed: 0,
+            archive: None,
+            replication: None,
+            lost: false,
         }
     }
 

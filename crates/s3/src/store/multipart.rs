@@ -327,6 +327,10 @@ fn assemble(upload: &Upload, c: &Completion) -> Result<ObjectData, Fault> {
         parts,
         acl: None,
         restore: None,
+        accessed: 0,
+        archive: None,
+        replication: None,
+        lost: false,
     })
 }
 

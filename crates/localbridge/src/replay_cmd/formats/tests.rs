@@ -220,6 +220,7 @@ fn s3_records_become_the_events_the_stub_sends() {
                 storage_class: "GLACIER".into(),
                 expires_at: Some(1_700_006_400_000),
             }),
+            extra: None,
         };
         let sequencer = Sequencer::from_nanos(1_700_000_000_123_456_789);
         let shape = EventShape::of(name).unwrap();
