@@ -240,11 +240,6 @@ const fn unserved(name: &'static str, protocol: Protocol, target_prefix: Option<
 /// from botocore's service models).
 pub const UNSERVED: &[UnservedSpec] = &[
     unserved(
-        "firehose",
-        Protocol::Json(JsonVersion::V1_1),
-        Some("Firehose_20150804."),
-    ),
-    unserved(
         "dynamodb",
         Protocol::Json(JsonVersion::V1_0),
         Some("DynamoDB_20120810."),
@@ -544,17 +539,6 @@ mod tests {
             }
         ));
         let s = Signals {
-            target: Some("Firehose_20150804.PutRecord"),
-            ..s
-        };
-        assert_eq!(
-            t.classify(&s),
-            Route::Unserved {
-                name: "firehose".into(),
-                protocol: Protocol::Json(JsonVersion::V1_1)
-            }
-        );
-        let s = Signals {
             target: Some("DynamoDB_20120810.ListTables"),
             ..s
         };
@@ -664,10 +648,10 @@ mod tests {
         let body = std::str::from_utf8(r.body()).unwrap();
         assert!(body.contains("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"));
         assert!(body.contains("<RequestId>rid</RequestId>"));
-        let r = UnservedSpec::not_implemented("firehose", Protocol::Json(JsonVersion::V1_1), "rid");
+        let r = UnservedSpec::not_implemented("dynamodb", Protocol::Json(JsonVersion::V1_1), "rid");
         assert_eq!(
             r.body().as_ref(),
-            br#"{"__type":"NotImplemented","message":"localbridge does not implement the firehose service yet"}"#
+            br#"{"__type":"NotImplemented","message":"localbridge does not implement the dynamodb service yet"}"#
         );
         assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.1");
         let r = UnservedSpec::not_implemented("lambda", Protocol::RestJson, "rid");

@@ -141,13 +141,14 @@ impl ObjectSink for S3Sink {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     use bytes::Bytes;
     use lb_core::deliver::{Engine, EngineConfig, Registry};
-    use lb_core::{Arn, ManualClock};
+    use lb_core::{Arn, Clock, ManualClock};
 
     use super::*;
-    use crate::notify::NotifierDeps;
+    use crate::notify::{Notifier, NotifierDeps};
 
     fn stub() -> S3Stub {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_700_000_000_000));
