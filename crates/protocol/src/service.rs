@@ -238,13 +238,11 @@ const fn unserved(name: &'static str, protocol: Protocol, target_prefix: Option<
 
 /// The services localbridge recognises but does not serve yet (protocols and target prefixes
 /// from botocore's service models).
-pub const UNSERVED: &[UnservedSpec] = &[
-    unserved(
-        "dynamodb",
-        Protocol::Json(JsonVersion::V1_0),
-        Some("DynamoDB_20120810."),
-    ),
-];
+pub const UNSERVED: &[UnservedSpec] = &[unserved(
+    "dynamodb",
+    Protocol::Json(JsonVersion::V1_0),
+    Some("DynamoDB_20120810."),
+)];
 
 impl UnservedSpec {
     /// `NotImplemented` (501) in this service's envelope.
