@@ -1,15 +1,16 @@
 //! The wire edge: AWS JSON 1.1 (`X-Amz-Target: Kinesis_20131202.<Op>`), inputs and outputs as
 //! botocore's `kinesis` model names them, errors as `{"__type": ..., "message": ...}`.
 
+use lb_protocol::json::input;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Response;
 use lb_core::clock::BoxFuture;
 use lb_core::{AwsError, RequestContext};
-use lb_protocol::json::{JsonError, JsonVersion};
+use lb_protocol::json::JsonVersion;
 use lb_protocol::{ApiRequest, ServiceSpec};
-use serde::de::DeserializeOwned;
+
 use serde_json::{json, Value};
 use tracing::debug;
 
@@ -144,16 +145,7 @@ pub fn handle_json(kinesis: &Kinesis, ctx: &RequestContext, operation: &str, bod
 
 fn error_response(ctx: &RequestContext, operation: &str, e: &AwsError) -> Response<Bytes> {
     debug!(op = operation, code = %e.code, message = %e.message, "kinesis error");
-    lb_protocol::json::error_response(
-        VERSION,
-        &JsonError {
-            status: e.status,
-            type_name: &e.code,
-            message: &e.message,
-            query_error: None,
-        },
-        &ctx.request_id,
-    )
+    lb_protocol::json::aws_error_response(VERSION, e, &ctx.request_id)
 }
 
 /// Answers one CBOR request (`Content-Type: application/x-amz-cbor-1.1`): the same operations,
@@ -180,10 +172,6 @@ pub fn handle_cbor(kinesis: &Kinesis, ctx: &RequestContext, operation: &str, bod
         resp.headers_mut().insert("x-amzn-errortype", v);
     }
     resp
-}
-
-fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    lb_protocol::json::decode(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))
 }
 
 fn execute(k: &Kinesis, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Value, AwsError> {

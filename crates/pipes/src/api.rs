@@ -3,6 +3,7 @@
 //! Errors carry `x-amzn-errortype` and `{"message": ...}`, plus `fieldList` (ValidationException)
 //! or `resourceId`/`resourceType` (ConflictException), the model's error shapes.
 
+use lb_protocol::restjson::{path_segment, query_param, query_params};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -208,27 +209,8 @@ pub fn error_response(e: &PipesError, request_id: &str) -> Response<Bytes> {
     r
 }
 
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-fn query(req: &ApiRequest) -> Vec<(String, String)> {
-    req.parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
-
-fn param(q: &[(String, String)], name: &str) -> Option<String> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-}
-
-fn body<T: for<'de> Deserialize<'de> + Default>(req: &ApiRequest) -> Result<T, PipesError> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&req.body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()).into())
+fn body<T: serde::de::DeserializeOwned + Default>(req: &ApiRequest) -> Result<T, PipesError> {
+    Ok(lb_protocol::json::input(&req.body)?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,9 +231,9 @@ fn route(p: &Pipes, req: &ApiRequest) -> Result<Value, PipesError> {
     let path = req.parts.uri.path();
     let method = &req.parts.method;
     let ctx = &req.ctx;
-    let q = query(req);
+    let q = query_params(&req.parts.uri);
     if let Some(rest) = path.strip_prefix("/tags/") {
-        let arn = decode(rest);
+        let arn = path_segment(rest);
         return match *method {
             Method::GET => p.list_tags_for_resource(&arn),
             Method::POST => p.tag_resource(&arn, body::<TagBody>(req)?.tags),
@@ -266,19 +248,19 @@ fn route(p: &Pipes, req: &ApiRequest) -> Result<Value, PipesError> {
             _ => Err(unknown(method, path)),
         };
     }
-    let segs: Vec<String> = path.trim_matches('/').split('/').map(decode).collect();
+    let segs: Vec<String> = path.trim_matches('/').split('/').map(path_segment).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (method, segs.as_slice()) {
         (&Method::GET, ["v1", "pipes"]) => p.list_pipes(
             ctx,
             &ListInput {
-                name_prefix: param(&q, "NamePrefix"),
-                desired_state: param(&q, "DesiredState"),
-                current_state: param(&q, "CurrentState"),
-                source_prefix: param(&q, "SourcePrefix"),
-                target_prefix: param(&q, "TargetPrefix"),
-                next_token: param(&q, "NextToken"),
-                limit: param(&q, "Limit"),
+                name_prefix: query_param(&q, "NamePrefix"),
+                desired_state: query_param(&q, "DesiredState"),
+                current_state: query_param(&q, "CurrentState"),
+                source_prefix: query_param(&q, "SourcePrefix"),
+                target_prefix: query_param(&q, "TargetPrefix"),
+                next_token: query_param(&q, "NextToken"),
+                limit: query_param(&q, "Limit"),
             },
         ),
         (&Method::POST, ["v1", "pipes", name]) => {

@@ -33,6 +33,26 @@ pub fn decode<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, serde_jso
     serde_json::from_slice(body)
 }
 
+/// Decodes an operation's input; a body that is not the input's JSON is AWS's
+/// `SerializationException` (400).
+pub fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, lb_core::AwsError> {
+    decode(body).map_err(|e| lb_core::AwsError::new("SerializationException", 400, e.to_string()))
+}
+
+/// An [`AwsError`](lb_core::AwsError) in the JSON envelope (no query-compatible header).
+pub fn aws_error_response(version: JsonVersion, e: &lb_core::AwsError, request_id: &str) -> Response<Bytes> {
+    error_response(
+        version,
+        &JsonError {
+            status: e.status,
+            type_name: &e.code,
+            message: &e.message,
+            query_error: None,
+        },
+        request_id,
+    )
+}
+
 /// A success response with an already-encoded body.
 pub fn response(version: JsonVersion, body: Vec<u8>, request_id: &str) -> Response<Bytes> {
     crate::respond(200, version.content_type(), Bytes::from(body), request_id)

@@ -25,6 +25,23 @@ pub fn error_response(status: u16, type_name: &str, message: &str, request_id: &
     resp
 }
 
+/// A path segment, percent-decoded (names and ARNs in rest paths are percent-encoded).
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// The query string's parameters, decoded, in order (a repeated name repeats).
+pub fn query_params(uri: &http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// The first value of query parameter `name`.
+pub fn query_param(q: &[(String, String)], name: &str) -> Option<String> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +53,15 @@ mod tests {
         assert_eq!(r.headers()[ERROR_TYPE_HEADER], "ResourceNotFoundException");
         assert_eq!(r.headers()["content-type"], CONTENT_TYPE);
         assert_eq!(r.body().as_ref(), br#"{"message":"Function not found"}"#);
+    }
+
+    #[test]
+    fn paths_and_queries_decode() {
+        assert_eq!(path_segment("arn%3Aaws%3Apipes"), "arn:aws:pipes");
+        let uri: http::Uri = "/v1/pipes?NamePrefix=a%20b&Limit=2&Limit=3".parse().unwrap();
+        let q = query_params(&uri);
+        assert_eq!(query_param(&q, "NamePrefix").as_deref(), Some("a b"));
+        assert_eq!(query_param(&q, "Limit").as_deref(), Some("2"));
+        assert_eq!(query_param(&q, "Missing"), None);
     }
 }

@@ -3,6 +3,7 @@
 
 mod archives;
 
+use lb_protocol::json::input;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -10,9 +11,9 @@ use bytes::Bytes;
 use http::Response;
 use lb_core::clock::BoxFuture;
 use lb_core::{AwsError, RequestContext};
-use lb_protocol::json::{JsonError, JsonVersion};
+use lb_protocol::json::JsonVersion;
 use lb_protocol::{ApiRequest, ServiceSpec};
-use serde::de::DeserializeOwned;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::debug;
@@ -240,16 +241,7 @@ pub fn handle_json(events: &Arc<Events>, ctx: &RequestContext, operation: &str, 
         Ok(Output::PutEvents(out)) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
         Err(e) => {
             debug!(op = operation, code = %e.code, message = %e.message, "events error");
-            lb_protocol::json::error_response(
-                VERSION,
-                &JsonError {
-                    status: e.status,
-                    type_name: &e.code,
-                    message: &e.message,
-                    query_error: None,
-                },
-                &ctx.request_id,
-            )
+            lb_protocol::json::aws_error_response(VERSION, &e, &ctx.request_id)
         }
     }
 }
@@ -277,21 +269,8 @@ fn handle_replay(events: &Events, ctx: &RequestContext, mark: &str, body: &[u8])
     };
     match result {
         Ok(out) => lb_protocol::json::ok(VERSION, &out, &ctx.request_id),
-        Err(e) => lb_protocol::json::error_response(
-            VERSION,
-            &JsonError {
-                status: e.status,
-                type_name: &e.code,
-                message: &e.message,
-                query_error: None,
-            },
-            &ctx.request_id,
-        ),
+        Err(e) => lb_protocol::json::aws_error_response(VERSION, &e, &ctx.request_id),
     }
-}
-
-fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    lb_protocol::json::decode(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))
 }
 
 #[derive(Deserialize, Default)]

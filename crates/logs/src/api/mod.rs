@@ -1,15 +1,16 @@
 //! The wire edge: AWS JSON 1.1 (`X-Amz-Target: Logs_20140328.<Op>`), inputs and outputs as
 //! botocore's `logs` model names them, errors as `{"__type": ..., "message": ...}`.
 
+use lb_protocol::json::input;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Response;
 use lb_core::clock::BoxFuture;
 use lb_core::{AwsError, RequestContext};
-use lb_protocol::json::{JsonError, JsonVersion};
+use lb_protocol::json::JsonVersion;
 use lb_protocol::{ApiRequest, ServiceSpec};
-use serde::de::DeserializeOwned;
+
 use serde_json::{json, Value};
 use tracing::debug;
 
@@ -114,22 +115,9 @@ pub fn handle_json(logs: &Logs, ctx: &RequestContext, operation: &str, body: &[u
         Ok(v) => lb_protocol::json::ok(VERSION, &v, &ctx.request_id),
         Err(e) => {
             debug!(op = operation, code = %e.code, message = %e.message, "logs error");
-            lb_protocol::json::error_response(
-                VERSION,
-                &JsonError {
-                    status: e.status,
-                    type_name: &e.code,
-                    message: &e.message,
-                    query_error: None,
-                },
-                &ctx.request_id,
-            )
+            lb_protocol::json::aws_error_response(VERSION, &e, &ctx.request_id)
         }
     }
-}
-
-fn input<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    lb_protocol::json::decode(body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))
 }
 
 fn empty() -> Value {

@@ -3,6 +3,7 @@
 //! in the path, filters in the query string, the rest in a JSON body. Errors carry
 //! `x-amzn-errortype` and `{"Message": ...}` (the model's error shapes).
 
+use lb_protocol::restjson::{path_segment, query_param, query_params};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -184,28 +185,8 @@ pub fn error_response(e: &AwsError, request_id: &str) -> Response<Bytes> {
     r
 }
 
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// The query string's parameters, in order (a repeated name repeats).
-fn query(req: &ApiRequest) -> Vec<(String, String)> {
-    req.parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
-
-fn param(q: &[(String, String)], name: &str) -> Option<String> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-}
-
-fn body<T: for<'de> Deserialize<'de> + Default>(req: &ApiRequest) -> Result<T, AwsError> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&req.body).map_err(|e| AwsError::new("SerializationException", 400, e.to_string()))
+fn body<T: serde::de::DeserializeOwned + Default>(req: &ApiRequest) -> Result<T, AwsError> {
+    lb_protocol::json::input(&req.body)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -226,9 +207,9 @@ fn route(s: &Scheduler, req: &ApiRequest) -> Result<Value, AwsError> {
     let path = req.parts.uri.path();
     let method = &req.parts.method;
     let ctx = &req.ctx;
-    let q = query(req);
+    let q = query_params(&req.parts.uri);
     if let Some(rest) = path.strip_prefix("/tags/") {
-        let arn = decode(rest);
+        let arn = path_segment(rest);
         return match *method {
             Method::GET => s.list_tags_for_resource(ctx, &arn),
             Method::POST => s.tag_resource(ctx, &arn, body::<TagBody>(req)?.tags),
@@ -243,17 +224,17 @@ fn route(s: &Scheduler, req: &ApiRequest) -> Result<Value, AwsError> {
             _ => Err(unknown(method, path)),
         };
     }
-    let segs: Vec<String> = path.trim_matches('/').split('/').map(decode).collect();
+    let segs: Vec<String> = path.trim_matches('/').split('/').map(path_segment).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (method, segs.as_slice()) {
         (&Method::GET, ["schedules"]) => s.list_schedules(
             ctx,
             &ListSchedulesInput {
-                group_name: param(&q, "ScheduleGroup"),
-                name_prefix: param(&q, "NamePrefix"),
-                state: param(&q, "State"),
-                next_token: param(&q, "NextToken"),
-                max_results: param(&q, "MaxResults"),
+                group_name: query_param(&q, "ScheduleGroup"),
+                name_prefix: query_param(&q, "NamePrefix"),
+                state: query_param(&q, "State"),
+                next_token: query_param(&q, "NextToken"),
+                max_results: query_param(&q, "MaxResults"),
             },
         ),
         (&Method::POST, ["schedules", name]) => {
@@ -266,19 +247,19 @@ fn route(s: &Scheduler, req: &ApiRequest) -> Result<Value, AwsError> {
             (*name).clone_into(&mut input.name);
             s.update_schedule(ctx, input)
         }
-        (&Method::GET, ["schedules", name]) => s.get_schedule(ctx, name, param(&q, "groupName").as_deref()),
+        (&Method::GET, ["schedules", name]) => s.get_schedule(ctx, name, query_param(&q, "groupName").as_deref()),
         (&Method::DELETE, ["schedules", name]) => s.delete_schedule(
             ctx,
             name,
-            param(&q, "groupName").as_deref(),
-            param(&q, "clientToken").as_deref(),
+            query_param(&q, "groupName").as_deref(),
+            query_param(&q, "clientToken").as_deref(),
         ),
         (&Method::GET, ["schedule-groups"]) => s.list_schedule_groups(
             ctx,
             &ListGroupsInput {
-                name_prefix: param(&q, "NamePrefix"),
-                next_token: param(&q, "NextToken"),
-                max_results: param(&q, "MaxResults"),
+                name_prefix: query_param(&q, "NamePrefix"),
+                next_token: query_param(&q, "NextToken"),
+                max_results: query_param(&q, "MaxResults"),
             },
         ),
         (&Method::POST, ["schedule-groups", name]) => {
@@ -288,7 +269,7 @@ fn route(s: &Scheduler, req: &ApiRequest) -> Result<Value, AwsError> {
         }
         (&Method::GET, ["schedule-groups", name]) => s.get_schedule_group(ctx, name),
         (&Method::DELETE, ["schedule-groups", name]) => {
-            s.delete_schedule_group(ctx, name, param(&q, "clientToken").as_deref())
+            s.delete_schedule_group(ctx, name, query_param(&q, "clientToken").as_deref())
         }
         _ => Err(unknown(method, path)),
     }
