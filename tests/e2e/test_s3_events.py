@@ -44,30 +44,36 @@ def queue(sqs, name, principal, source_arn):
     return url, arn
 
 
-@pytest.fixture
-def wired(s3, sqs, events):
-    """Bucket `vault`: every restore and ACL event to queue `records`, and to EventBridge, whose
-    default bus sends every aws.s3 event to queue `bridge`."""
-    s3.create_bucket(Bucket="vault")
-    rec_url, rec_arn = queue(sqs, "records", "s3.amazonaws.com", "arn:aws:s3:*:*:vault")
-    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/s3-all"
-    eb_url, eb_arn = queue(sqs, "bridge", "events.amazonaws.com", rule)
-    events.put_rule(Name="s3-all", EventPattern=json.dumps({"source": ["aws.s3"]}))
-    events.put_targets(Rule="s3-all", Targets=[{"Id": "q", "Arn": eb_arn}])
+def wire_bucket(s3, sqs, events, bucket, config_id, event_names, rule="s3-all", detail_types=None):
+    """Creates `bucket` and sends its `event_names` to queue `records` (configuration
+    `config_id`), and EventBridge's aws.s3 events (of `detail_types`, or all) through the default
+    bus's `rule` to queue `bridge`; consumes the test event. Returns the two queue URLs."""
+    s3.create_bucket(Bucket=bucket)
+    rec_url, rec_arn = queue(sqs, "records", "s3.amazonaws.com", f"arn:aws:s3:*:*:{bucket}")
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"
+    eb_url, eb_arn = queue(sqs, "bridge", "events.amazonaws.com", rule_arn)
+    pattern = {"source": ["aws.s3"]}
+    if detail_types:
+        pattern["detail-type"] = list(detail_types)
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": eb_arn}])
     s3.put_bucket_notification_configuration(
-        Bucket="vault",
+        Bucket=bucket,
         NotificationConfiguration={
-            "QueueConfigurations": [{
-                "Id": "cold",
-                "QueueArn": rec_arn,
-                "Events": ["s3:ObjectRestore:*", "s3:ObjectAcl:Put"],
-            }],
+            "QueueConfigurations": [{"Id": config_id, "QueueArn": rec_arn, "Events": list(event_names)}],
             "EventBridgeConfiguration": {},
         },
     )
     [test_event] = receive(sqs, rec_url, 1)
     assert test_event["Event"] == "s3:TestEvent"
     return rec_url, eb_url
+
+
+@pytest.fixture
+def wired(s3, sqs, events):
+    """Bucket `vault`: every restore and ACL event to queue `records`, and to EventBridge, whose
+    default bus sends every aws.s3 event to queue `bridge`."""
+    return wire_bucket(s3, sqs, events, "vault", "cold", ["s3:ObjectRestore:*", "s3:ObjectAcl:Put"])
 
 
 def one(sqs, url):

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import advance_clock, receive, serve
 from test_notifications import md5_hex, owner_principal
-from test_s3_events import now, queue
+from test_s3_events import now, one, wire_bucket
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -34,31 +34,8 @@ def server(tmp_path, request):
 def wired(s3, sqs, events):
     """Bucket `life`: lifecycle events to queue `records` (configuration `aging`), and every
     aws.s3 event of the default bus to queue `bridge`."""
-    s3.create_bucket(Bucket="life")
-    rec_url, rec_arn = queue(sqs, "records", "s3.amazonaws.com", "arn:aws:s3:*:*:life")
-    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/s3-all"
-    eb_url, eb_arn = queue(sqs, "bridge", "events.amazonaws.com", rule)
-    events.put_rule(Name="s3-all", EventPattern=json.dumps({"source": ["aws.s3"]}))
-    events.put_targets(Rule="s3-all", Targets=[{"Id": "q", "Arn": eb_arn}])
-    s3.put_bucket_notification_configuration(
-        Bucket="life",
-        NotificationConfiguration={
-            "QueueConfigurations": [{
-                "Id": "aging",
-                "QueueArn": rec_arn,
-                "Events": ["s3:LifecycleExpiration:*", "s3:LifecycleTransition"],
-            }],
-            "EventBridgeConfiguration": {},
-        },
-    )
-    [test_event] = receive(sqs, rec_url, 1)
-    assert test_event["Event"] == "s3:TestEvent"
-    return rec_url, eb_url
+    return wire_bucket(s3, sqs, events, "life", "aging", ["s3:LifecycleExpiration:*", "s3:LifecycleTransition"])
 
-
-def one(sqs, url):
-    [body] = receive(sqs, url, 1)
-    return body["Records"][0] if "Records" in body else body
 
 
 def due(t, days):

@@ -6,13 +6,12 @@ and RestoreObject without Days bringing it back (`ObjectRestore:Post`, `ObjectRe
 """
 
 import datetime
-import json
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import advance_clock, receive, serve
 from test_notifications import md5_hex, owner_principal
-from test_s3_events import now, queue
+from test_s3_events import now, wire_bucket
 from test_s3_lifecycle import due, move_to
 
 ACCOUNT = "000000000000"
@@ -27,23 +26,8 @@ def server(tmp_path, request):
 
 @pytest.fixture
 def wired(s3, sqs, events):
-    s3.create_bucket(Bucket="tiers")
-    rec_url, rec_arn = queue(sqs, "records", "s3.amazonaws.com", "arn:aws:s3:*:*:tiers")
-    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/tiering"
-    eb_url, eb_arn = queue(sqs, "bridge", "events.amazonaws.com", rule)
-    events.put_rule(Name="tiering", EventPattern=json.dumps(
-        {"source": ["aws.s3"], "detail-type": ["Object Access Tier Changed", "Object Restore Completed"]}))
-    events.put_targets(Rule="tiering", Targets=[{"Id": "q", "Arn": eb_arn}])
-    s3.put_bucket_notification_configuration(Bucket="tiers", NotificationConfiguration={
-        "QueueConfigurations": [{
-            "Id": "tiers",
-            "QueueArn": rec_arn,
-            "Events": ["s3:IntelligentTiering", "s3:ObjectRestore:*"],
-        }],
-        "EventBridgeConfiguration": {},
-    })
-    assert receive(sqs, rec_url, 1)[0]["Event"] == "s3:TestEvent"
-    return rec_url, eb_url
+    return wire_bucket(s3, sqs, events, "tiers", "tiers", ["s3:IntelligentTiering", "s3:ObjectRestore:*"],
+                       rule="tiering", detail_types=["Object Access Tier Changed", "Object Restore Completed"])
 
 
 CONFIG = {
