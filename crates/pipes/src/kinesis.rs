@@ -154,7 +154,9 @@ async fn read_shard(
         },
     };
     loop {
-        let read = match streams.read(stream, &shard, at, params.batch_size) {
+        // ParallelizationFactor: up to N batches of the shard at once, so up to N batch sizes read.
+        let want = params.batch_size * params.parallelization.max(1) as usize;
+        let read = match streams.read(stream, &shard, at, want) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(pipe = %spec.arn, shard = %shard, error = %e.message, "the pipe could not read its shard");
@@ -176,9 +178,9 @@ async fn read_shard(
         // The batching window: wait for more records up to the batch size.
         if params.window_seconds > 0 {
             let deadline = shared.clock.now_millis() + u64::from(params.window_seconds) * 1000;
-            while records.len() < params.batch_size && !end && shared.clock.now_millis() < deadline {
+            while records.len() < want && !end && shared.clock.now_millis() < deadline {
                 streams.wait(stream, &shard, next, deadline).await;
-                match streams.read(stream, &shard, next, params.batch_size - records.len()) {
+                match streams.read(stream, &shard, next, want - records.len()) {
                     Ok(more) => {
                         records.extend(more.records);
                         next = more.next;
@@ -188,13 +190,47 @@ async fn read_shard(
                 }
             }
         }
-        deliver(&shared, &spec, &params, &shard, records).await;
+        deliver_in_lanes(&shared, &spec, &params, &shard, records).await;
         at = next;
         checkpoint(&handle, &shard, if end { ENDED } else { at });
         if end {
             return true;
         }
     }
+}
+
+/// Which of `n` concurrent batches a partition key's records go to (FNV-1a: stable, so a key's
+/// records always share a batch and keep their order).
+pub(crate) fn lane(partition_key: &str, n: usize) -> usize {
+    let hash = partition_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    usize::try_from(hash % n.max(1) as u64).unwrap_or(0)
+}
+
+/// Runs what one read took: with a ParallelizationFactor of N, the records are split by
+/// partition key into N lanes that run at once, each in batches of BatchSize, in order. Every
+/// lane runs to its end (delivered, filtered, dead-lettered or discarded) before the shard's
+/// checkpoint moves past the read.
+async fn deliver_in_lanes(
+    shared: &Shared,
+    spec: &Spec,
+    params: &KinesisSource,
+    shard: &str,
+    records: Vec<StreamRecord>,
+) {
+    let n = params.parallelization.max(1) as usize;
+    let mut lanes: Vec<Vec<StreamRecord>> = vec![Vec::new(); n];
+    for r in records {
+        let i = lane(&r.partition_key, n);
+        lanes[i].push(r);
+    }
+    let runs = lanes.into_iter().filter(|l| !l.is_empty()).map(|records| async move {
+        for batch in records.chunks(params.batch_size.max(1)) {
+            deliver(shared, spec, params, shard, batch.to_vec()).await;
+        }
+    });
+    futures::future::join_all(runs).await;
 }
 
 /// Runs one batch until every record is delivered, filtered, dead-lettered or discarded.

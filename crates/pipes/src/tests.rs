@@ -135,11 +135,15 @@ struct FakeStream {
 
 impl FakeStream {
     fn put(&self, data: &str) {
+        self.put_keyed("pk", data);
+    }
+
+    fn put_keyed(&self, key: &str, data: &str) {
         let mut r = self.records.lock().unwrap();
         let n = r.len();
         r.push(StreamRecord {
             sequence_number: format!("{:056}", n + 1),
-            partition_key: "pk".into(),
+            partition_key: key.into(),
             data: Bytes::from(data.to_owned()),
             approximate_arrival_millis: START,
         });
@@ -482,6 +486,59 @@ async fn kinesis_runner_bisects_retries_dead_letters_and_keeps_order() {
     assert_eq!(dlq[0]["KinesisBatchInfo"]["batchSize"], 1);
     assert_eq!(dlq[0]["KinesisBatchInfo"]["startSequenceNumber"], format!("{:056}", 3));
     assert_eq!(dlq[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
+}
+
+/// The data of the records the target received, decoded, in order.
+fn kinesis_data(w: &World) -> Vec<String> {
+    w.recorder
+        .bodies()
+        .iter()
+        .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+        .filter_map(|v| v["data"].as_str().map(str::to_owned))
+        .map(|d| {
+            String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, d).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallelization_factor_runs_other_keys_while_one_key_is_retried() {
+    // Two partition keys in different lanes of 2.
+    let a = "key-a";
+    let b = (0..)
+        .map(|i| format!("key-b{i}"))
+        .find(|k| crate::kinesis::lane(k, 2) != crate::kinesis::lane(a, 2))
+        .unwrap();
+    for factor in [1, 2] {
+        let w = world(None);
+        let params = json!({"SourceParameters": {"KinesisStreamParameters": {
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": 1, "MaximumRetryAttempts": 5,
+            "ParallelizationFactor": factor,
+        }}});
+        w.pipes.create_pipe(&ctx(), input("k", STREAM, DST, params)).unwrap();
+        w.stream.put_keyed(a, "bad");
+        w.stream.put_keyed(&b, "b1");
+        w.stream.put_keyed(a, "a2");
+        w.stream.put_keyed(&b, "b2");
+        // Past the pipe's start, before the first retry of "bad" (1 s later).
+        run_for(&w.clock, 1_500).await;
+        if factor == 1 {
+            // One batch at a time: everything waits behind the retried record.
+            assert_eq!(kinesis_data(&w), Vec::<String>::new());
+        } else {
+            // Two batches at once: key b's ran beside the retried one; the next read (key a's
+            // "a2" behind "bad", so its order holds) waits until both are done.
+            assert_eq!(kinesis_data(&w), vec!["b1"]);
+        }
+        // Retries (1 + 2 + 4 + 8 + 16 s) run out, "bad" is discarded, the rest arrive in key order.
+        run_for(&w.clock, 120_000).await;
+        let got = kinesis_data(&w);
+        let of = |k: &str| got.iter().filter(|d| d.starts_with(k)).cloned().collect::<Vec<_>>();
+        assert_eq!(
+            (of("a"), of("b")),
+            (vec!["a2".to_owned()], vec!["b1".to_owned(), "b2".to_owned()])
+        );
+    }
 }
 
 #[test]
