@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import _client, advance_clock, serve, wait_until
+from conftest import _client, advance_clock, ledger, serve, wait_until
 from test_lambda import create as create_function
 
 ROLE = "arn:aws:iam::000000000000:role/pipe-role"
@@ -419,6 +419,12 @@ def test_kinesis_source_retries_then_dead_letters_and_moves_on(server, pipes):
     assert {i["KinesisBatchInfo"]["endSequenceNumber"] for i in infos} >= {last["SequenceNumber"]} or len(infos) == 1
     assert infos[0]["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert metric(endpoint, "localbridge_pipes_records_dead_lettered_total") == 2
+    # Each dead-lettered half is in the delivery ledger, under the pipe, with its reason.
+    pipe_arn = pipes.describe_pipe(Name="k")["Arn"]
+    records = ledger(endpoint, producer=pipe_arn)
+    assert len(records) == len(infos) and {r["fate"] for r in records} == {"dead-lettered"}
+    assert all(r["deadLetterTarget"] == qarn("dlq") for r in records)
+    assert all(r["reason"].startswith("RetryAttemptsExhausted: ") for r in records)
 
 
 def test_sqs_to_a_kinesis_target_with_a_partition_key(server, pipes):

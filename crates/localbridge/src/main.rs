@@ -344,6 +344,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             streams: Some(Arc::clone(&kinesis_source)),
             invoker: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
             logs: Some(logs.clone() as Arc<dyn lb_core::logs::LogSink>),
+            engine: Some(engine.clone()),
         },
         lb_pipes::PipesConfig {
             transition_millis: args.pipes_transition_ms,

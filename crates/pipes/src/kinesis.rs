@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError};
 
-use lb_core::deliver::Message;
+use lb_core::deliver::{Fate, Message, Outcome, Producer};
 use lb_core::stream::{StreamPosition, StreamRecord, StreamSource};
 use serde_json::{json, Value};
 
@@ -300,8 +300,24 @@ async fn dead_letter(
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return;
     };
+    let what = format!(
+        "{condition}: {} records of {shard}, {} to {}",
+        records.len(),
+        first.sequence_number,
+        last.sequence_number
+    );
     let Some(dlq) = &params.dead_letter else {
         shared.count(spec, |c| &c.discarded, records.len());
+        ledger(
+            shared,
+            spec,
+            shard,
+            first,
+            retries,
+            Fate::Dropped,
+            format!("{what}; no dead-letter queue"),
+            None,
+        );
         tracing::warn!(pipe = %spec.arn, shard = %shard, records = records.len(), condition, "failed records discarded (no dead-letter queue)");
         return;
     };
@@ -334,10 +350,63 @@ async fn dead_letter(
         None => Err(lb_core::deliver::DeliveryError::not_found("no such dead-letter target")),
     };
     match result {
-        Ok(()) => shared.count(spec, |c| &c.dead_lettered, records.len()),
+        Ok(()) => {
+            shared.count(spec, |c| &c.dead_lettered, records.len());
+            ledger(
+                shared,
+                spec,
+                shard,
+                first,
+                retries,
+                Fate::DeadLettered,
+                what,
+                Some(dlq.to_string()),
+            );
+        }
         Err(e) => {
             shared.count(spec, |c| &c.discarded, records.len());
+            ledger(
+                shared,
+                spec,
+                shard,
+                first,
+                retries,
+                Fate::Dropped,
+                format!("{what}; the dead-letter queue {dlq} refused them: {e}"),
+                None,
+            );
             tracing::warn!(pipe = %spec.arn, dead_letter = %dlq, error = %e, "the dead-letter queue refused the failed batch; its records are discarded");
         }
     }
+}
+
+/// Records records given up on in the delivery ledger (producer: the pipe and the shard; target:
+/// the pipe's target), so `/_localbridge/ledger` shows them beside every other fate.
+#[allow(clippy::too_many_arguments)]
+fn ledger(
+    shared: &Shared,
+    spec: &Spec,
+    shard: &str,
+    first: &StreamRecord,
+    retries: u32,
+    fate: Fate,
+    reason: String,
+    dead_letter_target: Option<String>,
+) {
+    let Some(engine) = &shared.deps.engine else {
+        return;
+    };
+    let producer = Producer::new(spec.arn.as_str(), Some(shard.to_owned()));
+    let target: Arc<str> = Arc::from(spec.target_arn.to_string());
+    engine.ledger().record(&Outcome {
+        producer: &producer,
+        target: &target,
+        submitted_at: first.approximate_arrival_millis,
+        attempts: retries + 1,
+        ended_at: shared.clock.now_millis(),
+        error: None,
+        fate,
+        reason: Some(reason),
+        dead_letter_target,
+    });
 }

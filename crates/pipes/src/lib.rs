@@ -69,6 +69,9 @@ pub struct PipesDeps {
     pub streams: Option<Arc<dyn StreamSource>>,
     pub invoker: Option<Arc<dyn FunctionInvoker>>,
     pub logs: Option<Arc<dyn LogSink>>,
+    /// Where the records a pipe gives up on (dead-lettered or discarded) are recorded: the
+    /// delivery engine's ledger, beside every other delivery's fate.
+    pub engine: Option<lb_core::deliver::Engine>,
 }
 
 /// A field of a `ValidationException`'s `fieldList`.

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use lb_core::arn::Arn;
 use lb_core::clock::BoxFuture;
-use lb_core::deliver::{DeliveryError, DestinationError, Message, Registry, Target};
+use lb_core::deliver::{
+    DeliveryError, DestinationError, Engine, EngineConfig, Fate, LedgerQuery, Message, Registry, Target,
+};
 use lb_core::invoke::{FunctionInvoker, FunctionResult};
 use lb_core::policy::PolicyRequest;
 use lb_core::source::{QueueInfo, QueueSource, SourceMessage};
@@ -231,6 +233,7 @@ struct World {
     queue: Arc<FakeQueue>,
     stream: Arc<FakeStream>,
     clock: Arc<dyn Clock>,
+    engine: Engine,
 }
 
 fn world(function: Option<FakeFunction>) -> World {
@@ -241,6 +244,7 @@ fn world(function: Option<FakeFunction>) -> World {
     registry.register("events", recorder.clone());
     let queue = Arc::new(FakeQueue::default());
     let stream = Arc::new(FakeStream::default());
+    let engine = Engine::new(Arc::clone(&registry), Arc::clone(&clock), EngineConfig::default());
     let pipes = Pipes::new(
         Arc::clone(&clock),
         PipesDeps {
@@ -249,6 +253,7 @@ fn world(function: Option<FakeFunction>) -> World {
             streams: Some(stream.clone()),
             invoker: function.map(|f| Arc::new(f) as Arc<dyn FunctionInvoker>),
             logs: None,
+            engine: Some(engine.clone()),
         },
         PipesConfig::default(),
     );
@@ -258,6 +263,7 @@ fn world(function: Option<FakeFunction>) -> World {
         queue,
         stream,
         clock,
+        engine,
     }
 }
 
@@ -486,6 +492,16 @@ async fn kinesis_runner_bisects_retries_dead_letters_and_keeps_order() {
     assert_eq!(dlq[0]["KinesisBatchInfo"]["batchSize"], 1);
     assert_eq!(dlq[0]["KinesisBatchInfo"]["startSequenceNumber"], format!("{:056}", 3));
     assert_eq!(dlq[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
+    // The fate is in the delivery ledger too.
+    let records = w.engine.ledger().query(&LedgerQuery::default());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].fate, Fate::DeadLettered);
+    assert_eq!(records[0].attempt_count, 4);
+    assert_eq!(records[0].producer.id.as_deref(), Some("shardId-000000000000"));
+    assert_eq!(
+        records[0].dead_letter_target.as_deref(),
+        Some("arn:aws:sqs:us-east-1:000000000000:dlq")
+    );
 }
 
 /// The data of the records the target received, decoded, in order.

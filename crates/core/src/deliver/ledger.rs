@@ -179,6 +179,24 @@ pub struct LedgerQuery {
 const KEEP_FIRST: usize = 4;
 const KEEP_LAST: usize = 12;
 
+/// What [`Ledger::record`] records: the outcome of a delivery a service made by itself.
+#[derive(Debug, Clone)]
+pub struct Outcome<'a> {
+    pub producer: &'a Producer,
+    pub target: &'a Arc<str>,
+    /// When the work began (the first attempt), epoch milliseconds.
+    pub submitted_at: u64,
+    /// Attempts made in all.
+    pub attempts: u32,
+    /// When the last attempt ended.
+    pub ended_at: u64,
+    /// The last attempt's error.
+    pub error: Option<String>,
+    pub fate: Fate,
+    pub reason: Option<String>,
+    pub dead_letter_target: Option<String>,
+}
+
 pub struct Ledger {
     capacity: usize,
     // A std Mutex: held for one push or one in-place update, never across an await.
@@ -288,6 +306,21 @@ impl Ledger {
                 r.fate = Fate::Delivered;
             }
         }
+    }
+
+    /// Records work a service delivered by itself rather than through the engine (a poller's
+    /// batch: a Pipe reading a stream), so its fate is in the ledger beside the engine's
+    /// deliveries: one record, its attempts counted, the last one kept with its error.
+    pub fn record(&self, o: &Outcome<'_>) -> u64 {
+        let id = self.open(o.producer, o.target, None, o.submitted_at, None);
+        self.update(id, |r| {
+            r.attempt_count = o.attempts.saturating_sub(1);
+            r.push_attempt(o.ended_at, "failed", o.error.clone());
+            r.fate = o.fate;
+            r.failure = (o.reason.is_some() || o.dead_letter_target.is_some())
+                .then(|| Box::new((o.reason.clone(), o.dead_letter_target.clone())));
+        });
+        id
     }
 
     pub(crate) fn settle(&self, id: u64, fate: Fate, reason: Option<String>, dead_letter_target: Option<String>) {

@@ -27,7 +27,7 @@ use crate::policy::PolicyRequest;
 
 pub use crate::clock::BoxFuture;
 pub use engine::{Engine, EngineConfig, EngineStats, ShutdownReport, SubmitError, TargetStats};
-pub use ledger::{Attempt, Fate, Ledger, LedgerQuery, LedgerRecord, Timestamp};
+pub use ledger::{Attempt, Fate, Ledger, LedgerQuery, LedgerRecord, Outcome, Timestamp};
 
 /// A message attribute in the SQS/SNS sense.
 #[derive(Debug, Clone, PartialEq, Eq)]
