@@ -214,6 +214,14 @@ impl Firehose {
         let Some(sink) = &self.deps.objects else {
             warn!(stream = %s.arn, records, reason = "no S3 service is wired", "firehose records dropped");
             counter(&self.stats.records_expired, records);
+            self.record_dropped(
+                s,
+                dest,
+                oldest,
+                0,
+                None,
+                format!("{records} records dropped: no S3 service is wired"),
+            );
             return false;
         };
         let mut backoff = FIRST_BACKOFF_MILLIS;
@@ -238,6 +246,19 @@ impl Firehose {
                             "firehose records dropped"
                         );
                         counter(&self.stats.records_expired, records);
+                        let why = if expired {
+                            "the retention period of failed deliveries passed"
+                        } else {
+                            "the stream was deleted"
+                        };
+                        self.record_dropped(
+                            s,
+                            dest,
+                            oldest,
+                            attempt,
+                            Some(format!("{}: {}", e.code, e.message)),
+                            format!("{records} records for {} dropped: {why}", put.key),
+                        );
                         return false;
                     }
                     warn!(
@@ -251,6 +272,35 @@ impl Firehose {
                 }
             }
         }
+    }
+
+    /// Records records given up on in the delivery ledger (producer: the delivery stream; target:
+    /// its bucket), so `/_localbridge/ledger` shows them beside every other fate.
+    fn record_dropped(
+        &self,
+        s: &DeliveryStream,
+        dest: &S3Destination,
+        oldest: u64,
+        attempts: u32,
+        error: Option<String>,
+        reason: String,
+    ) {
+        let Some(engine) = &self.deps.engine else {
+            return;
+        };
+        let producer = lb_core::deliver::Producer::new(s.arn.as_str(), None);
+        let target: Arc<str> = Arc::from(dest.bucket.to_string());
+        engine.ledger().record(&lb_core::deliver::Outcome {
+            producer: &producer,
+            target: &target,
+            submitted_at: oldest,
+            attempts,
+            ended_at: self.now(),
+            error,
+            fate: lb_core::deliver::Fate::Dropped,
+            reason: Some(reason),
+            dead_letter_target: None,
+        });
     }
 
     /// Runs the Lambda processor over `records` in invocations of at most `buffer_bytes`:

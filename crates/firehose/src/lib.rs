@@ -51,6 +51,8 @@ pub struct FirehoseDeps {
     pub objects: Option<Arc<dyn ObjectSink>>,
     pub functions: Option<Arc<dyn FunctionInvoker>>,
     pub streams: Option<Arc<dyn StreamSource>>,
+    /// Where records Firehose gives up on are recorded: the delivery engine's ledger.
+    pub engine: Option<lb_core::deliver::Engine>,
 }
 
 #[derive(Debug, Clone, Copy)]

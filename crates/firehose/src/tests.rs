@@ -6,6 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use lb_core::clock::BoxFuture;
+use lb_core::deliver::{Engine, EngineConfig, Fate, LedgerQuery, Registry};
 use lb_core::invoke::{FunctionInvoker, FunctionResult};
 use lb_core::object::{ObjectPut, ObjectSink, ObjectStored};
 use lb_core::{Arn, AwsError, Clock, TokioClock};
@@ -78,18 +79,25 @@ impl FunctionInvoker for Upper {
 }
 
 fn setup() -> (Arc<Firehose>, Arc<Bucket>) {
+    let (fh, bucket, _) = setup_with_engine();
+    (fh, bucket)
+}
+
+fn setup_with_engine() -> (Arc<Firehose>, Arc<Bucket>, Engine) {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(START));
     let bucket = Arc::new(Bucket::default());
+    let engine = Engine::new(Arc::new(Registry::new()), Arc::clone(&clock), EngineConfig::default());
     let fh = Firehose::new(
         clock,
         FirehoseDeps {
             objects: Some(bucket.clone()),
             functions: Some(Arc::new(Upper)),
             streams: None,
+            engine: Some(engine.clone()),
         },
         FirehoseConfig::default(),
     );
-    (fh, bucket)
+    (fh, bucket, engine)
 }
 
 fn create(fh: &Firehose, name: &str, dest: Value) {
@@ -180,7 +188,7 @@ async fn size_flush_keeps_objects_within_the_size() {
 
 #[tokio::test(start_paused = true)]
 async fn failed_writes_retry_on_the_clock_and_expire_after_retention() {
-    let (fh, bucket) = setup();
+    let (fh, bucket, engine) = setup_with_engine();
     create(&fh, "s", json!({ "BufferingHints": { "IntervalInSeconds": 0 } }));
     *bucket.failing.lock().unwrap() = true;
     put(&fh, "s", b"a");
@@ -198,6 +206,13 @@ async fn failed_writes_retry_on_the_clock_and_expire_after_retention() {
     tokio::time::sleep(Duration::from_secs(24 * 3600 + 120)).await;
     settle().await;
     assert_eq!(fh.stats.records_expired.load(std::sync::atomic::Ordering::Relaxed), 1);
+    // And in the delivery ledger, with the last error.
+    let dropped = engine.ledger().query(&LedgerQuery::default());
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0].fate, Fate::Dropped);
+    assert_eq!(&*dropped[0].target, "arn:aws:s3:::bkt");
+    assert!(dropped[0].attempt_count > 3);
+    assert!(dropped[0].reason.as_deref().unwrap().contains("retention period"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -367,6 +367,7 @@ async fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             objects: Some(Arc::new(s3_stub.object_sink())),
             functions: Some(lambda.clone() as Arc<dyn lb_core::invoke::FunctionInvoker>),
             streams: Some(Arc::clone(&kinesis_source)),
+            engine: Some(engine.clone()),
         },
         lb_firehose::FirehoseConfig {
             create_delay_millis: args.firehose_create_delay_ms,
