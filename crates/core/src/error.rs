@@ -27,6 +27,30 @@ impl AwsError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new("InternalFailure", 500, message)
     }
+
+    /// A `ValidationException` (400) for a model constraint, in AWS's front-end wording (see
+    /// [`constraint_message`]).
+    pub fn constraint(value: Option<&str>, member: &str, constraint: &str) -> Self {
+        Self::new(
+            "ValidationException",
+            400,
+            constraint_message(value, member, constraint),
+        )
+    }
+}
+
+/// How AWS's service front ends word a failed model constraint: `1 validation error detected:
+/// Value '<v>' at '<member>' failed to satisfy constraint: <c>` (`Value null` for a missing
+/// member, whose constraint is `Member must not be null`).
+pub fn constraint_message(value: Option<&str>, member: &str, constraint: &str) -> String {
+    match value {
+        Some(v) => {
+            format!("1 validation error detected: Value '{v}' at '{member}' failed to satisfy constraint: {constraint}")
+        }
+        None => {
+            format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: {constraint}")
+        }
+    }
 }
 
 impl fmt::Display for AwsError {

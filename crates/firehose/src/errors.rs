@@ -35,25 +35,14 @@ pub fn limit_exceeded(message: impl Into<String>) -> AwsError {
     AwsError::new("LimitExceededException", 400, message)
 }
 
-/// `1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint: <c>`
-/// (the service front end's wording for model constraints, member names in camelCase).
+/// `1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint: <c>`.
 pub fn constraint(value: &str, member: &str, constraint: &str) -> AwsError {
-    AwsError::new(
-        "ValidationException",
-        400,
-        format!(
-            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-        ),
-    )
+    AwsError::constraint(Some(value), member, constraint)
 }
 
 /// A required member that is missing.
 pub fn missing(member: &str) -> AwsError {
-    AwsError::new(
-        "ValidationException",
-        400,
-        format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"),
-    )
+    AwsError::constraint(None, member, "Member must not be null")
 }
 
 pub fn range(v: Option<i64>, member: &str, min: i64, max: i64) -> Result<(), AwsError> {

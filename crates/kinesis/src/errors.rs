@@ -54,22 +54,12 @@ pub fn limit_exceeded(message: impl Into<String>) -> AwsError {
 
 /// `1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint: <c>`.
 pub fn constraint(value: &str, member: &str, constraint: &str) -> AwsError {
-    AwsError::new(
-        "ValidationException",
-        400,
-        format!(
-            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-        ),
-    )
+    AwsError::constraint(Some(value), member, constraint)
 }
 
 /// A required member that is missing.
 pub fn missing(member: &str) -> AwsError {
-    AwsError::new(
-        "ValidationException",
-        400,
-        format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"),
-    )
+    AwsError::constraint(None, member, "Member must not be null")
 }
 
 /// `java.util.Date#toString` in UTC: `Wed Mar 04 01:02:40 UTC 2020`.

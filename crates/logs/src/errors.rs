@@ -46,14 +46,14 @@ pub fn limit_exceeded() -> AwsError {
 
 /// `1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint: <c>`.
 pub fn constraint(value: &str, member: &str, constraint: &str) -> AwsError {
-    invalid(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-    ))
+    invalid(lb_core::error::constraint_message(Some(value), member, constraint))
 }
 
 /// A required member that is missing.
 pub fn missing(member: &str) -> AwsError {
-    invalid(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+    invalid(lb_core::error::constraint_message(
+        None,
+        member,
+        "Member must not be null",
     ))
 }

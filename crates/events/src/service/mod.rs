@@ -44,10 +44,7 @@ pub(crate) fn not_found(message: impl Into<String>) -> AwsError {
 }
 
 pub(crate) fn constraint(value: Option<&str>, field: &str, what: &str) -> AwsError {
-    let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
-    validation(format!(
-        "1 validation error detected: Value {value} at '{field}' failed to satisfy constraint: {what}"
-    ))
+    AwsError::constraint(value, field, what)
 }
 
 /// A required member (`Member must not be null`).
