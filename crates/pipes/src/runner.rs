@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use lb_core::arn::Arn;
 use lb_core::source::SourceMessage;
-use serde_json::{json, Value};
 
 use crate::process::SourceItem;
 use crate::service::PipeHandle;
@@ -55,42 +54,6 @@ async fn run(shared: Arc<Shared>, handle: Arc<PipeHandle>) {
             SourceKind::Kinesis(_) => crate::kinesis::run(&shared, &handle, &spec, &mut rx).await,
         }
     }
-}
-
-/// The record a pipe sees for one SQS message (User Guide, "Amazon SQS as a source", example
-/// event).
-pub(crate) fn sqs_record(m: &SourceMessage, source_arn: &str, region: &str) -> Value {
-    use base64::Engine as _;
-    let attributes: serde_json::Map<String, Value> = m.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let message_attributes: serde_json::Map<String, Value> = m
-        .message_attributes
-        .iter()
-        .map(|(k, v)| {
-            let mut a = json!({ "stringListValues": [], "binaryListValues": [], "dataType": v.data_type });
-            if let Some(s) = &v.string_value {
-                a["stringValue"] = json!(s);
-            }
-            if let Some(b) = &v.binary_value {
-                a["binaryValue"] = json!(base64::engine::general_purpose::STANDARD.encode(b));
-            }
-            (k.clone(), a)
-        })
-        .collect();
-    let mut r = json!({
-        "messageId": m.message_id,
-        "receiptHandle": m.receipt_handle,
-        "body": m.body,
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": m.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": source_arn,
-        "awsRegion": region,
-    });
-    if let Some(md5) = &m.md5_of_message_attributes {
-        r["md5OfMessageAttributes"] = json!(md5);
-    }
-    r
 }
 
 /// Gathers one batch from the queue and runs it through the pipe.
@@ -149,7 +112,7 @@ async fn sqs_batch(shared: &Shared, spec: &Spec, p: SqsSource, rx: &mut tokio::s
         .iter()
         .map(|m| SourceItem {
             id: m.message_id.clone(),
-            record: sqs_record(m, &source_arn, &spec.region),
+            record: m.event_record(&source_arn, &spec.region),
         })
         .collect();
     let mut done = shared.process(spec, &items).await;

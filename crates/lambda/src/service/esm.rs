@@ -160,40 +160,6 @@ fn parse_filters(filters: &[String]) -> Result<Vec<(String, Pattern)>, AwsError>
         .collect()
 }
 
-/// The record AWS gives a function for one SQS message.
-fn record(m: &SourceMessage, source_arn: &str, region: &str) -> Value {
-    let attributes: serde_json::Map<String, Value> = m.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let message_attributes: serde_json::Map<String, Value> = m
-        .message_attributes
-        .iter()
-        .map(|(k, v)| {
-            let mut a = json!({ "stringListValues": [], "binaryListValues": [], "dataType": v.data_type });
-            if let Some(s) = &v.string_value {
-                a["stringValue"] = json!(s);
-            }
-            if let Some(b) = &v.binary_value {
-                a["binaryValue"] = json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b));
-            }
-            (k.clone(), a)
-        })
-        .collect();
-    let mut r = json!({
-        "messageId": m.message_id,
-        "receiptHandle": m.receipt_handle,
-        "body": m.body,
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": m.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": source_arn,
-        "awsRegion": region,
-    });
-    if let Some(md5) = &m.md5_of_message_attributes {
-        r["md5OfMessageAttributes"] = json!(md5);
-    }
-    r
-}
-
 /// The record as filter patterns see it: a JSON body is matched as JSON.
 fn filter_view(record: &Value) -> Value {
     let mut v = record.clone();
@@ -578,7 +544,7 @@ impl Lambda {
         let mut handles: BTreeMap<String, String> = BTreeMap::new();
         let mut dropped = Vec::new();
         for msg in &messages {
-            let r = record(msg, &source_arn, &region);
+            let r = msg.event_record(&source_arn, &region);
             if !filters.is_empty() {
                 let view = filter_view(&r);
                 if !filters.iter().any(|p| p.matches(&view)) {
